@@ -1,13 +1,14 @@
 // Bundles the two bins into dist/: a small CLI entry with lazily loaded chunks, and the server.
 import { chmod, readFile, rm } from 'node:fs/promises';
-import { build, type BuildOptions } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 
 // Bundled CommonJS dependencies call require(); ESM output has none, so give each chunk one.
-const requireShim = "import { createRequire as __sekuireCreateRequire } from 'node:module';\nconst require = __sekuireCreateRequire(import.meta.url);";
+const requireShim =
+  "import { createRequire as __sekuireCreateRequire } from 'node:module';\nconst require = __sekuireCreateRequire(import.meta.url);";
 
 const common: BuildOptions = {
   bundle: true,

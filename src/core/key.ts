@@ -20,7 +20,14 @@ export interface ApiKey {
   readonly masked: string;
 }
 
-export type KeyProblem = 'empty' | 'prefix' | 'whitespace' | 'alphabet' | 'truncated' | 'too_long' | 'checksum';
+export type KeyProblem =
+  | 'empty'
+  | 'prefix'
+  | 'whitespace'
+  | 'alphabet'
+  | 'truncated'
+  | 'too_long'
+  | 'checksum';
 
 export class KeyFormatError extends Error {
   override readonly name = 'KeyFormatError';
