@@ -1,0 +1,119 @@
+// This device: machine ID + OS -> fingerprint, and the name and OS shown to people.
+import { createHmac, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { CredentialsFileError } from './errors.js';
+import type { Env } from './home.js';
+import type { PlatformMachineId } from './machine-id.js';
+import { createPrivateFile, readPrivateFile } from './private-files.js';
+
+/** The HMAC key: fingerprints are Sekuire's own, not reusable by other apps' machine-ID hashes. */
+const FINGERPRINT_KEY = 'sekuire.device-fingerprint.v1';
+export const DEVICE_ID_FILE = 'device-id';
+const GENERATED_ID = /^[0-9a-f]{64}$/;
+
+/** Where the machine ID came from: the override, the platform, or a random ID we keep. */
+export type MachineIdSource = 'env' | 'machine' | 'generated';
+
+export interface DeviceIdentity {
+  /** 64 lowercase hex characters. */
+  readonly fingerprint: string;
+  readonly idSource: MachineIdSource;
+  /** Why the platform's ID was not used (only for 'generated'). */
+  readonly weakReason?: string;
+  /** The file holding the generated ID (only for 'generated'). */
+  readonly idFile?: string;
+  /** Problems worth telling the user that do not stop us. */
+  readonly warnings: readonly string[];
+}
+
+export interface DeviceInputs {
+  readonly env: Env;
+  readonly home: string;
+  readonly platform: NodeJS.Platform;
+  readonly arch: string;
+  readonly readPlatformMachineId: () => Promise<PlatformMachineId>;
+}
+
+export type OsName = 'macos' | 'linux' | 'windows' | (string & {});
+
+export function osName(platform: NodeJS.Platform): OsName {
+  if (platform === 'darwin') return 'macos';
+  if (platform === 'win32') return 'windows';
+  return platform;
+}
+
+/** The hostname, without the `.local` that macOS adds. */
+export function deviceName(): string {
+  return hostname().replace(/\.local$/i, '') || 'unknown';
+}
+
+/** HMAC-SHA-256 over the raw machine ID, platform and architecture; the raw ID stays here. */
+export function computeFingerprint(machineId: string, platform: string, arch: string): string {
+  return createHmac('sha256', FINGERPRINT_KEY).update(`${machineId}\n${platform}\n${arch}`).digest('hex');
+}
+
+/** `a1b2c3d4...`: 12 characters after login, 8 in status. */
+export function shortFingerprint(fingerprint: string, length: 8 | 12): string {
+  return `${fingerprint.slice(0, length)}...`;
+}
+
+/**
+ * The random ID used when the machine has none worth using: created once, 0600, beside the
+ * credentials. Two processes racing to create it agree on whichever file won.
+ */
+function generatedMachineId(home: string): { id: string; file: string; warnings: readonly string[] } {
+  const file = join(home, DEVICE_ID_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const existing = readPrivateFile(file, home);
+    if (existing) {
+      const id = existing.text.trim();
+      if (!GENERATED_ID.test(id)) {
+        throw new CredentialsFileError(
+          'device_id_corrupt',
+          `${file} does not hold a device ID. Remove it, then run 'sekuire login' (this device gets a new identity).`,
+          { path: file },
+        );
+      }
+      return { id, file, warnings: existing.warnings };
+    }
+    if (createPrivateFile(home, DEVICE_ID_FILE, `${randomBytes(32).toString('hex')}\n`)) continue;
+  }
+  throw new CredentialsFileError('device_id_corrupt', `${file} could not be created. Check ${home}.`, {
+    path: file,
+  });
+}
+
+/** The fingerprint of this device, from SEKUIRE_MACHINE_ID, the platform's ID, or a kept random ID. */
+export async function deviceIdentity(inputs: DeviceInputs): Promise<DeviceIdentity> {
+  const override = inputs.env.SEKUIRE_MACHINE_ID?.trim();
+  if (override) {
+    return {
+      fingerprint: computeFingerprint(override, inputs.platform, inputs.arch),
+      idSource: 'env',
+      warnings: [],
+    };
+  }
+  const platformId = await inputs.readPlatformMachineId();
+  if ('id' in platformId) {
+    return {
+      fingerprint: computeFingerprint(platformId.id, inputs.platform, inputs.arch),
+      idSource: 'machine',
+      warnings: [],
+    };
+  }
+  const generated = generatedMachineId(inputs.home);
+  return {
+    fingerprint: computeFingerprint(generated.id, inputs.platform, inputs.arch),
+    idSource: 'generated',
+    weakReason: platformId.unusable,
+    idFile: generated.file,
+    warnings: generated.warnings,
+  };
+}
+
+/** The warning shown when binding rests on a generated ID rather than the machine's own. */
+export function weakBindingWarning(identity: DeviceIdentity): string | undefined {
+  if (identity.idSource !== 'generated') return undefined;
+  return `Warning: no usable machine ID (${identity.weakReason}); this device is identified by a random ID kept in ${identity.idFile}. Binding is weaker: a copy of that file carries the identity. Set SEKUIRE_MACHINE_ID to a stable, per-machine value to strengthen it.`;
+}

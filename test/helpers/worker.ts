@@ -1,0 +1,97 @@
+// Runs test/helpers/credentials-worker.ts in a child process, optionally as another user.
+import { spawn, spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const WORKER = resolve(import.meta.dirname, 'credentials-worker.ts');
+
+/** The unprivileged user (nobody) that permission tests run as; we run as root. */
+export const NOBODY = 65534;
+
+export interface WorkerOptions {
+  /** Run as this uid (and the same gid). */
+  readonly uid?: number;
+  readonly env?: Record<string, string>;
+  /** runWorker only: kill the child after this long (a hang is then reported, not waited on). */
+  readonly timeoutMs?: number;
+}
+
+export interface WorkerExit {
+  readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function spawnArgs(args: readonly string[]): string[] {
+  return ['--import', 'tsx', WORKER, ...args];
+}
+
+function spawnOptions(options: WorkerOptions) {
+  return {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
+  };
+}
+
+/** The last JSON line the worker printed. */
+export function lastJson<T = Record<string, unknown>>(stdout: string): T {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1] ?? '') as T;
+}
+
+export function runWorker(args: readonly string[], options: WorkerOptions = {}): WorkerExit {
+  const result = spawnSync(process.execPath, spawnArgs(args), {
+    ...spawnOptions(options),
+    encoding: 'utf8',
+    timeout: options.timeoutMs ?? 20_000,
+  });
+  // A timeout shows as signal SIGTERM; any other failure to spawn is the test's problem.
+  if (result.error && (result.error as NodeJS.ErrnoException).code !== 'ETIMEDOUT') throw result.error;
+  return { status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr };
+}
+
+export interface RunningWorker {
+  readonly pid: number;
+  readonly exited: Promise<WorkerExit>;
+  /** Resolves once stdout contains text. */
+  output(text: string): Promise<void>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export function startWorker(args: readonly string[], options: WorkerOptions = {}): RunningWorker {
+  const child = spawn(process.execPath, spawnArgs(args), { ...spawnOptions(options), stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    stdout += chunk;
+    for (const waiter of waiters) if (stdout.includes(waiter.text)) waiter.resolve();
+  });
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<WorkerExit>((done, fail) => {
+    child.on('error', fail);
+    child.on('close', (status, signal) => done({ status, signal, stdout, stderr }));
+  });
+  if (child.pid === undefined) throw new Error('the worker did not start');
+  return {
+    pid: child.pid,
+    exited,
+    output: (text) =>
+      new Promise<void>((done, fail) => {
+        if (stdout.includes(text)) return done();
+        waiters.push({ text, resolve: done });
+        void exited.then((exit) => {
+          if (!exit.stdout.includes(text)) fail(new Error(`worker exited without "${text}": ${exit.stderr}`));
+        });
+      }),
+    kill: (signal) => {
+      child.kill(signal);
+    },
+  };
+}
