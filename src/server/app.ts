@@ -1,0 +1,86 @@
+// Assembles the Fastify app: server and timeouts, JSON-only bodies, error replies, limiter, routes.
+import fastify, { type FastifyInstance } from 'fastify';
+import {
+  clientErrorReply,
+  type ErrorLog,
+  frameworkErrorReply,
+  installErrorReplies,
+} from './error-replies.js';
+import { createNodeServer, DEFAULT_TIMEOUTS, type TlsMaterial } from './http-server.js';
+import { DEFAULT_FAILURE_LIMIT, type FailureLimit, registerFailureLimiter } from './rate-limit.js';
+import { registerRoutes } from './routes.js';
+import type { Store } from './store.js';
+
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+
+export interface AppOptions {
+  readonly store: Store;
+  /** Keys the HMAC digests of API keys. */
+  readonly secret: Buffer;
+  /** Failed key checks per client address and window before 429. */
+  readonly failureLimit?: FailureLimit;
+  readonly now?: () => Date;
+  readonly bodyLimit?: number;
+  /** Milliseconds to receive a whole request (headers and body). */
+  readonly requestTimeout?: number;
+  readonly keepAliveTimeout?: number;
+  /** Milliseconds of socket inactivity before it is closed. */
+  readonly connectionTimeout?: number;
+  /** Serve HTTPS with this PEM certificate and key. */
+  readonly https?: TlsMaterial;
+  /** Fastify's request log (method, URL, status; never headers); off by default. */
+  readonly logger?: boolean;
+  /** Where unexpected errors are reported; stderr by default. Clients only see internal_error. */
+  readonly logError?: ErrorLog;
+}
+
+const stderrLog: ErrorLog = (message) => {
+  process.stderr.write(`${message}\n`);
+};
+
+/** Throws (from Node's TLS layer) when the https material is unusable. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const timeouts = {
+    requestTimeout: options.requestTimeout ?? DEFAULT_TIMEOUTS.requestTimeout,
+    keepAliveTimeout: options.keepAliveTimeout ?? DEFAULT_TIMEOUTS.keepAliveTimeout,
+    connectionTimeout: options.connectionTimeout ?? DEFAULT_TIMEOUTS.connectionTimeout,
+  };
+  const app = fastify({
+    serverFactory: (handler) => createNodeServer(handler, timeouts, options.https),
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    logger: options.logger === true ? { level: 'info' } : false,
+    // Timeouts live in createNodeServer: Fastify ignores its own when given a server factory.
+    // On close, idle keep-alive connections go at once; requests already sent are still
+    // answered normally (Fastify's 503 body would not be the contract's error shape).
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
+    clientErrorHandler: clientErrorReply,
+    frameworkErrors: frameworkErrorReply,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+  });
+
+  installErrorReplies(app, options.logError ?? stderrLog);
+
+  // Only JSON: other types get 400. An empty JSON body is allowed (logout needs none); the
+  // routes that need one reject its absence with a message naming the field.
+  app.removeAllContentTypeParsers();
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+
+  const countFailure = await registerFailureLimiter(app, options.failureLimit ?? DEFAULT_FAILURE_LIMIT);
+  registerRoutes(app, {
+    store: options.store,
+    secret: options.secret,
+    now: options.now ?? (() => new Date()),
+    countFailure,
+  });
+  return app;
+}

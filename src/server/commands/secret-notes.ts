@@ -1,0 +1,12 @@
+// What stderr says about the server secret: a new file was made, or its mode is too open.
+import type { LoadedSecret } from '../secret.js';
+import type { CommandContext } from './context.js';
+
+export function reportSecret(ctx: CommandContext, loaded: LoadedSecret): void {
+  if (loaded.created && loaded.file !== undefined) {
+    ctx.stderr.write(
+      `Created the server secret ${loaded.file} (mode 0600). Back it up: without it no existing key can be verified.\n`,
+    );
+  }
+  if (loaded.warning !== undefined) ctx.stderr.write(`${loaded.warning}\n`);
+}

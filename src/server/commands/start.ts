@@ -1,0 +1,113 @@
+// `start`: serve the API until SIGTERM or SIGINT, then close the server and the database.
+import type { AddressInfo } from 'node:net';
+import type { Command } from 'commander';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../app.js';
+import { openDatabase } from '../db.js';
+import { CommandError } from '../errors.js';
+import { defaultSecretFile, loadSecret } from '../secret.js';
+import { createStore } from '../store.js';
+import { loadTlsMaterial } from '../tls-files.js';
+import type { CommandContext } from './context.js';
+import { databasePath, parsePort } from './flags.js';
+import { reportSecret } from './secret-notes.js';
+
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 5556;
+/** In-flight requests get this long after a stop signal before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 2_000;
+
+export interface StartOptions {
+  readonly host?: string;
+  readonly port?: string;
+  readonly db?: string;
+  readonly secretFile?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+}
+
+export function defineStart(program: Command, ctx: CommandContext): void {
+  program
+    .command('start')
+    .description('Serve the Sekuire API until SIGTERM or SIGINT')
+    .option('--host <host>', `address to listen on (env SEKUIRE_SERVER_HOST; default ${DEFAULT_HOST})`)
+    .option('--port <port>', `port, 0 for any free one (env SEKUIRE_SERVER_PORT; default ${DEFAULT_PORT})`)
+    .option(
+      '--db <file>',
+      'SQLite database, created if missing (env SEKUIRE_SERVER_DB; default ./sekuire.db)',
+    )
+    .option('--secret-file <file>', 'server secret, created 0600 if missing (default <db>.secret)')
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .addHelpText(
+      'after',
+      '\nThe first line on stdout is "Listening on http://HOST:PORT" (https:// with TLS).\n' +
+        'SEKUIRE_SERVER_SECRET (64 hex characters) replaces the secret file.',
+    )
+    .action((options: StartOptions) => runStart(ctx, options));
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function describeListenFailure(error: NodeJS.ErrnoException, host: string, port: number): CommandError {
+  switch (error.code) {
+    case 'EADDRINUSE':
+      return new CommandError(
+        `Port ${port} on ${host} is already in use. Stop the other server or choose another port with --port.`,
+      );
+    case 'EACCES':
+      return new CommandError(`Not allowed to listen on port ${port}. Use a port above 1023 or --port 0.`);
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new CommandError(`Cannot listen on ${host}: no such local address. Check --host.`);
+    default:
+      return new CommandError(`Cannot listen on ${host}:${port}: ${error.message}`);
+  }
+}
+
+async function closeGracefully(app: FastifyInstance): Promise<void> {
+  const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(force);
+  }
+}
+
+export async function runStart(ctx: CommandContext, options: StartOptions): Promise<void> {
+  const host = options.host ?? ctx.env.SEKUIRE_SERVER_HOST ?? DEFAULT_HOST;
+  const port =
+    options.port !== undefined
+      ? parsePort(options.port, '--port')
+      : ctx.env.SEKUIRE_SERVER_PORT !== undefined
+        ? parsePort(ctx.env.SEKUIRE_SERVER_PORT, 'SEKUIRE_SERVER_PORT')
+        : DEFAULT_PORT;
+  const dbPath = databasePath(options.db, ctx.env);
+  const tls = loadTlsMaterial(options.tlsCert, options.tlsKey);
+  const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile ?? defaultSecretFile(dbPath));
+  reportSecret(ctx, secret);
+
+  // Listen for the signal before listening on the port: a stop right after the first line
+  // must still close cleanly.
+  const stopped = ctx.stopRequested();
+  const db = openDatabase(dbPath);
+  try {
+    const app = await buildApp({ store: createStore(db), secret: secret.secret, https: tls });
+    try {
+      await app.listen({ host, port });
+    } catch (error) {
+      await app.close().catch(() => undefined);
+      throw describeListenFailure(error as NodeJS.ErrnoException, host, port);
+    }
+    const address = app.server.address() as AddressInfo;
+    ctx.stdout.write(`Listening on ${tls ? 'https' : 'http'}://${urlHost(host)}:${address.port}\n`);
+    const signal = await stopped;
+    ctx.stderr.write(`Received ${signal}, shutting down\n`);
+    await closeGracefully(app);
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,72 @@
+// The schema, as an ordered list of migrations; PRAGMA user_version counts those applied.
+
+// Never edit an entry once released: append a new one. STRICT tables reject values of the
+// wrong type instead of storing them; every lookup on the request path has an index.
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE organizations (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    created_at TEXT NOT NULL
+  ) STRICT;
+
+  CREATE TABLE workspaces (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organizations (id),
+    name TEXT NOT NULL COLLATE NOCASE,
+    created_at TEXT NOT NULL,
+    UNIQUE (org_id, name)
+  ) STRICT;
+
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
+    masked TEXT NOT NULL,
+    environment TEXT NOT NULL CHECK (environment IN ('live', 'test')),
+    name TEXT NOT NULL,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT
+  ) STRICT;
+  CREATE INDEX api_keys_user ON api_keys (user_id);
+  CREATE INDEX api_keys_workspace ON api_keys (workspace_id);
+
+  CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES api_keys (id),
+    fingerprint TEXT NOT NULL CHECK (length(fingerprint) = 64),
+    name TEXT NOT NULL,
+    os TEXT NOT NULL,
+    os_version TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    bound_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    unbound_at TEXT
+  ) STRICT;
+  -- The binding rule itself: at most one active device per key, whatever the code does.
+  CREATE UNIQUE INDEX devices_active_per_key ON devices (key_id) WHERE unbound_at IS NULL;
+  CREATE INDEX devices_key ON devices (key_id);
+
+  -- No foreign key on key_id: the trail must outlive anything it mentions.
+  CREATE TABLE audit_events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    event TEXT NOT NULL,
+    key_id TEXT,
+    fingerprint TEXT,
+    device_name TEXT,
+    client_ip TEXT,
+    detail TEXT CHECK (detail IS NULL OR json_valid(detail))
+  ) STRICT;
+  CREATE INDEX audit_events_key ON audit_events (key_id, id);
+  `,
+];

@@ -1,0 +1,174 @@
+// Runs the built reference server (dist/server.js) on port 0 with a temp database; needs `npm run build`.
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+export const SERVER_PATH = resolve(import.meta.dirname, '../../dist/server.js');
+
+const START_TIMEOUT_MS = 15_000;
+const STOP_GRACE_MS = 3_000;
+const run = promisify(execFile);
+
+export interface TestServer {
+  /** `http://127.0.0.1:PORT` (https:// with tls), no trailing slash. */
+  url: string;
+  dbPath: string;
+  secretFile: string;
+  /** The temp directory holding the database and secret; removed by stop(). */
+  dir: string;
+  pid: number;
+  stop(): Promise<void>;
+  createKey(opts?: {
+    email?: string;
+    env?: 'live' | 'test';
+    /** 0 creates a key that has already expired. */
+    expiresInDays?: number;
+    org?: string;
+    workspace?: string;
+  }): Promise<{ key: string; id: string }>;
+  revokeKey(id: string): Promise<void>;
+  /** The audit trail (all keys, or one), oldest first, as `sekuire-server audit --json` prints it. */
+  audit(keyId?: string): Promise<unknown[]>;
+}
+
+export interface StartServerOptions {
+  /** Added to the server's environment (SEKUIRE_SERVER_* from the test's own environment are dropped). */
+  env?: Record<string, string>;
+  /** Extra arguments to `start`. */
+  args?: string[];
+  /** PEM text, or paths to PEM files. */
+  tls?: { cert: string; key: string };
+}
+
+function serverEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('SEKUIRE_SERVER_')) env[name] = value;
+  }
+  return { ...env, ...extra };
+}
+
+async function pemFile(dir: string, name: string, value: string): Promise<string> {
+  if (!value.includes('-----BEGIN')) return value;
+  const path = join(dir, name);
+  await writeFile(path, value, { mode: 0o600 });
+  return path;
+}
+
+/** Resolves with the URL of the first "Listening on" line; rejects with stderr when the server does not start. */
+function waitForListening(child: ChildProcess, stderr: () => string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    let stdout = '';
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      child.off('exit', onExit);
+      child.off('error', onError);
+    };
+    const fail = (why: string) => {
+      cleanup();
+      reject(new Error(`sekuire-server did not start: ${why}\nstdout: ${stdout}\nstderr: ${stderr()}`));
+    };
+    const onData = (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      const match = /^Listening on (\S+)\r?\n/m.exec(stdout);
+      if (match?.[1] !== undefined) {
+        cleanup();
+        resolvePromise(match[1]);
+      }
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+      fail(`it exited (code ${code}, signal ${signal})`);
+    const onError = (error: Error) => fail(error.message);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      fail(`no "Listening on" line within ${START_TIMEOUT_MS / 1000} s`);
+    }, START_TIMEOUT_MS);
+    child.stdout?.on('data', onData);
+    child.once('exit', onExit);
+    child.once('error', onError);
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolvePromise) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolvePromise();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+export async function startServer(opts: StartServerOptions = {}): Promise<TestServer> {
+  if (!existsSync(SERVER_PATH)) {
+    throw new Error(`${SERVER_PATH} does not exist: run 'npm run build' before these tests.`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'sekuire-server-'));
+  const dbPath = join(dir, 'sekuire.db');
+  const secretFile = `${dbPath}.secret`;
+  const env = serverEnv(opts.env);
+  const args = ['start', '--host', '127.0.0.1', '--port', '0', '--db', dbPath, '--secret-file', secretFile];
+  if (opts.tls !== undefined) {
+    args.push('--tls-cert', await pemFile(dir, 'tls-cert.pem', opts.tls.cert));
+    args.push('--tls-key', await pemFile(dir, 'tls-key.pem', opts.tls.key));
+  }
+  args.push(...(opts.args ?? []));
+
+  const child = spawn(process.execPath, [SERVER_PATH, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  // Keep reading stdout after the first line so the server never blocks on a full pipe.
+  child.stdout.resume();
+
+  let url: string;
+  try {
+    url = await waitForListening(child, () => stderr);
+  } catch (error) {
+    await stopChild(child);
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+
+  const admin = async (command: string[]): Promise<string> => {
+    const { stdout } = await run(process.execPath, [SERVER_PATH, ...command, '--db', dbPath], { env });
+    return stdout;
+  };
+
+  return {
+    url,
+    dbPath,
+    secretFile,
+    dir,
+    pid: child.pid as number,
+    async stop() {
+      await stopChild(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+    async createKey(options = {}) {
+      const command = ['create-key', '--json', '--secret-file', secretFile];
+      command.push('--email', options.email ?? 'dev@example.com', '--env', options.env ?? 'test');
+      if (options.expiresInDays !== undefined) command.push('--expires-in', String(options.expiresInDays));
+      if (options.org !== undefined) command.push('--org', options.org);
+      if (options.workspace !== undefined) command.push('--workspace', options.workspace);
+      const created = JSON.parse(await admin(command)) as { key: string; id: string };
+      return { key: created.key, id: created.id };
+    },
+    async revokeKey(id) {
+      await admin(['revoke-key', '--id', id]);
+    },
+    async audit(keyId) {
+      const command = ['audit', '--json'];
+      if (keyId !== undefined) command.push('--key', keyId);
+      return JSON.parse(await admin(command)) as unknown[];
+    },
+  };
+}

@@ -1,0 +1,302 @@
+// The sekuire-server commands as a user runs them (built dist/server.js): output, exit codes, mistakes.
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseKey } from '../../src/core/key.js';
+import { SERVER_PATH } from '../helpers/server.js';
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+let dir: string;
+let db: string;
+
+function server(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('SEKUIRE_SERVER_')) base[name] = value;
+  }
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [SERVER_PATH, ...args],
+      { env: { ...base, ...env }, cwd: dir },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+function expectNoStack(run: Run): void {
+  expect(run.stderr).not.toMatch(/\n\s+at /);
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sekuire-cli-'));
+  db = join(dir, 'sekuire.db');
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('create-key', () => {
+  it('prints the key alone on stdout and a description on stderr; creates db and secret 0600', async () => {
+    const run = await server([
+      'create-key',
+      '--db',
+      db,
+      '--email',
+      'ada@example.com',
+      '--org',
+      'Acme',
+      '--workspace',
+      'Ops',
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^sk_test_[0-9A-Za-z]{38}\n$/);
+    const key = parseKey(run.stdout);
+    expect(run.stderr).toBe(
+      `Created the server secret ${db}.secret (mode 0600). Back it up: without it no existing key can be verified.\n` +
+        `Created key ${/key_[0-9A-Za-z]{16}/.exec(run.stderr)?.[0]} (${key.masked}) for ada@example.com in Acme / Ops. It is shown only this once.\n`,
+    );
+    expect(statSync(db).mode & 0o777).toBe(0o600);
+    expect(statSync(`${db}.secret`).mode & 0o777).toBe(0o600);
+    const second = await server(['create-key', '--db', db, '--email', 'ada@example.com', '--env', 'live']);
+    expect(second.stdout).toMatch(/^sk_live_[0-9A-Za-z]{38}\n$/);
+    expect(second.stderr).toMatch(
+      /^Created key key_\w{16} \(sk_live_\w{3}\.\.\.\w{3}\) for ada@example\.com in Personal \/ Default\. /,
+    );
+  });
+
+  it('--json prints one object with the key, ids, names and expiry', async () => {
+    const run = await server([
+      'create-key',
+      '--db',
+      db,
+      '--email',
+      'ada@example.com',
+      '--name',
+      'Ada L',
+      '--key-name',
+      'ci',
+      '--env',
+      'live',
+      '--expires-in',
+      '30',
+      '--json',
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.stdout.endsWith('}\n')).toBe(true);
+    const created = JSON.parse(run.stdout);
+    const key = parseKey(created.key);
+    expect(created).toEqual({
+      key: key.value,
+      id: expect.stringMatching(/^key_[0-9A-Za-z]{16}$/),
+      name: 'ci',
+      masked: key.masked,
+      environment: 'live',
+      created_at: expect.any(String),
+      expires_at: new Date(Date.parse(created.created_at) + 30 * 86_400_000).toISOString(),
+      user: { id: expect.stringMatching(/^user_/), email: 'ada@example.com', name: 'Ada L' },
+      organization: { id: expect.stringMatching(/^org_/), name: 'Personal' },
+      workspace: { id: expect.stringMatching(/^ws_/), name: 'Default' },
+    });
+    expect(run.stderr).not.toContain(key.value);
+  });
+
+  it('uses SEKUIRE_SERVER_SECRET instead of a file', async () => {
+    const run = await server(['create-key', '--db', db, '--email', 'a@example.com'], {
+      SEKUIRE_SERVER_SECRET: 'ab'.repeat(32),
+    });
+    expect(run.code).toBe(0);
+    expect(run.stderr).not.toContain('secret');
+    const bad = await server(['create-key', '--db', db, '--email', 'a@example.com'], {
+      SEKUIRE_SERVER_SECRET: 'short',
+    });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      'error: SEKUIRE_SERVER_SECRET must be at least 32 hexadecimal characters (an even number); make one with: openssl rand -hex 32\n',
+    );
+  });
+
+  it.each([
+    [['--email', 'nobody'], 'error: --email must be an email address like dev@example.com, not "nobody".\n'],
+    [
+      ['--email', 'a b@example.com'],
+      'error: --email must be an email address like dev@example.com, not "a b@example.com".\n',
+    ],
+    [
+      ['--email', '@example.com'],
+      'error: --email must be an email address like dev@example.com, not "@example.com".\n',
+    ],
+    [['--email', 'a@b.c', '--env', 'prod'], 'error: --env must be live or test, not "prod".\n'],
+    [
+      ['--email', 'a@b.c', '--expires-in', '-1'],
+      'error: --expires-in must be a whole number of days from 0 to 3650 (0: already expired), not "-1".\n',
+    ],
+    [
+      ['--email', 'a@b.c', '--expires-in', '3651'],
+      'error: --expires-in must be a whole number of days from 0 to 3650 (0: already expired), not "3651".\n',
+    ],
+    [
+      ['--email', 'a@b.c', '--expires-in', '1.5'],
+      'error: --expires-in must be a whole number of days from 0 to 3650 (0: already expired), not "1.5".\n',
+    ],
+    [['--email', 'a@b.c', '--org', ' '], 'error: --org must be 1 to 200 characters on one line.\n'],
+    [
+      ['--email', 'a@b.c', '--name', 'x'.repeat(201)],
+      'error: --name must be 1 to 200 characters on one line.\n',
+    ],
+    [[], "error: required option '--email <email>' not specified\n(add --help for usage)\n"],
+    [['--email', 'a@b.c', '--bogus'], "error: unknown option '--bogus'\n(add --help for usage)\n"],
+  ])('%j -> exit 2 with a message, no stack, nothing created', async (args, message) => {
+    const run = await server(['create-key', '--db', db, ...args]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toBe(message);
+    expectNoStack(run);
+    expect(existsSync(db)).toBe(false);
+  });
+  it('a database path in a missing directory is exit 1 naming it', async () => {
+    const missing = join(dir, 'no', 'such.db');
+    const run = await server(['create-key', '--db', missing, '--email', 'a@b.c']);
+    expect(run).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: Cannot create the secret file ${missing}.secret: its directory does not exist. Check --db.\n`,
+    });
+    const withSecret = await server([
+      'create-key',
+      '--db',
+      missing,
+      '--email',
+      'a@b.c',
+      '--secret-file',
+      join(dir, 's'),
+    ]);
+    expect(withSecret.code).toBe(1);
+    expect(withSecret.stderr).toContain(
+      `error: Cannot create the database ${missing}: its directory does not exist.`,
+    );
+  });
+});
+
+describe('revoke-key', () => {
+  it('revokes once, says so when already revoked, exit 1 for an unknown id', async () => {
+    const created = JSON.parse(
+      (await server(['create-key', '--db', db, '--email', 'a@b.c', '--json'])).stdout,
+    );
+    const first = await server(['revoke-key', '--db', db, '--id', created.id]);
+    expect(first).toEqual({ code: 0, stdout: `Revoked key ${created.id} (${created.masked})\n`, stderr: '' });
+    const again = await server(['revoke-key', '--db', db, '--id', created.id, '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual({
+      id: created.id,
+      masked: created.masked,
+      status: 'already_revoked',
+      revoked_at: expect.any(String),
+    });
+    const human = await server(['revoke-key', '--db', db, '--id', created.id]);
+    expect(human.stdout).toMatch(
+      new RegExp(`^Key ${created.id} \\(.+\\) was already revoked at \\d{4}-.+Z\\n$`),
+    );
+    const unknown = await server(['revoke-key', '--db', db, '--id', 'key_nope']);
+    expect(unknown).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: No key with id key_nope in ${db}. Run 'sekuire-server audit' to list key ids.\n`,
+    });
+  });
+
+  it('needs an existing database and --id', async () => {
+    const missing = await server(['revoke-key', '--db', db, '--id', 'key_x']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(
+      `error: No database at ${db}. Check --db; create-key and start create one.\n`,
+    );
+    expectNoStack(missing);
+    const noId = await server(['revoke-key', '--db', db]);
+    expect(noId.code).toBe(2);
+    expect(noId.stderr).toContain("required option '--id <key-id>' not specified");
+  });
+});
+
+describe('audit', () => {
+  it('prints the trail as lines or JSON, optionally for one key', async () => {
+    const a = JSON.parse((await server(['create-key', '--db', db, '--email', 'a@b.c', '--json'])).stdout);
+    const b = JSON.parse((await server(['create-key', '--db', db, '--email', 'b@b.c', '--json'])).stdout);
+    await server(['revoke-key', '--db', db, '--id', a.id]);
+
+    const all = await server(['audit', '--db', db, '--json']);
+    expect(all.code).toBe(0);
+    const events = JSON.parse(all.stdout);
+    expect(events.map((event: { event: string; key_id: string }) => [event.event, event.key_id])).toEqual([
+      ['create', a.id],
+      ['create', b.id],
+      ['revoke', a.id],
+    ]);
+    expect(events[2]).toEqual({
+      id: 3,
+      at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      event: 'revoke',
+      key_id: a.id,
+      fingerprint: null,
+      device_name: null,
+      client_ip: null,
+      detail: { masked: a.masked },
+    });
+
+    const one = JSON.parse((await server(['audit', '--db', db, '--key', b.id, '--json'])).stdout);
+    expect(one).toHaveLength(1);
+    expect(one[0].key_id).toBe(b.id);
+
+    const human = await server(['audit', '--db', db]);
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[2]).toBe(`${events[2].at}  revoke        ${a.id}  -  -  -  {"masked":"${a.masked}"}`);
+    expect(human.stdout).not.toContain(a.key);
+  });
+
+  it('says so when there is nothing, and needs an existing database', async () => {
+    await server(['create-key', '--db', db, '--email', 'a@b.c']);
+    const none = await server(['audit', '--db', db, '--key', 'key_nope']);
+    expect(none).toEqual({ code: 0, stdout: '', stderr: 'No audit events.\n' });
+    const json = await server(['audit', '--db', db, '--key', 'key_nope', '--json']);
+    expect(json.stdout).toBe('[]\n');
+    const missing = await server(['audit', '--db', join(dir, 'nope.db')]);
+    expect(missing.code).toBe(1);
+    expectNoStack(missing);
+  });
+});
+
+describe('the program', () => {
+  it('--version, --help, help per command', async () => {
+    expect(await server(['--version'])).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+    const help = await server(['--help']);
+    expect(help.code).toBe(0);
+    for (const command of ['start', 'create-key', 'revoke-key', 'audit'])
+      expect(help.stdout).toContain(command);
+    for (const command of ['start', 'create-key', 'revoke-key', 'audit']) {
+      const run = await server([command, '--help']);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^Usage: sekuire-server ${command} \\[options\\]`));
+    }
+  });
+
+  it('no command or an unknown one is a usage error (exit 2)', async () => {
+    const none = await server([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toBe('');
+    expect(none.stderr).toContain('Usage: sekuire-server');
+    const unknown = await server(['serve']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("error: unknown command 'serve'");
+  });
+});

@@ -1,0 +1,269 @@
+// `sekuire-server start` as a process: Listening line, a real flow, SIGTERM, port in use, TLS, bad flags.
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SERVER_PATH, startServer, type TestServer } from '../helpers/server.js';
+
+const FP = 'c'.repeat(64);
+const servers: TestServer[] = [];
+let scratch: string;
+
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'sekuire-start-'));
+});
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+});
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => server.stop()));
+});
+
+async function started(options?: Parameters<typeof startServer>[0]): Promise<TestServer> {
+  const server = await startServer(options);
+  servers.push(server);
+  return server;
+}
+
+interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `start` directly; onLine sees each stdout line (e.g. to send a signal). */
+function runStart(
+  args: string[],
+  onLine?: (line: string, pid: number) => void,
+  env: Record<string, string> = {},
+): Promise<Exit> {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('SEKUIRE_SERVER_')) base[name] = value;
+  }
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [SERVER_PATH, 'start', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...base, ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk;
+      for (const line of chunk.split('\n').filter(Boolean)) onLine?.(line, child.pid as number);
+    });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+describe('start', () => {
+  it('prints the Listening line with the real port and serves a whole session', async () => {
+    const server = await started();
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(server.url).not.toMatch(/:0$/);
+    const health = await fetch(`${server.url}/api/v1/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+
+    const { key, id } = await server.createKey({ email: 'e2e@example.com', org: 'Acme', workspace: 'Ops' });
+    const login = await fetch(`${server.url}/api/v1/cli/login`, {
+      method: 'POST',
+      headers: { 'x-api-key': key, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        device: { fingerprint: FP, name: 'box', os: 'linux', os_version: '1', arch: 'x64' },
+      }),
+    });
+    expect(login.status).toBe(200);
+    expect(((await login.json()) as { organization: { name: string } }).organization.name).toBe('Acme');
+    const headers = { 'x-api-key': key, 'x-sekuire-device': FP };
+    expect((await fetch(`${server.url}/api/v1/cli/status`, { headers })).status).toBe(200);
+
+    await server.revokeKey(id);
+    const revoked = await fetch(`${server.url}/api/v1/cli/status`, { headers });
+    expect(revoked.status).toBe(401);
+    expect(await revoked.json()).toEqual({ error: 'key_revoked', message: 'This API key has been revoked.' });
+
+    const events = (await server.audit(id)) as {
+      event: string;
+      client_ip: string | null;
+      fingerprint: string | null;
+    }[];
+    expect(events.map((event) => event.event)).toEqual(['create', 'bind', 'revoke']);
+    expect(events[1]).toMatchObject({ client_ip: '127.0.0.1', fingerprint: FP });
+    expect(await server.audit()).toHaveLength(3);
+  });
+
+  it('an expired key from createKey({ expiresInDays: 0 }) gets key_expired', async () => {
+    const server = await started();
+    const { key } = await server.createKey({ expiresInDays: 0, env: 'live' });
+    expect(key.startsWith('sk_live_')).toBe(true);
+    const response = await fetch(`${server.url}/api/v1/cli/whoami`, {
+      headers: { 'x-api-key': key, 'x-sekuire-device': FP },
+    });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: string }).error).toBe('key_expired');
+  });
+
+  it('SIGTERM closes the server and the database and exits 0; SIGINT too', async () => {
+    const db = join(scratch, 'signal.db');
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      let url = '';
+      const exit = await runStart(['--port', '0', '--db', db], (line, pid) => {
+        url = line.replace('Listening on ', '');
+        fetch(`${url}/api/v1/health`).then(() => process.kill(pid, signal));
+      });
+      expect(exit).toMatchObject({ code: 0, signal: null });
+      expect(exit.stdout).toMatch(/^Listening on http:\/\/127\.0\.0\.1:\d+\n$/);
+      expect(exit.stderr).toContain(`Received ${signal}, shutting down\n`);
+      await expect(fetch(`${url}/api/v1/health`)).rejects.toThrow();
+    }
+    // Closed cleanly: the WAL was checkpointed away.
+    expect(() => readFileSync(`${db}-wal`)).toThrow();
+  });
+
+  it('a port in use is a clear error, exit 1', async () => {
+    const server = await started();
+    const port = new URL(server.url).port;
+    const exit = await runStart(['--port', port, '--db', join(scratch, 'busy.db')]);
+    expect(exit.code).toBe(1);
+    expect(exit.stdout).toBe('');
+    expect(exit.stderr).toContain(
+      `error: Port ${port} on 127.0.0.1 is already in use. Stop the other server or choose another port with --port.\n`,
+    );
+    expect(exit.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('takes host, port and database from the environment; flags win', async () => {
+    const server = await started({ env: { SEKUIRE_SERVER_PORT: '1', SEKUIRE_SERVER_HOST: '0.0.0.0' } });
+    // The helper passes --host 127.0.0.1 --port 0, which win over the environment.
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const db = join(scratch, 'from-env.db');
+    const env = { SEKUIRE_SERVER_PORT: '0', SEKUIRE_SERVER_HOST: '127.0.0.1', SEKUIRE_SERVER_DB: db };
+    const exit = await runStart([], (_line, pid) => process.kill(pid, 'SIGTERM'), env);
+    expect(exit.code).toBe(0);
+    expect(exit.stdout).toMatch(/^Listening on http:\/\/127\.0\.0\.1:\d+\n$/);
+    expect(exit.stderr).toContain(`Created the server secret ${db}.secret`);
+    expect(readFileSync(db).subarray(0, 15).toString()).toBe('SQLite format 3');
+  });
+
+  it.each([
+    [
+      ['--port', '70000'],
+      'error: --port must be a port number from 0 to 65535 (0 picks a free port), not "70000".\n',
+    ],
+    [
+      ['--port', 'http'],
+      'error: --port must be a port number from 0 to 65535 (0 picks a free port), not "http".\n',
+    ],
+    [
+      ['--tls-cert', 'cert.pem'],
+      'error: --tls-cert and --tls-key go together: give both (PEM files) or neither.\n',
+    ],
+    [
+      ['--tls-cert', 'nope.pem', '--tls-key', 'nope.pem'],
+      'error: Cannot read --tls-cert nope.pem: ENOENT.\n',
+    ],
+    [['--verbose'], "error: unknown option '--verbose'\n(add --help for usage)\n"],
+  ])('%j -> exit 2 before listening', async (args, message) => {
+    const exit = await runStart([...args, '--db', join(scratch, 'flags.db')]);
+    expect(exit).toEqual({ code: 2, signal: null, stdout: '', stderr: message });
+  });
+
+  it('an invalid SEKUIRE_SERVER_PORT is a usage error naming the variable', async () => {
+    const exit = await runStart(['--db', join(scratch, 'env.db')], undefined, { SEKUIRE_SERVER_PORT: 'abc' });
+    expect(exit).toEqual({
+      code: 2,
+      signal: null,
+      stdout: '',
+      stderr:
+        'error: SEKUIRE_SERVER_PORT must be a port number from 0 to 65535 (0 picks a free port), not "abc".\n',
+    });
+  });
+});
+
+describe('start with TLS', () => {
+  let cert: string;
+  let key: string;
+  beforeAll(() => {
+    cert = join(scratch, 'cert.pem');
+    key = join(scratch, 'key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-days',
+        '1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+  });
+
+  it('serves /api/v1/health over https with the self-signed certificate', async () => {
+    const server = await started({ tls: { cert, key } });
+    expect(server.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const ca = readFileSync(cert);
+    const answer = await new Promise<{ status: number; body: string; cacheControl: unknown }>(
+      (resolve, reject) => {
+        const req = request(`${server.url}/api/v1/health`, { ca }, (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => {
+            body += chunk;
+          });
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              body,
+              cacheControl: response.headers['cache-control'],
+            }),
+          );
+        });
+        req.on('error', reject);
+        req.end();
+      },
+    );
+    expect(answer).toEqual({ status: 200, body: '{"status":"ok"}', cacheControl: 'no-store' });
+    // Plain HTTP to the TLS port gets no API answer.
+    await expect(fetch(server.url.replace('https:', 'http:'))).rejects.toThrow();
+  });
+
+  it('accepts PEM text as well as paths, and refuses a key that does not match', async () => {
+    const server = await started({
+      tls: { cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8') },
+    });
+    expect(server.url.startsWith('https://')).toBe(true);
+    const exit = await runStart([
+      '--port',
+      '0',
+      '--db',
+      join(scratch, 'tls.db'),
+      '--tls-cert',
+      cert,
+      '--tls-key',
+      cert,
+    ]);
+    expect(exit.code).toBe(2);
+    expect(exit.stderr).toMatch(
+      /^error: The TLS certificate and key cannot be used \(.+\); both must be PEM files/,
+    );
+  });
+});
