@@ -1,0 +1,113 @@
+// sekuire auth test: is the key accepted and the backend reachable, and how long did it take.
+import type { Command } from 'commander';
+import { UsageError } from '../../core/errors.js';
+import type { HttpEvent } from '../../core/http.js';
+import { KeyFormatError, parseKey } from '../../core/key.js';
+import { resolveSession } from '../../core/session.js';
+import type { Context } from '../context.js';
+import { helpFooter } from '../help.js';
+import { note } from '../notes.js';
+import { redactKeys } from '../output.js';
+import type { AuthTestResult } from '../results.js';
+import { readKeyFromStdin } from '../stdin.js';
+import type { Schedule } from './types.js';
+
+export interface AuthTestOptions {
+  readonly withKey?: boolean;
+  readonly url?: string;
+  readonly verbose?: boolean;
+}
+
+export function register(auth: Command, schedule: Schedule): void {
+  auth
+    .command('test')
+    .description('Check that the key in use is accepted and the backend reachable (GET /api/v1/cli/status)')
+    .option('--with-key', 'test a key read from stdin instead of the stored or SEKUIRE_API_KEY one')
+    .option('--url <url>', 'the backend to test against (the key is sent to it)')
+    .option('--verbose', 'print each request, its redacted headers and the response time to stderr')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      helpFooter(
+        [
+          'sekuire auth test',
+          'sekuire auth test --verbose',
+          'printf \'%s\' "$KEY" | sekuire auth test --with-key --url https://api.sekuire.ai',
+        ],
+        [0, 2, 10, 11, 12, 13, 14, 15],
+        'Nothing is written: auth test never changes auth.json or the key binding.',
+      ),
+    )
+    .action((options: AuthTestOptions) => schedule((ctx) => authTest(ctx, options)));
+}
+
+/** One line per event, for people: the key is already masked by the transport. */
+export function describeEvent(event: HttpEvent): string[] {
+  switch (event.type) {
+    case 'request':
+      return [
+        `> ${event.method} ${event.url}${event.attempt > 1 ? ` (attempt ${event.attempt})` : ''}${event.proxy ? ` via proxy ${event.proxy}` : ''}`,
+        ...Object.entries(event.headers).map(([name, value]) => `> ${name}: ${value}`),
+      ];
+    case 'response':
+      return [`< HTTP ${event.status} in ${Math.round(event.elapsedMs)} ms`];
+    case 'retry':
+      return [`* retrying in ${Math.round(event.delayMs)} ms: ${event.reason}`];
+    case 'redirect':
+      return [
+        `* redirect to ${event.to}${event.followed ? '' : ' not followed: another origin never gets the key'}`,
+      ];
+  }
+}
+
+async function keyFromStdin(ctx: Context) {
+  try {
+    return parseKey(await readKeyFromStdin(ctx));
+  } catch (error) {
+    if (error instanceof KeyFormatError) {
+      throw new UsageError(error.message, 'malformed_key', { problem: error.problem });
+    }
+    throw error;
+  }
+}
+
+export async function authTest(ctx: Context, options: AuthTestOptions): Promise<AuthTestResult> {
+  const explicitKey = options.withKey ? await keyFromStdin(ctx) : undefined;
+  const session = await resolveSession({
+    ...ctx,
+    explicitKey,
+    backendFlag: options.url === undefined ? undefined : { value: options.url, name: '--url' },
+  });
+  note(ctx, ...session.notes);
+  const onEvent = options.verbose
+    ? (event: HttpEvent) => {
+        // Headers are masked by the transport; a Location from the backend could still carry a key.
+        for (const line of describeEvent(event)) ctx.stderr.write(`${redactKeys(line)}\n`);
+      }
+    : undefined;
+  const client = await ctx.connect({
+    backend: session.backend,
+    apiKey: session.key.value,
+    fingerprint: session.device.fingerprint,
+    onEvent,
+  });
+  const answer = await client.status();
+  const response = answer.body;
+  return {
+    kind: 'auth-test',
+    data: {
+      ok: true,
+      backend: client.backend,
+      url: answer.url,
+      key: { masked: session.key.masked, environment: response.key.environment, id: response.key.id },
+      source: session.source,
+      device: {
+        fingerprint: session.device.fingerprint,
+        bound_here:
+          response.device === null ? null : response.device.fingerprint === session.device.fingerprint,
+      },
+      response_time_ms: Math.round(answer.elapsedMs),
+      attempts: answer.attempts,
+    },
+  };
+}

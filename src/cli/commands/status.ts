@@ -1,0 +1,117 @@
+// sekuire status: which key is in use, whether it belongs to this device, and whether the backend accepts it.
+import type { Command } from 'commander';
+import { deviceName, osName } from '../../core/device.js';
+import { KeyRejectedError } from '../../core/errors.js';
+import { resolveSession, type Session } from '../../core/session.js';
+import type { Context } from '../context.js';
+import { helpFooter } from '../help.js';
+import { note } from '../notes.js';
+import type { StatusResult } from '../results.js';
+import type { Schedule } from './types.js';
+
+export interface StatusOptions {
+  readonly offline?: boolean;
+  readonly showKey?: boolean;
+}
+
+export function register(program: Command, schedule: Schedule): void {
+  program
+    .command('status')
+    .description(
+      'Show the key in use (SEKUIRE_API_KEY, else auth.json), check it belongs to this device, and ask the backend whether it is accepted',
+    )
+    .option('--offline', 'local checks only: do not contact the backend')
+    .option('--show-key', 'show the whole key instead of its masked form (never in --json)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      helpFooter(
+        [
+          'sekuire status',
+          'sekuire status --offline',
+          'sekuire status --json',
+          'sekuire status >/dev/null && ./deploy.sh',
+        ],
+        [0, 2, 10, 11, 12, 13, 14, 15],
+        'Exit 0 means: authenticated, on this device, accepted by the backend (with --offline: stored for this device).',
+      ),
+    )
+    .action((options: StatusOptions) => schedule((ctx) => status(ctx, options)));
+}
+
+function deviceView(ctx: Context, session: Session) {
+  return {
+    name: session.stored?.credentials.device_name ?? deviceName(),
+    os: osName(ctx.platform),
+    fingerprint: session.device.fingerprint,
+    id_source: session.device.idSource,
+  };
+}
+
+export async function status(ctx: Context, options: StatusOptions): Promise<StatusResult> {
+  const session = await resolveSession(ctx);
+  note(ctx, ...session.notes);
+  const stored = session.stored?.credentials;
+  const backend = session.backend.href.replace(/\/$/, '');
+  const base = {
+    authenticated: true as const,
+    source: session.source,
+    backend,
+  };
+  const revealKey = options.showKey ? { revealKey: session.key.value } : {};
+
+  if (options.offline) {
+    return {
+      kind: 'status',
+      data: {
+        ...base,
+        key: { masked: session.key.masked, environment: session.key.environment, id: stored?.key_id ?? null },
+        device: { ...deviceView(ctx, session), bound_here: stored ? true : null },
+        organization: stored ? { id: stored.org_id, name: stored.org_name } : null,
+        workspace: stored ? { id: stored.workspace_id, name: stored.workspace_name } : null,
+        checked: 'offline',
+      },
+      ...revealKey,
+    };
+  }
+
+  const client = await ctx.connect({
+    backend: session.backend,
+    apiKey: session.key.value,
+    fingerprint: session.device.fingerprint,
+  });
+  let answer: Awaited<ReturnType<typeof client.status>>;
+  try {
+    answer = await client.status();
+  } catch (error) {
+    if (error instanceof KeyRejectedError && session.stored) {
+      // The file stays: the user may want its facts, and only login or logout change it.
+      throw new KeyRejectedError(
+        error.code,
+        `${error.message} The stored credentials in ${session.stored.path} were kept.`,
+        {
+          ...error.details,
+          path: session.stored.path,
+        },
+      );
+    }
+    throw error;
+  }
+  const response = answer.body;
+  return {
+    kind: 'status',
+    data: {
+      ...base,
+      key: { masked: session.key.masked, environment: response.key.environment, id: response.key.id },
+      device: {
+        ...deviceView(ctx, session),
+        bound_here:
+          response.device === null ? false : response.device.fingerprint === session.device.fingerprint,
+      },
+      organization: response.organization,
+      workspace: response.workspace,
+      checked: 'online',
+    },
+    ...revealKey,
+  };
+}

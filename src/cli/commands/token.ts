@@ -1,0 +1,30 @@
+// sekuire auth token: the key in use, alone on stdout, for scripts that pass it on.
+import type { Command } from 'commander';
+import { resolveSession } from '../../core/session.js';
+import type { Context } from '../context.js';
+import { helpFooter } from '../help.js';
+import { note } from '../notes.js';
+import type { TokenResult } from '../results.js';
+import type { Schedule } from './types.js';
+
+export function register(auth: Command, schedule: Schedule): void {
+  auth
+    .command('token')
+    .description('Print the key in use (SEKUIRE_API_KEY, else auth.json), alone on stdout, for scripts')
+    .option('--json', 'print {"key", "source"} as JSON (the only JSON that carries the whole key)')
+    .addHelpText(
+      'after',
+      helpFooter(
+        ['curl -H "X-API-Key: $(sekuire auth token)" https://api.sekuire.ai/api/v1/cli/status'],
+        [0, 10, 12, 15],
+        'The key is checked against this device, not against the backend: use `sekuire auth test` for that.',
+      ),
+    )
+    .action(() => schedule((ctx) => token(ctx)));
+}
+
+export async function token(ctx: Context): Promise<TokenResult> {
+  const session = await resolveSession(ctx);
+  note(ctx, ...session.notes);
+  return { kind: 'token', data: { key: session.key.value, source: session.source } };
+}

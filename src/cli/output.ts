@@ -1,0 +1,129 @@
+// Renders a command's result as human text or JSON, and errors the same two ways.
+import { shortFingerprint } from '../core/device.js';
+import type { SekuireError } from '../core/errors.js';
+import { maskKey } from '../core/key.js';
+import type { KeySource } from '../core/session.js';
+import type { Named, Result } from './results.js';
+
+function sourceText(source: KeySource): string {
+  if (source.type === 'env') return `${source.name} (environment variable)`;
+  if (source.type === 'stdin') return 'standard input (--with-key)';
+  return source.path;
+}
+
+function namedText(entity: Named | null): string {
+  if (!entity) return 'unknown (not checked with the backend)';
+  return entity.id;
+}
+
+function human(result: Result): string[] {
+  switch (result.kind) {
+    case 'login': {
+      const { device, moved_from } = result.data;
+      return [
+        'Login successful! API Key verified and bound to this device.',
+        `Device: ${device.name}`,
+        `OS: ${device.os}`,
+        `Fingerprint: ${shortFingerprint(device.fingerprint, 12)}`,
+        ...(moved_from ? [`Binding moved here from: ${moved_from.name} (${moved_from.os})`] : []),
+        `Credentials saved to: ${result.data.credentials_path}`,
+      ];
+    }
+    case 'status': {
+      const d = result.data;
+      return [
+        'Authentication Status:',
+        'Authenticated with API Key',
+        `Key: ${result.revealKey ?? d.key.masked}`,
+        `Device Fingerprint: ${shortFingerprint(d.device.fingerprint, 8)}`,
+        `Device: ${d.device.name}`,
+        `OS: ${d.device.os}`,
+        `Workspace: ${namedText(d.workspace)}`,
+        `Source: ${sourceText(d.source)}`,
+        `Backend: ${d.backend} (${d.checked === 'online' ? 'key accepted just now' : 'not contacted: --offline'})`,
+        ...(d.device.bound_here === false
+          ? ["Binding: the key is not bound to any device (run 'sekuire login' to bind it here)"]
+          : []),
+      ];
+    }
+    case 'whoami': {
+      const d = result.data;
+      return [
+        'Current User Information:',
+        'Authenticated as:',
+        `Email: ${d.user.email}`,
+        `User ID: ${d.user.id}`,
+        `Organization: ${d.organization.name || d.organization.id}`,
+        '',
+        'Device Info:',
+        `Device: ${d.device.name}`,
+        `OS: ${d.device.os}`,
+        `Fingerprint: ${shortFingerprint(d.device.fingerprint, 8)}`,
+        ...(d.device.bound_here ? [] : ['Binding: the key is not bound to any device']),
+      ];
+    }
+    case 'logout': {
+      const d = result.data;
+      if (!d.removed)
+        return ['Not logged in: nothing to remove.', `No credentials at: ${d.credentials_path}`];
+      return [
+        'Logged out successfully!',
+        `Credentials removed from: ${d.credentials_path}`,
+        ...(d.unbound === true ? [`This device was unbound on ${d.backend}.`] : []),
+        ...(d.unbound === false ? [`This device was not bound on ${d.backend}.`] : []),
+      ];
+    }
+    case 'token':
+      return [result.data.key];
+    case 'auth-test': {
+      const d = result.data;
+      return [
+        `Authentication OK: ${d.backend} accepted the key.`,
+        `Key: ${d.key.masked}`,
+        `Source: ${sourceText(d.source)}`,
+        `Device Fingerprint: ${shortFingerprint(d.device.fingerprint, 8)}`,
+        `Response time: ${d.response_time_ms} ms`,
+      ];
+    }
+    case 'completion':
+      return [result.script];
+  }
+}
+
+function json(result: Result): unknown {
+  if (result.kind === 'completion') return { script: result.script };
+  return result.data;
+}
+
+/** The text for stdout: human lines, or one JSON object. */
+export function renderResult(result: Result, asJson: boolean): string {
+  if (asJson) return `${JSON.stringify(json(result), null, 2)}\n`;
+  return `${human(result).join('\n')}\n`;
+}
+
+/**
+ * Anything that looks like a key, masked: a last line of defence for text we did not write
+ * (argv echoed by the parser, a backend's message, an unexpected exception).
+ */
+export function redactKeys(text: string): string {
+  // Seven or more characters after the prefix: more than a masked key shows (3 + 3), so an
+  // already masked `sk_live_abc...xyz` is left as it is.
+  return text.replace(/sk_(live|test)_[0-9A-Za-z]{7,}/g, (match) => maskKey(match));
+}
+
+export interface RenderedError {
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** JSON errors go to stdout (the data channel); human errors to stderr. */
+export function renderError(error: SekuireError, asJson: boolean): RenderedError {
+  const message = redactKeys(error.message);
+  if (asJson) {
+    // Details add facts; they never replace the code or the (redacted) message.
+    const extra = Object.entries(error.details).filter(([name]) => name !== 'code' && name !== 'message');
+    const body = { error: { code: error.code, message, ...Object.fromEntries(extra) } };
+    return { stdout: `${redactKeys(JSON.stringify(body, null, 2))}\n`, stderr: '' };
+  }
+  return { stdout: '', stderr: `${message}\n` };
+}

@@ -1,0 +1,118 @@
+// What each command returns: `data` is the JSON rendering; output.ts derives the human text.
+import type { KeySource } from '../core/session.js';
+
+export interface DeviceView {
+  readonly name: string;
+  readonly os: string;
+  readonly fingerprint: string;
+  /** Where the machine ID came from: env (SEKUIRE_MACHINE_ID), machine, or generated. */
+  readonly id_source: string;
+}
+
+export interface Named {
+  readonly id: string;
+  readonly name: string | null;
+}
+
+export interface LoginResult {
+  readonly kind: 'login';
+  readonly data: {
+    readonly logged_in: true;
+    readonly key: {
+      readonly id: string;
+      readonly name: string;
+      readonly environment: string;
+      readonly masked: string;
+    };
+    readonly user: { readonly id: string; readonly email: string; readonly name: string };
+    readonly organization: Named;
+    readonly workspace: Named;
+    readonly device: DeviceView & {
+      readonly id: string;
+      readonly bound_at: string;
+      readonly rebound: boolean;
+    };
+    /** The device that lost the binding when it was moved here. */
+    readonly moved_from: { readonly name: string; readonly os: string } | null;
+    readonly backend: string;
+    readonly credentials_path: string;
+  };
+}
+
+export interface StatusResult {
+  readonly kind: 'status';
+  readonly data: {
+    readonly authenticated: true;
+    readonly source: KeySource;
+    readonly key: { readonly masked: string; readonly environment: string; readonly id: string | null };
+    readonly device: DeviceView & { readonly bound_here: boolean | null };
+    readonly organization: Named | null;
+    readonly workspace: Named | null;
+    readonly backend: string;
+    /** online: the backend accepted the key just now; offline: local checks only. */
+    readonly checked: 'online' | 'offline';
+  };
+  /** The whole key, for `--show-key` in human output only: JSON never carries it. */
+  readonly revealKey?: string;
+}
+
+export interface WhoamiResult {
+  readonly kind: 'whoami';
+  readonly data: {
+    readonly user: { readonly id: string; readonly email: string; readonly name: string };
+    readonly organization: Named;
+    readonly workspace: Named;
+    readonly device: DeviceView & { readonly bound_here: boolean };
+    readonly source: KeySource;
+    readonly backend: string;
+  };
+}
+
+export interface LogoutResult {
+  readonly kind: 'logout';
+  readonly data: {
+    readonly logged_out: true;
+    readonly credentials_path: string;
+    /** False when there was no auth.json to remove. */
+    readonly removed: boolean;
+    /** The backend the stored key was verified with; null when there was no readable file. */
+    readonly backend: string | null;
+    /** True: unbound on the backend; false: it was not bound; null: not attempted or failed. */
+    readonly unbound: boolean | null;
+    readonly unbind_error: { readonly code: string; readonly message: string } | null;
+    readonly api_key_env_set: boolean;
+  };
+}
+
+export interface TokenResult {
+  readonly kind: 'token';
+  readonly data: { readonly key: string; readonly source: KeySource };
+}
+
+export interface AuthTestResult {
+  readonly kind: 'auth-test';
+  readonly data: {
+    readonly ok: true;
+    readonly backend: string;
+    readonly url: string;
+    readonly key: { readonly masked: string; readonly environment: string; readonly id: string };
+    readonly source: KeySource;
+    readonly device: { readonly fingerprint: string; readonly bound_here: boolean | null };
+    readonly response_time_ms: number;
+    readonly attempts: number;
+  };
+}
+
+export interface CompletionResult {
+  readonly kind: 'completion';
+  readonly script: string;
+}
+
+export type Result =
+  | LoginResult
+  | StatusResult
+  | WhoamiResult
+  | LogoutResult
+  | TokenResult
+  | AuthTestResult
+  | CompletionResult;

@@ -1,0 +1,14 @@
+// The library API: what other tools import to read a Sekuire login or talk to a backend.
+
+export type { ClientOptions, LoginResponse, StatusResponse, WhoamiResponse } from './core/client.js';
+export { BackendClient } from './core/client.js';
+export type { StoredCredentials } from './core/credentials.js';
+export { credentialsPath, readCredentials, removeCredentials, writeCredentials } from './core/credentials.js';
+export { computeFingerprint, deviceIdentity } from './core/device.js';
+export * from './core/errors.js';
+export type { NetworkPolicy } from './core/http.js';
+export { DEFAULT_POLICY, policyFromEnv } from './core/http.js';
+export type { ApiKey, KeyEnvironment } from './core/key.js';
+export { KeyFormatError, maskKey, mintKey, parseKey } from './core/key.js';
+export type { Session } from './core/session.js';
+export { resolveSession } from './core/session.js';

@@ -1,0 +1,165 @@
+// The masked prompt in a real terminal (tmux): paste, paste with trailing whitespace, a typo, Ctrl+C.
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CLI_PATH, Machine } from '../helpers/cli.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+const SOCKET = `sekuire-test-${process.pid}`;
+let server: TestServer;
+const machines: Machine[] = [];
+
+function tmux(...args: string[]): string {
+  return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, "'\\''")}'`;
+}
+
+/** Starts `sekuire <args>` in a fresh tmux session; the pane shows EXIT:<code> when it ends. */
+function startInTerminal(session: string, m: Machine, args: readonly string[]): void {
+  const env = Object.entries({
+    HOME: m.dir,
+    SEKUIRE_HOME: m.home,
+    SEKUIRE_MACHINE_ID: m.machineId,
+    SEKUIRE_BACKEND_URL: server.url,
+    TERM: 'xterm-256color',
+  })
+    .map(([name, value]) => `${name}=${shellQuote(value)}`)
+    .join(' ');
+  const command = `env -u SEKUIRE_API_KEY ${env} ${shellQuote(process.execPath)} ${shellQuote(CLI_PATH)} ${args.map(shellQuote).join(' ')}; echo EXIT:$?; echo TTY:$(stty -a | tr ' ;' '\\n\\n' | grep -x -E -- '-?(echo|icanon)' | tr '\\n' ' '); sleep 60`;
+  tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '40', command);
+}
+
+function screen(session: string): string {
+  return tmux('capture-pane', '-p', '-t', session);
+}
+
+async function waitFor(session: string, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = screen(session);
+    if (pattern.test(text)) return text;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`timed out waiting for ${pattern} in:\n${text}`);
+}
+
+function paste(session: string, text: string): void {
+  tmux('set-buffer', '-b', session, text);
+  tmux('paste-buffer', '-d', '-b', session, '-t', session);
+}
+
+function machine(id: string): Machine {
+  const created = new Machine(id);
+  machines.push(created);
+  return created;
+}
+
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  try {
+    tmux('kill-server');
+  } catch {
+    // No session left: nothing to stop.
+  }
+  await server?.stop();
+});
+afterEach(() => {
+  for (const m of machines.splice(0)) m.cleanup();
+});
+
+describe('login at the masked prompt', () => {
+  it('shows the documented block, masks a pasted key, and binds', async () => {
+    const { key } = await server.createKey();
+    const m = machine('tty-a');
+    startInTerminal('paste', m, ['login', '--web-url', 'https://sekuire.example']);
+    const before = await waitFor('paste', /Enter your API Key:/);
+    expect(before).toContain(
+      [
+        'Sekuire Login',
+        '',
+        'To authenticate:',
+        '1. Go to: https://sekuire.example/dashboard/settings?tab=api-keys',
+        '2. Create a new API Key for CLI access',
+        "3. Copy the key (you'll only see it once!)",
+        '4. Paste it below',
+      ].join('\n'),
+    );
+    paste('paste', key);
+    const typed = await waitFor('paste', /Enter your API Key: \*{46}/);
+    expect(typed).not.toContain(key);
+    tmux('send-keys', '-t', 'paste', 'Enter');
+    const done = await waitFor('paste', /EXIT:\d+/);
+    expect(done).toContain('Login successful! API Key verified and bound to this device.');
+    expect(done).toContain('EXIT:0');
+    expect(done).not.toContain(key);
+    expect(statSync(m.authFile).mode & 0o777).toBe(0o600);
+  });
+
+  it('accepts a paste with trailing whitespace', async () => {
+    const { key } = await server.createKey();
+    const m = machine('tty-b');
+    startInTerminal('trailing', m, ['login']);
+    await waitFor('trailing', /Enter your API Key:/);
+    paste('trailing', `${key}   \t`);
+    tmux('send-keys', '-t', 'trailing', 'Enter');
+    const done = await waitFor('trailing', /EXIT:\d+/);
+    expect(done).toContain('EXIT:0');
+  });
+
+  it('explains a malformed paste and asks again', async () => {
+    const { key } = await server.createKey();
+    const m = machine('tty-c');
+    startInTerminal('typo', m, ['login']);
+    await waitFor('typo', /Enter your API Key:/);
+    paste('typo', key.slice(0, 30));
+    tmux('send-keys', '-t', 'typo', 'Enter');
+    const told = await waitFor('typo', /looks truncated/);
+    expect(told).not.toContain('EXIT:');
+    // Clear the field (inquirer keeps the rejected text) and paste the whole key.
+    tmux('send-keys', '-t', 'typo', ...Array<string>(30).fill('BSpace'));
+    paste('typo', key);
+    tmux('send-keys', '-t', 'typo', 'Enter');
+    const done = await waitFor('typo', /EXIT:\d+/);
+    expect(done).toContain('EXIT:0');
+  });
+
+  it('Ctrl+C exits 130, writes nothing and restores the terminal', async () => {
+    const m = machine('tty-d');
+    startInTerminal('interrupt', m, ['login']);
+    await waitFor('interrupt', /Enter your API Key:/);
+    tmux('send-keys', '-t', 'interrupt', '-l', 'sk_live_abc');
+    tmux('send-keys', '-t', 'interrupt', 'C-c');
+    const done = await waitFor('interrupt', /EXIT:\d+/);
+    expect(done).toContain('EXIT:130');
+    expect(existsSync(m.authFile)).toBe(false);
+    // The terminal is handed back as we found it: echo and line editing on.
+    expect((await waitFor('interrupt', /TTY:.*\n/)).match(/TTY:(.*)/)?.[1]?.trim()).toBe('icanon echo');
+  });
+
+  it('asks before moving a binding, and moves it on yes', async () => {
+    const { key } = await server.createKey();
+    const first = machine('tty-first');
+    expect(
+      (await first.run(['login', '--with-key'], { input: key, env: { SEKUIRE_BACKEND_URL: server.url } }))
+        .code,
+    ).toBe(0);
+    const second = machine('tty-second');
+    startInTerminal('rebind', second, ['login']);
+    await waitFor('rebind', /Enter your API Key:/);
+    paste('rebind', key);
+    tmux('send-keys', '-t', 'rebind', 'Enter');
+    await waitFor('rebind', /Move the binding to this device\?/);
+    tmux('send-keys', '-t', 'rebind', 'y', 'Enter');
+    const done = await waitFor('rebind', /EXIT:\d+/);
+    expect(done).toContain('EXIT:0');
+    expect(done).toContain('Binding moved here from:');
+    const old = await first.run(['status'], { env: { SEKUIRE_BACKEND_URL: server.url } });
+    expect(old.code).toBe(12);
+  });
+});
