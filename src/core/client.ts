@@ -228,6 +228,13 @@ function boundDeviceOf(body: Record<string, unknown>): BoundDeviceSummary | unde
   return { name: s(r.name), os: s(r.os), bound_at: s(r.bound_at) };
 }
 
+/** Retry-After as whole seconds from now: it may be a number of seconds or an HTTP date. */
+function retryAfterSeconds(value: string | undefined): number | null {
+  if (value === undefined || value.trim() === '') return null;
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value) : (Date.parse(value) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.max(0, Math.ceil(seconds)) : null;
+}
+
 /** The typed error for a non-2xx answer. */
 function errorFor(backend: string, response: HttpResponse): SekuireError {
   const { status } = response;
@@ -249,11 +256,11 @@ function errorFor(backend: string, response: HttpResponse): SekuireError {
     );
   }
   if (status === 429) {
-    const retryAfter = Number(response.headers['retry-after']);
+    const retryAfter = retryAfterSeconds(response.headers['retry-after']);
     return new BackendUnreachableError(
-      `The Sekuire backend at ${backend} is limiting requests from this address${Number.isFinite(retryAfter) ? `; retry in ${retryAfter} s` : ''}.`,
+      `The Sekuire backend at ${backend} is limiting requests from this address${retryAfter === null ? '' : `; retry in ${retryAfter} s`}.`,
       'rate_limited',
-      { backend, retry_after: Number.isFinite(retryAfter) ? retryAfter : null },
+      { backend, retry_after: retryAfter },
     );
   }
   if (status === 401) {
@@ -316,7 +323,7 @@ function networkMessage(backend: string, error: NetworkError, policy: NetworkPol
     case 'tls':
       return `Secure connection to ${where} failed (${error.detail ?? 'TLS error'}). If your network uses its own certificate authority, set NODE_EXTRA_CA_CERTS to its PEM file.`;
     case 'proxy':
-      return `The proxy refused to connect to ${where} (${error.detail ?? 'CONNECT failed'}). Check HTTPS_PROXY and NO_PROXY.`;
+      return `${error.message} Cannot reach ${where} through it: check HTTPS_PROXY and NO_PROXY.`;
     case 'redirect':
       return `${error.message} Sekuire does not send your key to another origin; use the backend's real URL.`;
     case 'too_large':

@@ -135,6 +135,11 @@ describe('exit codes', () => {
       json(200, { hello: 'world' }),
       /HTTP 200, application\/json: key is not an object/,
     ],
+    [
+      '429 with a Retry-After longer than we wait',
+      json(429, { error: 'rate_limited', message: 'slow down' }, { 'retry-after': '60' }),
+      /is limiting requests from this address; retry in 60 s/,
+    ],
     ['a silent backend', silent, /No answer from the Sekuire backend at .* within 1 s/],
   ])('13: %s', async (_name, handler, pattern) => {
     const { m } = await againstFake(handler, { SEKUIRE_TIMEOUT: '1' });
@@ -144,6 +149,21 @@ describe('exit codes', () => {
     expect(run.stderr).toMatch(pattern);
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('13: a silent backend with the default policy gives up within 30 s', { timeout: 45_000 }, async () => {
+    const backend = await fake(silent);
+    const m = machine('silent-default', {
+      SEKUIRE_API_KEY: mintKey('live').value,
+      SEKUIRE_BACKEND_URL: backend.url,
+    });
+    const started = Date.now();
+    const run = await m.run(['status'], { env: { SEKUIRE_RETRIES: undefined }, timeoutMs: 40_000 });
+    const elapsed = Date.now() - started;
+    expect(run.code).toBe(13);
+    expect(run.stderr).toContain('within 25 s');
+    expect(elapsed).toBeGreaterThan(20_000);
+    expect(elapsed).toBeLessThan(30_000);
   });
 
   it('13: a redirect to another origin is not followed, and the other origin never sees the key', async () => {

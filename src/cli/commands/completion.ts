@@ -11,6 +11,7 @@ export function register(program: Command, schedule: Schedule): void {
     .command('completion')
     .description('Print a shell completion script (bash, zsh or fish)')
     .argument('<shell>', `one of: ${SHELLS.join(', ')}`)
+    .option('--json', 'print {"script"} as JSON')
     .addHelpText(
       'after',
       helpFooter(
