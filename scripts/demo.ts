@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const root = resolve(import.meta.dirname, '..');
-const cli = join(root, 'dist/cli.js');
+const cli = join(root, 'dist/cli.cjs');
 const serverBin = join(root, 'dist/server.js');
 const dir = mkdtempSync(join(tmpdir(), 'sekuire-demo-'));
 const db = join(dir, 'sekuire.db');

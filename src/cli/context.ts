@@ -1,6 +1,7 @@
 // What a command touches: env, files, streams and their TTY flags, clock, machine ID, backend.
 import { arch, platform } from 'node:process';
 import type { BackendClient } from '../core/client.js';
+import type { DeviceInputs } from '../core/device.js';
 import { type Env, sekuireHome } from '../core/home.js';
 import type { HttpEvent } from '../core/http.js';
 import { type PlatformMachineId, readPlatformMachineId } from '../core/machine-id.js';
@@ -53,7 +54,10 @@ export function processContext(): Context {
     env,
     cwd,
     home: sekuireHome(env, cwd),
-    stdin: process.stdin,
+    // A getter: creating process.stdin sets up a stream, which only login and --with-key need.
+    get stdin() {
+      return process.stdin;
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     platform,
@@ -61,6 +65,17 @@ export function processContext(): Context {
     now: () => new Date(),
     readPlatformMachineId: () => readPlatformMachineId(platform, env),
     connect: (options) => connect(env, options),
+  };
+}
+
+/** What the device identity needs, without touching stdin (spreading ctx would create it). */
+export function deviceInputs(ctx: Context): DeviceInputs {
+  return {
+    env: ctx.env,
+    home: ctx.home,
+    platform: ctx.platform,
+    arch: ctx.arch,
+    readPlatformMachineId: ctx.readPlatformMachineId,
   };
 }
 

@@ -1,10 +1,10 @@
-// Spawns the built CLI (dist/cli.js) with a temp SEKUIRE_HOME and HOME, stdin closed unless given.
+// Spawns the built CLI (dist/cli.cjs) with a temp SEKUIRE_HOME and HOME, stdin closed unless given.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export const CLI_PATH = resolve(import.meta.dirname, '../../dist/cli.js');
+export const CLI_PATH = resolve(import.meta.dirname, '../../dist/cli.cjs');
 
 export interface CliRun {
   readonly code: number | null;

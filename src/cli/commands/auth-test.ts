@@ -4,7 +4,7 @@ import { UsageError } from '../../core/errors.js';
 import type { HttpEvent } from '../../core/http.js';
 import { KeyFormatError, parseKey } from '../../core/key.js';
 import { resolveSession } from '../../core/session.js';
-import type { Context } from '../context.js';
+import { type Context, deviceInputs } from '../context.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
 import { redactKeys } from '../output.js';
@@ -74,7 +74,7 @@ async function keyFromStdin(ctx: Context) {
 export async function authTest(ctx: Context, options: AuthTestOptions): Promise<AuthTestResult> {
   const explicitKey = options.withKey ? await keyFromStdin(ctx) : undefined;
   const session = await resolveSession({
-    ...ctx,
+    ...deviceInputs(ctx),
     explicitKey,
     backendFlag: options.url === undefined ? undefined : { value: options.url, name: '--url' },
   });

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { deviceName, osName } from '../../core/device.js';
 import { resolveSession } from '../../core/session.js';
-import type { Context } from '../context.js';
+import { type Context, deviceInputs } from '../context.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
 import type { WhoamiResult } from '../results.js';
@@ -39,7 +39,7 @@ export function register(parent: Command, schedule: Schedule, name: string, exam
 
 export async function whoami(ctx: Context, options: WhoamiOptions): Promise<WhoamiResult> {
   const session = await resolveSession({
-    ...ctx,
+    ...deviceInputs(ctx),
     backendFlag:
       options.backendUrl === undefined ? undefined : { value: options.backendUrl, name: '--backend-url' },
   });
