@@ -35,7 +35,6 @@ async function buildProgram(schedule: (task: Task) => void, errors: string[]): P
   program
     .description('Sekuire: device-bound API keys. Log in once; check status before every job.')
     .version(VERSION, '-V, --version', 'print the version')
-    .helpCommand(false)
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',
@@ -75,7 +74,11 @@ async function buildProgram(schedule: (task: Task) => void, errors: string[]): P
 function usageFromCommander(error: CommanderError, messages: readonly string[]): UsageError {
   const text = (messages.join(' ') || error.message).replace(/^error: /, '');
   const message = `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
-  return new UsageError(`${message}\nRun 'sekuire --help' for usage.`, 'usage');
+  // The message is redacted on output, but the key already sits in shell history.
+  const exposed = /sk_(live|test)_[0-9A-Za-z]{7,}/.test(text)
+    ? "\nThat argument looks like an API key: keys on the command line end up in shell history, so consider it exposed (revoke it and create a new one). Pipe keys to 'sekuire login --with-key' instead."
+    : '';
+  return new UsageError(`${message}${exposed}\nRun 'sekuire --help' for usage.`, 'usage');
 }
 
 function write(stream: NodeJS.WritableStream | Context['stdout'], text: string): Promise<void> {
@@ -110,7 +113,9 @@ async function run(ctx: Context, argv: readonly string[]): Promise<number> {
       if (commanderError.code === 'commander.helpDisplayed' || commanderError.code === 'commander.version') {
         return ExitCode.ok;
       }
-      if (commanderError.code === 'commander.help') return ExitCode.usage;
+      // `sekuire help` exits 0; a command group without its subcommand (`sekuire auth`) is usage.
+      if (commanderError.code === 'commander.help')
+        return commanderError.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
       if (typeof commanderError.code === 'string' && commanderError.code.startsWith('commander.')) {
         throw usageFromCommander(commanderError, commanderErrors);
       }

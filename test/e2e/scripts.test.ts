@@ -188,6 +188,16 @@ describe('help answers the question', () => {
     expect(complete('sekuire auth test --url http://x --verb')).toEqual(['--verbose']);
   });
 
+  it('`sekuire help status` is --help for status (exit 0); `sekuire auth` alone is a usage error', async () => {
+    const m = machine('help-command');
+    const help = await m.run(['help', 'status']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toBe((await m.run(['status', '--help'])).stdout);
+    const group = await m.run(['auth']);
+    expect(group.code).toBe(2);
+    expect(group.stderr).toContain('Usage: sekuire auth');
+  });
+
   it('--version prints the version alone', async () => {
     const run = await machine('version').run(['--version']);
     expect(run.code).toBe(0);
