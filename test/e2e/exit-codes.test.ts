@@ -1,36 +1,15 @@
 // Every exit code of CLI.md, each reached through a real path: the reference server or a misbehaving one.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mintKey } from '../../src/core/key.js';
-import { CLI_PATH, Machine } from '../helpers/cli.js';
-import { type FakeBackend, type Handler, json, silent, startFakeBackend } from '../helpers/fake-backend.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { CLI_PATH, type Machine } from '../helpers/cli.js';
+import { useReferenceServer } from '../helpers/e2e.js';
+import { type FakeBackend, type Handler, json, silent } from '../helpers/fake-backend.js';
 
-let server: TestServer;
-const cleanups: (() => unknown)[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0)) await cleanup();
-});
-
-function machine(id = 'exit-codes', env: Record<string, string> = {}): Machine {
-  const created = new Machine(id, { SEKUIRE_BACKEND_URL: server.url, SEKUIRE_RETRIES: '1', ...env });
-  cleanups.push(() => created.cleanup());
-  return created;
-}
-
-async function fake(handler: Handler): Promise<FakeBackend> {
-  const backend = await startFakeBackend(handler);
-  cleanups.push(() => backend.close());
-  return backend;
-}
+const e2e = useReferenceServer({ SEKUIRE_RETRIES: '1' });
+const machine = (id = 'exit-codes', env: Record<string, string> = {}): Machine => e2e.machine(id, env);
+const fake = (handler: Handler): Promise<FakeBackend> => e2e.fake(handler);
 
 /** A machine whose key (from SEKUIRE_API_KEY) goes to a misbehaving backend. */
 async function againstFake(handler: Handler, env: Record<string, string> = {}) {
@@ -41,7 +20,7 @@ async function againstFake(handler: Handler, env: Record<string, string> = {}) {
 }
 
 async function loggedIn(id = 'exit-codes'): Promise<Machine> {
-  const { key } = await server.createKey();
+  const { key } = await e2e.server.createKey();
   const m = machine(id);
   const login = await m.run(['login', '--with-key'], { input: key });
   expect(login.code).toBe(0);

@@ -1,20 +1,14 @@
-// The whole product path, end to end: the built CLI against the real reference server.
+// The whole product path, end to end: the built CLI against the real reference e2e.server.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { hostname } from 'node:os';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mintKey } from '../../src/core/key.js';
-import { Machine } from '../helpers/cli.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import type { Machine } from '../helpers/cli.js';
+import { useReferenceServer } from '../helpers/e2e.js';
 
-let server: TestServer;
-const machines: Machine[] = [];
-
-function machine(id: string, env: Record<string, string> = {}): Machine {
-  const created = new Machine(id, { SEKUIRE_BACKEND_URL: server.url, ...env });
-  machines.push(created);
-  return created;
-}
+const e2e = useReferenceServer();
+const machine = (id: string, env: Record<string, string> = {}): Machine => e2e.machine(id, env);
 
 function mode(path: string): number {
   return statSync(path).mode & 0o777;
@@ -31,19 +25,9 @@ async function closedPort(): Promise<number> {
 
 const DEVICE = hostname().replace(/\.local$/i, '');
 
-beforeAll(async () => {
-  server = await startServer();
-});
-afterAll(async () => {
-  await server?.stop();
-});
-afterEach(() => {
-  for (const m of machines.splice(0)) m.cleanup();
-});
-
 describe('login, status, whoami, logout', () => {
   it('runs the documented flow with the documented lines', async () => {
-    const { key, id } = await server.createKey({ email: 'dev@example.com', org: 'Acme Corp' });
+    const { key, id } = await e2e.server.createKey({ email: 'dev@example.com', org: 'Acme Corp' });
     const a = machine('machine-a');
 
     const login = await a.run(['login', '--with-key'], { input: `${key}\n` });
@@ -62,7 +46,7 @@ describe('login, status, whoami, logout', () => {
     const stored = JSON.parse(readFileSync(a.authFile, 'utf8')) as Record<string, string>;
     expect(stored.api_key).toBe(key);
     expect(stored.key_id).toBe(id);
-    expect(stored.backend).toBe(server.url);
+    expect(stored.backend).toBe(e2e.server.url);
     expect(stored.device_fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(stored.org_id).toMatch(/^org_/);
     expect(stored.workspace_id).toMatch(/^ws_/);
@@ -103,10 +87,10 @@ describe('login, status, whoami, logout', () => {
     expect(logout.lines()).toEqual([
       'Logged out successfully!',
       `Credentials removed from: ${a.authFile}`,
-      `This device was unbound on ${server.url}.`,
+      `This device was unbound on ${e2e.server.url}.`,
     ]);
     expect(existsSync(a.authFile)).toBe(false);
-    const events = (await server.audit(id)) as { event: string }[];
+    const events = (await e2e.server.audit(id)) as { event: string }[];
     expect(events.map((event) => event.event)).toEqual(['create', 'bind', 'unbind']);
 
     const after = await a.run(['status']);
@@ -116,7 +100,7 @@ describe('login, status, whoami, logout', () => {
   });
 
   it('gives the same facts as JSON, never the whole key', async () => {
-    const { key, id } = await server.createKey();
+    const { key, id } = await e2e.server.createKey();
     const a = machine('machine-json');
     const login = await a.run(['login', '--with-key', '--json'], { input: key });
     expect(login.code).toBe(0);
@@ -140,7 +124,7 @@ describe('login, status, whoami, logout', () => {
       source: { type: 'file', path: a.authFile },
       key: { id, environment: 'test' },
       device: { fingerprint: loginJson.device.fingerprint, bound_here: true, id_source: 'env' },
-      backend: server.url,
+      backend: e2e.server.url,
       checked: 'online',
     });
     const logout = await a.run(['logout', '--json']);
@@ -148,7 +132,7 @@ describe('login, status, whoami, logout', () => {
       logged_out: true,
       credentials_path: a.authFile,
       removed: true,
-      backend: server.url,
+      backend: e2e.server.url,
       unbound: true,
       unbind_error: null,
       api_key_env_set: false,
@@ -156,7 +140,7 @@ describe('login, status, whoami, logout', () => {
   });
 
   it('shows the whole key only with --show-key, and status --offline works without a backend', async () => {
-    const { key } = await server.createKey();
+    const { key } = await e2e.server.createKey();
     const a = machine('machine-show');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const shown = await a.run(['status', '--show-key']);
@@ -197,11 +181,11 @@ describe('bad input gets a clear answer and nothing is written', () => {
   });
 
   it('a revoked key: status exits 11 and keeps the file; login exits 11', async () => {
-    const { key, id } = await server.createKey();
+    const { key, id } = await e2e.server.createKey();
     const a = machine('machine-revoked');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const before = readFileSync(a.authFile, 'utf8');
-    await server.revokeKey(id);
+    await e2e.server.revokeKey(id);
     const status = await a.run(['status']);
     expect(status.code).toBe(11);
     expect(status.stderr).toContain('it was revoked');
@@ -213,7 +197,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
   });
 
   it('an expired key exits 11', async () => {
-    const { key } = await server.createKey({ expiresInDays: 0 });
+    const { key } = await e2e.server.createKey({ expiresInDays: 0 });
     const a = machine('machine-expired');
     const run = await a.run(['login', '--with-key'], { input: key });
     expect(run.code).toBe(11);
@@ -221,7 +205,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
   });
 
   it('a backend that is down exits 13 naming it, and a failed login keeps the working auth.json', async () => {
-    const { key } = await server.createKey();
+    const { key } = await e2e.server.createKey();
     const a = machine('machine-down');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const before = readFileSync(a.authFile, 'utf8');
@@ -252,7 +236,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
   });
 
   it('a key given as an argument is refused, pointing at --with-key, and never echoed', async () => {
-    const { key } = await server.createKey();
+    const { key } = await e2e.server.createKey();
     const a = machine('machine-argv');
     const run = await a.run(['login', key]);
     expect(run.code).toBe(2);
@@ -264,7 +248,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
 
 describe('device binding', () => {
   it('catches a copied auth.json locally, refuses a second device, moves with --rebind', async () => {
-    const { key, id } = await server.createKey();
+    const { key, id } = await e2e.server.createKey();
     const a = machine('machine-one');
     const b = machine('machine-two');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
@@ -296,12 +280,12 @@ describe('device binding', () => {
     expect(existsSync(a.authFile)).toBe(false);
     expect((await b.run(['status'])).code).toBe(0);
 
-    const events = (await server.audit(id)) as { event: string }[];
+    const events = (await e2e.server.audit(id)) as { event: string }[];
     expect(events.map((event) => event.event)).toEqual(['create', 'bind', 'move']);
   });
 
   it('logout removes the file even when the backend is down, and says it could not unbind', async () => {
-    const { key } = await server.createKey();
+    const { key } = await e2e.server.createKey();
     const a = machine('machine-offline-logout');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const stored = JSON.parse(readFileSync(a.authFile, 'utf8')) as Record<string, unknown>;
