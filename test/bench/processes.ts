@@ -1,0 +1,158 @@
+// Long-running child processes (servers) and temp dirs, each stopped or removed by the bench itself.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const START_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 3_000;
+
+export interface Server {
+  readonly label: string;
+  readonly pid: number;
+  /** From the first stdout line "Listening on URL". */
+  readonly url: string;
+  readonly child: ChildProcess;
+  stderr(): string;
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+/** Everything the bench starts, so one finally block can take it all down. */
+export class Resources {
+  private readonly children = new Set<ChildProcess>();
+  private readonly dirs = new Set<string>();
+
+  /** A directory made elsewhere that releaseAll must remove. */
+  adoptDir(dir: string): void {
+    this.dirs.add(dir);
+  }
+
+  async tempDir(prefix: string): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), prefix));
+    this.dirs.add(dir);
+    return dir;
+  }
+
+  /** Spawns `node args…` and waits for its "Listening on URL" line. */
+  async startServer(label: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Server> {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.add(child);
+    let stderr = '';
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-8_000);
+    });
+    const url = await new Promise<string>((resolve, reject) => {
+      let stdout = '';
+      const finish = (error?: Error, found?: string) => {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.off('exit', onExit);
+        child.off('error', onError);
+        // Keep draining stdout so the server never blocks on a full pipe.
+        child.stdout?.resume();
+        if (error !== undefined) reject(error);
+        else resolve(found ?? '');
+      };
+      const onData = (chunk: Buffer) => {
+        stdout += chunk.toString('utf8');
+        const match = /^Listening on (\S+)\r?\n/m.exec(stdout);
+        if (match?.[1] !== undefined) finish(undefined, match[1]);
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+        finish(new Error(`${label} exited before listening (code ${code}, signal ${signal}): ${stderr}`));
+      const onError = (error: Error) => finish(new Error(`${label} did not start: ${error.message}`));
+      const timer = setTimeout(
+        () => finish(new Error(`${label}: no "Listening on" line within ${START_TIMEOUT_MS} ms: ${stderr}`)),
+        START_TIMEOUT_MS,
+      );
+      child.stdout?.on('data', onData);
+      child.once('exit', onExit);
+      child.once('error', onError);
+    }).catch(async (error: unknown) => {
+      await this.stop(child);
+      throw error;
+    });
+    if (child.pid === undefined) throw new Error(`${label} has no pid`);
+    return { label, pid: child.pid, url, child, stderr: () => stderr };
+  }
+
+  /** SIGTERM to this child's pid, SIGKILL after a grace period. */
+  async stop(child: ChildProcess): Promise<void> {
+    this.children.delete(child);
+    if (exited(child) || child.pid === undefined) return;
+    const pid = child.pid;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (!exited(child)) process.kill(pid, 'SIGKILL');
+      }, STOP_GRACE_MS);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      process.kill(pid, 'SIGTERM');
+    });
+  }
+
+  async removeDir(dir: string): Promise<void> {
+    this.dirs.delete(dir);
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  async releaseAll(): Promise<void> {
+    await Promise.all([...this.children].map((child) => this.stop(child)));
+    await Promise.all([...this.dirs].map((dir) => this.removeDir(dir)));
+  }
+
+  /** Synchronous last resort (process exit): SIGKILL what is left; dirs stay. */
+  killAllNow(): void {
+    for (const child of this.children) {
+      if (!exited(child) && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }
+  }
+}
+
+export interface MemorySample {
+  /** kB, from /proc/<pid>/status. */
+  readonly rssKb: number;
+  readonly hwmKb: number;
+}
+
+export function readMemory(pid: number): MemorySample | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const field = (name: string): number =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
+  return { rssKb: field('VmRSS'), hwmKb: field('VmHWM') };
+}
+
+/** Samples a process's memory every intervalMs until stopped; peak RSS seen and the kernel's high-water mark. */
+export function sampleMemory(pid: number, intervalMs = 500) {
+  let peakRssKb = 0;
+  let hwmKb = 0;
+  let samples = 0;
+  const take = () => {
+    const sample = readMemory(pid);
+    if (sample === undefined) return;
+    samples += 1;
+    if (sample.rssKb > peakRssKb) peakRssKb = sample.rssKb;
+    if (sample.hwmKb > hwmKb) hwmKb = sample.hwmKb;
+  };
+  take();
+  const timer = setInterval(take, intervalMs);
+  return {
+    stop(): { peakRssKb: number; hwmKb: number; samples: number } {
+      clearInterval(timer);
+      take();
+      return { peakRssKb, hwmKb, samples };
+    },
+  };
+}
