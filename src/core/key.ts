@@ -50,10 +50,6 @@ export function checksum(random: string): string {
   return out.padStart(CHECKSUM_LENGTH, '0');
 }
 
-function isBase62(char: string): boolean {
-  return /^[0-9A-Za-z]$/.test(char);
-}
-
 /**
  * Parses pasted text into a key, or throws a KeyFormatError that names the problem.
  * Surrounding whitespace (and a trailing newline) is trimmed; nothing else is changed.
@@ -79,14 +75,13 @@ export function parseKey(input: string): ApiKey {
       `The key contains whitespace at character ${PREFIX_LENGTH + space + 1}: it was split when copied. Copy it again as one line.`,
     );
   }
-  for (let i = 0; i < body.length; i++) {
-    const char = body.charAt(i);
-    if (!isBase62(char)) {
-      throw new KeyFormatError(
-        'alphabet',
-        `The key has a character outside 0-9, A-Z, a-z at character ${PREFIX_LENGTH + i + 1}.`,
-      );
-    }
+  // One search, not a test per character: the server parses every presented key.
+  const outside = body.search(/[^0-9A-Za-z]/);
+  if (outside !== -1) {
+    throw new KeyFormatError(
+      'alphabet',
+      `The key has a character outside 0-9, A-Z, a-z at character ${PREFIX_LENGTH + outside + 1}.`,
+    );
   }
   if (body.length < BODY_LENGTH) {
     throw new KeyFormatError(
