@@ -10,6 +10,8 @@ export const LAST_SEEN_RESOLUTION_MS = 60_000;
 
 export interface Caller {
   readonly record: KeyRecord;
+  /** The key's active binding when the request began (login and logout re-read it under the lock). */
+  readonly device: DeviceRow | undefined;
   readonly clientIp: string;
   readonly now: Date;
 }
@@ -76,12 +78,12 @@ export function login(store: Store, caller: Caller, facts: DeviceFacts, rebind: 
  * device (accepted from anywhere), a 409 when it is bound elsewhere.
  */
 export function currentDevice(store: Store, caller: Caller, fingerprint: string): DeviceRow | undefined {
-  const active = store.devices.active(caller.record.key.id);
+  const active = caller.device;
   if (active === undefined) return undefined;
   if (active.fingerprint !== fingerprint) throw deviceMismatch(active);
   if (caller.now.getTime() - Date.parse(active.last_seen_at) < LAST_SEEN_RESOLUTION_MS) return active;
   const at = caller.now.toISOString();
-  store.devices.touch(active.id, at);
+  store.inTransaction(() => store.devices.touch(active.id, at));
   return { ...active, last_seen_at: at };
 }
 

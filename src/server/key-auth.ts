@@ -2,9 +2,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { KeyFormatError, parseKey } from '../core/key.js';
-import type { KeyRecord } from './accounts.js';
 import { ApiError } from './api-error.js';
 import { digestsEqual, keyDigest } from './digest.js';
+import type { KeyState } from './key-cache.js';
 import type { FailureCounter } from './rate-limit.js';
 import type { Store } from './store.js';
 
@@ -39,21 +39,22 @@ function isWellFormed(text: string): boolean {
  * The record for a presented key, or undefined for an unknown or malformed one. A malformed
  * key is digested and looked up like any other, so the two cost the same and answer the same.
  */
-function findKey(deps: KeyAuthDeps, text: string): KeyRecord | undefined {
+function findKey(deps: KeyAuthDeps, text: string): KeyState | undefined {
   const wellFormed = isWellFormed(text);
   const digest = keyDigest(deps.secret, text.trim());
-  const record = deps.store.accounts.keyByDigest(digest);
-  if (!wellFormed || record === undefined || !digestsEqual(record.digest, digest)) return undefined;
-  return record;
+  const state = deps.store.keyState(digest);
+  if (!wellFormed || state === undefined || !digestsEqual(state.record.digest, digest)) return undefined;
+  return state;
 }
 
 type KeyCheck =
-  | { readonly ok: true; readonly record: KeyRecord }
+  | { readonly ok: true; readonly state: KeyState }
   | { readonly ok: false; readonly error: ApiError };
 
 function checkKey(deps: KeyAuthDeps, text: string | undefined): KeyCheck {
-  const record = text === undefined ? undefined : findKey(deps, text);
-  if (record === undefined) return { ok: false, error: new ApiError(401, 'invalid_key', 'Invalid API key') };
+  const state = text === undefined ? undefined : findKey(deps, text);
+  if (state === undefined) return { ok: false, error: new ApiError(401, 'invalid_key', 'Invalid API key') };
+  const { record } = state;
   if (record.key.revoked_at !== null) {
     return { ok: false, error: new ApiError(401, 'key_revoked', 'This API key has been revoked.') };
   }
@@ -63,17 +64,17 @@ function checkKey(deps: KeyAuthDeps, text: string | undefined): KeyCheck {
       error: new ApiError(401, 'key_expired', `This API key expired at ${record.key.expires_at}.`),
     };
   }
-  return { ok: true, record };
+  return { ok: true, state };
 }
 
 /**
- * The key's record, read from the database on every request (no cache: a revocation or a
- * rebinding applies to the very next request). Throws the 401, or 429 once this address has
- * failed too often; a valid key never touches the failure counter.
+ * The key's record and binding (see key-cache.ts: a revocation or a rebinding applies to the
+ * very next request). Throws the 401, or 429 once this address has failed too often; a valid
+ * key never touches the failure counter.
  */
-export async function authenticate(request: FastifyRequest, deps: KeyAuthDeps): Promise<KeyRecord> {
+export async function authenticate(request: FastifyRequest, deps: KeyAuthDeps): Promise<KeyState> {
   const check = checkKey(deps, presentedKey(request.headers));
-  if (check.ok) return check.record;
+  if (check.ok) return check.state;
   const verdict = await deps.countFailure(request);
   if (!verdict.limited) throw check.error;
   if (verdict.firstInWindow) {

@@ -1,28 +1,27 @@
 // The endpoints of PROTOCOL.md (and /health); the key is checked before a body is read.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { KeyRecord } from './accounts.js';
 import { type Caller, currentDevice, login, logout } from './bindings.js';
 import { authenticate, type KeyAuthDeps } from './key-auth.js';
+import type { KeyState } from './key-cache.js';
 import { loginJson, statusJson, whoamiJson } from './responses.js';
 import { deviceFingerprint, parseLoginBody } from './validation.js';
 
-const KEY_RECORD = 'sekuireKeyRecord';
+const KEY_STATE = 'sekuireKeyState';
 
 export function registerRoutes(app: FastifyInstance, deps: KeyAuthDeps): void {
   const { store } = deps;
-  app.decorateRequest(KEY_RECORD, null);
+  app.decorateRequest(KEY_STATE, null);
 
   // A route-level hook rather than a global one: unknown paths answer 404 without a key.
   const requireKey = {
     onRequest: async (request: FastifyRequest) => {
-      request.setDecorator(KEY_RECORD, await authenticate(request, deps));
+      request.setDecorator(KEY_STATE, await authenticate(request, deps));
     },
   };
-  const caller = (request: FastifyRequest): Caller => ({
-    record: request.getDecorator<KeyRecord>(KEY_RECORD),
-    clientIp: request.ip,
-    now: deps.now(),
-  });
+  const caller = (request: FastifyRequest): Caller => {
+    const state = request.getDecorator<KeyState>(KEY_STATE);
+    return { record: state.record, device: state.device, clientIp: request.ip, now: deps.now() };
+  };
 
   app.get('/api/v1/health', async () => ({ status: 'ok' }));
 
