@@ -56,6 +56,13 @@ async function buildProgram(schedule: (task: Task) => void, errors: string[]): P
   const auth = program
     .command('auth')
     .description('Inspect and use the key in use: whoami, token, test')
+    .addHelpText(
+      'after',
+      helpFooter(
+        ['sekuire auth whoami', 'sekuire auth token', 'sekuire auth test --verbose'],
+        [0, 2, 10, 11, 12, 13, 14, 15],
+      ),
+    )
     .helpCommand(false);
   whoami.register(auth, schedule, 'whoami', 'sekuire auth whoami');
   token.register(auth, schedule);

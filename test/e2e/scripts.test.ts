@@ -129,6 +129,7 @@ describe('help answers the question', () => {
     ['auth', 'whoami'],
     ['auth', 'token'],
     ['auth', 'test'],
+    ['auth'],
     ['completion'],
   ];
   it.each(commands)('%s --help has a description, flags, an example and exit codes', async (...words) => {
