@@ -1,5 +1,5 @@
 // send() against real servers on 127.0.0.1: retries, timeouts, redirects, size cap, CONNECT proxy, TLS.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
   createServer,
@@ -33,6 +33,7 @@ import {
   send,
 } from '../../src/core/http.js';
 import { maskKey, mintKey } from '../../src/core/key.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const USER_AGENT = `sekuire/${__SEKUIRE_VERSION__} node/${process.versions.node}`;
 
@@ -655,24 +656,9 @@ describe('send: TLS and proxies', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'sekuire-http-'));
-    certFile = join(dir, 'c.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        join(dir, 'k.pem'),
-        '-out',
-        certFile,
-      ].concat(['-subj', '/CN=backend.test', '-addext', 'subjectAltName=DNS:backend.test', '-days', '1']),
-      { stdio: 'ignore' },
-    );
+    ({ cert: certFile } = selfSignedCert(dir, ['backend.test']));
     tlsServer = createHttpsServer(
-      { key: readFileSync(join(dir, 'k.pem')), cert: readFileSync(certFile) },
+      { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(certFile) },
       (req, res) => {
         tlsSeen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '' });
         json(res, 200, { over: 'tls' });

@@ -1,5 +1,4 @@
 // HTTPS to the reference server: a self-signed CA trusted through NODE_EXTRA_CA_CERTS, and a real CONNECT proxy.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -8,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Machine } from '../helpers/cli.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 let dir: string;
 let cert: string;
@@ -17,19 +17,9 @@ const cleanups: (() => unknown)[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sekuire-tls-'));
-  cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1'].concat([
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,DNS:backend.test,IP:127.0.0.1',
-    ]),
-    { stdio: 'ignore' },
-  );
-  server = await startServer({ tls: { cert, key } });
+  const made = selfSignedCert(dir, ['localhost', 'backend.test', '127.0.0.1']);
+  cert = made.cert;
+  server = await startServer({ tls: made });
   port = Number(new URL(server.url).port);
 });
 afterAll(async () => {

@@ -1,11 +1,12 @@
 // `sekuire-server start` as a process: Listening line, a real flow, SIGTERM, port in use, TLS, bad flags.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SERVER_PATH, startServer, type TestServer } from '../helpers/server.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const FP = 'c'.repeat(64);
 const servers: TestServer[] = [];
@@ -192,29 +193,7 @@ describe('start with TLS', () => {
   let cert: string;
   let key: string;
   beforeAll(() => {
-    cert = join(scratch, 'cert.pem');
-    key = join(scratch, 'key.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-days',
-        '1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    ({ cert, key } = selfSignedCert(scratch, ['localhost', '127.0.0.1']));
   });
 
   it('serves /api/v1/health over https with the self-signed certificate', async () => {
