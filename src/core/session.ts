@@ -41,20 +41,23 @@ export function defaultBackend(options: Pick<SessionOptions, 'env' | 'backendFla
   return parseBackendUrl(DEFAULT_BACKEND_URL, 'the default');
 }
 
-/** SEKUIRE_API_KEY, parsed; undefined when unset. A malformed value is a usage error. */
-export function envKey(env: SessionOptions['env']): ApiKey | undefined {
-  const text = env[ENV_KEY];
-  if (text === undefined || text.trim() === '') return undefined;
+/** Parses a key the user gave; a malformed one is a usage error (exit 2), its message framed by `say`. */
+export function parseGivenKey(text: string, say: (problem: string) => string = (problem) => problem): ApiKey {
   try {
     return parseKey(text);
   } catch (error) {
     if (error instanceof KeyFormatError) {
-      throw new UsageError(`${ENV_KEY} is not a valid API key: ${error.message}`, 'malformed_key', {
-        problem: error.problem,
-      });
+      throw new UsageError(say(error.message), 'malformed_key', { problem: error.problem });
     }
     throw error;
   }
+}
+
+/** SEKUIRE_API_KEY, parsed; undefined when unset. A malformed value is a usage error. */
+export function envKey(env: SessionOptions['env']): ApiKey | undefined {
+  const text = env[ENV_KEY];
+  if (text === undefined || text.trim() === '') return undefined;
+  return parseGivenKey(text, (message) => `${ENV_KEY} is not a valid API key: ${message}`);
 }
 
 function deviceChanged(path: string, stored: string, current: string): DeviceMismatchError {

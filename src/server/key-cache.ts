@@ -12,7 +12,7 @@ export interface KeyState {
 
 export interface KeyCache {
   /** The state for a digest, from memory unless the database changed since it was read. */
-  lookup(digest: Buffer, read: (digest: Buffer) => KeyState | undefined): KeyState | undefined;
+  lookup(digest: Buffer): KeyState | undefined;
   /** Called after this process writes: its own commits do not move data_version. */
   forgetAll(): void;
 }
@@ -31,12 +31,13 @@ const MAX_ENTRIES = 10_000;
  * request could then be served from an entry older than a commit made before it was sent: the
  * promise is worth more than that.
  */
-export function createKeyCache(db: Db): KeyCache {
+/** `read` fetches a key's state from the database on a miss. */
+export function createKeyCache(db: Db, read: (digest: Buffer) => KeyState | undefined): KeyCache {
   const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
   const entries = new Map<string, KeyState>();
   let seenVersion = dataVersion.get();
   return {
-    lookup(digest, read) {
+    lookup(digest) {
       const version = dataVersion.get();
       if (version !== seenVersion) {
         entries.clear();

@@ -22,11 +22,10 @@ export interface Store {
 export function createStore(db: Db): Store {
   const accounts = accountQueries(db);
   const devices = deviceQueries(db);
-  const cache = createKeyCache(db);
-  const read = (digest: Buffer): KeyState | undefined => {
+  const cache = createKeyCache(db, (digest): KeyState | undefined => {
     const record = accounts.keyByDigest(digest);
     return record === undefined ? undefined : { record, device: devices.active(record.key.id) };
-  };
+  });
   return {
     db,
     accounts,
@@ -39,6 +38,6 @@ export function createStore(db: Db): Store {
         cache.forgetAll();
       }
     },
-    keyState: (digest) => cache.lookup(digest, read),
+    keyState: (digest) => cache.lookup(digest),
   };
 }

@@ -1,9 +1,7 @@
 // sekuire auth test: is the key accepted and the backend reachable, and how long did it take.
 import type { Command } from 'commander';
-import { UsageError } from '../../core/errors.js';
 import type { HttpEvent } from '../../core/http.js';
-import { KeyFormatError, parseKey } from '../../core/key.js';
-import { resolveSession } from '../../core/session.js';
+import { parseGivenKey, resolveSession } from '../../core/session.js';
 import { type Context, deviceInputs } from '../context.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
@@ -60,19 +58,8 @@ export function describeEvent(event: HttpEvent): string[] {
   }
 }
 
-async function keyFromStdin(ctx: Context) {
-  try {
-    return parseKey(await readKeyFromStdin(ctx));
-  } catch (error) {
-    if (error instanceof KeyFormatError) {
-      throw new UsageError(error.message, 'malformed_key', { problem: error.problem });
-    }
-    throw error;
-  }
-}
-
 export async function authTest(ctx: Context, options: AuthTestOptions): Promise<AuthTestResult> {
-  const explicitKey = options.withKey ? await keyFromStdin(ctx) : undefined;
+  const explicitKey = options.withKey ? parseGivenKey(await readKeyFromStdin(ctx)) : undefined;
   const session = await resolveSession({
     ...deviceInputs(ctx),
     explicitKey,

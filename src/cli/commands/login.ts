@@ -4,9 +4,9 @@ import type { BoundDeviceSummary, LoginResponse } from '../../core/client.js';
 import { writeCredentials } from '../../core/credentials.js';
 import { deviceIdentity, deviceName, osName, weakBindingWarning } from '../../core/device.js';
 import { DeviceMismatchError, UsageError } from '../../core/errors.js';
-import { type ApiKey, KeyFormatError, parseKey } from '../../core/key.js';
+import type { ApiKey } from '../../core/key.js';
 import { osVersion } from '../../core/os-facts.js';
-import { DEFAULT_WEB_URL, defaultBackend, ENV_KEY } from '../../core/session.js';
+import { DEFAULT_WEB_URL, defaultBackend, ENV_KEY, parseGivenKey } from '../../core/session.js';
 import { type Context, canPrompt } from '../context.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
@@ -93,21 +93,9 @@ function instructions(web: string): string {
   ].join('\n');
 }
 
-function parsePiped(text: string): ApiKey {
-  try {
-    return parseKey(text);
-  } catch (error) {
-    if (error instanceof KeyFormatError) {
-      throw new UsageError(`${error.message} Nothing was saved.`, 'malformed_key', {
-        problem: error.problem,
-      });
-    }
-    throw error;
-  }
-}
-
 async function readKey(ctx: Context, options: LoginOptions, web: string): Promise<ApiKey> {
-  if (options.withKey) return parsePiped(await readKeyFromStdin(ctx));
+  if (options.withKey)
+    return parseGivenKey(await readKeyFromStdin(ctx), (problem) => `${problem} Nothing was saved.`);
   if (!canPrompt(ctx)) {
     throw new UsageError(
       'No terminal to prompt for the API key. Use --with-key and pipe the key in, e.g. printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key',
