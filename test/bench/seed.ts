@@ -2,9 +2,8 @@
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { BASE62, checksum, maskKey, parseKey } from '../../src/core/key.js';
-import { openDatabase } from '../../src/server/db.js';
-import { keyDigest } from '../../src/server/digest.js';
-import { createStore } from '../../src/server/store.js';
+import { keyDigest } from '../../src/server/domain/digest.js';
+import { isPostgresUrl, openStore } from '../../src/server/store/open.js';
 
 /** A key the bench can present, with the fingerprint of the device it is bound to. */
 export interface Credential {
@@ -47,41 +46,46 @@ function base62Source() {
 
 /**
  * The same rows create-key and login would write (users, organizations, workspaces, api_keys,
- * devices, audit_events), through the server's own prepared statements, without the per-key
+ * devices, audit_events), through the server's own queries, without the per-key
  * transaction and slow per-character randomness of createApiKey. last_seen_at is `now`, so a
  * status request within a minute of seeding reads without writing (bindings.ts touches it at
  * most once a minute).
  */
-export function seedDatabase(
-  path: string,
+export async function seedDatabase(
+  target: string,
   secret: Buffer,
   count: number,
   poolSize: number,
   now: Date = new Date(),
-): SeedResult {
+): Promise<SeedResult> {
   const started = process.hrtime.bigint();
   const at = now.toISOString();
   const random = base62Source();
   const id = (prefix: string) => `${prefix}_${random(16)}`;
   const poolEvery = Math.max(1, Math.floor(count / poolSize));
   const pool: Credential[] = [];
-  const db = openDatabase(path);
+  const store = await openStore(target);
   let users = 0;
   let organizations = 0;
   try {
-    const store = createStore(db);
-    store.inTransaction(() => {
+    await store.transaction(async (tx) => {
       let user = { id: '' };
       let workspace = { id: '' };
       for (let i = 0; i < count; i++) {
         if (i % KEYS_PER_ORG === 0) {
-          const org = store.accounts.ensureOrganization(id('org'), `Bench org ${i / KEYS_PER_ORG}`, at);
-          workspace = store.accounts.ensureWorkspace(id('ws'), org.id, 'Default', at);
+          const org = await tx.accounts.ensureOrganization(
+            { id: id('org'), name: `Bench org ${i / KEYS_PER_ORG}` },
+            at,
+          );
+          workspace = await tx.accounts.ensureWorkspace({ id: id('ws'), name: 'Default' }, org.id, at);
           organizations += 1;
         }
         if (i % KEYS_PER_USER === 0) {
           const n = i / KEYS_PER_USER;
-          user = store.accounts.ensureUser(id('user'), `bench-${n}@example.com`, undefined, `bench-${n}`, at);
+          user = await tx.accounts.ensureUser(
+            { id: id('user'), email: `bench-${n}@example.com`, name: `bench-${n}` },
+            at,
+          );
           users += 1;
         }
         const body = random(RANDOM_LENGTH);
@@ -89,11 +93,12 @@ export function seedDatabase(
         if (i === 0) parseKey(key);
         const keyId = id('key');
         const masked = maskKey(key);
-        store.accounts.insertKey({
+        await tx.keys.insert({
           id: keyId,
           digest: keyDigest(secret, key),
           masked,
           environment: 'test',
+          type: 'client',
           name: 'CLI key',
           user_id: user.id,
           workspace_id: workspace.id,
@@ -101,11 +106,16 @@ export function seedDatabase(
           expires_at: null,
           revoked_at: null,
         });
-        store.audit.record({ at, event: 'create', key_id: keyId, detail: { masked, environment: 'test' } });
+        await tx.audit.record({
+          at,
+          event: 'create',
+          key_id: keyId,
+          detail: { masked, environment: 'test' },
+        });
         const fingerprint = randomBytes(32).toString('hex');
         const deviceId = id('dev');
         const deviceName = `bench-host-${String(i).padStart(6, '0')}`;
-        store.devices.insert({
+        await tx.devices.insert({
           id: deviceId,
           key_id: keyId,
           fingerprint,
@@ -116,7 +126,7 @@ export function seedDatabase(
           bound_at: at,
           last_seen_at: at,
         });
-        store.audit.record({
+        await tx.audit.record({
           at,
           event: 'bind',
           key_id: keyId,
@@ -128,9 +138,8 @@ export function seedDatabase(
         if (i % poolEvery === 0 && pool.length < poolSize) pool.push({ key, fingerprint });
       }
     });
-    db.pragma('wal_checkpoint(TRUNCATE)');
   } finally {
-    db.close();
+    await store.close();
   }
   return {
     keys: count,
@@ -138,20 +147,17 @@ export function seedDatabase(
     users,
     organizations,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
-    dbBytes: statSync(path).size,
+    dbBytes: isPostgresUrl(target) ? 0 : statSync(target).size,
     pool,
   };
 }
 
 /** Devices whose last_seen_at moved past `since`: the touch writes a load run caused. */
-export function countTouched(path: string, since: Date): number {
-  const db = openDatabase(path, { mustExist: true });
+export async function countTouched(target: string, since: Date): Promise<number> {
+  const store = await openStore(target, { mustExist: true });
   try {
-    const row = db
-      .prepare<[string], { n: number }>('SELECT count(*) AS n FROM devices WHERE last_seen_at > ?')
-      .get(since.toISOString());
-    return row?.n ?? 0;
+    return await store.read.devices.touchedSince(since.toISOString());
   } finally {
-    db.close();
+    await store.close();
   }
 }

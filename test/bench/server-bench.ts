@@ -103,7 +103,7 @@ export async function serverBench(
       const db = join(dir, `keys-${keys}.db`);
       const seededAt = new Date();
       log(`seeding ${keys} keys, each bound to a device...`);
-      const { pool, ...seed } = seedDatabase(db, secret, keys, poolSize, seededAt);
+      const { pool, ...seed } = await seedDatabase(db, secret, keys, poolSize, seededAt);
       log(`seeded ${keys} keys in ${seed.seconds.toFixed(2)} s`);
       const server = await resources.startServer(
         `sekuire-server (${keys} keys)`,
@@ -119,7 +119,7 @@ export async function serverBench(
       } finally {
         await resources.stop(server.child);
       }
-      return { seed, runs, touchedDevices: countTouched(db, seededAt) };
+      return { seed, runs, touchedDevices: await countTouched(db, seededAt) };
     };
 
     let responseBytes = 0;

@@ -1,6 +1,6 @@
 // The sekuire-server commands as a user runs them (built dist/server.js): output, exit codes, mistakes.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -64,14 +64,14 @@ describe('create-key', () => {
     const key = parseKey(run.stdout);
     expect(run.stderr).toBe(
       `Created the server secret ${db}.secret (mode 0600). Back it up: without it no existing key can be verified.\n` +
-        `Created key ${/key_[0-9A-Za-z]{16}/.exec(run.stderr)?.[0]} (${key.masked}) for ada@example.com in Acme / Ops. It is shown only this once.\n`,
+        `Created client key ${/key_[0-9A-Za-z]{16}/.exec(run.stderr)?.[0]} (${key.masked}) for ada@example.com in Acme / Ops. It is shown only this once.\n`,
     );
     expect(statSync(db).mode & 0o777).toBe(0o600);
     expect(statSync(`${db}.secret`).mode & 0o777).toBe(0o600);
     const second = await server(['create-key', '--db', db, '--email', 'ada@example.com', '--env', 'live']);
     expect(second.stdout).toMatch(/^sk_live_[0-9A-Za-z]{38}\n$/);
     expect(second.stderr).toMatch(
-      /^Created key key_\w{16} \(sk_live_\w{3}\.\.\.\w{3}\) for ada@example\.com in Personal \/ Default\. /,
+      /^Created client key key_\w{16} \(sk_live_\w{3}\.\.\.\w{3}\) for ada@example\.com in Personal \(ada@example\.com\) \/ Default\. /,
     );
   });
 
@@ -102,10 +102,11 @@ describe('create-key', () => {
       name: 'ci',
       masked: key.masked,
       environment: 'live',
+      type: 'client',
       created_at: expect.any(String),
       expires_at: new Date(Date.parse(created.created_at) + 30 * 86_400_000).toISOString(),
       user: { id: expect.stringMatching(/^user_/), email: 'ada@example.com', name: 'Ada L' },
-      organization: { id: expect.stringMatching(/^org_/), name: 'Personal' },
+      organization: { id: expect.stringMatching(/^org_/), name: 'Personal (ada@example.com)' },
       workspace: { id: expect.stringMatching(/^ws_/), name: 'Default' },
     });
     expect(run.stderr).not.toContain(key.value);
@@ -211,7 +212,7 @@ describe('revoke-key', () => {
     expect(unknown).toEqual({
       code: 1,
       stdout: '',
-      stderr: `error: No key with id key_nope in ${db}. Run 'sekuire-server audit' to list key ids.\n`,
+      stderr: `error: No key key_nope in ${db}. Run 'sekuire-server list-keys' to list key ids.\n`,
     });
   });
 
@@ -219,12 +220,197 @@ describe('revoke-key', () => {
     const missing = await server(['revoke-key', '--db', db, '--id', 'key_x']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe(
-      `error: No database at ${db}. Check --db; create-key and start create one.\n`,
+      `error: No database at ${db}. Check --db; start and create-key create one.\n`,
     );
     expectNoStack(missing);
     const noId = await server(['revoke-key', '--db', db]);
     expect(noId.code).toBe(2);
     expect(noId.stderr).toContain("required option '--id <key-id>' not specified");
+  });
+});
+
+describe('create-key: the key is never lost', () => {
+  it('--out writes the key to a new 0600 file, and refuses an existing one', async () => {
+    const out = join(dir, 'key.txt');
+    const run = await server(['create-key', '--db', db, '--email', 'a@b.c', '--out', out]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('');
+    const key = parseKey(readFileSync(out, 'utf8'));
+    expect(readFileSync(out, 'utf8')).toBe(`${key.value}\n`);
+    expect(statSync(out).mode & 0o777).toBe(0o600);
+    expect(run.stderr).toContain(`It is shown only this once. It was written to ${out} (mode 0600).\n`);
+    expect(run.stderr).not.toContain(key.value);
+    const again = await server(['create-key', '--db', db, '--email', 'a@b.c', '--out', out]);
+    expect(again).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `error: --out ${out} already exists; give a new file name (keys are never overwritten).\n`,
+    });
+    expect(readFileSync(out, 'utf8')).toBe(`${key.value}\n`);
+    const json = JSON.parse(
+      (await server(['create-key', '--db', db, '--email', 'a@b.c', '--out', join(dir, 'k2'), '--json']))
+        .stdout,
+    );
+    expect(json.key).toBeUndefined();
+    expect(json.key_file).toBe(join(dir, 'k2'));
+  });
+
+  it('a key that cannot be written to stdout is revoked, and the exit says so', async () => {
+    const run = await new Promise<Run>((resolve) => {
+      execFile(
+        '/bin/sh',
+        ['-c', `"${process.execPath}" "${SERVER_PATH}" create-key --db "${db}" --email a@b.c > /dev/full`],
+        (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr }),
+      );
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^error: The key (key_\w{16}) \(sk_test_\w{3}\.\.\.\w{3}\) was created but could not be written \(ENOSPC\), so it has been revoked\. Create another one, e\.g\. with --out FILE\.\n$/m,
+    );
+    expect(run.stderr).not.toContain('shown only this once');
+    const keys = JSON.parse((await server(['list-keys', '--db', db, '--json'])).stdout);
+    expect(keys.map((key: { status: string }) => key.status)).toEqual(['revoked']);
+  });
+
+  it('--out to a directory that does not exist fails before any key is made', async () => {
+    const run = await server(['create-key', '--db', db, '--email', 'a@b.c', '--out', join(dir, 'no', 'k')]);
+    expect(run).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `error: Cannot create --out ${join(dir, 'no', 'k')}: its directory does not exist.\n`,
+    });
+    expect(existsSync(db)).toBe(false);
+  });
+});
+
+describe('organizations', () => {
+  it('every user created without --org gets an organization of their own, and owns it', async () => {
+    const a = JSON.parse(
+      (await server(['create-key', '--db', db, '--email', 'a@example.com', '--json'])).stdout,
+    );
+    const b = JSON.parse(
+      (await server(['create-key', '--db', db, '--email', 'b@example.com', '--json'])).stdout,
+    );
+    const a2 = JSON.parse(
+      (await server(['create-key', '--db', db, '--email', 'A@example.com', '--json'])).stdout,
+    );
+    expect(a.organization.name).toBe('Personal (a@example.com)');
+    expect(b.organization.name).toBe('Personal (b@example.com)');
+    expect(a.organization.id).not.toBe(b.organization.id);
+    expect(a2.organization.id).toBe(a.organization.id);
+    expect(a2.user.id).toBe(a.user.id);
+  });
+});
+
+describe('revoke-key with a whole key, and list-keys', () => {
+  it('revokes by the key itself without ever printing it', async () => {
+    const created = JSON.parse(
+      (await server(['create-key', '--db', db, '--email', 'a@b.c', '--json'])).stdout,
+    );
+    const run = await server(['revoke-key', '--db', db, '--id', created.key]);
+    expect(run).toEqual({ code: 0, stdout: `Revoked key ${created.id} (${created.masked})\n`, stderr: '' });
+    const other = `${created.key.slice(0, 8)}${'A'.repeat(32)}${created.key.slice(-6)}`;
+    const unknown = await server(['revoke-key', '--db', db, '--id', other]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toBe(
+      `error: No key ${other.slice(0, 11)}...${other.slice(-3)} in ${db}. Run 'sekuire-server list-keys' to list key ids.\n`,
+    );
+    expect(unknown.stderr).not.toContain(other);
+  });
+
+  it('lists ids, masked keys, status and owners; never a key', async () => {
+    const a = JSON.parse(
+      (await server(['create-key', '--db', db, '--email', 'a@b.c', '--json', '--key-name', 'laptop'])).stdout,
+    );
+    const b = JSON.parse(
+      (
+        await server([
+          'create-key',
+          '--db',
+          db,
+          '--email',
+          'b@b.c',
+          '--json',
+          '--org',
+          'Acme',
+          '--type',
+          'server',
+          '--env',
+          'live',
+        ])
+      ).stdout,
+    );
+    await server(['revoke-key', '--db', db, '--id', a.id]);
+    const human = await server(['list-keys', '--db', db]);
+    expect(human.code).toBe(0);
+    const lines = human.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^ID\s+MASKED\s+ENV\s+TYPE\s+STATUS\s+OWNER\s+ORGANIZATION\s+NAME$/);
+    expect(lines[1]?.split(/\s{2,}/)).toEqual([
+      a.id,
+      a.masked,
+      'test',
+      'client',
+      'revoked',
+      'a@b.c',
+      'Personal (a@b.c)',
+      'laptop',
+    ]);
+    expect(lines[2]?.split(/\s{2,}/)).toEqual([
+      b.id,
+      b.masked,
+      'live',
+      'server',
+      'active',
+      'b@b.c',
+      'Acme',
+      'CLI key',
+    ]);
+    expect(human.stdout).not.toContain(a.key);
+    expect(human.stdout).not.toContain(b.key);
+    const mine = JSON.parse((await server(['list-keys', '--db', db, '--email', 'B@b.c', '--json'])).stdout);
+    expect(mine).toEqual([
+      expect.objectContaining({
+        id: b.id,
+        masked: b.masked,
+        type: 'server',
+        status: 'active',
+        user_email: 'b@b.c',
+        organization: 'Acme',
+      }),
+    ]);
+    expect(JSON.stringify(mine)).not.toContain(b.key);
+    const none = await server(['list-keys', '--db', db, '--email', 'z@b.c']);
+    expect(none).toEqual({ code: 0, stdout: '', stderr: 'No keys for z@b.c.\n' });
+  });
+
+  it('a closed pipe is not an error; a full disk is', async () => {
+    for (let i = 0; i < 3; i++) await server(['create-key', '--db', db, '--email', `u${i}@b.c`]);
+    const shell = (command: string) =>
+      new Promise<Run>((resolve) => {
+        execFile('/bin/sh', ['-c', command], (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr }),
+        );
+      });
+    const closed = await shell(`"${process.execPath}" "${SERVER_PATH}" list-keys --db "${db}" | head -c 1`);
+    expect(closed).toEqual({ code: 0, stdout: 'I', stderr: '' });
+    const full = await shell(`"${process.execPath}" "${SERVER_PATH}" list-keys --db "${db}" > /dev/full`);
+    expect(full).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: cannot write to standard output (ENOSPC)\n',
+    });
+  });
+});
+
+describe('start --help', () => {
+  it('says how long a secret must be and that remote CLIs need https', async () => {
+    const run = await server(['start', '--help']);
+    expect(run.stdout).toContain(
+      'SEKUIRE_SERVER_SECRET (at least 32 hex characters; openssl rand -hex 32 makes one)',
+    );
+    expect(run.stdout).toContain('Remote CLIs send keys only over https');
   });
 });
 
@@ -281,9 +467,9 @@ describe('the program', () => {
     expect(await server(['--version'])).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
     const help = await server(['--help']);
     expect(help.code).toBe(0);
-    for (const command of ['start', 'create-key', 'revoke-key', 'audit'])
+    for (const command of ['start', 'create-key', 'revoke-key', 'list-keys', 'audit'])
       expect(help.stdout).toContain(command);
-    for (const command of ['start', 'create-key', 'revoke-key', 'audit']) {
+    for (const command of ['start', 'create-key', 'revoke-key', 'list-keys', 'audit']) {
       const run = await server([command, '--help']);
       expect(run.code).toBe(0);
       expect(run.stdout).toMatch(new RegExp(`^Usage: sekuire-server ${command} \\[options\\]`));

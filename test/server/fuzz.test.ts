@@ -10,7 +10,7 @@ let key: string;
 
 beforeAll(async () => {
   h = await harness();
-  key = h.createKey().apiKey.value;
+  key = (await h.createKey()).apiKey.value;
 });
 afterAll(async () => {
   expect(h.logged).toEqual([]);

@@ -1,13 +1,15 @@
-// An in-process app on a temp database with a settable clock, for app.inject() tests.
+// An in-process app on a temp database (either engine) with a settable clock, for app.inject() tests.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import { type AppOptions, buildApp } from '../../src/server/app.js';
-import { type Db, openDatabase } from '../../src/server/db.js';
-import { type CreatedKey, type CreateKeyInput, createApiKey } from '../../src/server/provision.js';
-import { createStore, type Store } from '../../src/server/store.js';
+import { type CreatedKey, type CreateKeyInput, createApiKey } from '../../src/server/domain/keys.js';
+import { type AppOptions, buildApp } from '../../src/server/http/app.js';
+import { openStore } from '../../src/server/store/open.js';
+import type { Engine, Store } from '../../src/server/store/store.js';
+import { testDatabase } from '../helpers/engines.js';
+import { type RawSql, rawSql } from '../helpers/raw-sql.js';
 
 export const FP_A = 'a'.repeat(64);
 export const FP_B = 'b'.repeat(64);
@@ -28,28 +30,39 @@ export function deviceBody(fingerprint: string, extra: Record<string, unknown> =
 }
 
 export interface Harness {
+  readonly engine: Engine;
   readonly app: FastifyInstance;
   readonly store: Store;
-  readonly db: Db;
+  /** Raw SQL on the same database, through a connection of its own. */
+  readonly sql: RawSql;
   readonly dir: string;
-  readonly dbPath: string;
+  /** The SQLite path or the postgres:// URL. */
+  readonly target: string;
   readonly secret: Buffer;
   /** Errors the app reported (500s); tests assert it stays empty. */
   readonly logged: string[];
   now(): Date;
   advance(ms: number): void;
-  createKey(input?: Partial<CreateKeyInput>): CreatedKey;
+  createKey(input?: Partial<CreateKeyInput>): Promise<CreatedKey>;
   login(key: string, fingerprint: string, extra?: Record<string, unknown>): Promise<LightMyRequestResponse>;
   get(path: string, key: string | undefined, fingerprint?: string): Promise<LightMyRequestResponse>;
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
-export async function harness(options: Partial<AppOptions> = {}): Promise<Harness> {
+export interface HarnessOptions extends Partial<AppOptions> {
+  readonly engine?: Engine;
+  /** Serve cached answers as `start` does (listen or push for changes from other processes). */
+  readonly watch?: boolean;
+}
+
+export async function harness(options: HarnessOptions = {}): Promise<Harness> {
+  const engine = options.engine ?? 'sqlite';
   const dir = mkdtempSync(join(tmpdir(), 'sekuire-app-'));
-  const dbPath = join(dir, 'sekuire.db');
-  const db = openDatabase(dbPath);
-  const store = createStore(db);
+  const database = await testDatabase(engine, dir);
+  const store = await openStore(database.target);
+  if (options.watch !== false) await store.watch();
+  const sql = rawSql(database.target);
   const secret = randomBytes(32);
   let clock = T0.getTime();
   const now = () => new Date(clock);
@@ -58,11 +71,12 @@ export async function harness(options: Partial<AppOptions> = {}): Promise<Harnes
   await app.ready();
 
   return {
+    engine,
     app,
     store,
-    db,
+    sql,
     dir,
-    dbPath,
+    target: database.target,
     secret,
     logged,
     now,
@@ -91,7 +105,9 @@ export async function harness(options: Partial<AppOptions> = {}): Promise<Harnes
     },
     async close() {
       await app.close();
-      db.close();
+      await store.close();
+      await sql.close();
+      await database.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

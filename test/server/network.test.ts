@@ -12,9 +12,9 @@ beforeEach(async () => {
   h = await harness({
     requestTimeout: REQUEST_TIMEOUT_MS,
     keepAliveTimeout: 1_000,
-    failureLimit: { max: 5, windowMs: 60_000 },
+    failureLimit: { max: 5, windowMs: 60_000, globalMax: 600 },
   });
-  key = h.createKey().apiKey.value;
+  key = (await h.createKey()).apiKey.value;
   await h.app.listen({ host: '127.0.0.1', port: 0 });
   port = (h.app.server.address() as { port: number }).port;
 });
@@ -158,6 +158,8 @@ describe('abuse', () => {
     expect(await status()).toBe(200);
     for (const connection of [...slow, ...garbage]) await connection.closed;
     expect(await status()).toBe(200);
-    expect(h.store.audit.list().filter((event) => event.event === 'rate_limited')).toHaveLength(1);
+    expect((await h.store.read.audit.list()).filter((event) => event.event === 'rate_limited')).toHaveLength(
+      1,
+    );
   });
 });

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mintKey } from '../../src/core/key.js';
-import { openDatabase } from '../../src/server/db.js';
-import { keyDigest } from '../../src/server/digest.js';
-import { CommandError, UsageError } from '../../src/server/errors.js';
-import { loadSecret } from '../../src/server/secret.js';
+import { CommandError, UsageError } from '../../src/server/commands/errors.js';
+import { loadSecret } from '../../src/server/commands/secret.js';
+import { keyDigest } from '../../src/server/domain/digest.js';
+import { openStore } from '../../src/server/store/open.js';
 import { FP_A, FP_B, type Harness, harness } from './harness.js';
 
 describe('the database never holds a key', () => {
@@ -24,9 +24,9 @@ describe('the database never holds a key', () => {
 
   it('neither the db file nor its -wal contains any key or its random part, before and after close', async () => {
     const created = [
-      h.createKey(),
-      h.createKey({ environment: 'live' }),
-      h.createKey({ email: 'x@example.com' }),
+      await h.createKey(),
+      await h.createKey({ environment: 'live' }),
+      await h.createKey({ email: 'x@example.com' }),
     ];
     for (const { apiKey } of created) {
       await h.login(apiKey.value, FP_A);
@@ -45,28 +45,28 @@ describe('the database never holds a key', () => {
       apiKey.value.slice(8, 40),
     ]);
     const scan = () => {
-      const bytes = Buffer.concat([bytesOf(h.dbPath), bytesOf(`${h.dbPath}-wal`)]);
+      const bytes = Buffer.concat([bytesOf(h.target), bytesOf(`${h.target}-wal`)]);
       for (const secret of secrets) {
         expect(bytes.includes(secret, 0, 'latin1')).toBe(false);
         expect(bytes.includes(Buffer.from(secret, 'utf16le'))).toBe(false);
       }
       return bytes;
     };
-    expect(existsSync(`${h.dbPath}-wal`)).toBe(true);
+    expect(existsSync(`${h.target}-wal`)).toBe(true);
     const live = scan();
     // The scan does see the data: every digest and masked form is there.
     for (const { apiKey } of created) {
       expect(live.includes(keyDigest(h.secret, apiKey.value))).toBe(true);
       expect(live.includes(apiKey.masked, 0, 'latin1')).toBe(true);
     }
-    h.db.pragma('wal_checkpoint(TRUNCATE)');
+    await h.sql.run('PRAGMA wal_checkpoint(TRUNCATE)');
     scan();
   });
 
   it('creates the database, -wal and -shm files 0600', async () => {
-    h.createKey();
+    await h.createKey();
     for (const suffix of ['', '-wal', '-shm']) {
-      expect(statSync(`${h.dbPath}${suffix}`).mode & 0o777).toBe(0o600);
+      expect(statSync(`${h.target}${suffix}`).mode & 0o777).toBe(0o600);
     }
   });
 });
@@ -82,42 +82,44 @@ describe('server secret', () => {
 
   it('is created once, 0600, 32 random bytes in hex, and read back the same', () => {
     const file = join(dir, 'db.secret');
-    const first = loadSecret(undefined, file);
+    const first = loadSecret(undefined, file, 'unused.db');
     expect(first.created).toBe(true);
     expect(first.file).toBe(file);
     expect(first.warning).toBeUndefined();
     expect(first.secret).toHaveLength(32);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(readFileSync(file, 'utf8')).toBe(`${first.secret.toString('hex')}\n`);
-    const second = loadSecret('', file);
+    const second = loadSecret('', file, 'unused.db');
     expect(second.created).toBe(false);
     expect(second.secret.equals(first.secret)).toBe(true);
-    expect(loadSecret(undefined, join(dir, 'other.secret')).secret.equals(first.secret)).toBe(false);
+    expect(loadSecret(undefined, join(dir, 'other.secret'), 'unused.db').secret.equals(first.secret)).toBe(
+      false,
+    );
   });
 
   it('warns when the file is readable by others', () => {
     const file = join(dir, 'db.secret');
-    loadSecret(undefined, file);
+    loadSecret(undefined, file, 'unused.db');
     chmodSync(file, 0o644);
-    expect(loadSecret(undefined, file).warning).toBe(
+    expect(loadSecret(undefined, file, 'unused.db').warning).toBe(
       `Warning: the secret file ${file} is accessible by other users (mode 644); run: chmod 600 ${file}`,
     );
   });
 
   it('SEKUIRE_SERVER_SECRET wins over the file and must be 32+ hex characters', () => {
     const hex = randomBytes(32).toString('hex');
-    const fromEnv = loadSecret(` ${hex}\n`, join(dir, 'never.secret'));
+    const fromEnv = loadSecret(` ${hex}\n`, join(dir, 'never.secret'), 'unused.db');
     expect(fromEnv).toEqual({ secret: Buffer.from(hex, 'hex'), created: false });
     expect(existsSync(join(dir, 'never.secret'))).toBe(false);
     for (const bad of ['abc', 'z'.repeat(64), 'a'.repeat(33), 'a'.repeat(30)]) {
-      expect(() => loadSecret(bad, join(dir, 'never.secret'))).toThrow(UsageError);
+      expect(() => loadSecret(bad, join(dir, 'never.secret'), 'unused.db')).toThrow(UsageError);
     }
   });
 
   it('a file that does not hold a hex secret is refused', () => {
     const file = join(dir, 'db.secret');
     writeFileSync(file, 'not a secret\n', { mode: 0o600 });
-    expect(() => loadSecret(undefined, file)).toThrow(CommandError);
+    expect(() => loadSecret(undefined, file, 'unused.db')).toThrow(CommandError);
   });
 
   it('digests depend on the secret', () => {
@@ -129,10 +131,23 @@ describe('server secret', () => {
     expect(keyDigest(a, key).equals(keyDigest(b, key))).toBe(false);
   });
 
-  it('a database that must exist is not conjured from a mistyped path', () => {
+  it('defaults to <db>.secret beside a SQLite database', () => {
+    const db = join(dir, 'x.db');
+    expect(loadSecret(undefined, undefined, db).file).toBe(`${db}.secret`);
+  });
+
+  it('a PostgreSQL database needs the secret given explicitly (every instance the same)', () => {
+    expect(() => loadSecret(undefined, undefined, 'postgres://u@127.0.0.1/db')).toThrow(
+      'With a PostgreSQL database, give every instance the same server secret: set SEKUIRE_SERVER_SECRET (make one with: openssl rand -hex 32) or --secret-file FILE.',
+    );
+    const hex = randomBytes(32).toString('hex');
+    expect(loadSecret(hex, undefined, 'postgres://u@127.0.0.1/db').secret.toString('hex')).toBe(hex);
+  });
+
+  it('a database that must exist is not conjured from a mistyped path', async () => {
     const path = join(dir, 'missing.db');
-    expect(() => openDatabase(path, { mustExist: true })).toThrow(
-      `No database at ${path}. Check --db; create-key and start create one.`,
+    await expect(openStore(path, { mustExist: true })).rejects.toThrow(
+      `No database at ${path}. Check --db; start and create-key create one.`,
     );
     expect(existsSync(path)).toBe(false);
   });

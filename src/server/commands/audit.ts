@@ -1,10 +1,8 @@
 // `audit`: print the audit trail, oldest first, as aligned lines or a JSON array.
 import type { Command } from 'commander';
-import type { AuditEvent } from '../audit.js';
-import { openDatabase } from '../db.js';
-import { createStore } from '../store.js';
+import type { AuditEvent } from '../store/queries/audit.js';
 import type { CommandContext } from './context.js';
-import { databasePath } from './flags.js';
+import { databaseTarget, withStore } from './database.js';
 
 export interface AuditOptions {
   readonly db?: string;
@@ -16,7 +14,10 @@ export function defineAudit(program: Command, ctx: CommandContext): void {
   program
     .command('audit')
     .description('Print the audit trail: creations, bindings, moves, unbindings, revocations, rate limits')
-    .option('--db <file>', 'an existing SQLite database (env SEKUIRE_SERVER_DB; default ./sekuire.db)')
+    .option(
+      '--db <db>',
+      'an existing SQLite file or a postgres:// URL (env SEKUIRE_SERVER_DB; default ./sekuire.db)',
+    )
     .option('--key <key-id>', 'only the events of this key')
     .option('--json', 'print a JSON array')
     .addHelpText(
@@ -40,18 +41,13 @@ export function auditLine(event: AuditEvent): string {
   ].join('  ');
 }
 
-export function runAudit(ctx: CommandContext, options: AuditOptions): void {
-  const db = openDatabase(databasePath(options.db, ctx.env), { mustExist: true });
-  let events: AuditEvent[];
-  try {
-    events = createStore(db).audit.list(options.key);
-  } finally {
-    db.close();
-  }
+export async function runAudit(ctx: CommandContext, options: AuditOptions): Promise<void> {
+  const target = databaseTarget(options.db, ctx.env);
+  const events = await withStore(target, { mustExist: true }, (store) => store.read.audit.list(options.key));
   if (options.json) {
-    ctx.stdout.write(`${JSON.stringify(events)}\n`);
+    await ctx.stdout.write(`${JSON.stringify(events)}\n`);
     return;
   }
-  if (events.length === 0) ctx.stderr.write('No audit events.\n');
-  for (const event of events) ctx.stdout.write(`${auditLine(event)}\n`);
+  if (events.length === 0) await ctx.stderr.write('No audit events.\n');
+  await ctx.stdout.write(events.map((event) => `${auditLine(event)}\n`).join(''));
 }

@@ -1,22 +1,14 @@
 // Validation of flag and environment values; a bad value is a UsageError (exit 2).
 import { KEY_ENVIRONMENTS, type KeyEnvironment } from '../../core/key.js';
-import { UsageError } from '../errors.js';
-import type { CommandContext } from './context.js';
+import { KEY_TYPES, type KeyType } from '../store/queries/keys.js';
+import { UsageError } from './errors.js';
 
-export const DEFAULT_DB = './sekuire.db';
 export const MAX_EXPIRY_DAYS = 3650;
 const MAX_LABEL_LENGTH = 200;
 const MAX_EMAIL_LENGTH = 254;
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
-
-/** The database path: the flag, else SEKUIRE_SERVER_DB, else ./sekuire.db. */
-export function databasePath(flag: string | undefined, env: CommandContext['env']): string {
-  const path = flag ?? env.SEKUIRE_SERVER_DB ?? DEFAULT_DB;
-  if (path === '') throw new UsageError('The database path (--db) must not be empty.');
-  return path;
-}
 
 /** `source` names where the value came from, e.g. "--port" or "SEKUIRE_SERVER_PORT". */
 export function parsePort(text: string, source: string): number {
@@ -67,4 +59,10 @@ export function parseEnvironment(text: string): KeyEnvironment {
   const environment = KEY_ENVIRONMENTS.find((candidate) => candidate === text);
   if (environment === undefined) throw new UsageError(`--env must be live or test, not "${text}".`);
   return environment;
+}
+
+export function parseKeyType(text: string): KeyType {
+  const type = KEY_TYPES.find((candidate) => candidate === text);
+  if (type === undefined) throw new UsageError(`--type must be client or server, not "${text}".`);
+  return type;
 }

@@ -2,15 +2,14 @@
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../app.js';
-import { openDatabase } from '../db.js';
-import { CommandError } from '../errors.js';
-import { defaultSecretFile, loadSecret } from '../secret.js';
-import { createStore } from '../store.js';
-import { loadTlsMaterial } from '../tls-files.js';
+import { buildApp } from '../http/app.js';
 import type { CommandContext } from './context.js';
-import { databasePath, parsePort } from './flags.js';
+import { databaseTarget, withStore } from './database.js';
+import { CommandError } from './errors.js';
+import { parsePort } from './flags.js';
+import { loadSecret } from './secret.js';
 import { reportSecret } from './secret-notes.js';
+import { loadTlsMaterial } from './tls-files.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 5556;
@@ -33,8 +32,8 @@ export function defineStart(program: Command, ctx: CommandContext): void {
     .option('--host <host>', `address to listen on (env SEKUIRE_SERVER_HOST; default ${DEFAULT_HOST})`)
     .option('--port <port>', `port, 0 for any free one (env SEKUIRE_SERVER_PORT; default ${DEFAULT_PORT})`)
     .option(
-      '--db <file>',
-      'SQLite database, created if missing (env SEKUIRE_SERVER_DB; default ./sekuire.db)',
+      '--db <db>',
+      'SQLite file (created if missing) or postgres:// URL shared by several instances (env SEKUIRE_SERVER_DB; default ./sekuire.db)',
     )
     .option('--secret-file <file>', 'server secret, created 0600 if missing (default <db>.secret)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
@@ -42,9 +41,18 @@ export function defineStart(program: Command, ctx: CommandContext): void {
     .addHelpText(
       'after',
       '\nThe first line on stdout is "Listening on http://HOST:PORT" (https:// with TLS).\n' +
-        'SEKUIRE_SERVER_SECRET (64 hex characters) replaces the secret file.',
+        'SEKUIRE_SERVER_SECRET (at least 32 hex characters; openssl rand -hex 32 makes one) replaces the secret file;\n' +
+        'with a postgres:// database give every instance the same one (or the same --secret-file).\n' +
+        'Remote CLIs send keys only over https: serve on a non-loopback address with --tls-cert and --tls-key\n' +
+        '(or behind a TLS proxy).',
     )
     .action((options: StartOptions) => runStart(ctx, options));
+}
+
+/** Where a CLI on another machine could reach us (and would refuse plain http). */
+function reachableFromOtherMachines(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return !(bare === 'localhost' || bare === '::1' || /^127\./.test(bare));
 }
 
 function urlHost(host: string): string {
@@ -85,17 +93,17 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       : ctx.env.SEKUIRE_SERVER_PORT !== undefined
         ? parsePort(ctx.env.SEKUIRE_SERVER_PORT, 'SEKUIRE_SERVER_PORT')
         : DEFAULT_PORT;
-  const dbPath = databasePath(options.db, ctx.env);
+  const target = databaseTarget(options.db, ctx.env);
   const tls = loadTlsMaterial(options.tlsCert, options.tlsKey);
-  const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile ?? defaultSecretFile(dbPath));
-  reportSecret(ctx, secret);
+  const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile, target);
+  await reportSecret(ctx, secret);
 
   // Listen for the signal before listening on the port: a stop right after the first line
   // must still close cleanly.
   const stopped = ctx.stopRequested();
-  const db = openDatabase(dbPath);
-  try {
-    const app = await buildApp({ store: createStore(db), secret: secret.secret, https: tls });
+  await withStore(target, {}, async (store) => {
+    const watching = await store.watch();
+    const app = await buildApp({ store, secret: secret.secret, https: tls });
     try {
       await app.listen({ host, port });
     } catch (error) {
@@ -103,11 +111,15 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       throw describeListenFailure(error as NodeJS.ErrnoException, host, port);
     }
     const address = app.server.address() as AddressInfo;
-    ctx.stdout.write(`Listening on ${tls ? 'https' : 'http'}://${urlHost(host)}:${address.port}\n`);
+    await ctx.stdout.write(`Listening on ${tls ? 'https' : 'http'}://${urlHost(host)}:${address.port}\n`);
+    if (watching.note !== undefined) await ctx.stderr.write(`${watching.note}\n`);
+    if (!tls && reachableFromOtherMachines(host)) {
+      await ctx.stderr.write(
+        `Note: plain http on ${host} reaches other machines, but their sekuire CLIs refuse to send a key over plain http to a non-loopback host. Serve https with --tls-cert and --tls-key, or put a TLS proxy in front.\n`,
+      );
+    }
     const signal = await stopped;
-    ctx.stderr.write(`Received ${signal}, shutting down\n`);
+    await ctx.stderr.write(`Received ${signal}, shutting down\n`);
     await closeGracefully(app);
-  } finally {
-    db.close();
-  }
+  });
 }

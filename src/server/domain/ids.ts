@@ -1,6 +1,6 @@
 // Public identifiers (`user_…`, `key_…`, …): a type prefix and 16 random base62 characters.
 import { randomInt } from 'node:crypto';
-import { BASE62 } from '../core/key.js';
+import { BASE62 } from '../../core/key.js';
 
 export type IdPrefix = 'user' | 'org' | 'ws' | 'key' | 'dev';
 

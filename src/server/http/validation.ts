@@ -1,7 +1,7 @@
 // Strict checks of what a client sends: the login body and the device header.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { DeviceFacts } from '../store/queries/devices.js';
 import { ApiError } from './api-error.js';
-import type { DeviceFacts } from './devices.js';
 
 export const FINGERPRINT_PATTERN = /^[0-9a-f]{64}$/;
 export const DEVICE_HEADER = 'x-sekuire-device';

@@ -12,7 +12,8 @@ export type ApiErrorCode =
   | 'not_found'
   | 'payload_too_large'
   | 'request_timeout'
-  | 'internal_error';
+  | 'internal_error'
+  | 'service_unavailable';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

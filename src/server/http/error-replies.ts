@@ -1,6 +1,7 @@
 // Turns every failure (ours, Fastify's, Node's) into the contract's JSON error body.
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { StoreError } from '../store/errors.js';
 import { ApiError } from './api-error.js';
 
 export type ErrorLog = (message: string) => void;
@@ -54,6 +55,21 @@ export function installErrorReplies(app: FastifyInstance, log: ErrorLog): void {
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     if (error instanceof ApiError) return send(reply, error);
+    // The database is down or busy: clients retry (the CLI says the backend is unreachable).
+    if (error instanceof StoreError && error.kind === 'unavailable') {
+      return send(
+        reply,
+        new ApiError(
+          503,
+          'service_unavailable',
+          'The server cannot reach its database; retry shortly.',
+          {},
+          {
+            'retry-after': '1',
+          },
+        ),
+      );
+    }
     const known = frameworkError(error);
     if (known !== undefined) return send(reply, known);
     log(

@@ -1,6 +1,7 @@
 // The server secret that keys the digests: from SEKUIRE_SERVER_SECRET, or a 0600 file made once.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { isPostgresUrl } from '../store/open.js';
 import { CommandError, UsageError } from './errors.js';
 
 export interface LoadedSecret {
@@ -15,12 +16,16 @@ export interface LoadedSecret {
 const SECRET_PATTERN = /^(?:[0-9a-fA-F]{2}){16,}$/;
 const SECRET_BYTES = 32;
 
-export function defaultSecretFile(dbPath: string): string {
-  return `${dbPath}.secret`;
-}
-
-/** The environment value wins when set; otherwise the file, created on first use. */
-export function loadSecret(envValue: string | undefined, file: string): LoadedSecret {
+/**
+ * SEKUIRE_SERVER_SECRET when set; otherwise the file (--secret-file, else `<db>.secret` beside a
+ * SQLite database), created on first use. A PostgreSQL database has no "beside": every instance
+ * must be given the same secret explicitly.
+ */
+export function loadSecret(
+  envValue: string | undefined,
+  fileFlag: string | undefined,
+  database: string,
+): LoadedSecret {
   if (envValue !== undefined && envValue !== '') {
     const text = envValue.trim();
     if (!SECRET_PATTERN.test(text)) {
@@ -29,6 +34,12 @@ export function loadSecret(envValue: string | undefined, file: string): LoadedSe
       );
     }
     return { secret: Buffer.from(text, 'hex'), created: false };
+  }
+  const file = fileFlag ?? (isPostgresUrl(database) ? undefined : `${database}.secret`);
+  if (file === undefined) {
+    throw new UsageError(
+      'With a PostgreSQL database, give every instance the same server secret: set SEKUIRE_SERVER_SECRET (make one with: openssl rand -hex 32) or --secret-file FILE.',
+    );
   }
   const created = createSecretFile(file);
   return { ...readSecretFile(file), file, created };

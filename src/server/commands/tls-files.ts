@@ -1,8 +1,8 @@
 // Reads the PEM certificate and key for --tls-cert/--tls-key and checks they form a usable pair.
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import type { TlsMaterial } from '../http/http-server.js';
 import { UsageError } from './errors.js';
-import type { TlsMaterial } from './http-server.js';
 
 function readPem(path: string, flag: string): Buffer {
   try {

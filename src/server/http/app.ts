@@ -1,5 +1,7 @@
 // Assembles the Fastify app: server and timeouts, JSON-only bodies, error replies, limiter, routes.
 import fastify, { type FastifyInstance } from 'fastify';
+import type { Store } from '../store/store.js';
+import { cliApi } from './cli-api.js';
 import {
   clientErrorReply,
   type ErrorLog,
@@ -8,8 +10,6 @@ import {
 } from './error-replies.js';
 import { createNodeServer, DEFAULT_TIMEOUTS, type TlsMaterial } from './http-server.js';
 import { DEFAULT_FAILURE_LIMIT, type FailureLimit, registerFailureLimiter } from './rate-limit.js';
-import { registerRoutes } from './routes.js';
-import type { Store } from './store.js';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
@@ -76,7 +76,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const countFailure = await registerFailureLimiter(app, options.failureLimit ?? DEFAULT_FAILURE_LIMIT);
-  registerRoutes(app, {
+  await app.register(cliApi, {
     store: options.store,
     secret: options.secret,
     now: options.now ?? (() => new Date()),

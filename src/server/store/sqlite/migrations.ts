@@ -1,4 +1,4 @@
-// The schema, as an ordered list of migrations; PRAGMA user_version counts those applied.
+// The SQLite schema, as an ordered list of migrations; PRAGMA user_version counts those applied.
 
 // Never edit an entry once released: append a new one. STRICT tables reject values of the
 // wrong type instead of storing them; every lookup on the request path has an index.
@@ -68,5 +68,29 @@ export const MIGRATIONS: readonly string[] = [
     detail TEXT CHECK (detail IS NULL OR json_valid(detail))
   ) STRICT;
   CREATE INDEX audit_events_key ON audit_events (key_id, id);
+  `,
+  // 2: every user gets an organization of their own and a role in each organization they
+  // have keys in (members, the least privilege: an owner can be named with create-user); keys
+  // get a type and the time they were last used.
+  `
+  CREATE TABLE memberships (
+    user_id TEXT NOT NULL REFERENCES users (id),
+    org_id TEXT NOT NULL REFERENCES organizations (id),
+    role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (user_id, org_id)
+  ) STRICT;
+  CREATE INDEX memberships_org ON memberships (org_id);
+  INSERT INTO memberships (user_id, org_id, role, created_at)
+    SELECT k.user_id, w.org_id, 'member', MIN(k.created_at)
+    FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+    GROUP BY k.user_id, w.org_id;
+
+  ALTER TABLE organizations ADD COLUMN personal_user_id TEXT REFERENCES users (id);
+  CREATE UNIQUE INDEX organizations_personal ON organizations (personal_user_id)
+    WHERE personal_user_id IS NOT NULL;
+
+  ALTER TABLE api_keys ADD COLUMN type TEXT NOT NULL DEFAULT 'client' CHECK (type IN ('client', 'server'));
+  ALTER TABLE api_keys ADD COLUMN last_used_at TEXT;
   `,
 ];

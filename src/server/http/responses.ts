@@ -1,7 +1,8 @@
 // The wire shapes of PROTOCOL.md, built field by field so no column leaks by accident.
-import type { KeyRecord, KeyRow, NamedRow, UserRow } from './accounts.js';
+import type { NamedRow, UserRow } from '../store/queries/accounts.js';
+import type { DeviceRow } from '../store/queries/devices.js';
+import type { KeyRecord, KeyRow } from '../store/queries/keys.js';
 import { ApiError } from './api-error.js';
-import type { DeviceRow } from './devices.js';
 
 export function userJson(user: UserRow) {
   return { id: user.id, email: user.email, name: user.name };

@@ -1,0 +1,164 @@
+// Binding a key to a device: bind, refresh, move, unbind; each under a lock on the key, audited.
+
+import type { KeyState } from '../store/key-cache.js';
+import type { DeviceFacts, DeviceRow } from '../store/queries/devices.js';
+import type { KeyRecord } from '../store/queries/keys.js';
+import type { Store } from '../store/store.js';
+import { newId } from './ids.js';
+import { USE_RESOLUTION_MS } from './key-check.js';
+import { keyStatus } from './keys.js';
+
+export interface Caller {
+  readonly state: KeyState;
+  readonly clientIp: string;
+  readonly now: Date;
+}
+
+/** Refused because the key is bound elsewhere: says to which device (never its fingerprint). */
+export interface Mismatch {
+  readonly ok: false;
+  readonly reason: 'device_mismatch';
+  readonly bound: DeviceRow;
+}
+
+/** The key changed between the check and the write (revoked or expired meanwhile). */
+export interface NoLongerValid {
+  readonly ok: false;
+  readonly reason: 'revoked' | 'expired';
+}
+
+export type LoginOutcome =
+  | { readonly ok: true; readonly record: KeyRecord; readonly device: DeviceRow; readonly rebound: boolean }
+  | Mismatch
+  | NoLongerValid;
+
+/**
+ * Binds an unbound key, refreshes the same device, or moves the binding when rebind is set. The
+ * key's row is locked and read again first: a revocation committed while this request's body
+ * was arriving wins, and two logins racing on one key decide one after the other.
+ */
+export function login(
+  store: Store,
+  caller: Caller,
+  facts: DeviceFacts,
+  rebind: boolean,
+): Promise<LoginOutcome> {
+  const at = caller.now.toISOString();
+  const record = caller.state.record;
+  const keyId = record.key.id;
+  return store.transaction(
+    async (tx): Promise<LoginOutcome> => {
+      await tx.lock('api_keys', keyId);
+      const key = await tx.keys.byId(keyId);
+      const status = key === undefined ? 'revoked' : keyStatus(key, caller.now);
+      if (status !== 'active') return { ok: false, reason: status };
+      const audit = (
+        event: 'bind' | 'refresh' | 'move',
+        device: DeviceRow,
+        detail: Record<string, unknown>,
+      ) =>
+        tx.audit.record({
+          at,
+          event,
+          key_id: keyId,
+          fingerprint: device.fingerprint,
+          device_name: device.name,
+          client_ip: caller.clientIp,
+          detail,
+        });
+      const bindNew = async (): Promise<DeviceRow> => {
+        const device: DeviceRow = {
+          ...facts,
+          id: newId('dev'),
+          key_id: keyId,
+          bound_at: at,
+          last_seen_at: at,
+        };
+        await tx.devices.insert(device);
+        return device;
+      };
+      const fresh = { ...record, key: key ?? record.key };
+
+      const active = await tx.devices.active(keyId);
+      if (active === undefined) {
+        const device = await bindNew();
+        await audit('bind', device, {
+          device_id: device.id,
+          os: facts.os,
+          os_version: facts.os_version,
+          arch: facts.arch,
+        });
+        return { ok: true, record: fresh, device, rebound: false };
+      }
+      if (active.fingerprint === facts.fingerprint) {
+        await tx.devices.refresh(active.id, facts, at);
+        const device: DeviceRow = { ...active, ...facts, last_seen_at: at };
+        await audit('refresh', device, { device_id: device.id });
+        return { ok: true, record: fresh, device, rebound: false };
+      }
+      if (!rebind) return { ok: false, reason: 'device_mismatch', bound: active };
+      await tx.devices.unbind(active.id, at);
+      const device = await bindNew();
+      await audit('move', device, {
+        from: active.fingerprint,
+        to: device.fingerprint,
+        from_device: active.name,
+        from_device_id: active.id,
+        device_id: device.id,
+      });
+      return { ok: true, record: fresh, device, rebound: true };
+    },
+    { invalidates: true },
+  );
+}
+
+export type DeviceCheck = { readonly ok: true; readonly device: DeviceRow | undefined } | Mismatch;
+
+/**
+ * The key's device as seen from this fingerprint: undefined when the key is bound to no device
+ * (accepted from anywhere), a mismatch when it is bound elsewhere. Records "last seen" at most
+ * once a minute.
+ */
+export async function currentDevice(store: Store, caller: Caller, fingerprint: string): Promise<DeviceCheck> {
+  const active = caller.state.device;
+  if (active === undefined) return { ok: true, device: undefined };
+  if (active.fingerprint !== fingerprint) return { ok: false, reason: 'device_mismatch', bound: active };
+  if (caller.now.getTime() - Date.parse(active.last_seen_at) < USE_RESOLUTION_MS)
+    return { ok: true, device: active };
+  const at = caller.now.toISOString();
+  await store.read.devices.touch(active.id, at);
+  store.updateCached(caller.state.record.digest, (current) =>
+    current.device?.id === active.id
+      ? { ...current, device: { ...current.device, last_seen_at: at } }
+      : current,
+  );
+  return { ok: true, device: { ...active, last_seen_at: at } };
+}
+
+export type LogoutOutcome = { readonly ok: true; readonly unbound: boolean } | Mismatch;
+
+/** Removes this device's binding; unbound false when there was none. The key stays valid. */
+export function logout(store: Store, caller: Caller, fingerprint: string): Promise<LogoutOutcome> {
+  const at = caller.now.toISOString();
+  const keyId = caller.state.record.key.id;
+  return store.transaction(
+    async (tx): Promise<LogoutOutcome> => {
+      await tx.lock('api_keys', keyId);
+      const active = await tx.devices.active(keyId);
+      if (active === undefined) return { ok: true, unbound: false };
+      if (active.fingerprint !== fingerprint) return { ok: false, reason: 'device_mismatch', bound: active };
+      await tx.devices.unbind(active.id, at);
+      await tx.audit.record({
+        at,
+        event: 'unbind',
+        key_id: keyId,
+        fingerprint: active.fingerprint,
+        device_name: active.name,
+        client_ip: caller.clientIp,
+        detail: { device_id: active.id },
+      });
+      return { ok: true, unbound: true };
+    },
+    { invalidates: true },
+  );
+}

@@ -1,0 +1,122 @@
+// The PostgreSQL schema, as an ordered list of migrations recorded in schema_migrations.
+
+// Never edit an entry once released: append a new one. Each entry holds the same tables as the
+// SQLite migrations up to the same point (timestamps as ISO-8601 text on both engines, so the
+// shared queries compare them the same way), plus what several instances need to agree on.
+export const MIGRATIONS: readonly string[] = [
+  // 1: the schema of SQLite's migrations 1 and 2, and the instance registry.
+  `
+  CREATE TABLE users (
+    id text PRIMARY KEY,
+    email text NOT NULL,
+    name text NOT NULL,
+    created_at text NOT NULL
+  );
+  CREATE UNIQUE INDEX users_email ON users (lower(email));
+
+  CREATE TABLE organizations (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    created_at text NOT NULL,
+    personal_user_id text REFERENCES users (id)
+  );
+  CREATE UNIQUE INDEX organizations_name ON organizations (lower(name));
+  CREATE UNIQUE INDEX organizations_personal ON organizations (personal_user_id)
+    WHERE personal_user_id IS NOT NULL;
+
+  CREATE TABLE workspaces (
+    id text PRIMARY KEY,
+    org_id text NOT NULL REFERENCES organizations (id),
+    name text NOT NULL,
+    created_at text NOT NULL
+  );
+  CREATE UNIQUE INDEX workspaces_name ON workspaces (org_id, lower(name));
+
+  CREATE TABLE memberships (
+    user_id text NOT NULL REFERENCES users (id),
+    org_id text NOT NULL REFERENCES organizations (id),
+    role text NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    created_at text NOT NULL,
+    PRIMARY KEY (user_id, org_id)
+  );
+  CREATE INDEX memberships_org ON memberships (org_id);
+
+  CREATE TABLE api_keys (
+    id text PRIMARY KEY,
+    digest bytea NOT NULL UNIQUE CHECK (octet_length(digest) = 32),
+    masked text NOT NULL,
+    environment text NOT NULL CHECK (environment IN ('live', 'test')),
+    type text NOT NULL DEFAULT 'client' CHECK (type IN ('client', 'server')),
+    name text NOT NULL,
+    user_id text NOT NULL REFERENCES users (id),
+    workspace_id text NOT NULL REFERENCES workspaces (id),
+    created_at text NOT NULL,
+    expires_at text,
+    revoked_at text,
+    last_used_at text
+  );
+  CREATE INDEX api_keys_user ON api_keys (user_id);
+  CREATE INDEX api_keys_workspace ON api_keys (workspace_id);
+
+  CREATE TABLE devices (
+    id text PRIMARY KEY,
+    key_id text NOT NULL REFERENCES api_keys (id),
+    fingerprint text NOT NULL CHECK (length(fingerprint) = 64),
+    name text NOT NULL,
+    os text NOT NULL,
+    os_version text NOT NULL,
+    arch text NOT NULL,
+    bound_at text NOT NULL,
+    last_seen_at text NOT NULL,
+    unbound_at text
+  );
+  -- The binding rule itself: at most one active device per key, whatever the code does.
+  CREATE UNIQUE INDEX devices_active_per_key ON devices (key_id) WHERE unbound_at IS NULL;
+  CREATE INDEX devices_key ON devices (key_id);
+
+  -- No foreign key on key_id: the trail must outlive anything it mentions.
+  CREATE TABLE audit_events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at text NOT NULL,
+    event text NOT NULL,
+    key_id text,
+    fingerprint text,
+    device_name text,
+    client_ip text,
+    detail text CHECK (detail IS NULL OR detail::jsonb IS NOT NULL)
+  );
+  CREATE INDEX audit_events_key ON audit_events (key_id, id);
+
+  -- Serving instances: each renews a lease while its LISTEN connection is up, and
+  -- acknowledges every cache invalidation it received (see postgres/listener.ts).
+  CREATE TABLE sekuire_instances (
+    id text PRIMARY KEY,
+    pid integer NOT NULL,
+    host text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    lease_until timestamptz NOT NULL
+  );
+  CREATE TABLE sekuire_cache_acks (
+    instance_id text NOT NULL,
+    epoch bigint NOT NULL,
+    acked_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (epoch, instance_id)
+  );
+  CREATE SEQUENCE sekuire_cache_epoch;
+
+  -- Changes made outside sekuire (an UPDATE typed in psql) reach every instance as well: these
+  -- columns decide what a key may do. Epoch 0 asks for no acknowledgement. Last-used and
+  -- last-seen times are left out: they change often and decide nothing.
+  CREATE FUNCTION sekuire_cache_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    PERFORM pg_notify('sekuire_cache', '0');
+    RETURN NULL;
+  END $$;
+  CREATE TRIGGER api_keys_changed AFTER UPDATE OF digest, revoked_at, expires_at, type, user_id, workspace_id
+    OR DELETE ON api_keys FOR EACH STATEMENT EXECUTE FUNCTION sekuire_cache_changed();
+  CREATE TRIGGER devices_changed AFTER INSERT OR UPDATE OF key_id, fingerprint, unbound_at OR DELETE
+    ON devices FOR EACH STATEMENT EXECUTE FUNCTION sekuire_cache_changed();
+  CREATE TRIGGER accounts_changed AFTER UPDATE OR DELETE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION sekuire_cache_changed();
+  `,
+];

@@ -1,0 +1,103 @@
+// Users, organizations (with members and roles) and workspaces.
+import type { Sql } from '../sql.js';
+
+export type Role = 'owner' | 'admin' | 'member';
+export const ROLES: readonly Role[] = ['owner', 'admin', 'member'];
+
+export interface UserRow {
+  readonly id: string;
+  readonly email: string;
+  readonly name: string;
+}
+
+export interface NamedRow {
+  readonly id: string;
+  readonly name: string;
+}
+
+export interface MembershipRow extends NamedRow {
+  readonly role: Role;
+}
+
+// Names and emails are unique regardless of case on both engines (a unique index on lower()
+// in PostgreSQL, NOCASE columns in SQLite), so inserts say ON CONFLICT DO NOTHING without a
+// target, and lookups compare lower() on both sides.
+export function accountQueries(sql: Sql) {
+  const userByEmail = (email: string): Promise<UserRow | undefined> =>
+    sql.get<UserRow>('SELECT id, email, name FROM users WHERE lower(email) = lower(?)', [email]);
+
+  return {
+    userByEmail,
+
+    /** Inserts the user unless the email exists (in any case); returns the stored row. */
+    async ensureUser(user: UserRow, at: string): Promise<UserRow> {
+      await sql.run(
+        'INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        [user.id, user.email, user.name, at],
+      );
+      return (await userByEmail(user.email)) as UserRow;
+    },
+
+    async renameUser(id: string, name: string): Promise<void> {
+      await sql.run('UPDATE users SET name = ? WHERE id = ?', [name, id]);
+    },
+
+    /** An organization by name (any case), created if new; `personalOf` marks a user's own. */
+    async ensureOrganization(org: NamedRow, at: string, personalOf: string | null = null): Promise<NamedRow> {
+      await sql.run(
+        'INSERT INTO organizations (id, name, created_at, personal_user_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        [org.id, org.name, at, personalOf],
+      );
+      return (await sql.get<NamedRow>('SELECT id, name FROM organizations WHERE lower(name) = lower(?)', [
+        org.name,
+      ])) as NamedRow;
+    },
+
+    personalOrganization(userId: string): Promise<NamedRow | undefined> {
+      return sql.get<NamedRow>('SELECT id, name FROM organizations WHERE personal_user_id = ?', [userId]);
+    },
+
+    async ensureWorkspace(workspace: NamedRow, orgId: string, at: string): Promise<NamedRow> {
+      await sql.run(
+        'INSERT INTO workspaces (id, org_id, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        [workspace.id, orgId, workspace.name, at],
+      );
+      return (await sql.get<NamedRow>(
+        'SELECT id, name FROM workspaces WHERE org_id = ? AND lower(name) = lower(?)',
+        [orgId, workspace.name],
+      )) as NamedRow;
+    },
+
+    /** Adds the user to the organization with this role unless already a member; returns the role held. */
+    async ensureMembership(userId: string, orgId: string, role: Role, at: string): Promise<Role> {
+      await sql.run(
+        'INSERT INTO memberships (user_id, org_id, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+        [userId, orgId, role, at],
+      );
+      const row = await sql.get<{ role: Role }>(
+        'SELECT role FROM memberships WHERE user_id = ? AND org_id = ?',
+        [userId, orgId],
+      );
+      return (row as { role: Role }).role;
+    },
+
+    async setRole(userId: string, orgId: string, role: Role): Promise<void> {
+      await sql.run('UPDATE memberships SET role = ? WHERE user_id = ? AND org_id = ?', [
+        role,
+        userId,
+        orgId,
+      ]);
+    },
+
+    /** The user's organizations, oldest membership first. */
+    memberships(userId: string): Promise<MembershipRow[]> {
+      return sql.all<MembershipRow>(
+        `SELECT o.id, o.name, m.role FROM memberships m JOIN organizations o ON o.id = m.org_id
+         WHERE m.user_id = ? ORDER BY m.created_at, o.id`,
+        [userId],
+      );
+    },
+  };
+}
+
+export type AccountQueries = ReturnType<typeof accountQueries>;

@@ -1,0 +1,17 @@
+// Every query of the server, bound to one executor: the store's, or a transaction's.
+import type { Sql } from '../sql.js';
+import { accountQueries } from './accounts.js';
+import { auditQueries } from './audit.js';
+import { deviceQueries } from './devices.js';
+import { keyQueries } from './keys.js';
+
+export function queries(sql: Sql) {
+  return {
+    accounts: accountQueries(sql),
+    keys: keyQueries(sql),
+    devices: deviceQueries(sql),
+    audit: auditQueries(sql),
+  };
+}
+
+export type Queries = ReturnType<typeof queries>;

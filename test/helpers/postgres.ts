@@ -1,0 +1,145 @@
+// A throwaway PostgreSQL cluster for tests: initdb + pg_ctl in a temp directory, on 127.0.0.1 only.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import postgres from 'postgres';
+
+const run = promisify(execFile);
+
+/** Set to 1 to run without PostgreSQL: its tests are then reported as skipped, never silently. */
+export const SKIP_VARIABLE = 'SEKUIRE_TEST_SKIP_POSTGRES';
+const SUPERUSER = 'sekuire';
+
+export interface Cluster {
+  /** postgres://sekuire@127.0.0.1:PORT/postgres: the maintenance database. */
+  readonly adminUrl: string;
+  readonly port: number;
+  readonly dir: string;
+  /** Where the cluster's binaries live (pg_ctl, initdb). */
+  readonly bin: string;
+}
+
+/** Debian keeps the server binaries out of PATH, under /usr/lib/postgresql/<major>/bin. */
+export function findPostgresBin(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const majors = readdirSync(root)
+      .filter((name) => /^\d+$/.test(name) && existsSync(join(root, name, 'bin', 'initdb')))
+      .sort((a, b) => Number(b) - Number(a));
+    if (majors[0] !== undefined) return join(root, majors[0], 'bin');
+  }
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(join(dir, 'initdb')) && existsSync(join(dir, 'pg_ctl'))) return dir;
+  }
+  return undefined;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** PostgreSQL refuses to run as root: as root, run its programs as the `postgres` account. */
+function asClusterOwner(command: string, args: string[]): [string, string[]] {
+  if (userInfo().uid !== 0) return [command, args];
+  return ['runuser', ['-u', 'postgres', '--', command, ...args]];
+}
+
+async function pgCtl(cluster: Pick<Cluster, 'bin' | 'dir'>, args: string[]): Promise<void> {
+  const [command, full] = asClusterOwner(join(cluster.bin, 'pg_ctl'), [
+    '-D',
+    join(cluster.dir, 'data'),
+    ...args,
+  ]);
+  await run(command, full, { timeout: 60_000 });
+}
+
+export async function startCluster(): Promise<Cluster> {
+  const bin = findPostgresBin();
+  if (bin === undefined) {
+    throw new Error(
+      `PostgreSQL is not installed (no initdb): install Debian's "postgresql" package (the README's test command does), or set ${SKIP_VARIABLE}=1 to skip the PostgreSQL tests.`,
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'sekuire-pg-'));
+  if (userInfo().uid === 0) {
+    const { stdout } = await run('id', ['-u', 'postgres']);
+    const { stdout: group } = await run('id', ['-g', 'postgres']);
+    chownSync(dir, Number(stdout.trim()), Number(group.trim()));
+  }
+  const [initdb, initArgs] = asClusterOwner(join(bin, 'initdb'), [
+    '-D',
+    join(dir, 'data'),
+    '-U',
+    SUPERUSER,
+    '-A',
+    'trust',
+    '-E',
+    'UTF8',
+    '--locale=C',
+    '--no-sync',
+  ]);
+  await run(initdb, initArgs, { timeout: 60_000 });
+  const cluster = { bin, dir };
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    // Only 127.0.0.1 and a socket in the temp directory; fsync off: a test cluster needs no durability.
+    const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=200`;
+    try {
+      await pgCtl(cluster, ['-o', options, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
+      return { ...cluster, port, adminUrl: `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres` };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  throw new Error(`The test PostgreSQL cluster did not start: ${(lastError as Error).message}`);
+}
+
+export async function stopCluster(cluster: Cluster): Promise<void> {
+  try {
+    await pgCtl(cluster, ['-m', 'immediate', 'stop']);
+  } finally {
+    rmSync(cluster.dir, { recursive: true, force: true });
+  }
+}
+
+/** Stops and starts the cluster again on the same port (the server restarting under load). */
+export async function restartCluster(cluster: Cluster, downMs = 0): Promise<void> {
+  await pgCtl(cluster, ['-m', 'fast', 'stop']);
+  if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+  await pgCtl(cluster, ['-l', join(cluster.dir, 'log'), '-w', '-t', '60', 'start']);
+}
+
+/** A new empty database in the cluster; drop it with dropDatabase. */
+export async function createDatabase(adminUrl: string): Promise<string> {
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end({ timeout: 1 });
+  }
+  return adminUrl.replace(/\/postgres$/, `/${name}`);
+}
+
+export async function dropDatabase(adminUrl: string, url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end({ timeout: 1 });
+  }
+}
