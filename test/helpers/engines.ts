@@ -28,3 +28,8 @@ export async function testDatabase(engine: Engine, dir: string): Promise<TestDat
   const target = await createDatabase(cluster.adminUrl);
   return { target, drop: () => dropDatabase(cluster.adminUrl, target) };
 }
+
+/** A describe that needs the run's PostgreSQL cluster; skipped (and reported as such) without it. */
+export function describeOnPostgres(name: string, suite: () => void): void {
+  describe.skipIf(inject('postgres') === null)(name, suite);
+}

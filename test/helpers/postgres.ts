@@ -21,6 +21,8 @@ export interface Cluster {
   readonly dir: string;
   /** Where the cluster's binaries live (pg_ctl, initdb). */
   readonly bin: string;
+  /** The server options it was started with (port, socket directory, ...). */
+  readonly options: string;
 }
 
 /** Debian keeps the server binaries out of PATH, under /usr/lib/postgresql/<major>/bin. */
@@ -98,7 +100,7 @@ export async function startCluster(): Promise<Cluster> {
     const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=200`;
     try {
       await pgCtl(cluster, ['-o', options, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
-      return { ...cluster, port, adminUrl: `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres` };
+      return { ...cluster, port, options, adminUrl: `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres` };
     } catch (error) {
       lastError = error;
     }
@@ -119,7 +121,7 @@ export async function stopCluster(cluster: Cluster): Promise<void> {
 export async function restartCluster(cluster: Cluster, downMs = 0): Promise<void> {
   await pgCtl(cluster, ['-m', 'fast', 'stop']);
   if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
-  await pgCtl(cluster, ['-l', join(cluster.dir, 'log'), '-w', '-t', '60', 'start']);
+  await pgCtl(cluster, ['-o', cluster.options, '-l', join(cluster.dir, 'log'), '-w', '-t', '60', 'start']);
 }
 
 /** A new empty database in the cluster; drop it with dropDatabase. */

@@ -15,11 +15,16 @@ const run = promisify(execFile);
 export interface TestServer {
   /** `http://127.0.0.1:PORT` (https:// with tls), no trailing slash. */
   url: string;
+  /** The SQLite path or postgres:// URL the server runs on (what --db was given). */
   dbPath: string;
   secretFile: string;
   /** The temp directory holding the database and secret; removed by stop(). */
   dir: string;
   pid: number;
+  /** What the server wrote to stderr so far. */
+  stderr(): string;
+  /** Sends a signal (SIGKILL: the instance dies without closing anything) and waits for the exit. */
+  kill(signal: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
   createKey(opts?: {
     email?: string;
@@ -37,6 +42,10 @@ export interface TestServer {
 export interface StartServerOptions {
   /** Added to the server's environment (SEKUIRE_SERVER_* from the test's own environment are dropped). */
   env?: Record<string, string>;
+  /** Run on this database (a postgres:// URL, or a SQLite path) instead of a new SQLite file. */
+  database?: string;
+  /** The secret file to use (several instances on one PostgreSQL share one). */
+  secretFile?: string;
   /** Extra arguments to `start`. */
   args?: string[];
   /** PEM text, or paths to PEM files. */
@@ -110,8 +119,8 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     throw new Error(`${SERVER_PATH} does not exist: run 'npm run build' before these tests.`);
   }
   const dir = await mkdtemp(join(tmpdir(), 'sekuire-server-'));
-  const dbPath = join(dir, 'sekuire.db');
-  const secretFile = `${dbPath}.secret`;
+  const dbPath = opts.database ?? join(dir, 'sekuire.db');
+  const secretFile = opts.secretFile ?? join(dir, 'sekuire.db.secret');
   const env = serverEnv(opts.env);
   const args = ['start', '--host', '127.0.0.1', '--port', '0', '--db', dbPath, '--secret-file', secretFile];
   if (opts.tls !== undefined) {
@@ -149,6 +158,14 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     secretFile,
     dir,
     pid: child.pid as number,
+    stderr: () => stderr,
+    kill(signal) {
+      if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+      return new Promise((resolvePromise) => {
+        child.once('exit', () => resolvePromise());
+        child.kill(signal);
+      });
+    },
     async stop() {
       await stopChild(child);
       await rm(dir, { recursive: true, force: true });

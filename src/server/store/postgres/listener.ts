@@ -5,6 +5,8 @@ import { performance } from 'node:perf_hooks';
 import postgres from 'postgres';
 
 export const CHANNEL = 'sekuire_cache';
+/** application_name of the LISTEN connection, for pg_stat_activity. */
+export const LISTENER_NAME = 'sekuire-server listener';
 /** How long a renewed lease lasts; writers stop waiting for an instance whose lease ran out. */
 export const LEASE_MS = 3_000;
 const HEARTBEAT_MS = 1_000;
@@ -56,6 +58,7 @@ export class CacheListener {
       max_lifetime: null,
       // A dead peer shows within seconds rather than after the default minute.
       keep_alive: 5,
+      connection: { application_name: LISTENER_NAME },
       onnotify: (channel: string, payload: string) => {
         if (channel === CHANNEL) this.invalidated(payload);
       },

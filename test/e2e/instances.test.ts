@@ -1,0 +1,150 @@
+// Several sekuire-server instances on one PostgreSQL: revocations reach all, a dead one is no hostage, races agree.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, expect, inject, it } from 'vitest';
+import { describeOnPostgres } from '../helpers/engines.js';
+import { createDatabase, dropDatabase } from '../helpers/postgres.js';
+import { SERVER_PATH, startServer, type TestServer } from '../helpers/server.js';
+
+const run = promisify(execFile);
+const FP = { x: 'a'.repeat(64), y: 'b'.repeat(64), z: 'c'.repeat(64) };
+
+function device(fingerprint: string) {
+  return {
+    fingerprint,
+    name: `host-${fingerprint.slice(0, 2)}`,
+    os: 'linux',
+    os_version: 'Debian 12',
+    arch: 'x64',
+  };
+}
+
+async function status(
+  server: TestServer,
+  key: string,
+  fingerprint = FP.x,
+): Promise<{ status: number; error?: string }> {
+  const response = await fetch(`${server.url}/api/v1/cli/status`, {
+    headers: { 'x-api-key': key, 'x-sekuire-device': fingerprint },
+  });
+  const body = (await response.json()) as { error?: string };
+  return { status: response.status, ...(body.error !== undefined && { error: body.error }) };
+}
+
+async function login(server: TestServer, key: string, fingerprint: string, rebind = false) {
+  const response = await fetch(`${server.url}/api/v1/cli/login`, {
+    method: 'POST',
+    headers: { 'x-api-key': key, 'content-type': 'application/json' },
+    body: JSON.stringify({ device: device(fingerprint), rebind }),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describeOnPostgres('two instances on one PostgreSQL', () => {
+  let dir: string;
+  let url: string;
+  let secretFile: string;
+  let a: TestServer;
+  let b: TestServer;
+
+  beforeAll(async () => {
+    const cluster = inject('postgres');
+    if (cluster === null) return;
+    dir = mkdtempSync(join(tmpdir(), 'sekuire-instances-'));
+    secretFile = join(dir, 'secret');
+    writeFileSync(secretFile, `${'5e'.repeat(32)}\n`, { mode: 0o600 });
+    url = await createDatabase(cluster.adminUrl);
+  });
+  afterAll(async () => {
+    const cluster = inject('postgres');
+    if (cluster !== null) await dropDatabase(cluster.adminUrl, url);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  afterEach(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  const startBoth = async () => {
+    [a, b] = await Promise.all([
+      startServer({ database: url, secretFile }),
+      startServer({ database: url, secretFile }),
+    ]);
+  };
+  const revoke = (id: string) => run(process.execPath, [SERVER_PATH, 'revoke-key', '--db', url, '--id', id]);
+
+  it('a revocation is refused by both instances on the very next request, every time', async () => {
+    await startBoth();
+    const rounds = 15;
+    const misses: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const { key, id } = await a.createKey({ email: `u${round}@example.com` });
+      expect((await login(a, key, FP.x)).status).toBe(200);
+      // Both caches hold the key (twice each, so the second answer comes from memory).
+      for (const server of [a, b, a, b]) expect((await status(server, key)).status).toBe(200);
+      const revoked = await revoke(id);
+      expect(revoked.stdout).toBe(`Revoked key ${id} (${key.slice(0, 11)}...${key.slice(-3)})\n`);
+      expect(revoked.stderr).toBe('');
+      for (const [name, server] of [
+        ['A', a],
+        ['B', b],
+      ] as const) {
+        const after = await status(server, key);
+        if (after.status !== 401 || after.error !== 'key_revoked')
+          misses.push(`round ${round}: ${name} said ${after.status}`);
+      }
+    }
+    expect(misses).toEqual([]);
+  });
+
+  it('kill -9 of one instance: the other keeps serving, and revocations still return and apply', async () => {
+    await startBoth();
+    const { key, id } = await a.createKey();
+    expect((await login(a, key, FP.x)).status).toBe(200);
+    expect((await status(b, key)).status).toBe(200);
+    await a.kill('SIGKILL');
+    for (let i = 0; i < 5; i++) expect((await status(b, key)).status).toBe(200);
+    const started = Date.now();
+    // A's lease still runs for up to 3 s: revoke-key waits for it rather than trust a dead cache.
+    await revoke(id);
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(await status(b, key)).toEqual({ status: 401, error: 'key_revoked' });
+  });
+
+  it('a rebind race split across the instances leaves one binding and an audit trail that agrees', async () => {
+    await startBoth();
+    const { key, id } = await a.createKey();
+    expect((await login(a, key, FP.x)).status).toBe(200);
+    const [viaA, viaB] = await Promise.all([login(a, key, FP.y, true), login(b, key, FP.z, true)]);
+    expect([viaA.status, viaB.status]).toEqual([200, 200]);
+    const events = (await a.audit(id)) as {
+      event: string;
+      fingerprint: string;
+      detail: { from?: string; to?: string };
+    }[];
+    expect(events.map((event) => event.event)).toEqual(['create', 'bind', 'move', 'move']);
+    const [, bind, first, second] = events;
+    // The moves form one chain: x -> (y or z) -> the other, and the last one is what holds.
+    expect(first?.detail.from).toBe(bind?.fingerprint);
+    expect(second?.detail.from).toBe(first?.detail.to);
+    const winner = second?.detail.to as string;
+    expect([FP.y, FP.z]).toContain(winner);
+    for (const server of [a, b]) {
+      expect((await status(server, key, winner)).status).toBe(200);
+      for (const loser of [FP.x, FP.y, FP.z].filter((fingerprint) => fingerprint !== winner)) {
+        expect((await status(server, key, loser)).status).toBe(409);
+      }
+    }
+  });
+
+  it('two first logins racing from two devices: exactly one binds, the other is told where', async () => {
+    await startBoth();
+    const { key, id } = await a.createKey();
+    const [viaA, viaB] = await Promise.all([login(a, key, FP.y), login(b, key, FP.z)]);
+    expect([viaA.status, viaB.status].sort()).toEqual([200, 409]);
+    const events = (await a.audit(id)) as { event: string }[];
+    expect(events.map((event) => event.event)).toEqual(['create', 'bind']);
+  });
+});
