@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { type Cluster, SKIP_VARIABLE, startCluster, stopCluster } from '../helpers/postgres.js';
 import { type CliBenchResult, cliBench } from './cli-bench.js';
 import { Resources } from './processes.js';
 import { cliRows, type Row, serverRows, textTable } from './report.js';
@@ -29,6 +30,8 @@ const SETTINGS = {
   largeKeys: 100_000,
   rotation: 100,
   wideRotation: 10_000,
+  rounds: QUICK ? 1 : 3,
+  revocations: QUICK ? 10 : 50,
 };
 
 /** The two bins from package.json, as paths inside dist/ (e.g. cli.cjs, server.js). */
@@ -131,6 +134,7 @@ async function main(): Promise<number> {
   const baseEnv = environmentWithoutSekuire();
   let cli: CliBenchResult | undefined;
   let server: ServerBenchResult | undefined;
+  let cluster: Cluster | undefined;
   try {
     await snapshotDist(DIST, snapshot, bins);
     cli = await section('CLI timings', errors, () =>
@@ -146,8 +150,16 @@ async function main(): Promise<number> {
         baseEnv,
       }),
     );
+    if (process.env[SKIP_VARIABLE] === '1') {
+      notes.push(`PostgreSQL not measured: ${SKIP_VARIABLE}=1`);
+    } else {
+      cluster = await section('PostgreSQL cluster', errors, () => startCluster());
+    }
     server = await section('server load', errors, () =>
       serverBench(resources, {
+        rounds: SETTINGS.rounds,
+        revocations: SETTINGS.revocations,
+        postgresAdminUrl: cluster?.adminUrl,
         serverPath,
         barePath: BARE_PATH,
         connections: SETTINGS.connections,
@@ -162,24 +174,32 @@ async function main(): Promise<number> {
     );
   } finally {
     await resources.releaseAll();
+    if (cluster !== undefined) await stopCluster(cluster);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 
-  const touched = (server?.small.touchedDevices ?? 0) + (server?.large.touchedDevices ?? 0);
+  const touched = [server?.sqlite, server?.postgres].reduce(
+    (sum, result) => sum + (result?.small.touchedDevices ?? 0) + (result?.large.touchedDevices ?? 0),
+    0,
+  );
   if (touched > 0) {
     notes.push(
       `${touched} devices had last_seen_at updated during the load: those status requests also wrote`,
     );
   }
-  const rows: Row[] = [...cliRows(cli), ...serverRows(server, SETTINGS.smallKeys, SETTINGS.largeKeys)];
+  const engines = cluster === undefined ? (['sqlite'] as const) : (['sqlite', 'postgres'] as const);
+  const rows: Row[] = [
+    ...cliRows(cli),
+    ...serverRows(server, SETTINGS.smallKeys, SETTINGS.largeKeys, engines),
+  ];
   const method = {
     cli:
       timer.kind === 'hyperfine'
         ? `hyperfine -N, mean of ${SETTINGS.runs} runs after ${SETTINGS.warmup} warmups; login stdin: ${cli?.loginStdin ?? '?'}`
         : `own spawnSync loop, mean of ${SETTINGS.runs} runs after ${SETTINGS.warmup} warmups; login stdin: ${cli?.loginStdin ?? '?'}`,
     rss: cli?.rssNote ?? 'not measured',
-    load: `autocannon ${SETTINGS.connections} connections, ${SETTINGS.warmupSeconds} s warmup then ${SETTINGS.durationSeconds} s, GET /api/v1/cli/status with keys bound to devices (X-Sekuire-Device matching); ${SETTINGS.rotation} keys in rotation spread over the table (each connection cycles through its own share), plus an informational ${SETTINGS.wideRotation}-key run on the large database; status answers are reads only (seeded last_seen_at is recent); server memory from /proc/<pid>/status every 500 ms`,
+    load: `autocannon ${SETTINGS.connections} connections, ${SETTINGS.warmupSeconds} s warmup then ${SETTINGS.durationSeconds} s, GET /api/v1/cli/status with keys bound to devices (X-Sekuire-Device matching); ${SETTINGS.rotation} keys in rotation spread over the table (each connection cycles through its own share); bare node:http and every server measured in ${SETTINGS.rounds} alternating rounds, the median round quoted; plus an informational ${SETTINGS.wideRotation}-key run on each large database; status answers are reads only (seeded last_seen_at and last_used_at are recent); server memory from /proc/<pid>/status every 500 ms; revocations: revoke-key (a new process) then GET status on the other instance until refused`,
   };
 
   console.log('');

@@ -1,13 +1,17 @@
-// Fills a server database with N keys, each bound to its own device, in one transaction.
+// Fills a server database (SQLite or PostgreSQL) with N keys, each bound to its own device, in one transaction.
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { BASE62, checksum, maskKey, parseKey } from '../../src/core/key.js';
 import { keyDigest } from '../../src/server/domain/digest.js';
 import { isPostgresUrl, openStore } from '../../src/server/store/open.js';
+import type { SqlValue } from '../../src/server/store/sql.js';
+import { type RawSql, rawSql } from '../helpers/raw-sql.js';
 
 /** A key the bench can present, with the fingerprint of the device it is bound to. */
 export interface Credential {
   readonly key: string;
+  /** The key's id (key_…), for revoke-key. */
+  readonly id: string;
   readonly fingerprint: string;
 }
 
@@ -17,6 +21,7 @@ export interface SeedResult {
   readonly users: number;
   readonly organizations: number;
   readonly seconds: number;
+  /** SQLite: the file's size; PostgreSQL: pg_database_size. */
   readonly dbBytes: number;
   /** poolSize keys spread evenly over all those created. */
   readonly pool: Credential[];
@@ -25,6 +30,8 @@ export interface SeedResult {
 const KEYS_PER_USER = 10;
 const KEYS_PER_ORG = 100;
 const RANDOM_LENGTH = 32;
+/** Rows per INSERT: well under both engines' parameter limits (SQLite 32766, PostgreSQL 65535). */
+const BATCH_ROWS = 500;
 
 /** Base62 text from a buffered random source; bytes >= 248 are skipped so every character is equally likely. */
 function base62Source() {
@@ -44,12 +51,40 @@ function base62Source() {
   };
 }
 
+/** Rows of one table, written in multi-row INSERTs. */
+class Batch {
+  private rows: SqlValue[][] = [];
+  constructor(
+    private readonly sql: RawSql,
+    private readonly table: string,
+    private readonly columns: readonly string[],
+  ) {}
+
+  add(row: SqlValue[]): void {
+    this.rows.push(row);
+  }
+
+  get full(): boolean {
+    return this.rows.length >= BATCH_ROWS;
+  }
+
+  async flush(): Promise<void> {
+    if (this.rows.length === 0) return;
+    const one = `(${this.columns.map(() => '?').join(', ')})`;
+    await this.sql.run(
+      `INSERT INTO ${this.table} (${this.columns.join(', ')}) VALUES ${this.rows.map(() => one).join(', ')}`,
+      this.rows.flat(),
+    );
+    this.rows = [];
+  }
+}
+
 /**
  * The same rows create-key and login would write (users, organizations, workspaces, api_keys,
- * devices, audit_events), through the server's own queries, without the per-key
- * transaction and slow per-character randomness of createApiKey. last_seen_at is `now`, so a
- * status request within a minute of seeding reads without writing (bindings.ts touches it at
- * most once a minute).
+ * devices, audit_events), inserted in batches on the database's own connection, without the
+ * per-key transaction and slow per-character randomness of createApiKey. last_seen_at and
+ * last_used_at are `now`, so a status request within a minute of seeding reads without writing
+ * (they are written at most once a minute per key).
  */
 export async function seedDatabase(
   target: string,
@@ -59,87 +94,129 @@ export async function seedDatabase(
   now: Date = new Date(),
 ): Promise<SeedResult> {
   const started = process.hrtime.bigint();
+  // Opening the store applies the schema.
+  await (await openStore(target)).close();
   const at = now.toISOString();
   const random = base62Source();
   const id = (prefix: string) => `${prefix}_${random(16)}`;
   const poolEvery = Math.max(1, Math.floor(count / poolSize));
   const pool: Credential[] = [];
-  const store = await openStore(target);
+  const sql = rawSql(target);
   let users = 0;
   let organizations = 0;
   try {
-    await store.transaction(async (tx) => {
-      let user = { id: '' };
-      let workspace = { id: '' };
-      for (let i = 0; i < count; i++) {
-        if (i % KEYS_PER_ORG === 0) {
-          const org = await tx.accounts.ensureOrganization(
-            { id: id('org'), name: `Bench org ${i / KEYS_PER_ORG}` },
-            at,
-          );
-          workspace = await tx.accounts.ensureWorkspace({ id: id('ws'), name: 'Default' }, org.id, at);
-          organizations += 1;
-        }
-        if (i % KEYS_PER_USER === 0) {
-          const n = i / KEYS_PER_USER;
-          user = await tx.accounts.ensureUser(
-            { id: id('user'), email: `bench-${n}@example.com`, name: `bench-${n}` },
-            at,
-          );
-          users += 1;
-        }
-        const body = random(RANDOM_LENGTH);
-        const key = `sk_test_${body}${checksum(body)}`;
-        if (i === 0) parseKey(key);
-        const keyId = id('key');
-        const masked = maskKey(key);
-        await tx.keys.insert({
-          id: keyId,
-          digest: keyDigest(secret, key),
-          masked,
-          environment: 'test',
-          type: 'client',
-          name: 'CLI key',
-          user_id: user.id,
-          workspace_id: workspace.id,
-          created_at: at,
-          expires_at: null,
-          revoked_at: null,
-        });
-        await tx.audit.record({
-          at,
-          event: 'create',
-          key_id: keyId,
-          detail: { masked, environment: 'test' },
-        });
-        const fingerprint = randomBytes(32).toString('hex');
-        const deviceId = id('dev');
-        const deviceName = `bench-host-${String(i).padStart(6, '0')}`;
-        await tx.devices.insert({
-          id: deviceId,
-          key_id: keyId,
-          fingerprint,
-          name: deviceName,
-          os: 'linux',
-          os_version: '6.1.0',
-          arch: 'x64',
-          bound_at: at,
-          last_seen_at: at,
-        });
-        await tx.audit.record({
-          at,
-          event: 'bind',
-          key_id: keyId,
-          fingerprint,
-          device_name: deviceName,
-          client_ip: '127.0.0.1',
-          detail: { device_id: deviceId, os: 'linux', os_version: '6.1.0', arch: 'x64' },
-        });
-        if (i % poolEvery === 0 && pool.length < poolSize) pool.push({ key, fingerprint });
+    const batches = {
+      users: new Batch(sql, 'users', ['id', 'email', 'name', 'created_at']),
+      organizations: new Batch(sql, 'organizations', ['id', 'name', 'created_at']),
+      workspaces: new Batch(sql, 'workspaces', ['id', 'org_id', 'name', 'created_at']),
+      keys: new Batch(sql, 'api_keys', [
+        'id',
+        'digest',
+        'masked',
+        'environment',
+        'type',
+        'name',
+        'user_id',
+        'workspace_id',
+        'created_at',
+        'last_used_at',
+      ]),
+      devices: new Batch(sql, 'devices', [
+        'id',
+        'key_id',
+        'fingerprint',
+        'name',
+        'os',
+        'os_version',
+        'arch',
+        'bound_at',
+        'last_seen_at',
+      ]),
+      audit: new Batch(sql, 'audit_events', [
+        'at',
+        'event',
+        'key_id',
+        'fingerprint',
+        'device_name',
+        'client_ip',
+        'detail',
+      ]),
+    };
+    // Parents before children: PostgreSQL checks the foreign keys as rows arrive.
+    const order = [
+      batches.organizations,
+      batches.workspaces,
+      batches.users,
+      batches.keys,
+      batches.devices,
+      batches.audit,
+    ];
+    const flushAll = async () => {
+      for (const batch of order) await batch.flush();
+    };
+    await sql.exec('BEGIN');
+    let userId = '';
+    let workspaceId = '';
+    for (let i = 0; i < count; i++) {
+      if (i % KEYS_PER_ORG === 0) {
+        const orgId = id('org');
+        workspaceId = id('ws');
+        batches.organizations.add([orgId, `Bench org ${i / KEYS_PER_ORG}`, at]);
+        batches.workspaces.add([workspaceId, orgId, 'Default', at]);
+        organizations += 1;
       }
-    });
+      if (i % KEYS_PER_USER === 0) {
+        const n = i / KEYS_PER_USER;
+        userId = id('user');
+        batches.users.add([userId, `bench-${n}@example.com`, `bench-${n}`, at]);
+        users += 1;
+      }
+      const body = random(RANDOM_LENGTH);
+      const key = `sk_test_${body}${checksum(body)}`;
+      if (i === 0) parseKey(key);
+      const keyId = id('key');
+      const masked = maskKey(key);
+      batches.keys.add([
+        keyId,
+        keyDigest(secret, key),
+        masked,
+        'test',
+        'client',
+        'CLI key',
+        userId,
+        workspaceId,
+        at,
+        at,
+      ]);
+      batches.audit.add([
+        at,
+        'create',
+        keyId,
+        null,
+        null,
+        null,
+        JSON.stringify({ masked, environment: 'test' }),
+      ]);
+      const fingerprint = randomBytes(32).toString('hex');
+      const deviceId = id('dev');
+      const deviceName = `bench-host-${String(i).padStart(6, '0')}`;
+      batches.devices.add([deviceId, keyId, fingerprint, deviceName, 'linux', '6.1.0', 'x64', at, at]);
+      batches.audit.add([
+        at,
+        'bind',
+        keyId,
+        fingerprint,
+        deviceName,
+        '127.0.0.1',
+        JSON.stringify({ device_id: deviceId, os: 'linux', os_version: '6.1.0', arch: 'x64' }),
+      ]);
+      if (i % poolEvery === 0 && pool.length < poolSize) pool.push({ key, id: keyId, fingerprint });
+      if (order.some((batch) => batch.full)) await flushAll();
+    }
+    await flushAll();
+    await sql.exec('COMMIT');
   } finally {
-    await store.close();
+    await sql.close();
   }
   return {
     keys: count,
@@ -147,9 +224,22 @@ export async function seedDatabase(
     users,
     organizations,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,
-    dbBytes: isPostgresUrl(target) ? 0 : statSync(target).size,
+    dbBytes: await databaseBytes(target),
     pool,
   };
+}
+
+async function databaseBytes(target: string): Promise<number> {
+  if (!isPostgresUrl(target)) return statSync(target).size;
+  const sql = rawSql(target);
+  try {
+    const row = await sql.get<{ bytes: string }>(
+      'SELECT pg_database_size(current_database())::text AS bytes',
+    );
+    return Number(row?.bytes ?? 0);
+  } finally {
+    await sql.close();
+  }
 }
 
 /** Devices whose last_seen_at moved past `since`: the touch writes a load run caused. */

@@ -1,11 +1,18 @@
-// Server throughput: bare node:http baseline, then the reference server with 100 and with 100,000 keys.
+// Server throughput per engine (100 and 100,000 keys) against bare node:http, and how fast a revocation lands.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Engine } from '../../src/server/store/store.js';
+import { createDatabase, dropDatabase } from '../helpers/postgres.js';
 import { type LoadFigures, type LoadOptions, loadTest, STATUS_PATH } from './load.js';
 import type { Resources, Server } from './processes.js';
 import { type Credential, countTouched, type SeedResult, seedDatabase } from './seed.js';
+import { percentile } from './stats.js';
 
 export interface ServerBenchOptions extends LoadOptions {
+  /** Rounds of the compared load runs, alternating between targets; medians are quoted. */
+  readonly rounds: number;
   readonly serverPath: string;
   readonly barePath: string;
   readonly smallKeys: number;
@@ -14,28 +21,55 @@ export interface ServerBenchOptions extends LoadOptions {
   readonly rotation: number;
   /** Keys in rotation for an extra, informational run on the large database. */
   readonly wideRotation: number;
+  /** Keys revoked one after another to time how fast a revocation reaches the other instance. */
+  readonly revocations: number;
   readonly baseEnv: NodeJS.ProcessEnv;
+  /** The maintenance URL of a PostgreSQL cluster the bench may make databases in. */
+  readonly postgresAdminUrl: string | undefined;
 }
 
 export interface LoadRun {
   /** Distinct keys the connections cycled through. */
   readonly rotation: number;
+  /** The round with the median req/s: its figures (p99, memory) are quoted together. */
   readonly load: LoadFigures;
+  /** Every round, in the order run (alternating with the other targets). */
+  readonly rounds: readonly LoadFigures[];
 }
 
 export interface SeededServer {
   readonly seed: Omit<SeedResult, 'pool'>;
-  /** The target run first, then any informational ones, against the same server process. */
-  readonly runs: LoadRun[];
+  readonly run: LoadRun;
   /** Devices whose last_seen_at the runs updated (0: the runs measured reads only). */
   readonly touchedDevices: number;
+}
+
+export interface EngineResult {
+  readonly small: SeededServer;
+  readonly large: SeededServer;
+  /** Informational: the large database with many more keys in rotation, one round. */
+  readonly wide: LoadRun;
+}
+
+/** From `revoke-key` returning to the other instance refusing the key. */
+export interface RevocationFigures {
+  readonly engine: Engine;
+  /** How many instances served (2 on PostgreSQL: revoked through neither, asked on the other). */
+  readonly instances: number;
+  readonly rounds: number;
+  /** Rounds whose first request after revoke-key returned was still accepted (promised: 0). */
+  readonly misses: number;
+  readonly refusalMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  /** revoke-key's own wall time, node start-up included. */
+  readonly commandMs: { readonly p50: number; readonly p99: number; readonly max: number };
 }
 
 export interface ServerBenchResult {
   readonly responseBytes: number;
   readonly bare: LoadRun;
-  readonly small: SeededServer;
-  readonly large: SeededServer;
+  readonly sqlite: EngineResult;
+  readonly postgres: EngineResult | undefined;
+  readonly revocations: RevocationFigures[];
 }
 
 interface Probe {
@@ -76,82 +110,236 @@ function describe(label: string, load: LoadFigures): string {
   return `${label}: ${load.requestsPerSecond.toFixed(0)} req/s, p99 ${load.latencyMs.p99} ms, errors ${load.errors}, non2xx ${load.non2xx}, peak RSS ${load.serverMemory.hwmMb.toFixed(1)} MB, CPU server ${load.cpuPercent.server.toFixed(0)} % / autocannon ${load.cpuPercent.loadGenerator.toFixed(0)} %`;
 }
 
+function summary(values: readonly number[]) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted.at(-1) ?? Number.NaN };
+}
+
 export async function serverBench(
   resources: Resources,
   options: ServerBenchOptions,
 ): Promise<ServerBenchResult> {
   const dir = await resources.tempDir('sekuire-bench-server-');
-  try {
-    // The same secret for the seeding code and the server, so the seeded digests match.
-    const secretHex = randomBytes(32).toString('hex');
-    const secret = Buffer.from(secretHex, 'hex');
-    const env = { ...options.baseEnv, SEKUIRE_SERVER_SECRET: secretHex };
+  const databases: string[] = [];
+  // The same secret for the seeding code and the servers, so the seeded digests match.
+  const secretHex = randomBytes(32).toString('hex');
+  const secret = Buffer.from(secretHex, 'hex');
+  const env = { ...options.baseEnv, SEKUIRE_SERVER_SECRET: secretHex };
 
-    const measure = async (label: string, server: Server, pool: Credential[]): Promise<LoadRun> => {
-      log(`load: ${label}, ${pool.length} keys in rotation...`);
-      const load = await loadTest(server.url, server.pid, pool, options);
-      log(describe(label, load));
-      return { rotation: pool.length, load };
-    };
+  const newDatabase = async (engine: Engine, name: string): Promise<string> => {
+    if (engine === 'sqlite') return join(dir, `${name}.db`);
+    if (options.postgresAdminUrl === undefined) throw new Error('no PostgreSQL cluster');
+    const url = await createDatabase(options.postgresAdminUrl);
+    databases.push(url);
+    return url;
+  };
+  const startServers = (engine: Engine, db: string, count: number): Promise<Server[]> =>
+    Promise.all(
+      Array.from({ length: count }, (_, index) =>
+        resources.startServer(
+          `sekuire-server on ${engine}${count > 1 ? ` #${index + 1}` : ''}`,
+          [options.serverPath, 'start', '--host', '127.0.0.1', '--port', '0', '--db', db],
+          env,
+        ),
+      ),
+    );
 
-    /** Seeds a database, starts the server on it, and hands both to `body`. */
-    const withSeededServer = async (
-      keys: number,
-      poolSize: number,
-      body: (server: Server, pool: Credential[]) => Promise<LoadRun[]>,
-    ): Promise<SeededServer> => {
-      const db = join(dir, `keys-${keys}.db`);
-      const seededAt = new Date();
-      log(`seeding ${keys} keys, each bound to a device...`);
-      const { pool, ...seed } = await seedDatabase(db, secret, keys, poolSize, seededAt);
-      log(`seeded ${keys} keys in ${seed.seconds.toFixed(2)} s`);
-      const server = await resources.startServer(
-        `sekuire-server (${keys} keys)`,
-        [options.serverPath, 'start', '--host', '127.0.0.1', '--port', '0', '--db', db],
-        env,
-      );
-      let runs: LoadRun[];
-      try {
-        const first = pool[0];
-        if (first === undefined) throw new Error('the seeding returned no key');
-        await checkedProbe(server, first);
-        runs = await body(server, pool);
-      } finally {
-        await resources.stop(server.child);
+  const measure = async (
+    label: string,
+    server: Server,
+    pool: readonly Credential[],
+  ): Promise<LoadFigures> => {
+    log(`load: ${label}, ${pool.length} keys in rotation...`);
+    const load = await loadTest(server.url, server.pid, pool, options);
+    log(describe(label, load));
+    return load;
+  };
+
+  interface Target {
+    readonly label: string;
+    readonly server: Server;
+    readonly pool: readonly Credential[];
+    readonly rounds: LoadFigures[];
+  }
+  /** Round after round, every target once: a busy moment of the machine hits all of them alike. */
+  const alternate = async (targets: readonly Target[]): Promise<void> => {
+    for (let round = 1; round <= options.rounds; round++) {
+      for (const target of targets) {
+        target.rounds.push(
+          await measure(`${target.label} (round ${round}/${options.rounds})`, target.server, target.pool),
+        );
       }
-      return { seed, runs, touchedDevices: await countTouched(db, seededAt) };
-    };
+    }
+  };
+  const medianRun = (target: Target): LoadRun => {
+    const sorted = [...target.rounds].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+    const load = sorted[Math.floor((sorted.length - 1) / 2)] as LoadFigures;
+    return { rotation: target.pool.length, load, rounds: target.rounds };
+  };
 
-    let responseBytes = 0;
-    let bare: LoadRun | undefined;
-    const small = await withSeededServer(options.smallKeys, options.rotation, async (server, pool) => {
-      const rotation = spread(pool, options.rotation);
-      const first = rotation[0] as Credential;
-      responseBytes = (await checkedProbe(server, first)).bytes;
-      // The baseline runs while this server idles, under the same load generator settings.
-      const bareServer = await resources.startServer(
-        'bare node:http',
-        [options.barePath, String(responseBytes)],
-        env,
-      );
-      try {
-        const answer = await probe(bareServer.url, first);
-        if (answer.status !== 200 || answer.bytes !== responseBytes) {
-          throw new Error(`bare server answered ${answer.status} with ${answer.bytes} bytes`);
+  interface Seeded {
+    readonly db: string;
+    readonly seed: Omit<SeedResult, 'pool'>;
+    readonly pool: Credential[];
+    readonly seededAt: Date;
+    readonly server: Server;
+  }
+  const seeded = async (engine: Engine, keys: number, poolSize: number): Promise<Seeded> => {
+    const db = await newDatabase(engine, `keys-${keys}`);
+    const seededAt = new Date();
+    log(`seeding ${keys} keys on ${engine}, each bound to a device...`);
+    const { pool, ...seed } = await seedDatabase(db, secret, keys, poolSize, seededAt);
+    log(`seeded ${keys} keys in ${seed.seconds.toFixed(2)} s`);
+    const [server] = await startServers(engine, db, 1);
+    if (server === undefined) throw new Error('no server');
+    const first = pool[0];
+    if (first === undefined) throw new Error('the seeding returned no key');
+    await checkedProbe(server, first);
+    return { db, seed, pool, seededAt, server };
+  };
+
+  const revocations = async (engine: Engine): Promise<RevocationFigures> => {
+    const db = await newDatabase(engine, 'revocations');
+    const { pool } = await seedDatabase(db, secret, options.revocations, options.revocations);
+    // SQLite: one server per database file; PostgreSQL: two instances, revoked through neither.
+    const servers = await startServers(engine, db, engine === 'postgres' ? 2 : 1);
+    const asked = servers.at(-1) as Server;
+    const refusal: number[] = [];
+    const command: number[] = [];
+    let misses = 0;
+    try {
+      for (const credential of pool) {
+        for (const server of [...servers, ...servers]) await checkedProbe(server, credential);
+        const started = performance.now();
+        await new Promise<void>((resolve, reject) => {
+          execFile(
+            process.execPath,
+            [options.serverPath, 'revoke-key', '--db', db, '--id', credential.id],
+            { env },
+            (error, _stdout, stderr) =>
+              error ? reject(new Error(`revoke-key failed: ${stderr}`)) : resolve(),
+          );
+        });
+        const returned = performance.now();
+        command.push(returned - started);
+        let first = true;
+        for (;;) {
+          const answer = await probe(asked.url, credential);
+          if (answer.status === 401) break;
+          if (first) misses += 1;
+          first = false;
+          if (performance.now() - returned > 10_000) throw new Error('a revoked key was accepted for 10 s');
         }
-        bare = await measure(`bare node:http, ${responseBytes}-byte body`, bareServer, rotation);
-      } finally {
-        await resources.stop(bareServer.child);
+        refusal.push(performance.now() - returned);
       }
-      return [await measure(`reference server, ${options.smallKeys} keys`, server, rotation)];
+    } finally {
+      for (const server of servers) await resources.stop(server.child);
+    }
+    const figures = {
+      engine,
+      instances: servers.length,
+      rounds: pool.length,
+      misses,
+      refusalMs: summary(refusal),
+      commandMs: summary(command),
+    };
+    log(
+      `revocation on ${engine}: refused ${figures.refusalMs.p50.toFixed(2)} ms (p50) / ${figures.refusalMs.p99.toFixed(2)} ms (p99) after revoke-key returned (${misses} misses); revoke-key took ${figures.commandMs.p50.toFixed(0)} ms (p50)`,
+    );
+    return figures;
+  };
+
+  try {
+    // The baseline: a bare node:http server answering a body as long as the real status answer.
+    const engines: Engine[] = options.postgresAdminUrl === undefined ? ['sqlite'] : ['sqlite', 'postgres'];
+    const servers = new Map<Engine, { small: Seeded; large: Seeded }>();
+    for (const engine of engines) {
+      servers.set(engine, {
+        small: await seeded(engine, options.smallKeys, options.rotation),
+        large: await seeded(engine, options.largeKeys, options.wideRotation),
+      });
+    }
+    const reference = servers.get('sqlite') as { small: Seeded; large: Seeded };
+    const sample = reference.small.pool[0] as Credential;
+    const responseBytes = (await checkedProbe(reference.small.server, sample)).bytes;
+    const bareServer = await resources.startServer(
+      'bare node:http',
+      [options.barePath, String(responseBytes)],
+      env,
+    );
+    const answer = await probe(bareServer.url, sample);
+    if (answer.status !== 200 || answer.bytes !== responseBytes) {
+      throw new Error(`bare server answered ${answer.status} with ${answer.bytes} bytes`);
+    }
+
+    const target = (label: string, server: Server, pool: readonly Credential[]): Target => ({
+      label,
+      server,
+      pool,
+      rounds: [],
     });
-    const large = await withSeededServer(options.largeKeys, options.wideRotation, async (server, pool) => [
-      await measure(`reference server, ${options.largeKeys} keys`, server, spread(pool, options.rotation)),
-      await measure(`reference server, ${options.largeKeys} keys`, server, pool),
-    ]);
-    if (bare === undefined) throw new Error('the baseline did not run');
-    return { responseBytes, bare, small, large };
+    const bare = target(
+      `bare node:http, ${responseBytes}-byte body`,
+      bareServer,
+      spread(reference.small.pool, options.rotation),
+    );
+    const perEngine = engines.map((engine) => {
+      const pair = servers.get(engine) as { small: Seeded; large: Seeded };
+      return {
+        engine,
+        pair,
+        small: target(
+          `${engine}, ${options.smallKeys} keys`,
+          pair.small.server,
+          spread(pair.small.pool, options.rotation),
+        ),
+        large: target(
+          `${engine}, ${options.largeKeys} keys`,
+          pair.large.server,
+          spread(pair.large.pool, options.rotation),
+        ),
+      };
+    });
+    await alternate([bare, ...perEngine.flatMap((entry) => [entry.small, entry.large])]);
+    await resources.stop(bareServer.child);
+
+    const results = new Map<Engine, EngineResult>();
+    for (const entry of perEngine) {
+      const wide = target(
+        `${entry.engine}, ${options.largeKeys} keys, wide rotation`,
+        entry.pair.large.server,
+        entry.pair.large.pool,
+      );
+      wide.rounds.push(await measure(wide.label, wide.server, wide.pool));
+      for (const one of [entry.pair.small, entry.pair.large]) await resources.stop(one.server.child);
+      results.set(entry.engine, {
+        small: {
+          seed: entry.pair.small.seed,
+          run: medianRun(entry.small),
+          touchedDevices: await countTouched(entry.pair.small.db, entry.pair.small.seededAt),
+        },
+        large: {
+          seed: entry.pair.large.seed,
+          run: medianRun(entry.large),
+          touchedDevices: await countTouched(entry.pair.large.db, entry.pair.large.seededAt),
+        },
+        wide: medianRun(wide),
+      });
+    }
+
+    const revocationFigures: RevocationFigures[] = [];
+    for (const engine of engines) revocationFigures.push(await revocations(engine));
+    return {
+      responseBytes,
+      bare: medianRun(bare),
+      sqlite: results.get('sqlite') as EngineResult,
+      postgres: results.get('postgres'),
+      revocations: revocationFigures,
+    };
   } finally {
+    if (options.postgresAdminUrl !== undefined) {
+      for (const url of databases) await dropDatabase(options.postgresAdminUrl, url).catch(() => {});
+    }
     await resources.removeDir(dir);
   }
 }

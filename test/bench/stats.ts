@@ -41,3 +41,10 @@ export function summarize(values: readonly number[]): Summary {
     count,
   };
 }
+
+/** Nearest-rank percentile of an ascending sample (q from 0 to 1). */
+export function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank] ?? Number.NaN;
+}
