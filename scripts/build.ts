@@ -1,5 +1,5 @@
 // Bundles the two bins into dist/: the CLI as one minified CommonJS file, the server as ESM.
-import { chmod, readFile, rm } from 'node:fs/promises';
+import { chmod, cp, readFile, rm } from 'node:fs/promises';
 import { type BuildOptions, build } from 'esbuild';
 
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -48,5 +48,9 @@ await Promise.all([
     },
   }),
 ]);
+
+// The dashboard's templates and assets, beside the server bundle (see src/server/http/web-root.ts).
+await cp('src/server/web/views', 'dist/web/views', { recursive: true });
+await cp('src/server/web/assets', 'dist/web/assets', { recursive: true });
 
 await Promise.all([chmod('dist/cli.cjs', 0o755), chmod('dist/server.js', 0o755)]);

@@ -5,6 +5,8 @@ set -euo pipefail
 missing=()
 command -v tmux >/dev/null || missing+=(tmux)
 command -v openssl >/dev/null || missing+=(openssl)
+# The dashboard's browser tests drive Debian's Chromium through playwright-core (no download).
+command -v chromium >/dev/null || missing+=(chromium)
 # Debian keeps initdb and pg_ctl out of PATH, under /usr/lib/postgresql/<major>/bin.
 if [ "${SEKUIRE_TEST_SKIP_POSTGRES:-}" != "1" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
   && ! command -v initdb >/dev/null; then

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { defineAudit } from './commands/audit.js';
 import { type CommandContext, OutputError, processContext } from './commands/context.js';
 import { defineCreateKey } from './commands/create-key.js';
+import { defineCreateUser } from './commands/create-user.js';
 import { CommandError, UsageError } from './commands/errors.js';
 import { defineListKeys } from './commands/list-keys.js';
 import { defineRevokeKey } from './commands/revoke-key.js';
@@ -26,6 +27,7 @@ function program(ctx: CommandContext): Command {
   // Subcommands made with .command() inherit the output and exit settings above.
   defineStart(root, ctx);
   defineCreateKey(root, ctx);
+  defineCreateUser(root, ctx);
   defineRevokeKey(root, ctx);
   defineListKeys(root, ctx);
   defineAudit(root, ctx);

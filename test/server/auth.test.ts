@@ -224,6 +224,7 @@ forEachEngine((engine) => {
           fingerprint: null,
           device_name: null,
           client_ip: '127.0.0.1',
+          actor_user_id: null,
           detail: { retry_after_seconds: 60, scope: 'address' },
         },
       ]);

@@ -414,6 +414,101 @@ describe('start --help', () => {
   });
 });
 
+describe('create-user', () => {
+  const withInput = (args: string[], input: string) =>
+    new Promise<Run>((resolve) => {
+      const env: NodeJS.ProcessEnv = {};
+      for (const [name, value] of Object.entries(process.env))
+        if (!name.startsWith('SEKUIRE_SERVER_')) env[name] = value;
+      const child = execFile(
+        process.execPath,
+        [SERVER_PATH, ...args],
+        { env, cwd: dir },
+        (error, stdout, stderr) =>
+          resolve({
+            code: error === null ? 0 : typeof error.code === 'number' ? error.code : null,
+            stdout,
+            stderr,
+          }),
+      );
+      child.stdin?.end(input);
+    });
+
+  it('creates a person who owns an organization of their own; the password is never printed or stored', async () => {
+    const run = await withInput(
+      [
+        'create-user',
+        '--db',
+        db,
+        '--email',
+        'ada@example.com',
+        '--name',
+        'Ada',
+        '--password-stdin',
+        '--json',
+      ],
+      'correct horse battery\n',
+    );
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({
+      id: expect.stringMatching(/^user_/),
+      email: 'ada@example.com',
+      name: 'Ada',
+      created: true,
+      organization: { id: expect.stringMatching(/^org_/), name: 'Personal (ada@example.com)' },
+      role: 'owner',
+    });
+    expect(run.stdout + run.stderr).not.toContain('correct horse battery');
+    expect(readFileSync(db).includes('correct horse battery')).toBe(false);
+    const again = await withInput(
+      [
+        'create-user',
+        '--db',
+        db,
+        '--email',
+        'ada@example.com',
+        '--org',
+        'Acme',
+        '--role',
+        'admin',
+        '--password-stdin',
+      ],
+      'another long password\n',
+    );
+    expect(again.stdout).toMatch(
+      /^Updated user ada@example\.com \(user_\w+\), admin of Acme\. They can sign in to the dashboard now\.\n$/,
+    );
+  });
+
+  it.each([
+    [
+      ['--password-stdin'],
+      'short\n',
+      'error: A password needs at least 10 characters. Nothing was changed.\n',
+    ],
+    [['--password-stdin'], '', 'error: --password-stdin: standard input was empty. Pipe the password in.\n'],
+    [
+      [],
+      'correct horse battery\n',
+      `error: No terminal to ask for the password: pipe it in with --password-stdin, e.g. printf '%s\\n' "$PASSWORD" | sekuire-server create-user ... --password-stdin\n`,
+    ],
+    [
+      ['--role', 'king', '--org', 'A', '--password-stdin'],
+      'x\n',
+      'error: --role must be owner, admin or member, not "king".\n',
+    ],
+    [
+      ['--role', 'admin', '--password-stdin'],
+      'x\n',
+      'error: --role applies to --org: name the organization (a user always owns their own).\n',
+    ],
+  ])('%j with %j -> exit 2 with one line, nothing created', async (extra, input, message) => {
+    const run = await withInput(['create-user', '--db', db, '--email', 'ada@example.com', ...extra], input);
+    expect(run).toEqual({ code: 2, stdout: '', stderr: message });
+    expect(existsSync(db)).toBe(false);
+  });
+});
+
 describe('audit', () => {
   it('prints the trail as lines or JSON, optionally for one key', async () => {
     const a = JSON.parse((await server(['create-key', '--db', db, '--email', 'a@b.c', '--json'])).stdout);
@@ -437,6 +532,7 @@ describe('audit', () => {
       device_name: null,
       client_ip: null,
       detail: { masked: a.masked },
+      actor_user_id: null,
     });
 
     const one = JSON.parse((await server(['audit', '--db', db, '--key', b.id, '--json'])).stdout);
@@ -446,7 +542,7 @@ describe('audit', () => {
     const human = await server(['audit', '--db', db]);
     const lines = human.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[2]).toBe(`${events[2].at}  revoke        ${a.id}  -  -  -  {"masked":"${a.masked}"}`);
+    expect(lines[2]).toBe(`${events[2].at}  revoke        ${a.id}  -  -  -  -  {"masked":"${a.masked}"}`);
     expect(human.stdout).not.toContain(a.key);
   });
 

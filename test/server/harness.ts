@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { type CreatedUser, type CreateUserInput, createUser } from '../../src/server/domain/accounts.js';
 import { type CreatedKey, type CreateKeyInput, createApiKey } from '../../src/server/domain/keys.js';
 import { type AppOptions, buildApp } from '../../src/server/http/app.js';
 import { openStore } from '../../src/server/store/open.js';
@@ -29,6 +30,10 @@ export function deviceBody(fingerprint: string, extra: Record<string, unknown> =
   };
 }
 
+/** Cheap hashes for tests: the cost is stored in each hash, so verification works the same. */
+export const TEST_PASSWORD_COST = { N: 1024, r: 8, p: 1 };
+export const PASSWORD = 'correct horse battery';
+
 export interface Harness {
   readonly engine: Engine;
   readonly app: FastifyInstance;
@@ -44,6 +49,8 @@ export interface Harness {
   now(): Date;
   advance(ms: number): void;
   createKey(input?: Partial<CreateKeyInput>): Promise<CreatedKey>;
+  /** A person who can sign in (PASSWORD unless given). */
+  createUser(input: Partial<CreateUserInput> & { email: string }): Promise<CreatedUser>;
   login(key: string, fingerprint: string, extra?: Record<string, unknown>): Promise<LightMyRequestResponse>;
   get(path: string, key: string | undefined, fingerprint?: string): Promise<LightMyRequestResponse>;
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
@@ -67,7 +74,14 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   let clock = T0.getTime();
   const now = () => new Date(clock);
   const logged: string[] = [];
-  const app = await buildApp({ store, secret, now, logError: (message) => logged.push(message), ...options });
+  const app = await buildApp({
+    store,
+    secret,
+    now,
+    logError: (message) => logged.push(message),
+    passwordCost: TEST_PASSWORD_COST,
+    ...options,
+  });
   await app.ready();
 
   return {
@@ -85,6 +99,9 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     },
     createKey(input = {}) {
       return createApiKey(store, secret, { email: 'dev@example.com', environment: 'test', ...input }, now());
+    },
+    createUser(input) {
+      return createUser(store, { password: PASSWORD, ...input }, now(), TEST_PASSWORD_COST);
     },
     login(key, fingerprint, extra = {}) {
       return app.inject({

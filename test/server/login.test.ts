@@ -60,6 +60,7 @@ forEachEngine((engine) => {
         arch: 'x64',
         bound_at: AT0,
         last_seen_at: AT0,
+        last_ip: '127.0.0.1',
       });
       expect(await h.store.read.audit.list(created.key.id)).toEqual([
         {
@@ -70,6 +71,7 @@ forEachEngine((engine) => {
           fingerprint: null,
           device_name: null,
           client_ip: null,
+          actor_user_id: null,
           detail: { masked: created.apiKey.masked, environment: 'test', type: 'client', expires_at: null },
         },
         {
@@ -80,6 +82,7 @@ forEachEngine((engine) => {
           fingerprint: FP_A,
           device_name: 'host-aaaa',
           client_ip: '127.0.0.1',
+          actor_user_id: null,
           detail: { device_id: device?.id, os: 'linux', os_version: 'Debian 12', arch: 'x64' },
         },
       ]);
@@ -126,6 +129,7 @@ forEachEngine((engine) => {
         os_version: 'Debian 13',
         bound_at: AT0,
         last_seen_at: at,
+        last_ip: '10.1.2.3',
       });
       const events = await h.store.read.audit.list(created.key.id);
       expect(events.map((event) => event.event)).toEqual(['create', 'bind', 'refresh']);
@@ -137,6 +141,7 @@ forEachEngine((engine) => {
         fingerprint: FP_A,
         device_name: 'renamed',
         client_ip: '10.1.2.3',
+        actor_user_id: null,
         detail: { device_id: first.device.id },
       });
     });
@@ -190,6 +195,7 @@ forEachEngine((engine) => {
         fingerprint: FP_B,
         device_name: 'host-bbbb',
         client_ip: '127.0.0.1',
+        actor_user_id: null,
         detail: {
           from: FP_A,
           to: FP_B,

@@ -152,6 +152,7 @@ forEachEngine((engine) => {
         fingerprint: FP_A,
         device_name: 'host-aaaa',
         client_ip: '127.0.0.1',
+        actor_user_id: null,
         detail: { device_id: device.id },
       });
       const again = await logout(created.apiKey.value, FP_A);

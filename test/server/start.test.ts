@@ -116,11 +116,14 @@ describe('start', () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       let url = '';
       const exit = await runStart(['--port', '0', '--db', db], (line, pid) => {
+        if (!line.startsWith('Listening on ')) return;
         url = line.replace('Listening on ', '');
         fetch(`${url}/api/v1/health`).then(() => process.kill(pid, signal));
       });
       expect(exit).toMatchObject({ code: 0, signal: null });
-      expect(exit.stdout).toMatch(/^Listening on http:\/\/127\.0\.0\.1:\d+\n$/);
+      expect(exit.stdout).toBe(
+        `Listening on ${url}\nDashboard: ${url}/dashboard\nNobody can sign in yet. Create a user: sekuire-server create-user --db ${db} --email you@example.com\n`,
+      );
       expect(exit.stderr).toContain(`Received ${signal}, shutting down\n`);
       await expect(fetch(`${url}/api/v1/health`)).rejects.toThrow();
     }
@@ -147,9 +150,13 @@ describe('start', () => {
 
     const db = join(scratch, 'from-env.db');
     const env = { SEKUIRE_SERVER_PORT: '0', SEKUIRE_SERVER_HOST: '127.0.0.1', SEKUIRE_SERVER_DB: db };
-    const exit = await runStart([], (_line, pid) => process.kill(pid, 'SIGTERM'), env);
+    const exit = await runStart(
+      [],
+      (line, pid) => line.startsWith('Listening on ') && process.kill(pid, 'SIGTERM'),
+      env,
+    );
     expect(exit.code).toBe(0);
-    expect(exit.stdout).toMatch(/^Listening on http:\/\/127\.0\.0\.1:\d+\n$/);
+    expect(exit.stdout).toMatch(/^Listening on http:\/\/127\.0\.0\.1:\d+\n/);
     expect(exit.stderr).toContain(`Created the server secret ${db}.secret`);
     expect(readFileSync(db).subarray(0, 15).toString()).toBe('SQLite format 3');
   });

@@ -22,7 +22,7 @@ export function defineAudit(program: Command, ctx: CommandContext): void {
     .option('--json', 'print a JSON array')
     .addHelpText(
       'after',
-      '\nColumns: time, event, key id, device fingerprint (short), device name, client IP, detail.',
+      '\nColumns: time, event, key id, device fingerprint (short), device name, client IP, acting user, detail.',
     )
     .action((options: AuditOptions) => runAudit(ctx, options));
 }
@@ -37,6 +37,7 @@ export function auditLine(event: AuditEvent): string {
     fingerprint,
     event.device_name ?? '-',
     event.client_ip ?? '-',
+    event.actor_user_id ?? '-',
     event.detail === null ? '-' : JSON.stringify(event.detail),
   ].join('  ');
 }

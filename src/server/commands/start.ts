@@ -111,7 +111,14 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       throw describeListenFailure(error as NodeJS.ErrnoException, host, port);
     }
     const address = app.server.address() as AddressInfo;
-    await ctx.stdout.write(`Listening on ${tls ? 'https' : 'http'}://${urlHost(host)}:${address.port}\n`);
+    const origin = `${tls ? 'https' : 'http'}://${urlHost(host)}:${address.port}`;
+    await ctx.stdout.write(`Listening on ${origin}\n`);
+    await ctx.stdout.write(`Dashboard: ${origin}/dashboard\n`);
+    if (!(await store.read.accounts.anyoneCanSignIn())) {
+      await ctx.stdout.write(
+        `Nobody can sign in yet. Create a user: sekuire-server create-user --db ${target.includes('://') ? '<db>' : target} --email you@example.com\n`,
+      );
+    }
     if (watching.note !== undefined) await ctx.stderr.write(`${watching.note}\n`);
     if (!tls && reachableFromOtherMachines(host)) {
       await ctx.stderr.write(

@@ -27,10 +27,17 @@ export interface NoLongerValid {
   readonly reason: 'revoked' | 'expired';
 }
 
+/** Server keys never bind: they are meant for SEKUIRE_API_KEY in a service, not a login. */
+export interface ServerKey {
+  readonly ok: false;
+  readonly reason: 'server_key';
+}
+
 export type LoginOutcome =
   | { readonly ok: true; readonly record: KeyRecord; readonly device: DeviceRow; readonly rebound: boolean }
   | Mismatch
-  | NoLongerValid;
+  | NoLongerValid
+  | ServerKey;
 
 /**
  * Binds an unbound key, refreshes the same device, or moves the binding when rebind is set. The
@@ -46,6 +53,7 @@ export function login(
   const at = caller.now.toISOString();
   const record = caller.state.record;
   const keyId = record.key.id;
+  if (record.key.type === 'server') return Promise.resolve({ ok: false, reason: 'server_key' });
   return store.transaction(
     async (tx): Promise<LoginOutcome> => {
       await tx.lock('api_keys', keyId);
@@ -73,6 +81,7 @@ export function login(
           key_id: keyId,
           bound_at: at,
           last_seen_at: at,
+          last_ip: caller.clientIp,
         };
         await tx.devices.insert(device);
         return device;
@@ -91,8 +100,8 @@ export function login(
         return { ok: true, record: fresh, device, rebound: false };
       }
       if (active.fingerprint === facts.fingerprint) {
-        await tx.devices.refresh(active.id, facts, at);
-        const device: DeviceRow = { ...active, ...facts, last_seen_at: at };
+        await tx.devices.refresh(active.id, facts, at, caller.clientIp);
+        const device: DeviceRow = { ...active, ...facts, last_seen_at: at, last_ip: caller.clientIp };
         await audit('refresh', device, { device_id: device.id });
         return { ok: true, record: fresh, device, rebound: false };
       }
@@ -126,13 +135,14 @@ export async function currentDevice(store: Store, caller: Caller, fingerprint: s
   if (caller.now.getTime() - Date.parse(active.last_seen_at) < USE_RESOLUTION_MS)
     return { ok: true, device: active };
   const at = caller.now.toISOString();
-  await store.read.devices.touch(active.id, at);
+  const ip = caller.clientIp;
+  await store.read.devices.touch(active.id, at, ip);
   store.updateCached(caller.state.record.digest, (current) =>
     current.device?.id === active.id
-      ? { ...current, device: { ...current.device, last_seen_at: at } }
+      ? { ...current, device: { ...current.device, last_seen_at: at, last_ip: ip } }
       : current,
   );
-  return { ok: true, device: { ...active, last_seen_at: at } };
+  return { ok: true, device: { ...active, last_seen_at: at, last_ip: ip } };
 }
 
 export type LogoutOutcome = { readonly ok: true; readonly unbound: boolean } | Mismatch;

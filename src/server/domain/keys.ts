@@ -123,6 +123,7 @@ export async function createApiKey(
       expires_at: expiresAt,
       revoked_at: null,
       last_used_at: null,
+      replaced_by: null,
     };
     await tx.keys.insert({
       ...key,

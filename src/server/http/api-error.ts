@@ -13,7 +13,11 @@ export type ApiErrorCode =
   | 'payload_too_large'
   | 'request_timeout'
   | 'internal_error'
-  | 'service_unavailable';
+  | 'service_unavailable'
+  | 'invalid_credentials'
+  | 'invalid_token'
+  | 'csrf_failed'
+  | 'key_not_active';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

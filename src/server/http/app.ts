@@ -1,5 +1,6 @@
 // Assembles the Fastify app: server and timeouts, JSON-only bodies, error replies, limiter, routes.
 import fastify, { type FastifyInstance } from 'fastify';
+import type { ScryptCost } from '../domain/passwords.js';
 import type { Store } from '../store/store.js';
 import { cliApi } from './cli-api.js';
 import {
@@ -10,6 +11,8 @@ import {
 } from './error-replies.js';
 import { createNodeServer, DEFAULT_TIMEOUTS, type TlsMaterial } from './http-server.js';
 import { DEFAULT_FAILURE_LIMIT, type FailureLimit, registerFailureLimiter } from './rate-limit.js';
+import { DEFAULT_SIGN_IN_LIMIT, type SignInLimit } from './session-auth.js';
+import { webSurfaces } from './web.js';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
@@ -32,6 +35,9 @@ export interface AppOptions {
   readonly logger?: boolean;
   /** Where unexpected errors are reported; stderr by default. Clients only see internal_error. */
   readonly logError?: ErrorLog;
+  /** Password hashing cost for new passwords and decoys (tests lower it). */
+  readonly passwordCost?: ScryptCost;
+  readonly signInLimit?: SignInLimit;
 }
 
 const stderrLog: ErrorLog = (message) => {
@@ -76,11 +82,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   const countFailure = await registerFailureLimiter(app, options.failureLimit ?? DEFAULT_FAILURE_LIMIT);
-  await app.register(cliApi, {
+  const now = options.now ?? (() => new Date());
+  const logError = options.logError ?? stderrLog;
+  await app.register(cliApi, { store: options.store, secret: options.secret, now, countFailure });
+  await app.register(webSurfaces, {
     store: options.store,
     secret: options.secret,
-    now: options.now ?? (() => new Date()),
-    countFailure,
+    now,
+    tls: options.https !== undefined,
+    logError,
+    signInLimit: options.signInLimit ?? DEFAULT_SIGN_IN_LIMIT,
+    ...(options.passwordCost !== undefined && { passwordCost: options.passwordCost }),
   });
   return app;
 }

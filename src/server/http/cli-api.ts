@@ -33,6 +33,13 @@ export const cliApi: FastifyPluginAsync<KeyAuthDeps> = async (app, deps) => {
     const outcome = await login(store, caller(request), body.device, body.rebind);
     if (outcome.ok) return loginJson(outcome.record, outcome.device, outcome.rebound);
     if (outcome.reason === 'device_mismatch') throw deviceMismatch(outcome.bound);
+    if (outcome.reason === 'server_key') {
+      throw new ApiError(
+        403,
+        'forbidden',
+        'This is a server key: server keys are never bound to a device. Use it with SEKUIRE_API_KEY instead of logging in.',
+      );
+    }
     // Revoked or expired while the body was on its way: the answer of the next request, now.
     throw outcome.reason === 'revoked'
       ? new ApiError(401, 'key_revoked', 'This API key has been revoked.')

@@ -11,6 +11,13 @@ export const NO_STORE = 'no-store';
 /** Fastify's own client errors, by code, in the contract's words; anything else 4xx is invalid_request. */
 function frameworkError(error: FastifyError): ApiError | undefined {
   switch (error.code) {
+    case 'FST_CSRF_MISSING_SECRET':
+    case 'FST_CSRF_INVALID_TOKEN':
+      return new ApiError(
+        403,
+        'csrf_failed',
+        'A change made with the session cookie needs the CSRF token of the page (header X-CSRF-Token).',
+      );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new ApiError(413, 'payload_too_large', 'The request body is larger than the server accepts.');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

@@ -1,6 +1,10 @@
-// Strict checks of what a client sends: the login body and the device header.
+// Strict checks of what a client sends: request bodies and the device header.
 import type { IncomingHttpHeaders } from 'node:http';
+import { KEY_ENVIRONMENTS, type KeyEnvironment } from '../../core/key.js';
+import { MAX_EXPIRY_DAYS, MAX_GRACE_SECONDS } from '../domain/managed-keys.js';
+import { MAX_PASSWORD_LENGTH } from '../domain/passwords.js';
 import type { DeviceFacts } from '../store/queries/devices.js';
+import { KEY_TYPES, type KeyType } from '../store/queries/keys.js';
 import { ApiError } from './api-error.js';
 
 export const FINGERPRINT_PATTERN = /^[0-9a-f]{64}$/;
@@ -13,11 +17,11 @@ export interface LoginRequest {
   readonly rebind: boolean;
 }
 
-function invalid(field: string, message: string): ApiError {
+export function invalid(field: string, message: string): ApiError {
   return new ApiError(400, 'invalid_request', message, { field });
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -71,4 +75,104 @@ export function deviceFingerprint(headers: IncomingHttpHeaders): string {
     );
   }
   return value;
+}
+
+const MAX_EMAIL_LENGTH = 254;
+
+function bodyObject(body: unknown): Record<string, unknown> {
+  if (!isObject(body)) throw invalid('body', 'The request body must be a JSON object.');
+  return body;
+}
+
+function string(record: Record<string, unknown>, name: string, max: number): string {
+  const value = record[name];
+  if (typeof value !== 'string' || value === '') throw invalid(name, `${name} is required (a string).`);
+  if (value.length > max) throw invalid(name, `${name} must be at most ${max} characters.`);
+  return value;
+}
+
+export interface SignInRequest {
+  readonly email: string;
+  readonly password: string;
+}
+
+export function parseSignInBody(body: unknown): SignInRequest {
+  const record = bodyObject(body);
+  return {
+    email: string(record, 'email', MAX_EMAIL_LENGTH).trim(),
+    password: string(record, 'password', MAX_PASSWORD_LENGTH),
+  };
+}
+
+export function parseRefreshBody(body: unknown): string {
+  return string(bodyObject(body), 'refresh_token', 100);
+}
+
+export interface NewKeyBody {
+  readonly name: string;
+  readonly environment: KeyEnvironment;
+  readonly type: KeyType;
+  readonly expiresInDays: number | null;
+  readonly workspaceId?: string;
+}
+
+function oneOf<T extends string>(
+  record: Record<string, unknown>,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const value = record[name];
+  if (value === undefined) return fallback;
+  const found = allowed.find((candidate) => candidate === value);
+  if (found === undefined) throw invalid(name, `${name} must be one of: ${allowed.join(', ')}.`);
+  return found;
+}
+
+function wholeNumber(
+  record: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const value = record[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(name, `${name} must be a whole number from ${min} to ${max}.`);
+  }
+  return value;
+}
+
+/** A key's name: shown in lists; one line, not blank. */
+export function keyName(value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '')
+    throw invalid('name', 'name is required: a name for the key.');
+  if (value.length > MAX_TEXT_LENGTH)
+    throw invalid('name', `name must be at most ${MAX_TEXT_LENGTH} characters.`);
+  if (CONTROL_CHARACTERS.test(value)) throw invalid('name', 'name must not contain control characters.');
+  return value.trim();
+}
+
+export function parseNewKeyBody(body: unknown): NewKeyBody {
+  const record = bodyObject(body);
+  const workspace = record.workspace_id;
+  if (
+    workspace !== undefined &&
+    (typeof workspace !== 'string' || workspace === '' || workspace.length > 64)
+  ) {
+    throw invalid('workspace_id', 'workspace_id must be a workspace id (ws_...).');
+  }
+  return {
+    name: keyName(record.name),
+    environment: oneOf(record, 'environment', KEY_ENVIRONMENTS, 'test'),
+    type: oneOf(record, 'type', KEY_TYPES, 'client'),
+    expiresInDays: wholeNumber(record, 'expires_in_days', 1, MAX_EXPIRY_DAYS) ?? null,
+    ...(typeof workspace === 'string' && { workspaceId: workspace }),
+  };
+}
+
+/** Seconds the old key keeps working after a roll (default 0: it stops at once). */
+export function parseRollBody(body: unknown): number {
+  if (body === undefined) return 0;
+  return wholeNumber(bodyObject(body), 'grace_seconds', 0, MAX_GRACE_SECONDS) ?? 0;
 }

@@ -119,4 +119,40 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER accounts_changed AFTER UPDATE OR DELETE ON users
     FOR EACH STATEMENT EXECUTE FUNCTION sekuire_cache_changed();
   `,
+  // 3: as SQLite's 3: sign-in, sessions (token digests only), rolled keys, acting users.
+  `
+  ALTER TABLE users ADD COLUMN password_hash text;
+  ALTER TABLE users ADD COLUMN last_login_at text;
+  ALTER TABLE api_keys ADD COLUMN replaced_by text;
+  ALTER TABLE devices ADD COLUMN last_ip text;
+  ALTER TABLE audit_events ADD COLUMN actor_user_id text;
+  CREATE INDEX audit_events_actor ON audit_events (actor_user_id, id);
+
+  CREATE TABLE sessions (
+    id text PRIMARY KEY,
+    user_id text NOT NULL REFERENCES users (id),
+    kind text NOT NULL CHECK (kind IN ('api', 'cookie')),
+    created_at text NOT NULL,
+    expires_at text NOT NULL,
+    ended_at text,
+    end_reason text,
+    client_ip text
+  );
+  CREATE INDEX sessions_user ON sessions (user_id);
+
+  CREATE TABLE session_tokens (
+    digest bytea PRIMARY KEY CHECK (octet_length(digest) = 32),
+    session_id text NOT NULL REFERENCES sessions (id),
+    kind text NOT NULL CHECK (kind IN ('access', 'refresh', 'cookie')),
+    created_at text NOT NULL,
+    expires_at text NOT NULL,
+    used_at text
+  );
+  CREATE INDEX session_tokens_session ON session_tokens (session_id);
+
+  -- Signing in writes last_login_at: only a new email or name changes what a cached key shows.
+  DROP TRIGGER accounts_changed ON users;
+  CREATE TRIGGER accounts_changed AFTER UPDATE OF email, name OR DELETE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION sekuire_cache_changed();
+  `,
 ];

@@ -19,6 +19,16 @@ export interface MembershipRow extends NamedRow {
   readonly role: Role;
 }
 
+/** What signing in needs: the stored hash (null until a password is set). */
+export interface Credentials extends UserRow {
+  readonly password_hash: string | null;
+}
+
+export interface Profile extends UserRow {
+  readonly created_at: string;
+  readonly last_login_at: string | null;
+}
+
 // Names and emails are unique regardless of case on both engines (a unique index on lower()
 // in PostgreSQL, NOCASE columns in SQLite), so inserts say ON CONFLICT DO NOTHING without a
 // target, and lookups compare lower() on both sides.
@@ -40,6 +50,34 @@ export function accountQueries(sql: Sql) {
 
     async renameUser(id: string, name: string): Promise<void> {
       await sql.run('UPDATE users SET name = ? WHERE id = ?', [name, id]);
+    },
+
+    credentials(email: string): Promise<Credentials | undefined> {
+      return sql.get<Credentials>(
+        'SELECT id, email, name, password_hash FROM users WHERE lower(email) = lower(?)',
+        [email],
+      );
+    },
+
+    profile(id: string): Promise<Profile | undefined> {
+      return sql.get<Profile>('SELECT id, email, name, created_at, last_login_at FROM users WHERE id = ?', [
+        id,
+      ]);
+    },
+
+    async setPassword(id: string, hash: string): Promise<void> {
+      await sql.run('UPDATE users SET password_hash = ? WHERE id = ?', [hash, id]);
+    },
+
+    async signedIn(id: string, at: string): Promise<void> {
+      await sql.run('UPDATE users SET last_login_at = ? WHERE id = ?', [at, id]);
+    },
+
+    /** Whether anyone can sign in yet (start says how to make someone who can). */
+    async anyoneCanSignIn(): Promise<boolean> {
+      return (
+        (await sql.get('SELECT 1 AS found FROM users WHERE password_hash IS NOT NULL LIMIT 1')) !== undefined
+      );
     },
 
     /** An organization by name (any case), created if new; `personalOf` marks a user's own. */
@@ -86,6 +124,16 @@ export function accountQueries(sql: Sql) {
         role,
         userId,
         orgId,
+      ]);
+    },
+
+    organization(id: string): Promise<NamedRow | undefined> {
+      return sql.get<NamedRow>('SELECT id, name FROM organizations WHERE id = ?', [id]);
+    },
+
+    workspace(id: string): Promise<(NamedRow & { org_id: string }) | undefined> {
+      return sql.get<NamedRow & { org_id: string }>('SELECT id, name, org_id FROM workspaces WHERE id = ?', [
+        id,
       ]);
     },
 

@@ -1,7 +1,22 @@
 // The audit trail: who created, bound, moved, unbound or revoked what, from where; append-only.
 import type { Sql } from '../sql.js';
 
-export type AuditEventName = 'create' | 'bind' | 'refresh' | 'move' | 'unbind' | 'revoke' | 'rate_limited';
+export type AuditEventName =
+  | 'create'
+  | 'bind'
+  | 'refresh'
+  | 'move'
+  | 'unbind'
+  | 'revoke'
+  | 'roll'
+  | 'rate_limited'
+  | 'user_create'
+  | 'user_update'
+  | 'password_set'
+  | 'sign_in'
+  | 'sign_in_failed'
+  | 'sign_out'
+  | 'session_reuse';
 
 export interface AuditInput {
   readonly at: string;
@@ -11,6 +26,8 @@ export interface AuditInput {
   readonly device_name?: string | null;
   readonly client_ip?: string | null;
   readonly detail?: Readonly<Record<string, unknown>> | null;
+  /** The person who acted (dashboard, API, browser login); null for the CLI and server commands. */
+  readonly actor_user_id?: string | null;
 }
 
 export interface AuditEvent {
@@ -22,18 +39,19 @@ export interface AuditEvent {
   readonly device_name: string | null;
   readonly client_ip: string | null;
   readonly detail: Record<string, unknown> | null;
+  readonly actor_user_id: string | null;
 }
 
 type AuditRow = Omit<AuditEvent, 'detail'> & { detail: string | null };
 
-const AUDIT_COLUMNS = 'id, at, event, key_id, fingerprint, device_name, client_ip, detail';
+const AUDIT_COLUMNS = 'id, at, event, key_id, fingerprint, device_name, client_ip, detail, actor_user_id';
 
 export function auditQueries(sql: Sql) {
   return {
     async record(event: AuditInput): Promise<void> {
       await sql.run(
-        `INSERT INTO audit_events (at, event, key_id, fingerprint, device_name, client_ip, detail)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO audit_events (at, event, key_id, fingerprint, device_name, client_ip, detail, actor_user_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           event.at,
           event.event,
@@ -42,6 +60,7 @@ export function auditQueries(sql: Sql) {
           event.device_name ?? null,
           event.client_ip ?? null,
           event.detail ? JSON.stringify(event.detail) : null,
+          event.actor_user_id ?? null,
         ],
       );
     },

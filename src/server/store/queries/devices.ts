@@ -14,9 +14,17 @@ export interface DeviceRow extends DeviceFacts {
   readonly key_id: string;
   readonly bound_at: string;
   readonly last_seen_at: string;
+  /** The client address the device last called from. */
+  readonly last_ip: string | null;
 }
 
-const DEVICE_COLUMNS = 'id, key_id, fingerprint, name, os, os_version, arch, bound_at, last_seen_at';
+/** An active binding as the dashboard lists it, with its key. */
+export interface VisibleDevice extends DeviceRow {
+  readonly key_name: string;
+  readonly key_masked: string;
+}
+
+const DEVICE_COLUMNS = 'id, key_id, fingerprint, name, os, os_version, arch, bound_at, last_seen_at, last_ip';
 
 export function deviceQueries(sql: Sql) {
   return {
@@ -30,8 +38,8 @@ export function deviceQueries(sql: Sql) {
 
     async insert(device: DeviceRow): Promise<void> {
       await sql.run(
-        `INSERT INTO devices (id, key_id, fingerprint, name, os, os_version, arch, bound_at, last_seen_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO devices (id, key_id, fingerprint, name, os, os_version, arch, bound_at, last_seen_at, last_ip)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           device.id,
           device.key_id,
@@ -42,20 +50,42 @@ export function deviceQueries(sql: Sql) {
           device.arch,
           device.bound_at,
           device.last_seen_at,
+          device.last_ip,
         ],
       );
     },
 
     /** The same machine logging in again: its name or OS version may have changed. */
-    async refresh(id: string, facts: DeviceFacts, at: string): Promise<void> {
+    async refresh(id: string, facts: DeviceFacts, at: string, ip: string): Promise<void> {
       await sql.run(
-        'UPDATE devices SET name = ?, os = ?, os_version = ?, arch = ?, last_seen_at = ? WHERE id = ?',
-        [facts.name, facts.os, facts.os_version, facts.arch, at, id],
+        'UPDATE devices SET name = ?, os = ?, os_version = ?, arch = ?, last_seen_at = ?, last_ip = ? WHERE id = ?',
+        [facts.name, facts.os, facts.os_version, facts.arch, at, ip, id],
       );
     },
 
-    async touch(id: string, at: string): Promise<void> {
-      await sql.run('UPDATE devices SET last_seen_at = ? WHERE id = ?', [at, id]);
+    async touch(id: string, at: string, ip: string): Promise<void> {
+      await sql.run('UPDATE devices SET last_seen_at = ?, last_ip = ? WHERE id = ?', [at, ip, id]);
+    },
+
+    /** Active bindings of the keys a user may see (the same rule as keys.visibleTo), newest first. */
+    visibleTo(userId: string): Promise<VisibleDevice[]> {
+      return sql.all<VisibleDevice>(
+        `SELECT d.id, d.key_id, d.fingerprint, d.name, d.os, d.os_version, d.arch, d.bound_at, d.last_seen_at,
+                d.last_ip, k.name AS key_name, k.masked AS key_masked
+         FROM devices d
+         JOIN api_keys k ON k.id = d.key_id
+         JOIN workspaces w ON w.id = k.workspace_id
+         JOIN memberships m ON m.org_id = w.org_id AND m.user_id = ?
+         WHERE d.unbound_at IS NULL AND (k.user_id = m.user_id OR m.role IN ('owner', 'admin'))
+         ORDER BY d.bound_at DESC, d.id`,
+        [userId],
+      );
+    },
+
+    byId(id: string): Promise<DeviceRow | undefined> {
+      return sql.get<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE id = ? AND unbound_at IS NULL`, [
+        id,
+      ]);
     },
 
     /** Devices seen after `at` (the benchmark counts the writes a load caused). */

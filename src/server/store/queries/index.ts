@@ -4,6 +4,7 @@ import { accountQueries } from './accounts.js';
 import { auditQueries } from './audit.js';
 import { deviceQueries } from './devices.js';
 import { keyQueries } from './keys.js';
+import { sessionQueries } from './sessions.js';
 
 export function queries(sql: Sql) {
   return {
@@ -11,6 +12,7 @@ export function queries(sql: Sql) {
     keys: keyQueries(sql),
     devices: deviceQueries(sql),
     audit: auditQueries(sql),
+    sessions: sessionQueries(sql),
   };
 }
 

@@ -16,6 +16,8 @@ export interface KeyRow {
   readonly expires_at: string | null;
   readonly revoked_at: string | null;
   readonly last_used_at: string | null;
+  /** The key a roll made to replace this one, which then expires after its grace period. */
+  readonly replaced_by: string | null;
 }
 
 /** A key with everything a request needs, found by its digest in one query. */
@@ -27,7 +29,7 @@ export interface KeyRecord {
   readonly workspace: NamedRow;
 }
 
-export interface NewKey extends Omit<KeyRow, 'last_used_at'> {
+export interface NewKey extends Omit<KeyRow, 'last_used_at' | 'replaced_by'> {
   readonly digest: Buffer;
   readonly user_id: string;
   readonly workspace_id: string;
@@ -52,10 +54,44 @@ interface KeyRecordRow extends KeyRow {
 }
 
 const KEY_COLUMNS =
-  'k.id, k.masked, k.environment, k.type, k.name, k.created_at, k.expires_at, k.revoked_at, k.last_used_at';
+  'k.id, k.masked, k.environment, k.type, k.name, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, k.replaced_by';
+
+/** A key as its owner (or an admin of its organization) sees it on the dashboard and the API. */
+export interface VisibleKey extends KeyRow {
+  readonly workspace_id: string;
+  readonly workspace_name: string;
+  readonly org_id: string;
+  readonly org_name: string;
+  readonly creator_id: string;
+  readonly creator_email: string;
+  readonly device_id: string | null;
+  readonly device_name: string | null;
+  readonly device_os: string | null;
+  readonly device_bound_at: string | null;
+  readonly device_last_seen_at: string | null;
+}
+
+/**
+ * Who may see and manage what (one rule for the API, the dashboard and every check): the keys
+ * a user created in an organization they belong to, and every key of an organization where
+ * they are an owner or admin. Anything else does not exist for them.
+ */
+const VISIBLE_KEYS = `
+  FROM api_keys k
+  JOIN users u ON u.id = k.user_id
+  JOIN workspaces w ON w.id = k.workspace_id
+  JOIN organizations o ON o.id = w.org_id
+  JOIN memberships m ON m.org_id = o.id AND m.user_id = ?
+  LEFT JOIN devices d ON d.key_id = k.id AND d.unbound_at IS NULL
+  WHERE (k.user_id = m.user_id OR m.role IN ('owner', 'admin'))`;
+
+const VISIBLE_COLUMNS = `${KEY_COLUMNS}, w.id AS workspace_id, w.name AS workspace_name, o.id AS org_id,
+  o.name AS org_name, u.id AS creator_id, u.email AS creator_email, d.id AS device_id, d.name AS device_name,
+  d.os AS device_os, d.bound_at AS device_bound_at, d.last_seen_at AS device_last_seen_at`;
 
 function keyRow(row: KeyRow): KeyRow {
   return {
+    replaced_by: row.replaced_by,
     id: row.id,
     masked: row.masked,
     environment: row.environment,
@@ -125,6 +161,33 @@ export function keyQueries(sql: Sql) {
           id,
         ])) === 1
       );
+    },
+
+    /** A roll: the old key expires at `expiresAt` and points at its replacement. */
+    async replace(id: string, replacement: string, expiresAt: string): Promise<void> {
+      await sql.run('UPDATE api_keys SET replaced_by = ?, expires_at = ? WHERE id = ?', [
+        replacement,
+        expiresAt,
+        id,
+      ]);
+    },
+
+    /** The keys a user may see, newest first; `limit` and `offset` page through them. */
+    visibleTo(userId: string, page?: { limit: number; offset: number }): Promise<VisibleKey[]> {
+      return sql.all<VisibleKey>(
+        `SELECT ${VISIBLE_COLUMNS} ${VISIBLE_KEYS} ORDER BY k.created_at DESC, k.id${page === undefined ? '' : ' LIMIT ? OFFSET ?'}`,
+        page === undefined ? [userId] : [userId, page.limit, page.offset],
+      );
+    },
+
+    async countVisibleTo(userId: string): Promise<number> {
+      const row = await sql.get<{ n: number }>(`SELECT count(*) AS n ${VISIBLE_KEYS}`, [userId]);
+      return Number(row?.n ?? 0);
+    },
+
+    /** One key, if the user may see it: undefined both for another organization's key and for no key. */
+    visibleKey(userId: string, keyId: string): Promise<VisibleKey | undefined> {
+      return sql.get<VisibleKey>(`SELECT ${VISIBLE_COLUMNS} ${VISIBLE_KEYS} AND k.id = ?`, [userId, keyId]);
     },
 
     async touch(id: string, at: string): Promise<void> {

@@ -93,4 +93,36 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE api_keys ADD COLUMN type TEXT NOT NULL DEFAULT 'client' CHECK (type IN ('client', 'server'));
   ALTER TABLE api_keys ADD COLUMN last_used_at TEXT;
   `,
+  // 3: people sign in (a scrypt hash, never the password), with sessions whose tokens are
+  // stored as digests; keys can be rolled; the audit trail names the person who acted.
+  `
+  ALTER TABLE users ADD COLUMN password_hash TEXT;
+  ALTER TABLE users ADD COLUMN last_login_at TEXT;
+  ALTER TABLE api_keys ADD COLUMN replaced_by TEXT;
+  ALTER TABLE devices ADD COLUMN last_ip TEXT;
+  ALTER TABLE audit_events ADD COLUMN actor_user_id TEXT;
+  CREATE INDEX audit_events_actor ON audit_events (actor_user_id, id);
+
+  CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    kind TEXT NOT NULL CHECK (kind IN ('api', 'cookie')),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    ended_at TEXT,
+    end_reason TEXT,
+    client_ip TEXT
+  ) STRICT;
+  CREATE INDEX sessions_user ON sessions (user_id);
+
+  CREATE TABLE session_tokens (
+    digest BLOB PRIMARY KEY CHECK (length(digest) = 32),
+    session_id TEXT NOT NULL REFERENCES sessions (id),
+    kind TEXT NOT NULL CHECK (kind IN ('access', 'refresh', 'cookie')),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+  ) STRICT;
+  CREATE INDEX session_tokens_session ON session_tokens (session_id);
+  `,
 ];

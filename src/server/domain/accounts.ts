@@ -1,0 +1,60 @@
+// People: create a user (or set the password of one), with an organization and a role.
+import type { NamedRow, Role, UserRow } from '../store/queries/accounts.js';
+import type { Store } from '../store/store.js';
+import { ensureUser, namedOrganization, personalOrganization } from './keys.js';
+import { hashPassword, type ScryptCost } from './passwords.js';
+
+export interface CreateUserInput {
+  readonly email: string;
+  readonly name?: string;
+  /** An organization by name (created if new); without it, the user's own. */
+  readonly organization?: string;
+  /** The role in that organization; default: owner of a new one, member of an existing one. */
+  readonly role?: Role;
+  /** Checked by the caller (passwordProblem); hashed here. */
+  readonly password?: string;
+}
+
+export interface CreatedUser {
+  readonly user: UserRow;
+  readonly organization: NamedRow;
+  readonly role: Role;
+  /** False when the email already existed (its name, password or role may have changed). */
+  readonly created: boolean;
+  readonly passwordSet: boolean;
+}
+
+export async function createUser(
+  store: Store,
+  input: CreateUserInput,
+  now: Date,
+  cost?: ScryptCost,
+): Promise<CreatedUser> {
+  const at = now.toISOString();
+  // Hashing takes a while: outside the transaction, which holds the write lock.
+  const hash = input.password === undefined ? undefined : await hashPassword(input.password, cost);
+  return store.transaction(async (tx) => {
+    const existed = (await tx.accounts.userByEmail(input.email)) !== undefined;
+    const user = await ensureUser(tx, input.email, input.name, at);
+    let organization: NamedRow;
+    let role: Role;
+    if (input.organization === undefined) {
+      organization = await personalOrganization(tx, user, at);
+      role = 'owner';
+    } else {
+      ({ organization, role } = await namedOrganization(tx, user, input.organization, at));
+      if (input.role !== undefined && input.role !== role) {
+        await tx.accounts.setRole(user.id, organization.id, input.role);
+        role = input.role;
+      }
+    }
+    if (hash !== undefined) await tx.accounts.setPassword(user.id, hash);
+    await tx.audit.record({
+      at,
+      event: !existed ? 'user_create' : hash !== undefined ? 'password_set' : 'user_update',
+      actor_user_id: user.id,
+      detail: { email: user.email, organization_id: organization.id, role, password_set: hash !== undefined },
+    });
+    return { user, organization, role, created: !existed, passwordSet: hash !== undefined };
+  });
+}

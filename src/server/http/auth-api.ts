@@ -1,0 +1,112 @@
+// Sessions for people (DASHBOARD.md): sign in, refresh, sign out, who am I. Bearer tokens only.
+import { normalizeIP } from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { me, refresh, signIn, signOut } from '../domain/sessions.js';
+import { ApiError } from './api-error.js';
+import { requireWho, type WebDeps } from './session-auth.js';
+import { parseRefreshBody, parseSignInBody } from './validation.js';
+
+type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
+
+/**
+ * Attempts are counted before any password is hashed: the hash is slow on purpose, so a flood
+ * of sign-ins must be refused before it costs anything. Per address and per account (a
+ * distributed guess at one account meets the second).
+ */
+export function signInGate(app: FastifyInstance, deps: WebDeps) {
+  const { perAddress, perAccount, windowMs } = deps.signInLimit;
+  const byAddress: Limiter = app.createRateLimit({
+    max: perAddress,
+    timeWindow: windowMs,
+    keyGenerator: (request) => `sign-in address ${normalizeIP(request.ip, 64)}`,
+  });
+  const byAccount: Limiter = app.createRateLimit({
+    max: perAccount,
+    timeWindow: windowMs,
+    keyGenerator: (request) =>
+      `sign-in account ${String((request.body as { email?: unknown })?.email ?? '')
+        .trim()
+        .toLowerCase()}`,
+  });
+  /** Undefined when the attempt may go ahead; else the seconds to wait. */
+  return async (request: FastifyRequest): Promise<number | undefined> => {
+    for (const check of [byAddress, byAccount]) {
+      const result = await check(request);
+      if (!result.isAllowed && result.isExceeded) return Math.max(1, result.ttlInSeconds);
+    }
+    return undefined;
+  };
+}
+
+export function tooManySignIns(retryAfter: number): ApiError {
+  return new ApiError(
+    429,
+    'rate_limited',
+    `Too many sign-in attempts; retry in ${retryAfter} seconds.`,
+    {},
+    { 'retry-after': String(retryAfter) },
+  );
+}
+
+export const authApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
+  const gate = signInGate(app, deps);
+
+  app.post('/api/v1/auth/login', async (request) => {
+    const body = parseSignInBody(request.body);
+    const retryAfter = await gate(request);
+    if (retryAfter !== undefined) throw tooManySignIns(retryAfter);
+    const outcome = await signIn(
+      deps.store,
+      deps.secret,
+      { ...body, clientIp: request.ip, now: deps.now(), kind: 'api' },
+      deps.passwordCost,
+    );
+    if (!outcome.ok || !('tokens' in outcome)) {
+      throw new ApiError(401, 'invalid_credentials', 'Wrong email or password.');
+    }
+    return {
+      access_token: outcome.tokens.access_token,
+      token_type: 'bearer',
+      expires_in: outcome.tokens.expires_in,
+      refresh_token: outcome.tokens.refresh_token,
+      user: { id: outcome.user.id, email: outcome.user.email, name: outcome.user.name },
+    };
+  });
+
+  app.post('/api/v1/auth/refresh', async (request) => {
+    const token = parseRefreshBody(request.body);
+    const outcome = await refresh(deps.store, deps.secret, token, request.ip, deps.now());
+    if (!outcome.ok) {
+      throw new ApiError(
+        401,
+        'invalid_token',
+        outcome.reason === 'reused'
+          ? 'This refresh token was already used: the session has been ended. Sign in again.'
+          : 'The refresh token is not valid (expired, or its session ended). Sign in again.',
+      );
+    }
+    return outcome.tokens;
+  });
+
+  app.post('/api/v1/auth/logout', async (request) => {
+    const signedIn = requireWho(request);
+    if (signedIn.via !== 'bearer')
+      throw new ApiError(401, 'invalid_token', 'Send Authorization: Bearer <access_token>.');
+    await signOut(deps.store, signedIn, request.ip, deps.now());
+    return { logged_out: true };
+  });
+
+  app.get('/api/v1/auth/me', async (request) => {
+    const signedIn = requireWho(request);
+    const profile = await me(deps.store, signedIn.user.id);
+    if (profile === undefined) throw new ApiError(401, 'invalid_token', 'This account no longer exists.');
+    return {
+      id: profile.id,
+      email: profile.email,
+      name: profile.name,
+      organizations: profile.organizations.map((org) => ({ id: org.id, name: org.name, role: org.role })),
+      created_at: profile.created_at,
+      last_login_at: profile.last_login_at,
+    };
+  });
+};

@@ -1,0 +1,357 @@
+// The dashboard's pages (DASHBOARD.md): sign-in, API Keys, Devices; server-rendered, plain forms.
+import formbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
+import view from '@fastify/view';
+import { Eta } from 'eta';
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { devicesFor, unbindDeviceFor } from '../domain/devices.js';
+import type { CreatedKey } from '../domain/keys.js';
+import {
+  type Actor,
+  createKeyFor,
+  keyFor,
+  listKeysFor,
+  MAX_GRACE_SECONDS,
+  managedStatus,
+  revokeKeyFor,
+  rollKeyFor,
+} from '../domain/managed-keys.js';
+import { signIn, signOut } from '../domain/sessions.js';
+import { StoreError } from '../store/errors.js';
+import type { VisibleKey } from '../store/queries/keys.js';
+import { ApiError } from './api-error.js';
+import { signInGate } from './auth-api.js';
+import { clearSessionCookie, setSessionCookie, type WebDeps, type Who, who } from './session-auth.js';
+import { keyName } from './validation.js';
+import { webRoot } from './web-root.js';
+
+export const KEYS_PER_PAGE = 50;
+const KEYS_TAB = '/dashboard/settings?tab=api-keys';
+const DEVICES_TAB = '/dashboard/settings?tab=devices';
+const EXPIRY_CHOICES = [
+  { value: '30', label: '30 days' },
+  { value: '90', label: '90 days' },
+  { value: '365', label: '1 year' },
+  { value: 'never', label: 'Never' },
+];
+const GRACE_CHOICES = [
+  { value: '0', label: 'Not at all: stop it now' },
+  { value: '3600', label: '1 hour' },
+  { value: '86400', label: '24 hours' },
+  { value: String(MAX_GRACE_SECONDS), label: '7 days' },
+];
+
+/** `?next=` only ever leads to a path on this site: never another origin, never a scheme. */
+export function safeNext(next: unknown): string {
+  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) {
+    return KEYS_TAB;
+  }
+  try {
+    const base = 'http://sekuire.invalid';
+    const url = new URL(next, base);
+    return url.origin === base ? `${url.pathname}${url.search}` : KEYS_TAB;
+  } catch {
+    return KEYS_TAB;
+  }
+}
+
+type Form = Record<string, string | undefined>;
+
+function form(request: FastifyRequest): Form {
+  const body = request.body;
+  return typeof body === 'object' && body !== null ? (body as Form) : {};
+}
+
+/** Times as people read them, relative to now for recent ones; the exact time stays in the markup. */
+export function when(iso: string | null, now: Date): string {
+  if (iso === null) return '';
+  const ms = now.getTime() - Date.parse(iso);
+  if (ms >= 0 && ms < 60_000) return 'just now';
+  if (ms >= 0 && ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ago`;
+  if (ms >= 0 && ms < 86_400_000) return `${Math.floor(ms / 3_600_000)} h ago`;
+  return iso.slice(0, 10);
+}
+
+export const dashboard: FastifyPluginAsync<WebDeps> = async (app, deps) => {
+  const root = webRoot();
+  await app.register(formbody);
+  await app.register(fastifyStatic, {
+    root: `${root}assets`,
+    prefix: '/assets/',
+    index: false,
+    wildcard: false,
+  });
+  await app.register(view, {
+    engine: { eta: new Eta({ views: `${root}views`, autoEscape: true, cache: true }) },
+    root: `${root}views`,
+    layout: 'layout.eta',
+    production: true,
+  });
+  const gate = signInGate(app, deps);
+
+  const actor = (signedIn: Who, request: FastifyRequest): Actor => ({
+    user: signedIn.user,
+    clientIp: request.ip,
+    now: deps.now(),
+  });
+  const csrfToken = (reply: FastifyReply, request: FastifyRequest) =>
+    reply.generateCsrf({ userInfo: who(request)?.sessionId ?? 'signed-out' });
+
+  /** The page chrome every template shares. */
+  const page = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    title: string,
+    extra: Record<string, unknown>,
+  ) => ({
+    title,
+    signedIn: who(request),
+    csrf: csrfToken(reply, request),
+    now: deps.now(),
+    when,
+    ...extra,
+  });
+
+  /** The signed-in person, or a redirect to the sign-in page that comes back here. */
+  const signedInOrRedirect = (request: FastifyRequest, reply: FastifyReply): Who | undefined => {
+    const signedIn = who(request);
+    if (signedIn === null) {
+      void reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
+      return undefined;
+    }
+    return signedIn;
+  };
+
+  const renderKeys = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    signedIn: Who,
+    extra: {
+      created?: CreatedKey;
+      rolledFrom?: VisibleKey;
+      notice?: string;
+      creating?: boolean;
+      formError?: string;
+    },
+    status = 200,
+  ) => {
+    const query = request.query as { page?: string };
+    const requested = Math.max(1, Number.parseInt(query.page ?? '1', 10) || 1);
+    const first = await listKeysFor(deps.store, signedIn.user.id, {
+      limit: KEYS_PER_PAGE,
+      offset: (requested - 1) * KEYS_PER_PAGE,
+    });
+    const pages = Math.max(1, Math.ceil(first.total / KEYS_PER_PAGE));
+    const listing =
+      requested > pages
+        ? await listKeysFor(deps.store, signedIn.user.id, {
+            limit: KEYS_PER_PAGE,
+            offset: (pages - 1) * KEYS_PER_PAGE,
+          })
+        : first;
+    const current = Math.min(requested, pages);
+    const now = deps.now();
+    return reply.code(status).view(
+      'api-keys.eta',
+      page(request, reply, 'API Keys', {
+        tab: 'api-keys',
+        keys: listing.items.map((key) => ({ ...key, status: managedStatus(key, now) })),
+        total: listing.total,
+        pageNumber: current,
+        pages,
+        from: listing.total === 0 ? 0 : (current - 1) * KEYS_PER_PAGE + 1,
+        to: (current - 1) * KEYS_PER_PAGE + listing.items.length,
+        expiryChoices: EXPIRY_CHOICES,
+        // The key itself is in this answer only; the page's script replaces the POST in history
+        // with the plain tab URL, so a reload fetches the page without it.
+        replaceUrl: extra.created === undefined ? undefined : KEYS_TAB,
+        ...extra,
+      }),
+    );
+  };
+
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const csrfFailed = error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET';
+    const status = csrfFailed
+      ? 403
+      : error instanceof ApiError
+        ? error.statusCode
+        : error instanceof StoreError && error.kind === 'unavailable'
+          ? 503
+          : 500;
+    const message = csrfFailed
+      ? 'This form has expired or did not come from this site. Go back, reload the page and try again.'
+      : status === 503
+        ? 'The server cannot reach its database right now. Try again in a moment.'
+        : error instanceof ApiError
+          ? error.message
+          : 'Something went wrong on our side. It has been logged; try again.';
+    if (status === 500) {
+      deps.logError(
+        `sekuire-server: unexpected error in ${request.method} ${request.routeOptions.url ?? '(no route)'}: ${error.stack ?? String(error)}`,
+      );
+    }
+    return reply.code(status).view('error.eta', page(request, reply, 'Error', { status, message }));
+  });
+
+  app.get('/login', async (request, reply) => {
+    const next = safeNext((request.query as { next?: string }).next);
+    if (who(request) !== null) return reply.redirect(next, 303);
+    return reply.view('login.eta', page(request, reply, 'Sign in', { next, email: '', error: undefined }));
+  });
+
+  app.post('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const body = form(request);
+    const next = safeNext(body.next);
+    const email = (body.email ?? '').trim().slice(0, 254);
+    const password = (body.password ?? '').slice(0, 1024);
+    const again = (status: number, error: string) =>
+      reply.code(status).view('login.eta', page(request, reply, 'Sign in', { next, email, error }));
+    if (email === '' || password === '') return again(400, 'Enter your email and password.');
+    const retryAfter = await gate(request);
+    if (retryAfter !== undefined) {
+      return again(429, `Too many sign-in attempts. Try again in ${Math.ceil(retryAfter / 60)} min.`);
+    }
+    const outcome = await signIn(
+      deps.store,
+      deps.secret,
+      { email, password, clientIp: request.ip, now: deps.now(), kind: 'cookie' },
+      deps.passwordCost,
+    );
+    if (!outcome.ok || !('cookie' in outcome)) return again(401, 'Wrong email or password');
+    setSessionCookie(reply, deps, outcome.cookie, outcome.expiresAt);
+    return reply.redirect(next, 303);
+  });
+
+  app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const signedIn = who(request);
+    if (signedIn !== null) await signOut(deps.store, signedIn, request.ip, deps.now());
+    clearSessionCookie(reply, deps);
+    return reply.redirect('/login', 303);
+  });
+
+  app.get('/dashboard', async (request, reply) => {
+    if (signedInOrRedirect(request, reply) === undefined) return reply;
+    return reply.redirect(KEYS_TAB, 302);
+  });
+
+  app.get('/dashboard/settings', async (request, reply) => {
+    const signedIn = signedInOrRedirect(request, reply);
+    if (signedIn === undefined) return reply;
+    const query = request.query as { tab?: string; create?: string; done?: string };
+    if (query.tab === 'devices') {
+      const devices = await devicesFor(deps.store, signedIn.user.id);
+      return reply.view(
+        'devices.eta',
+        page(request, reply, 'Devices', {
+          tab: 'devices',
+          devices,
+          notice:
+            query.done === 'unbound'
+              ? 'The device was unbound: the key binds to the next device that logs in with it.'
+              : undefined,
+        }),
+      );
+    }
+    if (query.tab !== 'api-keys') return reply.redirect(KEYS_TAB, 302);
+    const notice =
+      query.done === 'revoked' ? 'The key was revoked: every request with it is now refused.' : undefined;
+    return renderKeys(request, reply, signedIn, {
+      creating: query.create === '1',
+      ...(notice && { notice }),
+    });
+  });
+
+  app.post('/dashboard/keys', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const signedIn = signedInOrRedirect(request, reply);
+    if (signedIn === undefined) return reply;
+    const body = form(request);
+    let name: string;
+    try {
+      name = keyName(body.name);
+    } catch {
+      return renderKeys(request, reply, signedIn, { creating: true, formError: 'Give the key a name.' }, 400);
+    }
+    const environment = body.environment === 'live' ? 'live' : 'test';
+    const type = body.type === 'server' ? 'server' : 'client';
+    const days = body.expires === 'never' || body.expires === undefined ? null : Number(body.expires);
+    const expiresInDays = days !== null && [30, 90, 365].includes(days) ? days : null;
+    const outcome = await createKeyFor(deps.store, deps.secret, actor(signedIn, request), {
+      name,
+      environment,
+      type,
+      expiresInDays,
+    });
+    if (!outcome.ok) {
+      return renderKeys(
+        request,
+        reply,
+        signedIn,
+        { formError: 'You are not a member of any organization yet.' },
+        409,
+      );
+    }
+    return renderKeys(request, reply, signedIn, { created: outcome.created });
+  });
+
+  const confirmPage =
+    (template: 'revoke.eta' | 'roll.eta', title: string) =>
+    async (request: FastifyRequest, reply: FastifyReply) => {
+      const signedIn = signedInOrRedirect(request, reply);
+      if (signedIn === undefined) return reply;
+      const key = await keyFor(deps.store, signedIn.user.id, (request.params as { id: string }).id);
+      if (key === undefined)
+        throw new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
+      return reply.view(
+        template,
+        page(request, reply, title, { tab: 'api-keys', key, graceChoices: GRACE_CHOICES }),
+      );
+    };
+  app.get('/dashboard/keys/:id/revoke', confirmPage('revoke.eta', 'Revoke key'));
+  app.get('/dashboard/keys/:id/roll', confirmPage('roll.eta', 'Roll key'));
+
+  app.post('/dashboard/keys/:id/revoke', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const signedIn = signedInOrRedirect(request, reply);
+    if (signedIn === undefined) return reply;
+    const outcome = await revokeKeyFor(
+      deps.store,
+      actor(signedIn, request),
+      (request.params as { id: string }).id,
+    );
+    if (!outcome.ok)
+      throw new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
+    return reply.redirect(`${KEYS_TAB}&done=revoked`, 303);
+  });
+
+  app.post('/dashboard/keys/:id/roll', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const signedIn = signedInOrRedirect(request, reply);
+    if (signedIn === undefined) return reply;
+    const id = (request.params as { id: string }).id;
+    const grace = Number(form(request).grace ?? '0');
+    const seconds = GRACE_CHOICES.some((choice) => Number(choice.value) === grace) ? grace : 0;
+    const old = await keyFor(deps.store, signedIn.user.id, id);
+    const outcome = await rollKeyFor(deps.store, deps.secret, actor(signedIn, request), id, seconds);
+    if (!outcome.ok && outcome.reason === 'not_found') {
+      throw new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
+    }
+    if (!outcome.ok || old === undefined)
+      throw new ApiError(409, 'key_not_active', 'Only an active key can be rolled.');
+    return renderKeys(request, reply, signedIn, {
+      created: outcome.created,
+      rolledFrom: { ...old, expires_at: outcome.oldExpiresAt },
+    });
+  });
+
+  app.post('/dashboard/devices/:id/unbind', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const signedIn = signedInOrRedirect(request, reply);
+    if (signedIn === undefined) return reply;
+    const outcome = await unbindDeviceFor(
+      deps.store,
+      actor(signedIn, request),
+      (request.params as { id: string }).id,
+    );
+    if (!outcome.ok)
+      throw new ApiError(404, 'not_found', 'There is no such device (or it is not yours to manage).');
+    return reply.redirect(`${DEVICES_TAB}&done=unbound`, 303);
+  });
+};

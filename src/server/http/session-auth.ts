@@ -1,0 +1,99 @@
+// Who is signed in: a Bearer access token (API clients) or the dashboard's session cookie.
+// The types of request.cookies and reply.setCookie come with the plugin (registered in web.ts).
+import type {} from '@fastify/cookie';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ScryptCost } from '../domain/passwords.js';
+import { type Authenticated, authenticateToken } from '../domain/sessions.js';
+import type { Store } from '../store/store.js';
+import { ApiError } from './api-error.js';
+
+export interface SignInLimit {
+  /** Sign-in attempts per client address (IPv6: per /64) per window. */
+  readonly perAddress: number;
+  /** Sign-in attempts per account (email) per window, whoever makes them. */
+  readonly perAccount: number;
+  readonly windowMs: number;
+}
+
+export const DEFAULT_SIGN_IN_LIMIT: SignInLimit = { perAddress: 30, perAccount: 10, windowMs: 15 * 60_000 };
+
+export interface WebDeps {
+  readonly store: Store;
+  /** Where unexpected errors are reported (the app's error log). */
+  readonly logError: (message: string) => void;
+  readonly secret: Buffer;
+  readonly now: () => Date;
+  /** Served over TLS: cookies get Secure and the __Host- prefix. */
+  readonly tls: boolean;
+  readonly passwordCost?: ScryptCost;
+  readonly signInLimit: SignInLimit;
+}
+
+export interface Who extends Authenticated {
+  readonly via: 'bearer' | 'cookie';
+}
+
+const WHO = 'sekuireWho';
+
+/** The cookie's name: __Host- (Secure, Path=/, no Domain) whenever TLS allows it. */
+export function sessionCookieName(tls: boolean): string {
+  return tls ? '__Host-sekuire_session' : 'sekuire_session';
+}
+
+export function csrfCookieName(tls: boolean): string {
+  return tls ? '__Host-sekuire_csrf' : 'sekuire_csrf';
+}
+
+/** Registers the decorator and the hook that finds the session of every request in this scope. */
+export function resolveSessions(app: FastifyInstance, deps: WebDeps): void {
+  app.decorateRequest(WHO, null);
+  app.addHook('onRequest', async (request) => {
+    const authorization = request.headers.authorization;
+    const bearer = authorization === undefined ? undefined : /^Bearer[ \t]+(\S+)$/i.exec(authorization)?.[1];
+    if (bearer !== undefined) {
+      const who = await authenticateToken(deps.store, deps.secret, 'access', bearer, deps.now());
+      if (who !== undefined) request.setDecorator<Who>(WHO, { ...who, via: 'bearer' });
+      return;
+    }
+    const cookie = request.cookies[sessionCookieName(deps.tls)];
+    if (cookie === undefined) return;
+    const who = await authenticateToken(deps.store, deps.secret, 'cookie', cookie, deps.now());
+    if (who !== undefined) request.setDecorator<Who>(WHO, { ...who, via: 'cookie' });
+  });
+}
+
+export function who(request: FastifyRequest): Who | null {
+  return request.getDecorator<Who | null>(WHO);
+}
+
+/** The signed-in person, or 401 invalid_token. */
+export function requireWho(request: FastifyRequest): Who {
+  const found = who(request);
+  if (found === null) {
+    throw new ApiError(
+      401,
+      'invalid_token',
+      'Sign in first: send Authorization: Bearer <access_token> (from POST /api/v1/auth/login).',
+    );
+  }
+  return found;
+}
+
+export function setSessionCookie(reply: FastifyReply, deps: WebDeps, token: string, expires: Date): void {
+  reply.setCookie(sessionCookieName(deps.tls), token, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: deps.tls,
+    expires,
+  });
+}
+
+export function clearSessionCookie(reply: FastifyReply, deps: WebDeps): void {
+  reply.clearCookie(sessionCookieName(deps.tls), {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: deps.tls,
+  });
+}

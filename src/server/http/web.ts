@@ -1,0 +1,57 @@
+// Everything a person uses (sessions, keys API, dashboard pages), in one scope with its plugins.
+import { createHmac } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import csrf from '@fastify/csrf-protection';
+import helmet from '@fastify/helmet';
+import type { FastifyPluginAsync } from 'fastify';
+import { authApi } from './auth-api.js';
+import { dashboard } from './dashboard.js';
+import { keysApi } from './keys-api.js';
+import { csrfCookieName, resolveSessions, type WebDeps, who } from './session-auth.js';
+
+/**
+ * Registered beside the CLI API, not around it: the CLI's requests (the hot path) never run
+ * these plugins' hooks. Each plugin replaces something we would otherwise write ourselves:
+ * @fastify/cookie parses and sets cookies, @fastify/csrf-protection issues and checks CSRF
+ * tokens (bound to the session, so a token from another session, or a tossed cookie, fails),
+ * @fastify/helmet sets the security headers.
+ */
+export const webSurfaces: FastifyPluginAsync<WebDeps> = async (app, deps) => {
+  await app.register(cookie);
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        'default-src': ["'none'"],
+        'script-src': ["'self'"],
+        'style-src': ["'self'"],
+        'img-src': ["'self'", 'data:'],
+        'connect-src': ["'self'"],
+        'form-action': ["'self'"],
+        'frame-ancestors': ["'none'"],
+        'base-uri': ["'none'"],
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+    frameguard: { action: 'deny' },
+    // HSTS means something only over TLS; on plain http a browser ignores it anyway.
+    strictTransportSecurity: deps.tls ? { maxAge: 31_536_000 } : false,
+    crossOriginEmbedderPolicy: false,
+  });
+  await app.register(csrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: csrfCookieName(deps.tls),
+    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: deps.tls },
+    getToken: (request) => {
+      const header = request.headers['x-csrf-token'];
+      if (typeof header === 'string') return header;
+      return (request.body as { _csrf?: string } | undefined)?._csrf;
+    },
+    getUserInfo: (request) => who(request)?.sessionId ?? 'signed-out',
+    csrfOpts: { hmacKey: createHmac('sha256', deps.secret).update('sekuire.csrf.v1').digest() },
+  });
+  resolveSessions(app, deps);
+  await app.register(authApi, deps);
+  await app.register(keysApi, deps);
+  await app.register(dashboard, deps);
+};

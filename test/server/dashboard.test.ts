@@ -1,0 +1,331 @@
+// The dashboard's pages without a browser: redirects, ?next=, headers, cookies, escaping, the key shown once, size.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { safeNext } from '../../src/server/http/dashboard.js';
+import { selfSignedCert } from '../helpers/tls.js';
+import { type Harness, type HarnessOptions, harness, PASSWORD } from './harness.js';
+
+let current: Harness | undefined;
+afterEach(async () => {
+  if (current === undefined) return;
+  expect(current.logged).toEqual([]);
+  await current.close();
+  current = undefined;
+});
+
+/** A browser-like session: keeps cookies, reads the CSRF token of each page. */
+function browser(prefix = '') {
+  const jar = new Map<string, string>();
+  let csrf = '';
+  const remember = (response: LightMyRequestResponse) => {
+    for (const cookie of response.cookies) {
+      if (cookie.value === '' || (cookie.expires !== undefined && cookie.expires.getTime() < Date.now()))
+        jar.delete(cookie.name);
+      else jar.set(cookie.name, cookie.value);
+    }
+    const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
+    if (token !== undefined) csrf = token;
+    return response;
+  };
+  const cookies = () => Object.fromEntries(jar);
+  return {
+    jar,
+    get: async (url: string) =>
+      remember(await (current as Harness).inject({ method: 'GET', url, cookies: cookies() })),
+    post: async (url: string, fields: Record<string, string>) =>
+      remember(
+        await (current as Harness).inject({
+          method: 'POST',
+          url,
+          cookies: cookies(),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
+        }),
+      ),
+    async signIn(email: string, password = PASSWORD) {
+      await this.get('/login');
+      return this.post('/login', { email, password });
+    },
+    session: () => jar.get(`${prefix}sekuire_session`),
+  };
+}
+
+const start = async (options: HarnessOptions = {}): Promise<Harness> => {
+  current = await harness(options);
+  return current;
+};
+
+describe('?next= only leads to a path on this site', () => {
+  it.each([
+    ['/dashboard/settings?tab=devices', '/dashboard/settings?tab=devices'],
+    ['/device?code=ABCD-EFGH', '/device?code=ABCD-EFGH'],
+    ['//evil.example/x', '/dashboard/settings?tab=api-keys'],
+    ['/\\evil.example', '/dashboard/settings?tab=api-keys'],
+    ['https://evil.example/', '/dashboard/settings?tab=api-keys'],
+    ['javascript:alert(1)', '/dashboard/settings?tab=api-keys'],
+    ['/%2F%2Fevil.example', '/%2F%2Fevil.example'],
+    ['', '/dashboard/settings?tab=api-keys'],
+    [undefined, '/dashboard/settings?tab=api-keys'],
+  ])('%j -> %j', (next, expected) => {
+    expect(safeNext(next)).toBe(expected);
+  });
+});
+
+describe('pages', () => {
+  it('any dashboard URL without a session redirects to /login?next=<that path>', async () => {
+    await start();
+    for (const url of [
+      '/dashboard',
+      '/dashboard/settings?tab=api-keys',
+      '/dashboard/settings?tab=devices',
+      '/dashboard/keys/key_x/revoke',
+    ]) {
+      const response = await (current as Harness).inject({ method: 'GET', url });
+      expect(response.statusCode).toBe(303);
+      expect(response.headers.location).toBe(`/login?next=${encodeURIComponent(url)}`);
+    }
+  });
+
+  it('signs in, follows next, and /dashboard leads to the API Keys tab', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const b = browser();
+    await b.get('/login?next=%2Fdashboard%2Fsettings%3Ftab%3Ddevices');
+    const signedIn = await b.post('/login', {
+      email: 'ada@example.com',
+      password: PASSWORD,
+      next: '/dashboard/settings?tab=devices',
+    });
+    expect(signedIn.statusCode).toBe(303);
+    expect(signedIn.headers.location).toBe('/dashboard/settings?tab=devices');
+    const home = await b.get('/dashboard');
+    expect(home.statusCode).toBe(302);
+    expect(home.headers.location).toBe('/dashboard/settings?tab=api-keys');
+    const keys = await b.get('/dashboard/settings?tab=api-keys');
+    expect(keys.statusCode).toBe(200);
+    expect(keys.body).toContain('<h1>API Keys</h1>');
+    expect(keys.body).toContain('No API keys yet.');
+    expect(keys.body).toContain('Sign out');
+  });
+
+  it('a wrong password shows "Wrong email or password" and keeps the email', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const b = browser();
+    const wrong = await b.signIn('ada@example.com', 'nope nope nope');
+    expect(wrong.statusCode).toBe(401);
+    expect(wrong.body).toContain('Wrong email or password');
+    expect(wrong.body).toContain('value="ada@example.com"');
+    expect(b.session()).toBeUndefined();
+  });
+
+  it('a form without its CSRF token is refused with a page that says what to do', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const refused = await (current as Harness).inject({
+      method: 'POST',
+      url: '/login',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: `email=ada%40example.com&password=${encodeURIComponent(PASSWORD)}`,
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.headers['content-type']).toContain('text/html');
+    expect(refused.body).toContain('This form has expired or did not come from this site.');
+    expect(refused.cookies.find((cookie) => cookie.name === 'sekuire_session')).toBeUndefined();
+  });
+
+  it('security headers on every page; cookies HttpOnly, SameSite=Lax, Path=/', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const b = browser();
+    const login = await b.get('/login');
+    const signedIn = await b.signIn('ada@example.com');
+    const page = await b.get('/dashboard/settings?tab=api-keys');
+    for (const response of [login, signedIn, page]) {
+      expect(response.headers['content-security-policy']).toBe(
+        "default-src 'none';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';form-action 'self';frame-ancestors 'none';base-uri 'none'",
+      );
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      expect(response.headers['referrer-policy']).toBe('no-referrer');
+      expect(response.headers['x-frame-options']).toBe('DENY');
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.headers['strict-transport-security']).toBeUndefined();
+    }
+    const session = signedIn.cookies.find((cookie) => cookie.name === 'sekuire_session');
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+    expect(session?.secure).toBeUndefined();
+    const csrf = login.cookies.find((cookie) => cookie.name === 'sekuire_csrf');
+    expect(csrf).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+    // The CLI API stays lean: none of these headers or cookies on the hot path.
+    const health = await (current as Harness).inject({ method: 'GET', url: '/api/v1/health' });
+    expect(health.headers['content-security-policy']).toBeUndefined();
+  });
+
+  it('under TLS the cookies are Secure with the __Host- prefix, and HSTS is sent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sekuire-tls-'));
+    try {
+      const pair = selfSignedCert(dir, ['127.0.0.1']);
+      const h = await start({ https: { cert: readFileSync(pair.cert), key: readFileSync(pair.key) } });
+      await h.createUser({ email: 'ada@example.com' });
+      const b = browser('__Host-');
+      const signedIn = await b.signIn('ada@example.com');
+      expect(signedIn.statusCode).toBe(303);
+      const session = signedIn.cookies.find((cookie) => cookie.name === '__Host-sekuire_session');
+      expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/', secure: true });
+      expect(signedIn.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the new key is in the answer to the form only: the next GET of the page does not contain it', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const b = browser();
+    await b.signIn('ada@example.com');
+    const form = await b.get('/dashboard/settings?tab=api-keys&create=1');
+    for (const label of ['Name', 'Environment', 'Type', 'Expires'])
+      expect(form.body).toContain(`<span>${label}</span>`);
+    const created = await b.post('/dashboard/keys', {
+      name: 'laptop',
+      environment: 'live',
+      type: 'client',
+      expires: '30',
+    });
+    expect(created.statusCode).toBe(200);
+    const key = /id="new-key" class="mono" readonly value="(sk_live_[0-9A-Za-z]{38})"/.exec(
+      created.body,
+    )?.[1] as string;
+    expect(key).toBeDefined();
+    expect(created.body).toContain("you'll only see it once");
+    expect(created.body).toContain('sekuire login');
+    expect(created.body).toContain('data-replace-url="/dashboard/settings?tab=api-keys"');
+    expect((await h.get('/api/v1/cli/status', key, 'a'.repeat(64))).statusCode).toBe(200);
+    const later = await b.get('/dashboard/settings?tab=api-keys');
+    expect(later.body).not.toContain(key);
+    expect(later.body).not.toContain(key.slice(8, 40));
+    expect(later.body).toContain(`${key.slice(0, 11)}...${key.slice(-3)}`);
+  });
+
+  it('escapes what people type: a key named like markup is shown as text', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const b = browser();
+    await b.signIn('ada@example.com');
+    await b.get('/dashboard/settings?tab=api-keys&create=1');
+    await b.post('/dashboard/keys', {
+      name: '<script>alert(1)</script>"\'&',
+      environment: 'test',
+      type: 'client',
+      expires: 'never',
+    });
+    const page = await b.get('/dashboard/settings?tab=api-keys');
+    expect(page.body).not.toContain('<script>alert(1)</script>');
+    expect(page.body).toMatch(/&lt;script&gt;alert\(1\)&lt;\/script&gt;&(quot|#34);&(#39|#x27);&amp;/);
+  });
+
+  it('revoke asks first, then revokes; roll shows the new key once; unbind; sign out ends the session', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const b = browser();
+    await b.signIn('ada@example.com');
+    await b.get('/dashboard/settings?tab=api-keys&create=1');
+    const created = await b.post('/dashboard/keys', {
+      name: 'ci',
+      environment: 'test',
+      type: 'client',
+      expires: '90',
+    });
+    const key = /readonly value="(sk_test_\w+)"/.exec(created.body)?.[1] as string;
+    expect((await h.login(key, 'a'.repeat(64))).statusCode).toBe(200);
+    const id = (await h.store.read.keys.list())[0]?.id as string;
+    const confirm = await b.get(`/dashboard/keys/${id}/roll`);
+    expect(confirm.body).toContain('Keep the old key working for');
+    const rolled = await b.post(`/dashboard/keys/${id}/roll`, { grace: '3600' });
+    const fresh = /readonly value="(sk_test_\w+)"/.exec(rolled.body)?.[1] as string;
+    expect(fresh).not.toBe(key);
+    expect(rolled.body).toContain('keeps working until');
+    const newId = (await h.store.read.keys.list()).find((row) => row.id !== id)?.id as string;
+    const ask = await b.get(`/dashboard/keys/${newId}/revoke`);
+    expect(ask.statusCode).toBe(200);
+    expect(ask.body).toContain('Revoke key</button>');
+    const revoked = await b.post(`/dashboard/keys/${newId}/revoke`, {});
+    expect(revoked.statusCode).toBe(303);
+    expect(revoked.headers.location).toBe('/dashboard/settings?tab=api-keys&done=revoked');
+    expect((await h.get('/api/v1/cli/status', fresh, 'a'.repeat(64))).json().error).toBe('key_revoked');
+
+    const devices = await b.get('/dashboard/settings?tab=devices');
+    expect(devices.body).toContain('<h1>Devices</h1>');
+    const deviceId = /action="\/dashboard\/devices\/(dev_\w+)\/unbind"/.exec(devices.body)?.[1] as string;
+    const unbound = await b.post(`/dashboard/devices/${deviceId}/unbind`, {});
+    expect(unbound.headers.location).toBe('/dashboard/settings?tab=devices&done=unbound');
+    expect((await b.get('/dashboard/settings?tab=devices')).body).toContain('No bound devices.');
+
+    const session = b.session();
+    const out = await b.post('/logout', {});
+    expect(out.statusCode).toBe(303);
+    expect(out.headers.location).toBe('/login');
+    expect(b.session()).toBeUndefined();
+    // The old cookie value is dead on the server too.
+    const replay = await (current as Harness).inject({
+      method: 'GET',
+      url: '/dashboard/settings?tab=api-keys',
+      cookies: { sekuire_session: session ?? '' },
+    });
+    expect(replay.statusCode).toBe(303);
+  });
+
+  it('another organization cannot even open the confirm page of a key', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    await h.createUser({ email: 'eve@example.com' });
+    const { key } = await h.createKey({ email: 'ada@example.com' });
+    const b = browser();
+    await b.signIn('eve@example.com');
+    const page = await b.get(`/dashboard/keys/${key.id}/revoke`);
+    expect(page.statusCode).toBe(404);
+    const post = await b.post(`/dashboard/keys/${key.id}/revoke`, {});
+    expect(post.statusCode).toBe(404);
+    expect((await h.store.read.keys.byId(key.id))?.revoked_at).toBeNull();
+  });
+
+  it('1,000 keys: pages of 50, each page well under 150 KB', async () => {
+    const h = await start();
+    const ada = await h.createUser({ email: 'ada@example.com' });
+    await h.store.transaction(async (tx) => {
+      const workspace = await tx.accounts.ensureWorkspace(
+        { id: 'ws_bulk', name: 'Default' },
+        ada.organization.id,
+        h.now().toISOString(),
+      );
+      for (let i = 0; i < 1000; i++) {
+        await tx.keys.insert({
+          id: `key_${String(i).padStart(16, '0')}`,
+          digest: Buffer.alloc(32, i % 256).fill(Math.floor(i / 256), 0, 1),
+          masked: 'sk_test_abc...xyz',
+          environment: 'test',
+          type: 'client',
+          name: `key number ${i}`,
+          user_id: ada.user.id,
+          workspace_id: workspace.id,
+          created_at: new Date(h.now().getTime() + i).toISOString(),
+          expires_at: null,
+          revoked_at: null,
+        });
+      }
+    });
+    const b = browser();
+    await b.signIn('ada@example.com');
+    const first = await b.get('/dashboard/settings?tab=api-keys');
+    expect(first.body).toContain('Showing 1–50 of 1000');
+    expect(Buffer.byteLength(first.body)).toBeLessThan(150 * 1024);
+    expect(first.body.match(/<tr>/g)).toHaveLength(51);
+    const last = await b.get('/dashboard/settings?tab=api-keys&page=20');
+    expect(last.body).toContain('Showing 951–1000 of 1000');
+    const beyond = await b.get('/dashboard/settings?tab=api-keys&page=99');
+    expect(beyond.body).toContain('Showing 951–1000 of 1000');
+  });
+});
