@@ -75,21 +75,21 @@ function parseProxy(name: string, value: string): URL {
     throw new UsageError(
       `${name} is not a valid proxy URL; expected e.g. http://proxy.example.com:3128.`,
       'invalid_proxy',
-      { variable: name },
+      { details: { variable: name } },
     );
   }
   if (url.protocol === 'https:') {
     throw new UsageError(
       `${name} names an https:// proxy, which sekuire does not support; use the proxy's http:// address (the connection to the backend stays encrypted end to end).`,
       'invalid_proxy',
-      { variable: name },
+      { details: { variable: name } },
     );
   }
   if (url.protocol !== 'http:' || url.hostname === '') {
     throw new UsageError(
       `${name} must be an http:// proxy URL, e.g. http://proxy.example.com:3128; ${url.protocol.replace(/:$/, '')}:// proxies are not supported.`,
       'invalid_proxy',
-      { variable: name },
+      { details: { variable: name } },
     );
   }
   return url;
@@ -106,4 +106,12 @@ export function proxyFor(target: URL, env: Env): URL | undefined {
       : ['http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY'];
   const proxy = firstSet(env, names);
   return proxy ? parseProxy(proxy.name, proxy.value) : undefined;
+}
+
+/** Checks every proxy variable that is set, whatever the backend: a bad one is reported before any prompt. */
+export function checkProxySettings(env: Env): void {
+  for (const name of ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY']) {
+    const value = env[name]?.trim();
+    if (value) parseProxy(name, value);
+  }
 }
