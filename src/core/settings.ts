@@ -135,7 +135,10 @@ export class Settings {
 
   /** The backend for a key that has no stored backend: the flag, SEKUIRE_BACKEND_URL, config.json, the default. */
   backend(flag?: Flag): Backend {
-    if (flag) return { url: parseBackendUrl(flag.value, flag.name), source: flag.name, isDefault: false };
+    if (flag) {
+      const url = parseBackendUrl(flag.value, flag.name);
+      return { url, source: flag.name, isDefault: urlText(url) === DEFAULT_BACKEND_URL };
+    }
     const setting = this.get('backend');
     if (setting) {
       return {

@@ -287,7 +287,7 @@ describe('removePrivateFile', () => {
   });
 });
 
-describe('createPrivateFile', () => {
+describe('createPrivateFile, complete or not at all', () => {
   it('creates the file complete, 0600, only once; a reader never sees it empty', () => {
     const home = newHome();
     expect(createPrivateFile(home, 'id', 'first\n')).toBe(true);
