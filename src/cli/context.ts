@@ -2,7 +2,6 @@
 import { hostname, userInfo } from 'node:os';
 import { arch, platform } from 'node:process';
 import type { BackendClient, ClientOptions } from '../core/client.js';
-import { readConfig } from '../core/config.js';
 import type { DeviceInputs } from '../core/device.js';
 import { type Env, sekuireHome } from '../core/home.js';
 import type { NetworkPolicy } from '../core/http/policy.js';
@@ -10,7 +9,6 @@ import type { HttpEvent } from '../core/http/send.js';
 import type { ApiKey } from '../core/key.js';
 import { type PlatformMachineId, readPlatformMachineId } from '../core/machine-id.js';
 import { osVersion } from '../core/os-facts.js';
-import { Settings } from '../core/settings.js';
 
 export interface OutStream {
   write(chunk: string, callback?: (error?: Error | null) => void): boolean;
@@ -98,11 +96,6 @@ export function deviceInputs(ctx: Context): DeviceInputs {
     arch: ctx.arch,
     readPlatformMachineId: ctx.readPlatformMachineId,
   };
-}
-
-/** The environment and config.json, read with the checks of private files. */
-export function loadSettings(ctx: Context): Settings {
-  return new Settings(ctx.env, readConfig(ctx.home));
 }
 
 /** Prompts need a person: keystrokes on stdin, and stderr (where prompts are drawn) on a screen. */

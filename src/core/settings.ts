@@ -1,6 +1,6 @@
 // Every setting a user can give: a flag, then an environment variable, then config.json, then the default.
 import { parseBackendUrl, parseWebUrl, urlText } from './backend-url.js';
-import type { ConfigFile } from './config.js';
+import { type ConfigFile, readConfig } from './config.js';
 import { UsageError } from './errors.js';
 import type { Env } from './home.js';
 import {
@@ -107,6 +107,11 @@ export class Settings {
     private readonly env: Env,
     readonly config: ConfigFile,
   ) {}
+
+  /** Reads $SEKUIRE_HOME/config.json with the checks of private files (no conf). */
+  static load(env: Env, home: string): Settings {
+    return new Settings(env, readConfig(home));
+  }
 
   /** The value in effect from the environment or config.json; undefined means the default. */
   get(name: SettingName): Setting | undefined {

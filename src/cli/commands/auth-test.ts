@@ -4,7 +4,8 @@ import type { HttpEvent } from '../../core/http/send.js';
 import { checkProxySettings } from '../../core/proxy.js';
 import { redactKeys } from '../../core/redact.js';
 import { parseGivenKey, resolveSession } from '../../core/session.js';
-import { type Context, deviceInputs, loadSettings } from '../context.js';
+import { Settings } from '../../core/settings.js';
+import { type Context, deviceInputs } from '../context.js';
 import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
@@ -61,7 +62,7 @@ export function describeEvent(event: HttpEvent): string[] {
 
 export async function authTest(ctx: Context, options: AuthTestOptions): Promise<AuthTestResult> {
   // Settings first, then the key: a bad setting is reported before anything is typed.
-  const settings = loadSettings(ctx);
+  const settings = Settings.load(ctx.env, ctx.home);
   const flag = backendFlag(options);
   const policy = settings.policy();
   checkProxySettings(ctx.env);

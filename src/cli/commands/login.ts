@@ -21,7 +21,8 @@ import { type ApiKey, parseKey } from '../../core/key.js';
 import { checkProxySettings } from '../../core/proxy.js';
 import { redactKeys } from '../../core/redact.js';
 import { ENV_KEY, parseGivenKey } from '../../core/session.js';
-import { type Context, canPrompt, deviceInputs, loadSettings } from '../context.js';
+import { Settings } from '../../core/settings.js';
+import { type Context, canPrompt, deviceInputs } from '../context.js';
 import { backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
@@ -184,7 +185,7 @@ async function releasePrevious(
 
 export async function login(ctx: Context, options: LoginOptions): Promise<LoginResult> {
   // Every setting is checked before the prompt: nobody pastes a key to learn of a typo.
-  const settings = loadSettings(ctx);
+  const settings = Settings.load(ctx.env, ctx.home);
   note(ctx, ...settings.config.warnings);
   const backend = settings.backend(backendFlag(options));
   const web = settings.webUrl(

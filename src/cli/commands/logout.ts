@@ -13,8 +13,8 @@ import type { NetworkPolicy } from '../../core/http/policy.js';
 import { parseKey } from '../../core/key.js';
 import { redactKeys } from '../../core/redact.js';
 import { ENV_KEY } from '../../core/session.js';
-import type { Flag } from '../../core/settings.js';
-import { type Context, deviceInputs, loadSettings } from '../context.js';
+import { type Flag, Settings } from '../../core/settings.js';
+import { type Context, deviceInputs } from '../context.js';
 import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
@@ -94,7 +94,7 @@ export async function logout(ctx: Context, options: BackendOptions = {}): Promis
   const path = credentialsPath(ctx.home);
   const envSet = Boolean(ctx.env[ENV_KEY]?.trim());
   // Settings first: a typo in SEKUIRE_TIMEOUT stops here, before anything is removed.
-  const settings = loadSettings(ctx);
+  const settings = Settings.load(ctx.env, ctx.home);
   const policy = settings.policy();
   const flag = backendFlag(options);
   ctx.stderr.write('Logging out...\n');

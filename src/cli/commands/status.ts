@@ -1,9 +1,11 @@
 // sekuire status: which key is in use, whether it belongs to this device, and whether the backend accepts it.
 import type { Command } from 'commander';
+import { urlText } from '../../core/backend-url.js';
 import { deviceFact, deviceName, osName } from '../../core/device.js';
 import { KeyRejectedError } from '../../core/errors.js';
 import { resolveSession, type Session } from '../../core/session.js';
-import { type Context, deviceInputs, loadSettings } from '../context.js';
+import { Settings } from '../../core/settings.js';
+import { type Context, deviceInputs } from '../context.js';
 import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
@@ -55,11 +57,11 @@ function deviceView(ctx: Context, session: Session) {
 }
 
 export async function status(ctx: Context, options: StatusOptions): Promise<StatusResult> {
-  const settings = loadSettings(ctx);
+  const settings = Settings.load(ctx.env, ctx.home);
   const session = await resolveSession({ ...deviceInputs(ctx), settings, backendFlag: backendFlag(options) });
   note(ctx, ...settings.config.warnings, ...session.notes);
   const stored = session.stored?.credentials;
-  const backend = session.backend.href.replace(/\/$/, '');
+  const backend = urlText(session.backend);
   const base = {
     authenticated: true as const,
     source: session.source,

@@ -1,7 +1,8 @@
 // sekuire auth token: the key in use, alone on stdout, for scripts that pass it on.
 import type { Command } from 'commander';
 import { resolveSession } from '../../core/session.js';
-import { type Context, deviceInputs, loadSettings } from '../context.js';
+import { Settings } from '../../core/settings.js';
+import { type Context, deviceInputs } from '../context.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
 import type { TokenResult } from '../results.js';
@@ -24,7 +25,7 @@ export function register(auth: Command, schedule: Schedule): void {
 }
 
 export async function token(ctx: Context): Promise<TokenResult> {
-  const settings = loadSettings(ctx);
+  const settings = Settings.load(ctx.env, ctx.home);
   const session = await resolveSession({ ...deviceInputs(ctx), settings });
   note(ctx, ...settings.config.warnings, ...session.notes);
   return { kind: 'token', data: { key: session.key.value, source: session.source } };

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { deviceFact, deviceName, osName } from '../../core/device.js';
 import { resolveSession } from '../../core/session.js';
-import { type Context, deviceInputs, loadSettings } from '../context.js';
+import { Settings } from '../../core/settings.js';
+import { type Context, deviceInputs } from '../context.js';
 import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
@@ -36,7 +37,7 @@ export function register(parent: Command, schedule: Schedule, name: string, exam
 }
 
 export async function whoami(ctx: Context, options: WhoamiOptions): Promise<WhoamiResult> {
-  const settings = loadSettings(ctx);
+  const settings = Settings.load(ctx.env, ctx.home);
   const session = await resolveSession({ ...deviceInputs(ctx), settings, backendFlag: backendFlag(options) });
   note(ctx, ...settings.config.warnings, ...session.notes);
   const client = await ctx.connect({
