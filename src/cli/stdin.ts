@@ -74,6 +74,7 @@ function readHidden(ctx: Context): Promise<string> {
     let text = '';
     const finish = (error: Error | undefined) => {
       stdin.removeListener('data', onData);
+      stdin.removeListener('end', onEnd);
       stdin.removeListener('error', onError);
       stdin.setRawMode?.(false);
       stdin.pause();
@@ -94,10 +95,13 @@ function readHidden(ctx: Context): Promise<string> {
         if (text.length > MAX_BYTES) return finish(tooLong());
       }
     };
+    // The terminal went away (hang-up): what was typed so far is all there is.
+    const onEnd = () => finish(undefined);
     const onError = (error: Error) =>
       finish(new UsageError(`Cannot read the key from the terminal: ${error.message}`));
     stdin.setRawMode?.(true);
     stdin.on('data', onData);
+    stdin.on('end', onEnd);
     stdin.on('error', onError);
     stdin.resume();
   });

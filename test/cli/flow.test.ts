@@ -1,6 +1,5 @@
 // The whole product path, in process: every command against the real reference server.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { mintKey } from '../../src/core/key.js';
 import { useBackend } from '../helpers/backend.js';
@@ -13,14 +12,11 @@ function mode(path: string): number {
   return statSync(path).mode & 0o777;
 }
 
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
+/**
+ * A backend nothing answers: port 1 is privileged and unused. A port freed by a probe server
+ * could be taken by another test file's server in the meantime, and then it answers.
+ */
+const NOTHING_LISTENS = 'http://127.0.0.1:1';
 
 describe('login, status, whoami, logout', () => {
   it('runs the documented flow with the documented lines', async () => {
@@ -161,7 +157,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
 
   it.each(malformed)('a %s key exits 2 before any network call', async (_name, key, pattern) => {
     // The backend is a closed port: reaching it would exit 13, not 2.
-    const a = machine('machine-bad', { SEKUIRE_BACKEND_URL: `http://127.0.0.1:${await closedPort()}` });
+    const a = machine('machine-bad', { SEKUIRE_BACKEND_URL: NOTHING_LISTENS });
     const run = await a.run(['login', '--with-key'], { input: `${key}\n` });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(pattern);
@@ -208,7 +204,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
     const a = machine('machine-down');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const before = readFileSync(a.authFile, 'utf8');
-    const down = `http://127.0.0.1:${await closedPort()}`;
+    const down = NOTHING_LISTENS;
     const run = await a.run(['login', '--with-key', '--backend', down], { input: key });
     expect(run.code).toBe(13);
     expect(run.stderr).toContain(`Cannot reach the Sekuire backend at ${down}: connection refused`);
@@ -289,13 +285,9 @@ describe('device binding', () => {
     const a = machine('machine-offline-logout');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const stored = JSON.parse(readFileSync(a.authFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(
-      a.authFile,
-      JSON.stringify({ ...stored, backend: `http://127.0.0.1:${await closedPort()}` }),
-      {
-        mode: 0o600,
-      },
-    );
+    writeFileSync(a.authFile, JSON.stringify({ ...stored, backend: NOTHING_LISTENS }), {
+      mode: 0o600,
+    });
     const run = await a.run(['logout']);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('could not be unbound on the backend');

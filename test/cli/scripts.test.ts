@@ -120,6 +120,46 @@ describe('a stored key goes only to the backend it was verified with', () => {
   });
 });
 
+describe('--backend on every command that talks to a backend', () => {
+  it('whoami, status, auth test and logout take it; the old spellings are aliases; two different URLs are refused', async () => {
+    const { key } = await backend.server.createKey();
+    const m = machine('flags', { SEKUIRE_API_KEY: key });
+    for (const args of [['auth', 'whoami'], ['status'], ['auth', 'test']]) {
+      const run = await m.run([...args, '--backend', backend.server.url]);
+      expect(run.code, args.join(' ')).toBe(0);
+    }
+    expect((await m.run(['auth', 'whoami', '--backend-url', backend.server.url])).code).toBe(0);
+    expect((await m.run(['auth', 'test', '--url', backend.server.url])).code).toBe(0);
+    const both = await m.run([
+      'auth',
+      'whoami',
+      '--backend',
+      backend.server.url,
+      '--backend-url',
+      'https://x.example',
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toBe('--backend and --backend-url name two different backends; give one.\n');
+  });
+
+  it('logout --backend unbinds on the backend it names', async () => {
+    const { key } = await backend.server.createKey();
+    const m = machine('logout-flag');
+    expect((await m.run(['login', '--with-key'], { input: key })).code).toBe(0);
+    const other = await recorder();
+    const run = await m.run(['logout', '--json', '--backend', other.url], { env: { SEKUIRE_RETRIES: '0' } });
+    expect(run.code).toBe(0);
+    expect(other.requests.map((request) => [request.method, request.url])).toEqual([
+      ['POST', '/api/v1/cli/logout'],
+    ]);
+    expect(run.json()).toMatchObject({
+      removed: true,
+      unbound: null,
+      unbind_error: { code: 'backend_error' },
+    });
+  });
+});
+
 describe('help answers the question', () => {
   const commands = [
     ['login'],

@@ -92,11 +92,12 @@ async function rawServer(onSocket: (socket: Socket) => void = (socket) => socket
   return { port, connections, closed };
 }
 
+/**
+ * A port nothing listens on: 1 is privileged and unused. (A port freed by a probe server can
+ * be taken by another test file's server before it is used, and then something answers.)
+ */
 async function closedPort(): Promise<number> {
-  const server = createNetServer();
-  const port = await listen(server);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  return 1;
 }
 
 function json(
@@ -325,7 +326,8 @@ describe('send: retries', () => {
     const { sendOptions, delays } = options();
     expect((await send(get(server.url('/')), sendOptions)).attempts).toBe(2);
     expect(delays.length).toBe(1);
-    expect(delays[0]).toBeGreaterThan(1000);
+    // Read as a date, not the jitter (125 ms here); how much of the 3 s is left depends on load.
+    expect(delays[0]).toBeGreaterThan(200);
     expect(delays[0]).toBeLessThanOrEqual(3000);
   });
 

@@ -9,6 +9,7 @@ import {
   openSync,
   readdirSync,
   rmSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,36 @@ describe('exit codes through a real process', () => {
     await expect.poll(() => backend.requests.length, { timeout: 20_000, interval: 50 }).toBe(1);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
+  });
+});
+
+describe('what a command loads', () => {
+  it('status --offline and --version never load the HTTP client (node:http, node:tls, node:dns)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sekuire-trace-'));
+    scratch.push(dir);
+    const trace = join(dir, 'trace.cjs');
+    writeFileSync(
+      trace,
+      `const Module = require('node:module');
+const seen = new Set();
+const require0 = Module.prototype.require;
+Module.prototype.require = function (id) { seen.add(id.replace(/^node:/, '')); return require0.apply(this, arguments); };
+process.on('exit', () => process.stderr.write('REQUIRED ' + [...seen].sort().join(' ') + '\\n'));
+`,
+    );
+    const m = e2e.machine('trace', {
+      SEKUIRE_API_KEY: mintKey('test').value,
+      NODE_OPTIONS: `--require ${trace}`,
+    });
+    for (const args of [['status', '--offline'], ['--version']]) {
+      const run = await m.run(args);
+      expect(run.code, run.stderr).toBe(0);
+      const required = /REQUIRED (.*)/.exec(run.stderr)?.[1]?.split(' ') ?? [];
+      expect(required.length, run.stderr).toBeGreaterThan(0);
+      expect(required.filter((id) => ['http', 'https', 'tls', 'dns'].includes(id))).toEqual([]);
+    }
+    const online = await m.run(['status', '--backend', 'http://127.0.0.1:1']);
+    expect(/REQUIRED (.*)/.exec(online.stderr)?.[1]?.split(' ')).toContain('http');
   });
 });
 

@@ -17,6 +17,7 @@ import {
   weakBindingWarning,
 } from '../../core/device.js';
 import { CredentialsFileError, DeviceMismatchError, SekuireError, UsageError } from '../../core/errors.js';
+import type { NetworkPolicy } from '../../core/http/policy.js';
 import { type ApiKey, parseKey } from '../../core/key.js';
 import { checkProxySettings } from '../../core/proxy.js';
 import { redactKeys } from '../../core/redact.js';
@@ -118,12 +119,8 @@ function storedLogin(ctx: Context): LoadedCredentials | undefined {
 
 function describeLogin(stored: LoadedCredentials): string {
   const c = stored.credentials;
-  let masked = 'a key';
-  try {
-    masked = parseKey(c.api_key).masked;
-  } catch {
-    // validated when read; kept defensive for the message
-  }
+  // readCredentials has checked the key's format: parseKey cannot fail here.
+  const masked = parseKey(c.api_key).masked;
   return `${c.user_email || 'unknown user'}${c.org_name ? ` (${c.org_name})` : ''} with ${masked} on ${c.backend}`;
 }
 
@@ -159,7 +156,7 @@ async function releasePrevious(
   ctx: Context,
   previous: LoadedCredentials,
   identity: DeviceIdentity,
-  policy: Parameters<Context['connect']>[0]['policy'],
+  policy: NetworkPolicy,
 ): Promise<Pick<PreviousLogin, 'unbound' | 'unbind_error'>> {
   const c = previous.credentials;
   if (c.device_fingerprint !== identity.fingerprint) {
