@@ -18,7 +18,7 @@ export interface SettingSpec {
   /** The environment variable that overrides config.json. */
   readonly env: string;
   readonly description: string;
-  /** The default, as shown by `config list` and --help. */
+  /** The default, as --help and docs describe it. */
   readonly defaultText: string;
   /** Checks a value (from any source) and returns it as stored in config.json. */
   normalize(text: string, source: string): string | number;
@@ -169,6 +169,25 @@ export class Settings {
     const setting = this.get('web_url');
     if (setting) return String(setting.value);
     return backend.isDefault ? DEFAULT_WEB_URL : backend.url.origin;
+  }
+
+  /** The value in effect and where it comes from, defaults included (the dashboard link's is computed). */
+  effective(name: SettingName): Setting {
+    const setting = this.get(name);
+    if (setting) return setting;
+    const source: SettingSource = { type: 'default' };
+    switch (name) {
+      case 'backend':
+        return { value: DEFAULT_BACKEND_URL, source };
+      case 'web_url':
+        return { value: this.webUrl(undefined, this.backend()), source };
+      case 'timeout':
+        return { value: DEFAULT_POLICY.deadlineMs / 1000, source };
+      case 'connect_timeout':
+        return { value: DEFAULT_POLICY.connectTimeoutMs / 1000, source };
+      case 'retries':
+        return { value: DEFAULT_POLICY.retries, source };
+    }
   }
 
   /** The network policy with SEKUIRE_TIMEOUT, SEKUIRE_CONNECT_TIMEOUT, SEKUIRE_RETRIES (or config.json) applied. */

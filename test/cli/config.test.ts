@@ -39,7 +39,7 @@ describe('sekuire config', () => {
     const list = await m.run(['config', 'list']);
     expect(list.lines()).toEqual([
       `backend          ${backend.server.url}  (config.json)`,
-      "web_url          the backend's origin when it is not the default, else https://sekuire.ai  (default)",
+      `web_url          ${backend.server.url}  (default)`,
       'timeout          2.5  (config.json)',
       'connect_timeout  5  (default)',
       'retries          2  (default)',
@@ -48,6 +48,9 @@ describe('sekuire config', () => {
       'timeout          9  (SEKUIRE_TIMEOUT)',
     );
     expect((await m.run(['config', 'path'])).stdout).toBe(`${file}\n`);
+    const web = await m.run(['config', 'get', 'web_url', '--json']);
+    expect(web.json()).toEqual({ name: 'web_url', value: backend.server.url, source: 'default' });
+    expect(web.stderr).toBe('(the default)\n');
 
     const unset = await m.run(['config', 'unset', 'timeout']);
     expect(unset.stdout).toBe(`Removed timeout from ${file} (the default applies: 25)\n`);

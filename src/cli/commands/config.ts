@@ -1,16 +1,9 @@
 // sekuire config get|set|unset|list|path: non-secret defaults in $SEKUIRE_HOME/config.json (written with conf).
 import type { Command } from 'commander';
-import { configPath, readConfig } from '../../core/config.js';
+import { CONFIG_FILE, configPath, readConfig } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
 import { checkWritable } from '../../core/private-files.js';
-import {
-  isSettingName,
-  SETTING_NAMES,
-  SETTINGS,
-  type SettingName,
-  Settings,
-  sourceText,
-} from '../../core/settings.js';
+import { isSettingName, SETTING_NAMES, SETTINGS, type SettingName, Settings } from '../../core/settings.js';
 import type { Context } from '../context.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
@@ -82,24 +75,19 @@ interface Effective {
   readonly name: SettingName;
   readonly value: string | number;
   readonly source: 'flag' | 'env' | 'config' | 'default';
-  /** `SEKUIRE_TIMEOUT`, `config.json`, `default`. */
+  /** How `list` names the source: `SEKUIRE_TIMEOUT`, `config.json`, `default`. */
   readonly from: string;
 }
 
 function effective(settings: Settings, name: SettingName): Effective {
-  const setting = settings.get(name);
-  if (!setting) return { name, value: SETTINGS[name].defaultText, source: 'default', from: 'default' };
-  return {
-    name,
-    value: setting.value,
-    source: setting.source.type,
-    from: setting.source.type === 'config' ? 'config.json' : sourceText(name, setting.source),
-  };
+  const { value, source } = settings.effective(name);
+  const from = source.type === 'config' ? 'config.json' : source.type === 'default' ? 'default' : source.name;
+  return { name, value, source: source.type, from };
 }
 
 function get(ctx: Context, text: string): ConfigResult {
   const name = settingName(text);
-  const settings = new Settings(ctx.env, readConfig(ctx.home));
+  const settings = Settings.load(ctx.env, ctx.home);
   const value = effective(settings, name);
   if (value.source !== 'config')
     note(ctx, `(${value.source === 'default' ? 'the default' : `from ${value.from}`})`);
@@ -111,7 +99,7 @@ function get(ctx: Context, text: string): ConfigResult {
 }
 
 function list(ctx: Context): ConfigResult {
-  const settings = new Settings(ctx.env, readConfig(ctx.home));
+  const settings = Settings.load(ctx.env, ctx.home);
   const all = SETTING_NAMES.map((name) => effective(settings, name));
   const width = Math.max(...SETTING_NAMES.map((name) => name.length));
   return {
@@ -132,8 +120,9 @@ function path(ctx: Context): ConfigResult {
  * ours) and the file checked as auth.json is, before conf touches either; conf writes 0600.
  */
 async function store(ctx: Context) {
-  checkWritable(ctx.home, 'config.json', { create: true, size: 256 });
-  const existing = readConfig(ctx.home);
+  checkWritable(ctx.home, CONFIG_FILE, { create: true, size: 256 });
+  // Refuses a config.json that is a symlink, another user's, writable by others or not an object.
+  readConfig(ctx.home);
   const { default: Conf } = await import('conf');
   const conf = new Conf<Record<string, string | number>>({
     cwd: ctx.home,
@@ -142,7 +131,7 @@ async function store(ctx: Context) {
     accessPropertiesByDotNotation: false,
     clearInvalidConfig: false,
   });
-  return { conf, existing };
+  return conf;
 }
 
 function overridden(ctx: Context, name: SettingName): void {
@@ -153,7 +142,7 @@ function overridden(ctx: Context, name: SettingName): void {
 async function set(ctx: Context, text: string, raw: string): Promise<ConfigResult> {
   const name = settingName(text);
   const value = SETTINGS[name].normalize(raw, `the value for ${name}`);
-  const { conf } = await store(ctx);
+  const conf = await store(ctx);
   conf.set(name, value);
   overridden(ctx, name);
   return {
@@ -172,7 +161,7 @@ async function unset(ctx: Context, text: string): Promise<ConfigResult> {
       lines: [`${name} was not set in ${configPath(ctx.home)}`],
     };
   }
-  const { conf } = await store(ctx);
+  const conf = await store(ctx);
   conf.delete(name);
   return {
     kind: 'config',
