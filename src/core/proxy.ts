@@ -107,11 +107,3 @@ export function proxyFor(target: URL, env: Env): URL | undefined {
   const proxy = firstSet(env, names);
   return proxy ? parseProxy(proxy.name, proxy.value) : undefined;
 }
-
-/** Checks every proxy variable that is set, whatever the backend: a bad one is reported before any prompt. */
-export function checkProxySettings(env: Env): void {
-  for (const name of ['https_proxy', 'HTTPS_PROXY', 'http_proxy', 'HTTP_PROXY', 'all_proxy', 'ALL_PROXY']) {
-    const value = env[name]?.trim();
-    if (value) parseProxy(name, value);
-  }
-}

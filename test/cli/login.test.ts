@@ -86,7 +86,10 @@ describe('settings are checked before the prompt', () => {
   it.each([
     [{ SEKUIRE_TIMEOUT: 'soon' }, 'SEKUIRE_TIMEOUT must be a number of seconds above 0 and at most 3600'],
     [{ SEKUIRE_RETRIES: 'many' }, 'SEKUIRE_RETRIES must be a whole number from 0 to 10'],
-    [{ HTTPS_PROXY: 'https://proxy.example:3128' }, 'HTTPS_PROXY names an https:// proxy'],
+    [
+      { HTTPS_PROXY: 'https://proxy.example:3128', SEKUIRE_BACKEND_URL: 'https://api.example.com' },
+      'HTTPS_PROXY names an https:// proxy',
+    ],
     [{ SEKUIRE_WEB_URL: 'ftp://example.com' }, 'The web URL from SEKUIRE_WEB_URL must be an http(s) URL'],
     [
       { SEKUIRE_BACKEND_URL: 'http://example.com' },

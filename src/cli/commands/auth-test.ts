@@ -1,7 +1,7 @@
 // sekuire auth test: is the key accepted and the backend reachable, and how long did it take.
 import type { Command } from 'commander';
 import type { HttpEvent } from '../../core/http/send.js';
-import { checkProxySettings } from '../../core/proxy.js';
+import { proxyFor } from '../../core/proxy.js';
 import { redactKeys } from '../../core/redact.js';
 import { parseGivenKey, resolveSession } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
@@ -65,7 +65,8 @@ export async function authTest(ctx: Context, options: AuthTestOptions): Promise<
   const settings = Settings.load(ctx.env, ctx.home);
   const flag = backendFlag(options);
   const policy = settings.policy();
-  checkProxySettings(ctx.env);
+  // A key from stdin goes to the flag's or the default backend: its proxy is checked before it is read.
+  if (options.withKey) proxyFor(settings.backend(flag).url, ctx.env);
   const explicitKey = options.withKey ? parseGivenKey(await readKeyFromStdin(ctx)) : undefined;
   const session = await resolveSession({ ...deviceInputs(ctx), settings, explicitKey, backendFlag: flag });
   note(ctx, ...settings.config.warnings, ...session.notes);

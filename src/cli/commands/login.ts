@@ -19,7 +19,7 @@ import {
 import { CredentialsFileError, DeviceMismatchError, SekuireError, UsageError } from '../../core/errors.js';
 import type { NetworkPolicy } from '../../core/http/policy.js';
 import { type ApiKey, parseKey } from '../../core/key.js';
-import { checkProxySettings } from '../../core/proxy.js';
+import { proxyFor } from '../../core/proxy.js';
 import { redactKeys } from '../../core/redact.js';
 import { ENV_KEY, parseGivenKey } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
@@ -190,7 +190,8 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
     backend,
   );
   const policy = settings.policy();
-  checkProxySettings(ctx.env);
+  // The proxy this backend would go through (none for loopback), parsed now rather than after the key.
+  proxyFor(backend.url, ctx.env);
   if (!options.withKey && !canPrompt(ctx)) {
     throw new UsageError('No terminal to prompt for the API key.', 'no_terminal', {
       hint: 'Use --with-key and pipe the key in, e.g. printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key',
