@@ -20,21 +20,25 @@ function withJson(commands: string[][]): string[][] {
   return commands.flatMap((args) => [args, [...args, '--json']]);
 }
 
-/** Runs each command and fails naming every output that showed the key where it must not. */
+/**
+ * Runs each command and fails naming every output that showed the key where it must not. It
+ * looks for the key's random part, so a key shown without its prefix counts as a leak too.
+ */
 async function expectNoLeak(
   key: string,
   m: Machine,
   commands: string[][],
   options: { input?: string; allowStdout?: boolean } = {},
 ): Promise<CliRun[]> {
+  const secret = key.slice(8, 40);
   const runs: CliRun[] = [];
   const leaks: string[] = [];
   for (const args of commands) {
     const run = await m.run(args, options.input === undefined ? {} : { input: options.input });
     runs.push(run);
     const label = `sekuire ${args.join(' ')} (exit ${run.code})`;
-    if (run.stderr.includes(key)) leaks.push(`${label}: stderr`);
-    if (!options.allowStdout && run.stdout.includes(key)) leaks.push(`${label}: stdout`);
+    if (run.stderr.includes(secret)) leaks.push(`${label}: stderr`);
+    if (!options.allowStdout && run.stdout.includes(secret)) leaks.push(`${label}: stdout`);
   }
   expect(leaks).toEqual([]);
   return runs;
@@ -155,7 +159,6 @@ describe('the key never leaks', () => {
     const backend = await e2e.fake(handler(key, recorder.url));
     const m = e2e.machine('canary-fake', { SEKUIRE_API_KEY: key, SEKUIRE_BACKEND_URL: backend.url });
     await expectNoLeak(key, m, withJson([['status'], ['auth', 'test', '--verbose'], ['auth', 'whoami']]));
-    await expectNoLeak(secret(key), m, withJson([['status'], ['auth', 'whoami']]));
     expect(recorder.requests).toEqual([]);
   });
 
