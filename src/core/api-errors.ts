@@ -37,9 +37,9 @@ function checkUrlHint(at: Where): string {
   const { url: backend, source: backendSource } = at;
   const path = backend.pathname.replace(/\/+$/, '');
   if (path !== '') {
-    return `The backend URL has a path (${path}), and sekuire adds /api/v1/... itself: try ${backend.origin} (from ${backendSource}).`;
+    return `The backend URL has a path (${path}), and sekuire adds /api/v1/... itself: try ${backend.origin} (from ${backendSource})`;
   }
-  return `Check the backend URL (from ${backendSource}); a captive portal or proxy may be answering instead.`;
+  return `Check the backend URL (from ${backendSource}); a captive portal or proxy may be answering instead`;
 }
 
 export function notTheApi(at: Where, response: HttpResponse, why: string): BackendUnreachableError {

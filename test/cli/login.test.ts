@@ -76,7 +76,7 @@ describe('login checks where it will save before the backend changes anything', 
       'The backend accepted the key and bound it to this device, moving the binding from the other device, which has lost access; but the credentials could not be saved:',
     );
     expect(run.stderr).toContain(
-      "then run 'sekuire login' here again (the key is already bound to this device). To give the binding back instead, run 'sekuire login --rebind' on the other device.",
+      "then run 'sekuire login' here again: the key is already bound to this device. To give the binding back instead, run 'sekuire login --rebind' on the other device\n",
     );
   });
 });

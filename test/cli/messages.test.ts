@@ -92,7 +92,7 @@ describe('messages a user could misread', () => {
     const run = await m.run(['status']);
     expect(run.code).toBe(13);
     expect(run.stderr).toContain(
-      `The backend URL has a path (/sekuire), and sekuire adds /api/v1/... itself: try ${backend.server.url} (from SEKUIRE_BACKEND_URL).`,
+      `The backend URL has a path (/sekuire), and sekuire adds /api/v1/... itself: try ${backend.server.url} (from SEKUIRE_BACKEND_URL)\n`,
     );
   });
 

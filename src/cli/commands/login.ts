@@ -145,7 +145,7 @@ function notSaved(
     'credentials_not_saved',
     `The backend accepted the key and bound it to this device${other ? `, moving the binding from ${other}, which has lost access` : ''}; but the credentials could not be saved: ${error.message}`,
     {
-      hint: `${error.hint ? `${error.hint}, then run` : 'Fix that, then run'} 'sekuire login' here again (the key is already bound to this device).${other ? ` To give the binding back instead, run 'sekuire login --rebind' on ${other}.` : ''}`,
+      hint: `${error.hint ? `${error.hint}, then run` : 'Fix that, then run'} 'sekuire login' here again: the key is already bound to this device${other ? `. To give the binding back instead, run 'sekuire login --rebind' on ${other}` : ''}`,
       details: { ...error.details, bound_here: true, moved_from: movedFrom },
     },
   );
