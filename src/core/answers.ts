@@ -1,4 +1,4 @@
-// What the backend answers, read as typed values that are safe to show: the shapes of PROTOCOL.md and their parsers.
+// What the backend answers, read as typed values that are safe to show: the wire shapes and their parsers.
 import type { ApiKey } from './key.js';
 import { redactKeys } from './redact.js';
 import { cleanText, MAX_NAME } from './text.js';
