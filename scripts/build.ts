@@ -32,8 +32,10 @@ await Promise.all([
     outdir: 'dist',
     outExtension: { '.js': '.cjs' },
     minify: true,
-    // Loaded only on platforms where they are needed (see src/core/machine-id.ts, os-facts.ts).
-    external: ['systeminformation', 'node-machine-id'],
+    // Loaded from node_modules only where they are needed: machine-id.ts and os-facts.ts on some
+    // platforms; conf (with ajv, ~190 KB) by `sekuire config set/unset` alone, which keeps the
+    // bundle every other command parses at its old size. conf is ESM: import() stays native.
+    external: ['systeminformation', 'node-machine-id', 'conf'],
   }),
   // The reference server keeps its dependencies in node_modules (better-sqlite3 is native).
   build({

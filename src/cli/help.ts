@@ -1,26 +1,22 @@
-// The footer every command's --help ends with: examples, then the exit codes it can return.
-export const EXIT_CODE_MEANINGS: Readonly<Record<number, string>> = {
-  0: 'success',
-  1: 'unexpected failure (a bug)',
-  2: 'usage: bad flag, malformed key, no terminal to prompt on',
-  10: 'not logged in',
-  11: 'key rejected: invalid, revoked or expired',
-  12: 'device mismatch: the credentials belong to another device',
-  13: 'backend unreachable: network error, timeout, 5xx after retries',
-  14: 'forbidden or plan limit',
-  15: 'credentials file unusable: corrupt, unsafe mode or owner, symlink, unwritable',
-  130: 'interrupted (Ctrl+C)',
-};
+// The footer every command's --help ends with: examples, then the exit codes it can return (from errors.ts).
+import { EXIT_CODES, type ExitName } from '../core/errors.js';
 
-export function helpFooter(examples: readonly string[], codes: readonly number[], extra = ''): string {
-  const width = Math.max(...codes.map((code) => String(code).length));
+export const ALL_EXIT_CODES = Object.keys(EXIT_CODES) as ExitName[];
+
+/** Every command can meet a bad flag (2); only these are added per command. */
+export function helpFooter(examples: readonly string[], codes: readonly ExitName[], extra = ''): string {
+  const names: ExitName[] = ['ok', 'usage', ...codes.filter((name) => name !== 'ok' && name !== 'usage')];
+  const sorted = names.sort((a, b) => EXIT_CODES[a].code - EXIT_CODES[b].code);
+  const width = Math.max(...sorted.map((name) => String(EXIT_CODES[name].code).length));
   return [
     '',
     'Examples:',
     ...examples.map((line) => `  $ ${line}`),
     '',
     'Exit codes:',
-    ...codes.map((code) => `  ${String(code).padStart(width)}  ${EXIT_CODE_MEANINGS[code] ?? ''}`),
+    ...sorted.map(
+      (name) => `  ${String(EXIT_CODES[name].code).padStart(width)}  ${EXIT_CODES[name].meaning}`,
+    ),
     ...(extra ? ['', extra] : []),
   ].join('\n');
 }

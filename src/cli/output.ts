@@ -1,9 +1,9 @@
-// Renders a command's result as human text or JSON, and errors the same two ways.
+// Renders a command's result as human text or JSON, and errors the same two ways (hint on its own line).
 import { shortFingerprint } from '../core/device.js';
 import type { SekuireError } from '../core/errors.js';
-import { maskKey } from '../core/key.js';
+import { redactKeys } from '../core/redact.js';
 import type { KeySource } from '../core/session.js';
-import type { Named, Result } from './results.js';
+import type { LoginResult, Named, Result } from './results.js';
 
 function sourceText(source: KeySource): string {
   if (source.type === 'env') return `${source.name} (environment variable)`;
@@ -14,6 +14,19 @@ function sourceText(source: KeySource): string {
 function namedText(entity: Named | null): string {
   if (!entity) return 'unknown (not checked with the backend)';
   return entity.id;
+}
+
+function previousLines(previous: LoginResult['data']['previous']): string[] {
+  if (!previous) return [];
+  const who = `${previous.user_email || 'unknown user'} (${previous.key_masked})`;
+  if (previous.same_key) return [`Replaced: the earlier login with the same key, as ${who}`];
+  const unbound =
+    previous.unbound === true
+      ? 'its binding to this device was removed'
+      : previous.unbound === false
+        ? 'it was not bound to this device'
+        : `its binding could not be removed (${previous.unbind_error?.message ?? 'not attempted'})`;
+  return [`Replaced: the login of ${who}; ${unbound}`];
 }
 
 function human(result: Result): string[] {
@@ -27,6 +40,7 @@ function human(result: Result): string[] {
         `Fingerprint: ${shortFingerprint(device.fingerprint, 12)}`,
         ...(moved_from ? [`Binding moved here from: ${moved_from.name} (${moved_from.os})`] : []),
         `Credentials saved to: ${result.data.credentials_path}`,
+        ...previousLines(result.data.previous),
       ];
     }
     case 'status': {
@@ -85,6 +99,8 @@ function human(result: Result): string[] {
         `Response time: ${d.response_time_ms} ms`,
       ];
     }
+    case 'config':
+      return [...result.lines];
     case 'completion':
       return [result.script];
   }
@@ -101,16 +117,6 @@ export function renderResult(result: Result, asJson: boolean): string {
   return `${human(result).join('\n')}\n`;
 }
 
-/**
- * Anything that looks like a key, masked: a last line of defence for text we did not write
- * (argv echoed by the parser, a backend's message, an unexpected exception).
- */
-export function redactKeys(text: string): string {
-  // Seven or more characters after the prefix: more than a masked key shows (3 + 3), so an
-  // already masked `sk_live_abc...xyz` is left as it is.
-  return text.replace(/sk_(live|test)_[0-9A-Za-z]{7,}/g, (match) => maskKey(match));
-}
-
 export interface RenderedError {
   readonly stdout: string;
   readonly stderr: string;
@@ -118,12 +124,19 @@ export interface RenderedError {
 
 /** JSON errors go to stdout (the data channel); human errors to stderr. */
 export function renderError(error: SekuireError, asJson: boolean): RenderedError {
+  // The last line of defence for text we did not write: argv echoed by the parser, a
+  // backend's message, an unexpected exception.
   const message = redactKeys(error.message);
+  const hint = error.hint === undefined ? undefined : redactKeys(error.hint);
   if (asJson) {
-    // Details add facts; they never replace the code or the (redacted) message.
-    const extra = Object.entries(error.details).filter(([name]) => name !== 'code' && name !== 'message');
-    const body = { error: { code: error.code, message, ...Object.fromEntries(extra) } };
+    // Details add facts; they never replace the code, the message or the hint.
+    const extra = Object.entries(error.details).filter(
+      ([name]) => !['code', 'message', 'hint'].includes(name),
+    );
+    const body = {
+      error: { code: error.code, message, ...(hint ? { hint } : {}), ...Object.fromEntries(extra) },
+    };
     return { stdout: `${redactKeys(JSON.stringify(body, null, 2))}\n`, stderr: '' };
   }
-  return { stdout: '', stderr: `${message}\n` };
+  return { stdout: '', stderr: `${message}\n${hint ? `${hint}\n` : ''}` };
 }

@@ -36,7 +36,18 @@ export interface LoginResult {
     readonly moved_from: { readonly name: string; readonly os: string } | null;
     readonly backend: string;
     readonly credentials_path: string;
+    /** The login this one replaced, if auth.json held one. */
+    readonly previous: PreviousLogin | null;
   };
+}
+
+export interface PreviousLogin {
+  readonly user_email: string;
+  readonly key_masked: string;
+  readonly same_key: boolean;
+  /** For another key: true unbound from this device, false it was not bound, null not done. */
+  readonly unbound: boolean | null;
+  readonly unbind_error: { readonly code: string; readonly message: string } | null;
 }
 
 export interface StatusResult {
@@ -103,6 +114,13 @@ export interface AuthTestResult {
   };
 }
 
+export interface ConfigResult {
+  readonly kind: 'config';
+  readonly data: unknown;
+  /** The human rendering: `get` prints the bare value, for scripts. */
+  readonly lines: readonly string[];
+}
+
 export interface CompletionResult {
   readonly kind: 'completion';
   readonly script: string;
@@ -115,4 +133,5 @@ export type Result =
   | LogoutResult
   | TokenResult
   | AuthTestResult
+  | ConfigResult
   | CompletionResult;

@@ -5,7 +5,7 @@ import { UsageError } from './errors.js';
 const EXAMPLE = 'e.g. https://api.sekuire.ai';
 
 function invalid(message: string, source: string): UsageError {
-  return new UsageError(message, 'invalid_backend_url', { source });
+  return new UsageError(message, 'invalid_backend_url', { details: { source } });
 }
 
 /** The refusal for plain http off loopback; send() repeats the check, so it lives in one place. */
@@ -13,7 +13,7 @@ export function plainHttpRefusal(url: URL, source: string): UsageError {
   return new UsageError(
     `Refusing to send an API key over plain http to ${url.hostname}; use https:// (plain http is allowed only for 127.0.0.0/8, ::1 and localhost). The URL came from ${source}.`,
     'insecure_backend_url',
-    { source, host: url.hostname },
+    { details: { source, host: url.hostname } },
   );
 }
 
@@ -52,7 +52,46 @@ export function parseBackendUrl(text: string, source: string): URL {
   }
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) throw plainHttpRefusal(url, source);
   url.pathname = url.pathname.replace(/\/+$/, '');
+  // The API's own path, given as part of the base: every request would go to /api/v1/api/v1/...
+  const apiPath = /\/api(\/v\d+)?$/i.exec(url.pathname);
+  if (apiPath) {
+    const base = `${url.origin}${url.pathname.slice(0, apiPath.index)}`;
+    throw invalid(
+      `The backend URL from ${source} ends with ${apiPath[0]}, which sekuire adds itself; give the server's base URL: ${base}`,
+      source,
+    );
+  }
   return url;
+}
+
+/** The web app's URL (the dashboard link): http(s), no credentials; `source` names it in messages. */
+export function parseWebUrl(text: string, source: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw new UsageError(
+      `The web URL from ${source} is not a URL; give an absolute URL, e.g. https://sekuire.ai.`,
+      'invalid_web_url',
+      {
+        details: { source },
+      },
+    );
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '') {
+    throw new UsageError(
+      `The web URL from ${source} must be an http(s) URL without a user name or password, e.g. https://sekuire.ai.`,
+      'invalid_web_url',
+      { details: { source } },
+    );
+  }
+  url.pathname = url.pathname.replace(/\/+$/, '');
+  return url;
+}
+
+/** A URL as shown and stored: no trailing slash. */
+export function urlText(url: URL): string {
+  return url.href.replace(/\/$/, '');
 }
 
 /** 127.0.0.0/8, ::1, localhost and *.localhost; takes URL.hostname (IPv6 in brackets) or a bare host. */

@@ -2,7 +2,12 @@
 import { join } from 'node:path';
 import { CredentialsFileError } from './errors.js';
 import { KeyFormatError, parseKey } from './key.js';
-import { readPrivateFile, removePrivateFile, writePrivateFileAtomic } from './private-files.js';
+import {
+  checkWritable,
+  readPrivateFile,
+  removePrivateFile,
+  writePrivateFileAtomic,
+} from './private-files.js';
 
 export const CREDENTIALS_FILE = 'auth.json';
 const FORMAT_VERSION = 1;
@@ -38,11 +43,10 @@ export function credentialsPath(home: string): string {
 }
 
 function corrupt(path: string, why: string): CredentialsFileError {
-  return new CredentialsFileError(
-    'credentials_corrupt',
-    `${path} ${why}. Run 'sekuire logout' to remove it, then 'sekuire login' to sign in again.`,
-    { path },
-  );
+  return new CredentialsFileError('credentials_corrupt', `${path} ${why}.`, {
+    hint: "Run 'sekuire logout' to remove it, then 'sekuire login' to sign in again",
+    details: { path },
+  });
 }
 
 const REQUIRED_STRINGS = [
@@ -132,7 +136,18 @@ export function writeCredentials(home: string, credentials: Omit<StoredCredentia
   return writePrivateFileAtomic(home, CREDENTIALS_FILE, `${JSON.stringify(record, null, 2)}\n`);
 }
 
-/** Removes auth.json; false when there was none. */
+/** Removes auth.json (and temp files a killed writer left of it); false when there was none. */
 export function removeCredentials(home: string): boolean {
-  return removePrivateFile(credentialsPath(home));
+  return removePrivateFile(home, CREDENTIALS_FILE);
+}
+
+/** About what auth.json takes; the check before a login writes a temp file this large. */
+const TYPICAL_SIZE = 1024;
+
+/**
+ * Checks that auth.json can be written, before a login sends anything: `create` makes the
+ * directory and writes (then removes) a temp file; without it, nothing is created.
+ */
+export function checkCredentialsWritable(home: string, create: boolean): void {
+  checkWritable(home, CREDENTIALS_FILE, { create, size: TYPICAL_SIZE });
 }

@@ -1,11 +1,11 @@
 // This device: machine ID + OS -> fingerprint, and the name and OS shown to people.
 import { createHmac, randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CredentialsFileError } from './errors.js';
 import type { Env } from './home.js';
 import type { PlatformMachineId } from './machine-id.js';
-import { createPrivateFile, readPrivateFile } from './private-files.js';
+import { createPrivateFile, readPrivateFile, removeBlankFile } from './private-files.js';
+import { cleanText, MAX_NAME } from './text.js';
 
 /** The HMAC key: fingerprints are Sekuire's own, not reusable by other apps' machine-ID hashes. */
 const FINGERPRINT_KEY = 'sekuire.device-fingerprint.v1';
@@ -21,7 +21,7 @@ export interface DeviceIdentity {
   readonly idSource: MachineIdSource;
   /** Why the platform's ID was not used (only for 'generated'). */
   readonly weakReason?: string;
-  /** The file holding the generated ID (only for 'generated'). */
+  /** The file holding the generated ID (only for 'generated'; absent when it was not kept). */
   readonly idFile?: string;
   /** Problems worth telling the user that do not stop us. */
   readonly warnings: readonly string[];
@@ -43,9 +43,17 @@ export function osName(platform: NodeJS.Platform): OsName {
   return platform;
 }
 
-/** The hostname, without the `.local` that macOS adds. */
-export function deviceName(): string {
-  return hostname().replace(/\.local$/i, '') || 'unknown';
+/**
+ * A device fact as the backend accepts it and a terminal can show it: one line, no control or
+ * format characters, at most 200 characters, never blank (`fallback` instead).
+ */
+export function deviceFact(text: string, fallback: string): string {
+  return cleanText(text, MAX_NAME) || fallback;
+}
+
+/** The hostname as a device name, without the `.local` that macOS adds. */
+export function deviceName(hostname: string): string {
+  return deviceFact(hostname.replace(/\.local$/i, ''), 'unknown');
 }
 
 /** HMAC-SHA-256 over the raw machine ID, platform and architecture; the raw ID stays here. */
@@ -58,34 +66,53 @@ export function shortFingerprint(fingerprint: string, length: 8 | 12): string {
   return `${fingerprint.slice(0, length)}...`;
 }
 
-/**
- * The random ID used when the machine has none worth using: created once, 0600, beside the
- * credentials. Two processes racing to create it agree on whichever file won.
- */
-function generatedMachineId(home: string): { id: string; file: string; warnings: readonly string[] } {
-  const file = join(home, DEVICE_ID_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const existing = readPrivateFile(file, home);
-    if (existing) {
-      const id = existing.text.trim();
-      if (!GENERATED_ID.test(id)) {
-        throw new CredentialsFileError(
-          'device_id_corrupt',
-          `${file} does not hold a device ID. Remove it, then run 'sekuire login' (this device gets a new identity).`,
-          { path: file },
-        );
-      }
-      return { id, file, warnings: existing.warnings };
-    }
-    if (createPrivateFile(home, DEVICE_ID_FILE, `${randomBytes(32).toString('hex')}\n`)) continue;
-  }
-  throw new CredentialsFileError('device_id_corrupt', `${file} could not be created. Check ${home}.`, {
-    path: file,
+function corruptId(file: string): CredentialsFileError {
+  return new CredentialsFileError('device_id_corrupt', `${file} does not hold a device ID.`, {
+    hint: "Remove it, then run 'sekuire login' (this device gets a new identity)",
+    details: { path: file },
   });
 }
 
+/**
+ * The random ID used when the machine has none worth using, kept 0600 beside the credentials.
+ * Created only when `create` (login): other commands use a throwaway ID instead, which matches
+ * no binding, just as a device that never logged in should. Racing creators agree on whichever
+ * file was linked first; an empty file (left by a version that wrote in place and was killed)
+ * is replaced.
+ */
+function generatedMachineId(
+  home: string,
+  create: boolean,
+): { id: string; file?: string; warnings: readonly string[] } {
+  const file = join(home, DEVICE_ID_FILE);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = readPrivateFile(file, home);
+    if (existing && existing.text.trim() !== '') {
+      const id = existing.text.trim();
+      if (!GENERATED_ID.test(id)) throw corruptId(file);
+      return { id, file, warnings: existing.warnings };
+    }
+    if (!create) return { id: randomBytes(32).toString('hex'), warnings: [] };
+    if (existing)
+      removeBlankFile(home, DEVICE_ID_FILE, { ino: existing.ino, size: Buffer.byteLength(existing.text) });
+    if (createPrivateFile(home, DEVICE_ID_FILE, `${randomBytes(32).toString('hex')}\n`)) continue;
+  }
+  throw new CredentialsFileError('device_id_corrupt', `${file} could not be created.`, {
+    hint: `Check ${home}, or set SEKUIRE_MACHINE_ID`,
+    details: { path: file },
+  });
+}
+
+export interface IdentityOptions {
+  /** Keep a generated ID in device-id when the machine has none (login only). */
+  readonly create?: boolean;
+}
+
 /** The fingerprint of this device, from SEKUIRE_MACHINE_ID, the platform's ID, or a kept random ID. */
-export async function deviceIdentity(inputs: DeviceInputs): Promise<DeviceIdentity> {
+export async function deviceIdentity(
+  inputs: DeviceInputs,
+  options: IdentityOptions = {},
+): Promise<DeviceIdentity> {
   const override = inputs.env.SEKUIRE_MACHINE_ID?.trim();
   if (override) {
     return {
@@ -102,12 +129,12 @@ export async function deviceIdentity(inputs: DeviceInputs): Promise<DeviceIdenti
       warnings: [],
     };
   }
-  const generated = generatedMachineId(inputs.home);
+  const generated = generatedMachineId(inputs.home, options.create === true);
   return {
     fingerprint: computeFingerprint(generated.id, inputs.platform, inputs.arch),
     idSource: 'generated',
     weakReason: platformId.unusable,
-    idFile: generated.file,
+    ...(generated.file ? { idFile: generated.file } : {}),
     warnings: generated.warnings,
   };
 }

@@ -27,7 +27,9 @@ export type KeyProblem =
   | 'alphabet'
   | 'truncated'
   | 'too_long'
-  | 'checksum';
+  | 'checksum'
+  | 'assignment'
+  | 'quoted';
 
 export class KeyFormatError extends Error {
   override readonly name = 'KeyFormatError';
@@ -60,6 +62,8 @@ export function parseKey(input: string): ApiKey {
   if (text === '') throw new KeyFormatError('empty', 'No API key was given.');
   const env = /^sk_(live|test)_/.exec(text)?.[1] as KeyEnvironment | undefined;
   if (env === undefined) {
+    const pasted = pastedAround(text);
+    if (pasted) throw pasted;
     const message = /^sk_[A-Za-z0-9]+_/.test(text)
       ? 'Unknown key type: a Sekuire API key starts with sk_live_ or sk_test_.'
       : /^sk[-_]/i.test(text)
@@ -78,6 +82,7 @@ export function parseKey(input: string): ApiKey {
   // One search, not a test per character: the server parses every presented key.
   const outside = body.search(/[^0-9A-Za-z]/);
   if (outside !== -1) {
+    if (QUOTES.includes(body.charAt(outside))) throw quoted();
     throw new KeyFormatError(
       'alphabet',
       `The key has a character outside 0-9, A-Z, a-z at character ${PREFIX_LENGTH + outside + 1}.`,
@@ -103,6 +108,36 @@ export function parseKey(input: string): ApiKey {
     );
   }
   return { value: text, environment: env, masked: maskKey(text) };
+}
+
+const QUOTES = `"'\`\u2018\u2019\u201c\u201d`;
+
+/**
+ * A key pasted with what surrounded it in a .env file or a shell script: say what to remove.
+ * Only a variable's name is repeated, never what follows it.
+ */
+function pastedAround(text: string): KeyFormatError | undefined {
+  const assignment = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]{0,63})\s*[=:]\s*(.*)$/s.exec(text);
+  if (assignment && /^.?sk_/.test(assignment[2] ?? '')) {
+    return new KeyFormatError(
+      'assignment',
+      `Paste only the key: remove "${assignment[1]}=" (and any quotes) in front of it, so that it starts with sk_live_ or sk_test_.`,
+    );
+  }
+  if (QUOTES.includes(text.charAt(0)) && text.slice(1).startsWith('sk_')) return quoted();
+  return undefined;
+}
+
+function quoted(): KeyFormatError {
+  return new KeyFormatError(
+    'quoted',
+    'Remove the quotes around the key: paste only the key itself, from sk_ to its last character.',
+  );
+}
+
+/** The 32 random characters: the part of a key that must never be shown. */
+export function secretPart(key: ApiKey): string {
+  return key.value.slice(PREFIX_LENGTH, PREFIX_LENGTH + RANDOM_LENGTH);
 }
 
 /** `sk_live_` + first 3 random characters + `...` + last 3 characters. */

@@ -1,11 +1,13 @@
 // Files only their owner may read: directory 0700, files born 0600, atomic replace, no symlinks.
 import { randomBytes } from 'node:crypto';
 import {
+  accessSync,
   chmodSync,
   closeSync,
   constants,
   fstatSync,
   fsyncSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   openSync,
@@ -16,7 +18,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CredentialsFileError } from './errors.js';
 
 // Windows has neither O_NOFOLLOW nor uids; its ACLs are out of scope (see README, Security).
@@ -32,6 +34,8 @@ export interface PrivateFile {
   readonly text: string;
   /** Problems worth telling the user that do not stop us (a mode looser than 0600). */
   readonly warnings: readonly string[];
+  /** The inode read, so that a repair can tell whether the file is still the same one. */
+  readonly ino: number;
 }
 
 export function modeText(mode: number): string {
@@ -45,16 +49,19 @@ function codeOf(error: unknown): string | undefined {
 function symlinkError(path: string): CredentialsFileError {
   return new CredentialsFileError(
     'credentials_symlink',
-    `${path} is a symbolic link. Sekuire does not follow links for credentials, because a link can point anywhere. Replace it with a regular file: remove it, then run 'sekuire login'.`,
-    { path },
+    `${path} is a symbolic link. Sekuire does not follow links for credentials, because a link can point anywhere.`,
+    {
+      hint: `Replace it with a real directory or file (or point SEKUIRE_HOME at the real directory), then run 'sekuire login'`,
+      details: { path },
+    },
   );
 }
 
 function otherOwnerError(path: string, uid: number): CredentialsFileError {
   return new CredentialsFileError(
     'credentials_owner',
-    `${path} belongs to another user (uid ${uid}). Sekuire uses only files you own: remove it, then run 'sekuire login'.`,
-    { path },
+    `${path} belongs to another user (uid ${uid}). Sekuire uses, writes and removes only files you own.`,
+    { hint: "Use your own SEKUIRE_HOME, or remove it, then run 'sekuire login'", details: { path } },
   );
 }
 
@@ -72,16 +79,25 @@ function ioError(action: 'read' | 'write', path: string, error: unknown): Creden
           : code === 'EISDIR'
             ? 'it is a directory'
             : code;
-  const fix = denied
-    ? ' It should be yours with mode 0600, in a directory of yours with mode 0700; or set SEKUIRE_HOME to a directory you own.'
+  const hint = denied
+    ? 'It should be yours with mode 0600, in a directory of yours with mode 0700; or set SEKUIRE_HOME to a directory you own'
     : code === 'EISDIR'
-      ? ' Move it away, or set SEKUIRE_HOME to another directory.'
-      : ' Set SEKUIRE_HOME to a directory you can write, or free some space.';
+      ? 'Move it away, or set SEKUIRE_HOME to another directory'
+      : code === 'ENOSPC'
+        ? 'Free some space, or set SEKUIRE_HOME to a directory on another disk'
+        : 'Set SEKUIRE_HOME to a directory you can write';
   return new CredentialsFileError(
     action === 'read' ? 'credentials_unreadable' : 'credentials_unwritable',
-    `Cannot ${action} ${path}: ${why}.${fix}`,
-    { path, errno: code },
+    `Cannot ${action} ${path}: ${why}.`,
+    { hint, details: { path, errno: code } },
   );
+}
+
+function notDirectory(dir: string): CredentialsFileError {
+  return new CredentialsFileError('credentials_unwritable', `${dir} is not a directory.`, {
+    hint: 'Move it away, or set SEKUIRE_HOME to another directory',
+    details: { path: dir },
+  });
 }
 
 /**
@@ -90,13 +106,7 @@ function ioError(action: 'read' | 'write', path: string, error: unknown): Creden
  */
 function checkDirectory(dir: string, stats: Stats, repair: boolean): void {
   if (stats.isSymbolicLink()) throw symlinkError(dir);
-  if (!stats.isDirectory()) {
-    throw new CredentialsFileError(
-      'credentials_unwritable',
-      `${dir} is not a directory. Move it away, or set SEKUIRE_HOME to another directory.`,
-      { path: dir },
-    );
-  }
+  if (!stats.isDirectory()) throw notDirectory(dir);
   const uid = currentUid();
   if (uid !== undefined && stats.uid !== uid) throw otherOwnerError(dir, stats.uid);
   if (uid === undefined || (stats.mode & 0o077) === 0) return;
@@ -109,8 +119,11 @@ function checkDirectory(dir: string, stats: Stats, repair: boolean): void {
   } else if ((stats.mode & 0o022) !== 0) {
     throw new CredentialsFileError(
       'credentials_mode',
-      `${dir} can be changed by other users (mode ${modeText(stats.mode)}), so the files in it cannot be trusted. Run 'chmod 700 ${dir}', then check them, or run 'sekuire login' to replace them.`,
-      { path: dir },
+      `${dir} can be changed by other users (mode ${modeText(stats.mode)}), so the files in it cannot be trusted.`,
+      {
+        hint: `Run 'chmod 700 ${dir}', then check them, or run 'sekuire login' to replace them`,
+        details: { path: dir },
+      },
     );
   }
 }
@@ -145,13 +158,7 @@ export function readPrivateFile(path: string, dir: string): PrivateFile | undefi
     const code = codeOf(error);
     if (code === 'ENOENT') return undefined;
     if (code === 'ELOOP' || code === 'EMLINK') throw symlinkError(path);
-    if (code === 'ENOTDIR') {
-      throw new CredentialsFileError(
-        'credentials_unreadable',
-        `${dir} is not a directory. Move it away, or set SEKUIRE_HOME to another directory.`,
-        { path: dir },
-      );
-    }
+    if (code === 'ENOTDIR') throw notDirectory(dir);
     throw ioError('read', path, error);
   }
   try {
@@ -163,13 +170,10 @@ export function readPrivateFile(path: string, dir: string): PrivateFile | undefi
     }
     const stats = fstatSync(fd);
     if (!stats.isFile()) {
-      throw new CredentialsFileError(
-        'credentials_corrupt',
-        `${path} is not a regular file. Remove it, then run 'sekuire login'.`,
-        {
-          path,
-        },
-      );
+      throw new CredentialsFileError('credentials_corrupt', `${path} is not a regular file.`, {
+        hint: "Remove it, then run 'sekuire login'",
+        details: { path },
+      });
     }
     const warnings: string[] = [];
     const uid = currentUid();
@@ -178,8 +182,11 @@ export function readPrivateFile(path: string, dir: string): PrivateFile | undefi
       if ((stats.mode & 0o022) !== 0) {
         throw new CredentialsFileError(
           'credentials_mode',
-          `${path} can be changed by other users (mode ${modeText(stats.mode)}), so it could send your key to another server. Run 'chmod 600 ${path}' and check its contents, or run 'sekuire login' to replace it.`,
-          { path, mode: modeText(stats.mode) },
+          `${path} can be changed by other users (mode ${modeText(stats.mode)}), so it could send your key to another server.`,
+          {
+            hint: `Run 'chmod 600 ${path}' and check its contents, or run 'sekuire login' to replace it`,
+            details: { path, mode: modeText(stats.mode) },
+          },
         );
       }
       if ((stats.mode & 0o044) !== 0) {
@@ -191,8 +198,8 @@ export function readPrivateFile(path: string, dir: string): PrivateFile | undefi
     if (stats.size > MAX_BYTES) {
       throw new CredentialsFileError(
         'credentials_corrupt',
-        `${path} is too large to be a Sekuire file (${stats.size} bytes). Remove it, then run 'sekuire login'.`,
-        { path },
+        `${path} is too large to be a Sekuire file (${stats.size} bytes).`,
+        { hint: "Remove it, then run 'sekuire login'", details: { path } },
       );
     }
     const buffer = Buffer.alloc(stats.size);
@@ -202,7 +209,7 @@ export function readPrivateFile(path: string, dir: string): PrivateFile | undefi
       if (n === 0) break;
       read += n;
     }
-    return { text: buffer.subarray(0, read).toString('utf8'), warnings };
+    return { text: buffer.subarray(0, read).toString('utf8'), warnings, ino: stats.ino };
   } catch (error) {
     if (error instanceof CredentialsFileError) throw error;
     throw ioError('read', path, error);
@@ -219,8 +226,8 @@ function checkTarget(path: string): void {
     if (stats.isDirectory()) {
       throw new CredentialsFileError(
         'credentials_unwritable',
-        `${path} is a directory, where Sekuire keeps a file. Move it away, then run 'sekuire login'.`,
-        { path },
+        `${path} is a directory, where Sekuire keeps a file.`,
+        { hint: "Move it away, then run 'sekuire login'", details: { path } },
       );
     }
   } catch (error) {
@@ -229,8 +236,8 @@ function checkTarget(path: string): void {
   }
 }
 
-function writeAll(fd: number, data: string): void {
-  const buffer = Buffer.from(data, 'utf8');
+function writeAll(fd: number, data: string | Buffer): void {
+  const buffer = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   let written = 0;
   while (written < buffer.length) written += writeSync(fd, buffer, written);
 }
@@ -244,37 +251,55 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Temp files of writers that died before their rename (killed mid-write). */
-function removeStaleTemps(dir: string, name: string): void {
-  const pattern = new RegExp(`^\\.${name.replace(/[.]/g, '\\.')}\\.(\\d+)\\.[0-9a-f]+\\.tmp$`);
+/** A temp file lives for the milliseconds of one write; one older than this was left behind. */
+const STALE_TEMP_MS = 60_000;
+
+function tempPattern(name: string): RegExp {
+  return new RegExp(`^\\.${name.replace(/[.]/g, '\\.')}\\.(\\d+)\\.[0-9a-f]+\\.tmp$`);
+}
+
+/**
+ * Temp files of writers that died before their rename (killed mid-write), or that are older
+ * than any write takes: they may hold a key, so they do not stay. Returns how many went.
+ */
+export function removeStaleTemps(dir: string, name: string, now = Date.now()): number {
+  const pattern = tempPattern(name);
   let entries: string[];
   try {
     entries = readdirSync(dir);
   } catch {
-    return;
+    return 0;
   }
+  let removed = 0;
   for (const entry of entries) {
     const pid = Number(pattern.exec(entry)?.[1]);
-    if (!pid || pid === process.pid || isAlive(pid)) continue;
+    if (!pid || pid === process.pid) continue;
+    const path = join(dir, entry);
+    let old = false;
     try {
-      unlinkSync(join(dir, entry));
+      old = now - lstatSync(path).mtimeMs > STALE_TEMP_MS;
+    } catch {
+      continue;
+    }
+    if (!old && isAlive(pid)) continue;
+    try {
+      unlinkSync(path);
+      removed++;
     } catch {
       // Another writer removed it first.
     }
   }
+  return removed;
 }
 
-/**
- * Replaces dir/name atomically: a temp file in the same directory, created exclusively with
- * mode 0600 (never loosened, never chmod-ed after the write), written, fsync-ed, renamed over
- * the target. Readers see the old file or the new one, never a part; a crash leaves the old.
- */
-export function writePrivateFileAtomic(dir: string, name: string, data: string): string {
-  ensurePrivateDir(dir);
+function tempPath(dir: string, name: string): string {
+  return join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Creates a temp file 0600 (exclusive, no links followed), writes and fsyncs it; returns its path. */
+function writeTemp(dir: string, name: string, data: string | Buffer): string {
   const target = join(dir, name);
-  checkTarget(target);
-  removeStaleTemps(dir, name);
-  const temp = join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = tempPath(dir, name);
   let fd: number;
   try {
     fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
@@ -288,45 +313,83 @@ export function writePrivateFileAtomic(dir: string, name: string, data: string):
     } finally {
       closeSync(fd);
     }
+  } catch (error) {
+    unlinkQuietly(temp);
+    throw ioError('write', target, error);
+  }
+  return temp;
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already renamed, linked away or never created.
+  }
+}
+
+/**
+ * Replaces dir/name atomically: a temp file in the same directory, created exclusively with
+ * mode 0600 (never loosened, never chmod-ed after the write), written, fsync-ed, renamed over
+ * the target. Readers see the old file or the new one, never a part; a crash leaves the old.
+ */
+export function writePrivateFileAtomic(dir: string, name: string, data: string): string {
+  ensurePrivateDir(dir);
+  const target = join(dir, name);
+  checkTarget(target);
+  removeStaleTemps(dir, name);
+  const temp = writeTemp(dir, name, data);
+  try {
     renameSync(temp, target);
   } catch (error) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // Already renamed or never created.
-    }
+    unlinkQuietly(temp);
     throw ioError('write', target, error);
   }
   syncDirectory(dir);
   return target;
 }
 
-/** Creates dir/name with mode 0600 only if it does not exist; false when another got there first. */
+/**
+ * Creates dir/name with mode 0600 only if it does not exist, complete or not at all: the data
+ * goes to a temp file first, which is then hard-linked to the name (a link never replaces an
+ * existing file). Readers never see an empty or partial file. False when another got there first.
+ */
 export function createPrivateFile(dir: string, name: string, data: string): boolean {
   ensurePrivateDir(dir);
+  removeStaleTemps(dir, name);
   const target = join(dir, name);
-  let fd: number;
+  const temp = writeTemp(dir, name, data);
   try {
-    fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW, 0o600);
+    linkSync(temp, target);
   } catch (error) {
     if (codeOf(error) === 'EEXIST') return false;
     throw ioError('write', target, error);
+  } finally {
+    unlinkQuietly(temp);
   }
-  try {
-    writeAll(fd, data);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    unlinkSync(target);
-    throw ioError('write', target, error);
-  }
-  closeSync(fd);
   syncDirectory(dir);
   return true;
 }
 
-/** Removes a file (a link is removed, not followed). False when there was nothing to remove. */
-export function removePrivateFile(path: string): boolean {
+/**
+ * Removes dir/name (a link is removed, not followed) and any temp file a writer left of it.
+ * The directory gets the checks a read gets: never through a symbolic link, never in a
+ * directory of another user. False when there was nothing to remove.
+ */
+export function removePrivateFile(dir: string, name: string): boolean {
+  let stats: Stats;
+  try {
+    stats = lstatSync(dir);
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return false;
+    throw ioError('write', dir, error);
+  }
+  if (stats.isSymbolicLink()) throw symlinkError(dir);
+  if (!stats.isDirectory()) throw notDirectory(dir);
+  const uid = currentUid();
+  if (uid !== undefined && stats.uid !== uid) throw otherOwnerError(dir, stats.uid);
+  removeStaleTemps(dir, name);
+  const path = join(dir, name);
   try {
     unlinkSync(path);
     return true;
@@ -334,6 +397,73 @@ export function removePrivateFile(path: string): boolean {
     if (codeOf(error) === 'ENOENT') return false;
     throw ioError('write', path, error);
   }
+}
+
+/**
+ * Removes dir/name only if it is still the blank file that was read (same inode, same size):
+ * repairs a leftover without removing a file another process has just put in its place.
+ */
+export function removeBlankFile(dir: string, name: string, seen: { ino: number; size: number }): void {
+  const path = join(dir, name);
+  try {
+    const stats = lstatSync(path);
+    if (stats.isFile() && stats.size === seen.size && stats.ino === seen.ino) unlinkSync(path);
+  } catch (error) {
+    if (codeOf(error) !== 'ENOENT') throw ioError('write', path, error);
+  }
+}
+
+/** The closest directory above `path` that exists (for checks before anything is created). */
+function existingAncestor(path: string): { dir: string; stats: Stats } {
+  let dir = dirname(path);
+  for (;;) {
+    try {
+      return { dir, stats: lstatSync(dir) };
+    } catch (error) {
+      const parent = dirname(dir);
+      if (codeOf(error) !== 'ENOENT' || parent === dir) throw ioError('write', dir, error);
+      dir = parent;
+    }
+  }
+}
+
+/**
+ * Checks, before anything is sent anywhere, that dir/name can be written: with `create`, the
+ * directory is made (0700) and a temp file of `size` bytes is written, fsync-ed and removed,
+ * which finds a full disk, a read-only file system or a directory in the way. Without `create`
+ * nothing is made: a missing directory is checked through the closest parent that exists.
+ */
+export function checkWritable(dir: string, name: string, options: { create: boolean; size: number }): void {
+  const target = join(dir, name);
+  let exists = true;
+  try {
+    checkDirectory(dir, lstatSync(dir), false);
+  } catch (error) {
+    if (error instanceof CredentialsFileError && error.code !== 'credentials_mode') throw error;
+    if (codeOf(error) === 'ENOENT') exists = false;
+    else if (!(error instanceof CredentialsFileError)) throw ioError('write', dir, error);
+  }
+  if (exists) checkTarget(target);
+  if (!exists && !options.create) {
+    const parent = existingAncestor(dir);
+    if (!parent.stats.isDirectory()) throw notDirectory(parent.dir);
+    try {
+      accessSync(parent.dir, constants.W_OK | constants.X_OK);
+    } catch (error) {
+      throw ioError('write', dir, error);
+    }
+    return;
+  }
+  if (!options.create) {
+    try {
+      accessSync(dir, constants.W_OK | constants.X_OK);
+    } catch (error) {
+      throw ioError('write', target, error);
+    }
+    return;
+  }
+  ensurePrivateDir(dir);
+  unlinkQuietly(writeTemp(dir, name, Buffer.alloc(options.size, 0x20)));
 }
 
 /** Makes a rename durable; some platforms cannot fsync a directory, which is fine there. */

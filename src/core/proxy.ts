@@ -75,21 +75,21 @@ function parseProxy(name: string, value: string): URL {
     throw new UsageError(
       `${name} is not a valid proxy URL; expected e.g. http://proxy.example.com:3128.`,
       'invalid_proxy',
-      { variable: name },
+      { details: { variable: name } },
     );
   }
   if (url.protocol === 'https:') {
     throw new UsageError(
       `${name} names an https:// proxy, which sekuire does not support; use the proxy's http:// address (the connection to the backend stays encrypted end to end).`,
       'invalid_proxy',
-      { variable: name },
+      { details: { variable: name } },
     );
   }
   if (url.protocol !== 'http:' || url.hostname === '') {
     throw new UsageError(
       `${name} must be an http:// proxy URL, e.g. http://proxy.example.com:3128; ${url.protocol.replace(/:$/, '')}:// proxies are not supported.`,
       'invalid_proxy',
-      { variable: name },
+      { details: { variable: name } },
     );
   }
   return url;

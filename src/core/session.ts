@@ -1,13 +1,12 @@
 // Which key to use (SEKUIRE_API_KEY, else auth.json), for which backend, from this device.
 import { existsSync } from 'node:fs';
-import { parseBackendUrl } from './backend-url.js';
+import { parseBackendUrl, urlText } from './backend-url.js';
 import { credentialsPath, type LoadedCredentials, readCredentials } from './credentials.js';
 import { type DeviceIdentity, type DeviceInputs, deviceIdentity, shortFingerprint } from './device.js';
 import { DeviceMismatchError, NotLoggedInError, UsageError } from './errors.js';
 import { type ApiKey, KeyFormatError, parseKey } from './key.js';
+import type { Flag, Settings } from './settings.js';
 
-export const DEFAULT_BACKEND_URL = 'https://api.sekuire.ai';
-export const DEFAULT_WEB_URL = 'https://sekuire.ai';
 export const ENV_KEY = 'SEKUIRE_API_KEY';
 
 export type KeySource =
@@ -22,23 +21,18 @@ export interface Session {
   readonly stored?: LoadedCredentials;
   readonly device: DeviceIdentity;
   readonly backend: URL;
+  /** Where the backend came from, for messages. */
+  readonly backendSource: string;
   /** Things to tell the user on stderr; none stops the command. */
   readonly notes: readonly string[];
 }
 
 export interface SessionOptions extends DeviceInputs {
-  /** A backend named by a flag (--backend-url, --url): the only way to send a stored key elsewhere. */
-  readonly backendFlag?: { readonly value: string; readonly name: string };
+  readonly settings: Settings;
+  /** A backend named by a flag (--backend and its aliases): the only way to send a stored key elsewhere. */
+  readonly backendFlag?: Flag;
   /** A key given for this command only (auth test --with-key). */
   readonly explicitKey?: ApiKey;
-}
-
-/** The backend for a key that has no stored backend: the flag, SEKUIRE_BACKEND_URL, the default. */
-export function defaultBackend(options: Pick<SessionOptions, 'env' | 'backendFlag'>): URL {
-  if (options.backendFlag) return parseBackendUrl(options.backendFlag.value, options.backendFlag.name);
-  const fromEnv = options.env.SEKUIRE_BACKEND_URL?.trim();
-  if (fromEnv) return parseBackendUrl(fromEnv, 'SEKUIRE_BACKEND_URL');
-  return parseBackendUrl(DEFAULT_BACKEND_URL, 'the default');
 }
 
 /** Parses a key the user gave; a malformed one is a usage error (exit 2), its message framed by `say`. */
@@ -47,7 +41,7 @@ export function parseGivenKey(text: string, say: (problem: string) => string = (
     return parseKey(text);
   } catch (error) {
     if (error instanceof KeyFormatError) {
-      throw new UsageError(say(error.message), 'malformed_key', { problem: error.problem });
+      throw new UsageError(say(error.message), 'malformed_key', { details: { problem: error.problem } });
     }
     throw error;
   }
@@ -62,15 +56,18 @@ export function envKey(env: SessionOptions['env']): ApiKey | undefined {
 
 function deviceChanged(path: string, stored: string, current: string): DeviceMismatchError {
   return new DeviceMismatchError(
-    `The credentials in ${path} were created on another device (fingerprint ${shortFingerprint(stored, 8)}; this device is ${shortFingerprint(current, 8)}). Run 'sekuire login' to verify your key on this device.`,
+    `The credentials in ${path} were created on another device (fingerprint ${shortFingerprint(stored, 8)}; this device is ${shortFingerprint(current, 8)}).`,
     'device_changed',
-    { path, stored_fingerprint: stored, device_fingerprint: current },
+    {
+      hint: "Run 'sekuire login' to verify your key on this device",
+      details: { path, stored_fingerprint: stored, device_fingerprint: current },
+    },
   );
 }
 
 /**
  * Resolves the key in use and checks, locally, that stored credentials belong to this device.
- * Throws NotLoggedInError when there is no key at all.
+ * Throws NotLoggedInError when there is no key at all. Never writes anything.
  */
 export async function resolveSession(options: SessionOptions): Promise<Session> {
   const notes: string[] = [];
@@ -78,6 +75,7 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
   const explicit = options.explicitKey;
   const fromEnv = explicit ? undefined : envKey(options.env);
   if (explicit || fromEnv) {
+    const backend = options.settings.backend(options.backendFlag);
     if (fromEnv && existsSync(path)) {
       notes.push(`Note: ${ENV_KEY} is set and takes precedence over the login stored in ${path}.`);
     }
@@ -86,7 +84,8 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
       key: (explicit ?? fromEnv) as ApiKey,
       source: explicit ? { type: 'stdin' } : { type: 'env', name: ENV_KEY },
       device,
-      backend: defaultBackend(options),
+      backend: backend.url,
+      backendSource: backend.source,
       notes: [...device.warnings, ...notes],
     };
   }
@@ -99,14 +98,23 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
     throw deviceChanged(stored.path, stored.credentials.device_fingerprint, device.fingerprint);
   }
   const verifiedWith = parseBackendUrl(stored.credentials.backend, stored.path);
-  const envBackend = options.env.SEKUIRE_BACKEND_URL?.trim();
-  if (
-    !options.backendFlag &&
-    envBackend &&
-    envBackend.replace(/\/+$/, '') !== verifiedWith.href.replace(/\/$/, '')
-  ) {
+  if (options.backendFlag) {
+    return {
+      key: parseKey(stored.credentials.api_key),
+      source: { type: 'file', path: stored.path },
+      stored,
+      device,
+      backend: parseBackendUrl(options.backendFlag.value, options.backendFlag.name),
+      backendSource: options.backendFlag.name,
+      notes,
+    };
+  }
+  // A default set for something else (a variable, config.json) never ships the stored key elsewhere.
+  const configured = options.settings.get('backend');
+  if (configured && configured.source.type !== 'default' && configured.value !== urlText(verifiedWith)) {
+    const name = configured.source.type === 'env' ? configured.source.name : "config.json's backend";
     notes.push(
-      `Note: SEKUIRE_BACKEND_URL is not used for the stored key, which was verified with ${verifiedWith.href.replace(/\/$/, '')}; name another backend with a flag to use it.`,
+      `Note: ${name} is not used for the stored key, which was verified with ${urlText(verifiedWith)}; name another backend with --backend to use it.`,
     );
   }
   return {
@@ -114,9 +122,8 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
     source: { type: 'file', path: stored.path },
     stored,
     device,
-    backend: options.backendFlag
-      ? parseBackendUrl(options.backendFlag.value, options.backendFlag.name)
-      : verifiedWith,
+    backend: verifiedWith,
+    backendSource: `the login stored in ${stored.path}`,
     notes,
   };
 }

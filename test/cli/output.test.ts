@@ -1,7 +1,7 @@
 // Rendering: the human lines of CLI.md in order, JSON with the same facts, errors, key redaction.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { redactKeys, renderError, renderResult } from '../../src/cli/output.js';
+import { renderError, renderResult } from '../../src/cli/output.js';
 import type {
   AuthTestResult,
   LoginResult,
@@ -19,6 +19,7 @@ import {
   SekuireError,
 } from '../../src/core/errors.js';
 import { BASE62, mintKey } from '../../src/core/key.js';
+import { redactKeys } from '../../src/core/redact.js';
 
 const KEY = mintKey('live');
 const FINGERPRINT = `a1b2c3d4e5f6${'7'.repeat(52)}`;
@@ -44,6 +45,7 @@ const login: LoginResult = {
     moved_from: null,
     backend: 'https://api.sekuire.ai',
     credentials_path: PATH,
+    previous: null,
   },
 };
 
@@ -329,8 +331,10 @@ describe('renderResult, JSON', () => {
 describe('renderError', () => {
   it('JSON errors are {"error": {code, message, ...details}} on stdout, nothing on stderr', () => {
     const error = new DeviceMismatchError('This key is bound to another device.', 'device_mismatch', {
-      backend: 'https://api.sekuire.ai',
-      bound_device: { name: 'Old-Laptop', os: 'linux', bound_at: '2025-01-01' },
+      details: {
+        backend: 'https://api.sekuire.ai',
+        bound_device: { name: 'Old-Laptop', os: 'linux', bound_at: '2025-01-01' },
+      },
     });
     const rendered = renderError(error, true);
     expect(rendered.stderr).toBe('');
@@ -354,17 +358,35 @@ describe('renderError', () => {
       stdout: '',
       stderr: "Not logged in\nRun 'sekuire login' to authenticate\n",
     });
-    const file = new CredentialsFileError('credentials_corrupt', `${PATH} is empty.`, { path: PATH });
+    const file = new CredentialsFileError('credentials_corrupt', `${PATH} is empty.`, {
+      details: { path: PATH },
+    });
     expect(renderError(file, false)).toEqual({ stdout: '', stderr: `${PATH} is empty.\n` });
     expect(JSON.parse(renderError(file, true).stdout)).toEqual({
       error: { code: 'credentials_corrupt', message: `${PATH} is empty.`, path: PATH },
     });
   });
 
+  it('the hint is the last line of a human error, and its own field in JSON', () => {
+    const error = new CredentialsFileError('credentials_corrupt', `${PATH} is empty.`, {
+      hint: "Run 'sekuire logout' to remove it",
+      details: { path: PATH },
+    });
+    expect(renderError(error, false).stderr).toBe(`${PATH} is empty.\nRun 'sekuire logout' to remove it\n`);
+    expect(JSON.parse(renderError(error, true).stdout)).toEqual({
+      error: {
+        code: 'credentials_corrupt',
+        message: `${PATH} is empty.`,
+        hint: "Run 'sekuire logout' to remove it",
+        path: PATH,
+      },
+    });
+  });
+
   it('masks keys in the message and the details, in both forms', () => {
     const test = mintKey('test');
     const error = new KeyRejectedError('invalid_key', `The backend rejected ${KEY.value}.`, {
-      echoed: test.value,
+      details: { echoed: test.value },
     });
     const human = renderError(error, false);
     expect(human.stderr).toBe(`The backend rejected ${KEY.masked}.\n`);
@@ -377,10 +399,8 @@ describe('renderError', () => {
   });
 
   it('details never replace the code or the message', () => {
-    const error = new SekuireError('backend_error', 'It failed.', 13, {
-      code: 'other',
-      message: 'not this',
-      status: 500,
+    const error = new SekuireError('backend_error', 'It failed.', 'backendUnreachable', {
+      details: { code: 'other', message: 'not this', hint: 'nor this', status: 500 },
     });
     expect(JSON.parse(renderError(error, true).stdout)).toEqual({
       error: { code: 'backend_error', message: 'It failed.', status: 500 },
@@ -409,6 +429,15 @@ describe('redactKeys', () => {
     expect(redactKeys('sk_live_abcdefg')).toBe('sk_live_abc...efg');
     expect(redactKeys(`${KEY.value}EXTRA`)).toBe(`${KEY.value.slice(0, 11)}...TRA`);
     expect(redactKeys(`sk_test_${'Z'.repeat(60)}`)).toBe('sk_test_ZZZ...ZZZ');
+  });
+
+  it('with the key in use, removes runs of its random part that come without the prefix', () => {
+    const secret = KEY.value.slice(8, 40);
+    expect(redactKeys(`org ${secret} and ${secret.slice(5, 25)}!`, KEY)).toBe(
+      'org [redacted] and [redacted]!',
+    );
+    expect(redactKeys(`short ${secret.slice(0, 11)} stays`, KEY)).toBe(`short ${secret.slice(0, 11)} stays`);
+    expect(redactKeys('Acme Corp', KEY)).toBe('Acme Corp');
   });
 
   it('leaves text without keys alone', () => {

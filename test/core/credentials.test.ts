@@ -51,12 +51,17 @@ function fileError(fn: () => unknown): CredentialsFileError {
   throw new Error('expected a CredentialsFileError, got none');
 }
 
+/** The error as a person reads it: the message, then the hint (the next action). */
+function said(error: CredentialsFileError): string {
+  return error.hint ? `${error.message} ${error.hint}.` : error.message;
+}
+
 function corruptMessage(path: string, why: string): string {
   return `${path} ${why}. Run 'sekuire logout' to remove it, then 'sekuire login' to sign in again.`;
 }
 
 function symlinkMessage(path: string): string {
-  return `${path} is a symbolic link. Sekuire does not follow links for credentials, because a link can point anywhere. Replace it with a regular file: remove it, then run 'sekuire login'.`;
+  return `${path} is a symbolic link. Sekuire does not follow links for credentials, because a link can point anywhere. Replace it with a real directory or file (or point SEKUIRE_HOME at the real directory), then run 'sekuire login'.`;
 }
 
 describe('writeCredentials and readCredentials', () => {
@@ -155,7 +160,7 @@ describe('symbolic links', () => {
     symlinkSync(target, link);
     const error = fileError(() => writeCredentials(home, sampleCredentials()));
     expect(error.code).toBe('credentials_symlink');
-    expect(error.message).toBe(symlinkMessage(link));
+    expect(said(error)).toBe(symlinkMessage(link));
     expect(readFileSync(target, 'utf8')).toBe('precious\n');
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readdirSync(home)).toEqual([CREDENTIALS_FILE]);
@@ -179,7 +184,7 @@ describe('symbolic links', () => {
     symlinkSync(real, home);
     const error = fileError(() => writeCredentials(home, sampleCredentials()));
     expect(error.code).toBe('credentials_symlink');
-    expect(error.message).toBe(symlinkMessage(home));
+    expect(said(error)).toBe(symlinkMessage(home));
     expect(readdirSync(real)).toEqual([]);
     expect(mode(real)).toBe(0o700);
   });
@@ -192,7 +197,7 @@ describe('symbolic links', () => {
     symlinkSync(credentialsPath(join(root, 'other')), credentialsPath(home));
     const error = fileError(() => readCredentials(home));
     expect(error.code).toBe('credentials_symlink');
-    expect(error.message).toBe(symlinkMessage(credentialsPath(home)));
+    expect(said(error)).toBe(symlinkMessage(credentialsPath(home)));
   });
 
   it('refuses to read auth.json through a symlinked SEKUIRE_HOME', () => {
@@ -203,7 +208,7 @@ describe('symbolic links', () => {
     symlinkSync(real, home);
     const error = fileError(() => readCredentials(home));
     expect(error.code).toBe('credentials_symlink');
-    expect(error.message).toBe(symlinkMessage(home));
+    expect(said(error)).toBe(symlinkMessage(home));
   });
 });
 
@@ -229,7 +234,7 @@ describe('loosened modes', () => {
     chmodSync(path, loose);
     const error = fileError(() => readCredentials(home));
     expect(error.code).toBe('credentials_mode');
-    expect(error.message).toBe(
+    expect(said(error)).toBe(
       `${path} can be changed by other users (mode 0${loose.toString(8)}), so it could send your key to another server. Run 'chmod 600 ${path}' and check its contents, or run 'sekuire login' to replace it.`,
     );
   });
@@ -242,7 +247,7 @@ describe('loosened modes', () => {
       chmodSync(home, loose);
       const error = fileError(() => readCredentials(home));
       expect(error.code).toBe('credentials_mode');
-      expect(error.message).toBe(
+      expect(said(error)).toBe(
         `${home} can be changed by other users (mode 0${(loose & 0o777).toString(8)}), so the files in it cannot be trusted. Run 'chmod 700 ${home}', then check them, or run 'sekuire login' to replace them.`,
       );
     },
@@ -275,8 +280,8 @@ describe('ownership and permissions', () => {
     chownSync(path, NOBODY, NOBODY);
     const error = fileError(() => readCredentials(home));
     expect(error.code).toBe('credentials_owner');
-    expect(error.message).toBe(
-      `${path} belongs to another user (uid ${NOBODY}). Sekuire uses only files you own: remove it, then run 'sekuire login'.`,
+    expect(said(error)).toBe(
+      `${path} belongs to another user (uid ${NOBODY}). Sekuire uses, writes and removes only files you own. Use your own SEKUIRE_HOME, or remove it, then run 'sekuire login'.`,
     );
   });
 
@@ -284,9 +289,9 @@ describe('ownership and permissions', () => {
     const home = newHome();
     writeCredentials(home, sampleCredentials());
     chownSync(home, NOBODY, NOBODY);
-    const message = `${home} belongs to another user (uid ${NOBODY}). Sekuire uses only files you own: remove it, then run 'sekuire login'.`;
-    expect(fileError(() => readCredentials(home)).message).toBe(message);
-    expect(fileError(() => writeCredentials(home, sampleCredentials())).message).toBe(message);
+    const message = `${home} belongs to another user (uid ${NOBODY}). Sekuire uses, writes and removes only files you own. Use your own SEKUIRE_HOME, or remove it, then run 'sekuire login'.`;
+    expect(said(fileError(() => readCredentials(home)))).toBe(message);
+    expect(said(fileError(() => writeCredentials(home, sampleCredentials())))).toBe(message);
   });
 
   it('reports an unreadable auth.json (mode 000, read by an unprivileged user)', () => {
@@ -304,7 +309,8 @@ describe('ownership and permissions', () => {
       name: 'CredentialsFileError',
       code: 'credentials_unreadable',
       exitCode: 15,
-      message: `Cannot read ${path}: permission denied. It should be yours with mode 0600, in a directory of yours with mode 0700; or set SEKUIRE_HOME to a directory you own.`,
+      message: `Cannot read ${path}: permission denied.`,
+      hint: 'It should be yours with mode 0600, in a directory of yours with mode 0700; or set SEKUIRE_HOME to a directory you own',
     });
   });
 
@@ -325,7 +331,8 @@ describe('ownership and permissions', () => {
       name: 'CredentialsFileError',
       code: 'credentials_unwritable',
       exitCode: 15,
-      message: `Cannot write ${credentialsPath(home)}: permission denied. It should be yours with mode 0600, in a directory of yours with mode 0700; or set SEKUIRE_HOME to a directory you own.`,
+      message: `Cannot write ${credentialsPath(home)}: permission denied.`,
+      hint: 'It should be yours with mode 0600, in a directory of yours with mode 0700; or set SEKUIRE_HOME to a directory you own',
     });
     expect(readdirSync(home)).toEqual([]);
   });
@@ -398,7 +405,7 @@ describe('unusable auth.json contents', () => {
     writeFileSync(path, text, { mode: 0o600 });
     const error = fileError(() => readCredentials(home));
     expect(error.code).toBe('credentials_corrupt');
-    expect(error.message).toBe(corruptMessage(path, why));
+    expect(said(error)).toBe(corruptMessage(path, why));
     expect(error.message).not.toContain(key);
     expect(error.details).toEqual({ path });
   });
@@ -408,7 +415,7 @@ describe('unusable auth.json contents', () => {
     const path = credentialsPath(home);
     writeFileSync(path, `${JSON.stringify(valid)}${' '.repeat(70_000)}`, { mode: 0o600 });
     const error = fileError(() => readCredentials(home));
-    expect(error.message).toBe(
+    expect(said(error)).toBe(
       `${path} is too large to be a Sekuire file (${statSync(path).size} bytes). Remove it, then run 'sekuire login'.`,
     );
   });
@@ -419,14 +426,14 @@ describe('unusable auth.json contents', () => {
     mkdirSync(path, { mode: 0o700 });
     const read = fileError(() => readCredentials(home));
     expect(read.code).toBe('credentials_corrupt');
-    expect(read.message).toBe(`${path} is not a regular file. Remove it, then run 'sekuire login'.`);
+    expect(said(read)).toBe(`${path} is not a regular file. Remove it, then run 'sekuire login'.`);
     const write = fileError(() => writeCredentials(home, sampleCredentials()));
     expect(write.code).toBe('credentials_unwritable');
-    expect(write.message).toBe(
+    expect(said(write)).toBe(
       `${path} is a directory, where Sekuire keeps a file. Move it away, then run 'sekuire login'.`,
     );
     const remove = fileError(() => removeCredentials(home));
-    expect(remove.message).toBe(
+    expect(said(remove)).toBe(
       `Cannot write ${path}: it is a directory. Move it away, or set SEKUIRE_HOME to another directory.`,
     );
     expect(readdirSync(home)).toEqual([CREDENTIALS_FILE]);
@@ -438,8 +445,8 @@ describe('unusable auth.json contents', () => {
     const home = join(root, 'home');
     writeFileSync(home, 'not a directory', { mode: 0o600 });
     const message = `${home} is not a directory. Move it away, or set SEKUIRE_HOME to another directory.`;
-    expect(fileError(() => readCredentials(home)).message).toBe(message);
-    expect(fileError(() => writeCredentials(home, sampleCredentials())).message).toBe(message);
+    expect(said(fileError(() => readCredentials(home)))).toBe(message);
+    expect(said(fileError(() => writeCredentials(home, sampleCredentials())))).toBe(message);
     expect(readFileSync(home, 'utf8')).toBe('not a directory');
   });
 

@@ -5,6 +5,7 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   statSync,
   symlinkSync,
@@ -16,7 +17,9 @@ import {
   computeFingerprint,
   DEVICE_ID_FILE,
   type DeviceInputs,
+  deviceFact,
   deviceIdentity,
+  deviceName,
   osName,
   shortFingerprint,
   weakBindingWarning,
@@ -24,8 +27,11 @@ import {
 import { CredentialsFileError } from '../../src/core/errors.js';
 import type { PlatformMachineId } from '../../src/core/machine-id.js';
 import { useTempDirs, withUmaskAsync } from '../helpers/temp-home.js';
+import { lastJson, startWorker } from '../helpers/worker.js';
 
 const tempDir = useTempDirs();
+/** What login asks for: keep a generated ID in device-id. */
+const CREATE = { create: true } as const;
 const MACHINE_ID = '4c4c4544004b4a10804bb4c04f4e3332';
 
 function independentFingerprint(id: string, platform: string, arch: string): string {
@@ -100,6 +106,28 @@ describe('shortFingerprint', () => {
   });
 });
 
+describe('device facts sent at login', () => {
+  it.each([
+    ['a plain hostname', 'build-07', 'build-07'],
+    ["macOS's .local", 'MacBook-Pro.local', 'MacBook-Pro'],
+    ['a control character', 'host\u0007name', 'host name'],
+    ['only spaces', '   ', 'unknown'],
+    ['bidi and zero-width characters', 'evil\u202Egnp.exe\u200B', 'evilgnp.exe'],
+    ['an empty name', '', 'unknown'],
+  ])('a hostname with %s is sent as the backend accepts it', (_what, hostname, expected) => {
+    expect(deviceName(hostname)).toBe(expected);
+  });
+
+  it('caps a long fact at 200 characters, without splitting a character', () => {
+    const pretty = `Debian ${'x'.repeat(250)}`;
+    expect(deviceFact(pretty, '')).toHaveLength(200);
+    expect(deviceFact(pretty, '').endsWith('…')).toBe(true);
+    const emoji = `${'a'.repeat(198)}😀😀`;
+    expect(deviceFact(emoji, '')).toBe(`${'a'.repeat(198)}…`);
+    expect(deviceFact('  \t ', 'fallback')).toBe('fallback');
+  });
+});
+
 describe('osName', () => {
   it.each([
     ['darwin', 'macos'],
@@ -164,7 +192,7 @@ describe('deviceIdentity', () => {
   it('creates a random ID file (0600, directory 0700) when the platform has no usable ID', async () => {
     const home = join(tempDir(), 'home');
     const identity = await withUmaskAsync(0o000, () =>
-      deviceIdentity(inputs(home, { unusable: '/etc/machine-id is empty' })),
+      deviceIdentity(inputs(home, { unusable: '/etc/machine-id is empty' }), CREATE),
     );
     const file = join(home, DEVICE_ID_FILE);
     const text = readFileSync(file, 'utf8');
@@ -182,7 +210,7 @@ describe('deviceIdentity', () => {
 
   it('reuses the generated ID on the next call', async () => {
     const home = tempDir();
-    const first = await deviceIdentity(inputs(home, { unusable: 'running in a container (docker)' }));
+    const first = await deviceIdentity(inputs(home, { unusable: 'running in a container (docker)' }), CREATE);
     const text = readFileSync(join(home, DEVICE_ID_FILE), 'utf8');
     const second = await deviceIdentity(inputs(home, { unusable: 'running in a container (docker)' }));
     expect(second).toEqual(first);
@@ -195,9 +223,47 @@ describe('deviceIdentity', () => {
     expect(a.fingerprint).not.toBe(b.fingerprint);
   });
 
+  it('without create (every command but login), keeps nothing: a throwaway ID each time', async () => {
+    const home = join(tempDir(), 'home');
+    const a = await deviceIdentity(inputs(home, { unusable: 'no /etc/machine-id' }));
+    const b = await deviceIdentity(inputs(home, { unusable: 'no /etc/machine-id' }));
+    expect(existsSync(home)).toBe(false);
+    expect(a.fingerprint).not.toBe(b.fingerprint);
+    expect(a.idFile).toBeUndefined();
+  });
+
+  it.each([
+    ['an empty file', ''],
+    ['only a line break', '\n'],
+  ])(
+    'replaces a device-id holding %s (left by a writer killed mid-write) instead of failing',
+    async (_what, content) => {
+      const home = tempDir();
+      const file = join(home, DEVICE_ID_FILE);
+      writeFileSync(file, content, { mode: 0o600 });
+      const identity = await deviceIdentity(inputs(home, { unusable: 'no /etc/machine-id' }), CREATE);
+      const text = readFileSync(file, 'utf8');
+      expect(text).toMatch(/^[0-9a-f]{64}\n$/);
+      expect(identity.fingerprint).toBe(independentFingerprint(text.trim(), 'linux', 'x64'));
+      expect(readdirSync(home)).toEqual([DEVICE_ID_FILE]);
+    },
+  );
+
+  it('ten first runs at once agree on one ID: nobody sees a half-written file', async () => {
+    const home = join(tempDir(), 'home');
+    const go = join(tempDir(), 'go');
+    const workers = Array.from({ length: 10 }, () => startWorker(['device-id', home, go]));
+    await Promise.all(workers.map((worker) => worker.output('waiting')));
+    writeFileSync(go, '');
+    const results = await Promise.all(workers.map(async (worker) => lastJson((await worker.exited).stdout)));
+    const ids = new Set(results.map((result) => result.fingerprint));
+    expect(results.filter((result) => result.ok !== true)).toEqual([]);
+    expect(ids.size).toBe(1);
+    expect(readdirSync(home)).toEqual([DEVICE_ID_FILE]);
+  });
+
   it.each([
     ['garbage', 'not a device id\n'],
-    ['an empty file', ''],
     ['uppercase hex', `${'AB'.repeat(32)}\n`],
     ['a short id', `${'ab'.repeat(16)}\n`],
   ])('refuses a device-id file holding %s (exit 15)', async (_what, content) => {
@@ -207,9 +273,8 @@ describe('deviceIdentity', () => {
     const error = await rejection(deviceIdentity(inputs(home, { unusable: 'no /etc/machine-id' })));
     expect(error.exitCode).toBe(15);
     expect(error.code).toBe('device_id_corrupt');
-    expect(error.message).toBe(
-      `${file} does not hold a device ID. Remove it, then run 'sekuire login' (this device gets a new identity).`,
-    );
+    expect(error.message).toBe(`${file} does not hold a device ID.`);
+    expect(error.hint).toBe("Remove it, then run 'sekuire login' (this device gets a new identity)");
     expect(readFileSync(file, 'utf8')).toBe(content);
   });
 
@@ -246,6 +311,7 @@ describe('weakBindingWarning', () => {
     const home = tempDir();
     const identity = await deviceIdentity(
       inputs(home, { unusable: '/etc/machine-id is not initialized yet' }),
+      CREATE,
     );
     expect(weakBindingWarning(identity)).toBe(
       `Warning: no usable machine ID (/etc/machine-id is not initialized yet); this device is identified by a random ID kept in ${join(home, DEVICE_ID_FILE)}. Binding is weaker: a copy of that file carries the identity. Set SEKUIRE_MACHINE_ID to a stable, per-machine value to strengthen it.`,

@@ -132,8 +132,32 @@ describe('parseKey', () => {
     [
       'a quoted key',
       `"${VALID}"`,
-      'prefix',
-      'This is not a Sekuire API key: it starts with sk_live_ or sk_test_.',
+      'quoted',
+      'Remove the quotes around the key: paste only the key itself, from sk_ to its last character.',
+    ],
+    [
+      'a key in single quotes',
+      `'${VALID}'`,
+      'quoted',
+      'Remove the quotes around the key: paste only the key itself, from sk_ to its last character.',
+    ],
+    [
+      'a key with a closing quote',
+      `${VALID}"`,
+      'quoted',
+      'Remove the quotes around the key: paste only the key itself, from sk_ to its last character.',
+    ],
+    [
+      'a line from a .env file',
+      `SEKUIRE_API_KEY=${VALID}`,
+      'assignment',
+      'Paste only the key: remove "SEKUIRE_API_KEY=" (and any quotes) in front of it, so that it starts with sk_live_ or sk_test_.',
+    ],
+    [
+      'an export line with quotes',
+      `export SEKUIRE_API_KEY="${VALID}"`,
+      'assignment',
+      'Paste only the key: remove "SEKUIRE_API_KEY=" (and any quotes) in front of it, so that it starts with sk_live_ or sk_test_.',
     ],
     [
       'a space inside',
@@ -212,7 +236,8 @@ describe('parseKey', () => {
 
   it('never repeats the input in a message', () => {
     for (const [, input] of cases) {
-      const body = input.trim().slice(8, 40);
+      // The random part of the key, wherever it sits in the pasted text.
+      const body = input.includes(VALID) ? VALID.slice(8, 40) : input.trim().slice(8, 40);
       if (body.length >= 8) expect(problemOf(input).message).not.toContain(body.slice(0, 8));
     }
   });

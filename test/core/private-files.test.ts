@@ -1,6 +1,7 @@
 // Private files across processes: born 0600, atomic under concurrency and SIGKILL, stale temps swept.
 import { spawnSync } from 'node:child_process';
 import {
+  chownSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -8,13 +9,15 @@ import {
   readFileSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { credentialsPath, readCredentials, writeCredentials } from '../../src/core/credentials.js';
 import {
+  checkWritable,
   createPrivateFile,
   ensurePrivateDir,
   modeText,
@@ -23,7 +26,7 @@ import {
   writePrivateFileAtomic,
 } from '../../src/core/private-files.js';
 import { type NewCredentials, sampleCredentials, useTempDirs, withUmask } from '../helpers/temp-home.js';
-import { lastJson, runWorker, startWorker } from '../helpers/worker.js';
+import { lastJson, NOBODY, runWorker, startWorker } from '../helpers/worker.js';
 
 const tempDir = useTempDirs();
 const TEMP_NAME = /^\.auth\.json\.(\d+)\.[0-9a-f]{12}\.tmp$/;
@@ -214,7 +217,11 @@ describe('readPrivateFile', () => {
     const home = newHome();
     expect(readPrivateFile(join(home, 'x'), home)).toBeUndefined();
     writeFileSync(join(home, 'x'), 'hello\n', { mode: 0o600 });
-    expect(readPrivateFile(join(home, 'x'), home)).toEqual({ text: 'hello\n', warnings: [] });
+    expect(readPrivateFile(join(home, 'x'), home)).toEqual({
+      text: 'hello\n',
+      warnings: [],
+      ino: statSync(join(home, 'x')).ino,
+    });
   });
 
   it('refuses a FIFO at once instead of waiting for a writer', () => {
@@ -229,7 +236,8 @@ describe('readPrivateFile', () => {
       name: 'CredentialsFileError',
       code: 'credentials_corrupt',
       exitCode: 15,
-      message: `${path} is not a regular file. Remove it, then run 'sekuire login'.`,
+      message: `${path} is not a regular file.`,
+      hint: "Remove it, then run 'sekuire login'",
     });
   });
 });
@@ -238,7 +246,103 @@ describe('removePrivateFile', () => {
   it('removes a file once', () => {
     const home = newHome();
     writeFileSync(join(home, 'x'), 'x', { mode: 0o600 });
-    expect(removePrivateFile(join(home, 'x'))).toBe(true);
-    expect(removePrivateFile(join(home, 'x'))).toBe(false);
+    expect(removePrivateFile(home, 'x')).toBe(true);
+    expect(removePrivateFile(home, 'x')).toBe(false);
+    expect(removePrivateFile(join(home, 'missing'), 'x')).toBe(false);
+  });
+
+  it('never removes through a symlinked directory', () => {
+    const real = newHome();
+    writeFileSync(join(real, 'x'), 'keep', { mode: 0o600 });
+    const link = join(tempDir(), 'link');
+    symlinkSync(real, link);
+    expect(() => removePrivateFile(link, 'x')).toThrow(
+      expect.objectContaining({ code: 'credentials_symlink', exitCode: 15 }),
+    );
+    expect(readFileSync(join(real, 'x'), 'utf8')).toBe('keep');
+  });
+
+  it("never removes from another user's directory (as root, too)", () => {
+    const home = newHome();
+    writeFileSync(join(home, 'x'), 'theirs', { mode: 0o600 });
+    chownSync(home, NOBODY, NOBODY);
+    expect(() => removePrivateFile(home, 'x')).toThrow(
+      expect.objectContaining({ code: 'credentials_owner', exitCode: 15 }),
+    );
+    expect(readFileSync(join(home, 'x'), 'utf8')).toBe('theirs');
+  });
+
+  it('removes the temp files a killed writer left, which may hold the key', () => {
+    const home = newHome();
+    writeFileSync(join(home, 'x'), 'x', { mode: 0o600 });
+    // A pid that is not running, and a live one whose temp file is older than any write takes.
+    const dead = join(home, '.x.999999999.abcdef.tmp');
+    const old = join(home, `.x.${process.ppid}.abcdef.tmp`);
+    const fresh = join(home, `.x.${process.ppid}.123456.tmp`);
+    for (const file of [dead, old, fresh]) writeFileSync(file, 'sk_live_...', { mode: 0o600 });
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(old, hourAgo, hourAgo);
+    expect(removePrivateFile(home, 'x')).toBe(true);
+    expect(readdirSync(home).sort()).toEqual([basename(fresh)]);
+  });
+});
+
+describe('createPrivateFile, complete or not at all', () => {
+  it('creates the file complete, 0600, only once; a reader never sees it empty', () => {
+    const home = newHome();
+    expect(createPrivateFile(home, 'id', 'first\n')).toBe(true);
+    expect(createPrivateFile(home, 'id', 'second\n')).toBe(false);
+    expect(readFileSync(join(home, 'id'), 'utf8')).toBe('first\n');
+    expect(statSync(join(home, 'id')).mode & 0o777).toBe(0o600);
+    expect(readdirSync(home)).toEqual(['id']);
+  });
+});
+
+describe('checkWritable', () => {
+  it('without create, makes nothing and accepts a directory that does not exist yet', () => {
+    const home = join(tempDir(), 'not-yet');
+    checkWritable(home, 'auth.json', { create: false, size: 10 });
+    expect(existsSync(home)).toBe(false);
+  });
+
+  it('with create, makes the directory 0700 and leaves no file behind', () => {
+    const home = join(tempDir(), 'made');
+    checkWritable(home, 'auth.json', { create: true, size: 1024 });
+    expect(statSync(home).mode & 0o777).toBe(0o700);
+    expect(readdirSync(home)).toEqual([]);
+  });
+
+  it.each([
+    [
+      'auth.json is a directory',
+      (home: string) => mkdirSync(join(home, 'auth.json')),
+      'credentials_unwritable',
+    ],
+    [
+      'auth.json is a symlink',
+      (home: string) => symlinkSync('/etc/passwd', join(home, 'auth.json')),
+      'credentials_symlink',
+    ],
+  ])('refuses when %s, with or without create', (_name, spoil, code) => {
+    const home = newHome();
+    spoil(home);
+    for (const create of [false, true]) {
+      expect(() => checkWritable(home, 'auth.json', { create, size: 10 })).toThrow(
+        expect.objectContaining({ code, exitCode: 15 }),
+      );
+    }
+  });
+
+  it('refuses a symlinked home and a home that is a file', () => {
+    const link = join(tempDir(), 'link');
+    symlinkSync(newHome(), link);
+    expect(() => checkWritable(link, 'auth.json', { create: false, size: 10 })).toThrow(
+      expect.objectContaining({ code: 'credentials_symlink' }),
+    );
+    const file = join(tempDir(), 'file');
+    writeFileSync(file, '');
+    expect(() => checkWritable(join(file, 'sub'), 'auth.json', { create: false, size: 10 })).toThrow(
+      expect.objectContaining({ code: 'credentials_unwritable' }),
+    );
   });
 });

@@ -1,53 +1,11 @@
-// Secret hygiene: a real key runs through every command and path; only two outputs may show it.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliRun, Machine } from '../helpers/cli.js';
-import { type FakeBackend, json, startFakeBackend } from '../helpers/fake-backend.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+// Secret hygiene over the real binary: a real key runs through every command and path; only two outputs may show it.
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { CliRun, Machine } from '../helpers/cli.js';
+import { useReferenceServer } from '../helpers/e2e.js';
+import { type Handler, json } from '../helpers/fake-backend.js';
 
-let server: TestServer;
-let key: string;
-let keyId: string;
-const runs: { label: string; run: CliRun; allowed: 'stdout' | 'none' }[] = [];
-const cleanups: (() => unknown)[] = [];
-
-beforeAll(async () => {
-  server = await startServer();
-  ({ key, id: keyId } = await server.createKey());
-});
-afterAll(async () => {
-  for (const cleanup of cleanups) await cleanup();
-  await server?.stop();
-});
-
-function machine(id: string, env: Record<string, string> = {}): Machine {
-  const created = new Machine(id, {
-    SEKUIRE_BACKEND_URL: server.url,
-    SEKUIRE_RETRIES: '0',
-    SEKUIRE_DEBUG: '1',
-    ...env,
-  });
-  cleanups.push(() => created.cleanup());
-  return created;
-}
-
-async function fake(handler: Parameters<typeof startFakeBackend>[0]): Promise<FakeBackend> {
-  const backend = await startFakeBackend(handler);
-  cleanups.push(() => backend.close());
-  return backend;
-}
-
-async function record(
-  label: string,
-  m: Machine,
-  args: string[],
-  input?: string,
-  allowed: 'stdout' | 'none' = 'none',
-) {
-  const run = await m.run(args, input === undefined ? {} : { input });
-  runs.push({ label: `${label}: sekuire ${args.join(' ')} (exit ${run.code})`, run, allowed });
-  return run;
-}
+const e2e = useReferenceServer({ SEKUIRE_RETRIES: '0', SEKUIRE_DEBUG: '1' });
 
 const EVERY_COMMAND = [
   ['status'],
@@ -62,87 +20,166 @@ function withJson(commands: string[][]): string[][] {
   return commands.flatMap((args) => [args, [...args, '--json']]);
 }
 
+/**
+ * Runs each command and fails naming every output that showed the key where it must not. It
+ * looks for the key's random part, so a key shown without its prefix counts as a leak too.
+ */
+async function expectNoLeak(
+  key: string,
+  m: Machine,
+  commands: string[][],
+  options: { input?: string; allowStdout?: boolean } = {},
+): Promise<CliRun[]> {
+  const secret = key.slice(8, 40);
+  const runs: CliRun[] = [];
+  const leaks: string[] = [];
+  for (const args of commands) {
+    const run = await m.run(args, options.input === undefined ? {} : { input: options.input });
+    runs.push(run);
+    const label = `sekuire ${args.join(' ')} (exit ${run.code})`;
+    if (run.stderr.includes(secret)) leaks.push(`${label}: stderr`);
+    if (!options.allowStdout && run.stdout.includes(secret)) leaks.push(`${label}: stdout`);
+  }
+  expect(leaks).toEqual([]);
+  return runs;
+}
+
+async function loggedIn(id: string): Promise<{ m: Machine; key: string; keyId: string }> {
+  const { key, id: keyId } = await e2e.server.createKey();
+  const m = e2e.machine(id);
+  const runs = await expectNoLeak(
+    key,
+    m,
+    [
+      ['login', '--with-key', '--verbose'],
+      ['login', '--with-key', '--json'],
+    ],
+    {
+      input: key,
+    },
+  );
+  expect(runs.map((run) => run.code)).toEqual([2, 0]);
+  return { m, key, keyId };
+}
+
 describe('the key never leaks', () => {
-  it('runs every path', async () => {
-    const a = machine('canary-a');
-    await record('login', a, ['login', '--with-key', '--verbose'], key);
-    await record('login', a, ['login', '--with-key', '--json'], key);
-    for (const args of withJson(EVERY_COMMAND)) await record('success', a, args);
-    await record('token', a, ['auth', 'token'], undefined, 'stdout');
-    await record('token', a, ['auth', 'token', '--json'], undefined, 'stdout');
-    await record('show-key', a, ['status', '--show-key'], undefined, 'stdout');
-    await record('show-key json', a, ['status', '--show-key', '--json']);
+  it('through every command that succeeds, as text and JSON', async () => {
+    const { m, key } = await loggedIn('canary-ok');
+    const runs = await expectNoLeak(key, m, withJson(EVERY_COMMAND));
+    expect(runs.every((run) => run.code === 0)).toBe(true);
+  });
 
-    // Errors: another device (copied file and the backend's 409), a key in argv, a near-miss key.
-    const b = machine('canary-b');
+  it('except where it is asked for: auth token and status --show-key (never in JSON)', async () => {
+    const { m, key } = await loggedIn('canary-shown');
+    const shown = await expectNoLeak(
+      key,
+      m,
+      [
+        ['auth', 'token'],
+        ['auth', 'token', '--json'],
+        ['status', '--show-key'],
+      ],
+      { allowStdout: true },
+    );
+    expect(shown.every((run) => run.stdout.includes(key))).toBe(true);
+    await expectNoLeak(key, m, [['status', '--show-key', '--json']]);
+  });
+
+  it('through a copied auth.json on another device', async () => {
+    const { m, key } = await loggedIn('canary-a');
+    const b = e2e.machine('canary-b');
     mkdirSync(b.home, { recursive: true, mode: 0o700 });
-    writeFileSync(b.authFile, (await import('node:fs')).readFileSync(a.authFile), { mode: 0o600 });
-    for (const args of withJson([
-      ['status'],
-      ['auth', 'whoami'],
-      ['auth', 'test', '--verbose'],
-      ['logout'],
-    ])) {
-      await record('copied file', b, args);
-    }
-    const c = machine('canary-c');
-    for (const args of withJson([['login', '--with-key']])) await record('bound elsewhere', c, args, key);
-    await record('argv', c, ['login', key]);
-    await record('argv json', c, ['login', key, '--json']);
-    await record('unknown option with key', c, ['status', `--key=${key}`]);
-    await record('near miss', c, ['login', '--with-key'], `${key}x`);
-    await record('near miss env', machine('canary-env', { SEKUIRE_API_KEY: `${key.slice(0, -1)}` }), [
-      'status',
-    ]);
-    await record('env key', machine('canary-env2', { SEKUIRE_API_KEY: key }), [
-      'auth',
-      'test',
-      '--verbose',
-      '--json',
-    ]);
+    copyFileSync(m.authFile, b.authFile);
+    const runs = await expectNoLeak(
+      key,
+      b,
+      withJson([['status'], ['auth', 'whoami'], ['auth', 'test', '--verbose'], ['logout']]),
+    );
+    expect(runs.map((run) => run.code)).toEqual([12, 12, 12, 12, 12, 12, 0, 0]);
+  });
 
-    // Misbehaving backends: each error message and JSON error object.
-    const recorder = await fake(json(200, {}));
-    const backends = [
-      await fake(json(503, { error: 'down', message: `echo ${key}` })),
-      await fake(json(403, { error: 'forbidden', message: `no access for ${key}` })),
-      await fake(json(402, { error: 'plan_limit_exceeded', upgrade_url: `https://x.test/?k=${key}` })),
-      await fake(json(400, { error: 'invalid_request', message: `bad key ${key}` })),
-      await fake((_request, response) => {
+  it('through a login refused because the key is bound elsewhere', async () => {
+    const { key } = await loggedIn('canary-owner');
+    const c = e2e.machine('canary-c');
+    const runs = await expectNoLeak(key, c, withJson([['login', '--with-key']]), { input: key });
+    expect(runs.map((run) => run.code)).toEqual([12, 12]);
+  });
+
+  it('through a key given as an argument or an option, and near misses', async () => {
+    const { key } = await e2e.server.createKey();
+    const c = e2e.machine('canary-argv');
+    await expectNoLeak(key, c, [
+      ['login', key],
+      ['login', key, '--json'],
+      ['status', `--key=${key}`],
+    ]);
+    await expectNoLeak(key, c, [['login', '--with-key']], { input: `${key}x` });
+    await expectNoLeak(key, c, [['login', '--with-key']], { input: `SEKUIRE_API_KEY="${key}"` });
+    await expectNoLeak(key, e2e.machine('canary-env', { SEKUIRE_API_KEY: key.slice(0, -1) }), [['status']]);
+    await expectNoLeak(key, e2e.machine('canary-env2', { SEKUIRE_API_KEY: key }), [
+      ['auth', 'test', '--verbose', '--json'],
+    ]);
+  });
+
+  const secret = (key: string) => key.slice(8, 40);
+  const misbehaving: [string, (key: string, recorder: string) => Handler][] = [
+    ['a 503 echoing the key', (key) => json(503, { error: 'down', message: `echo ${key}` })],
+    ['a 403 echoing the key', (key) => json(403, { error: 'forbidden', message: `no access for ${key}` })],
+    [
+      'a 403 echoing its random part',
+      (key) => json(403, { error: 'forbidden', message: `for ${secret(key)}` }),
+    ],
+    [
+      'a 402 with the key in upgrade_url',
+      (key) => json(402, { error: 'plan_limit_exceeded', upgrade_url: `https://x.test/?k=${key}` }),
+    ],
+    ['a 400 echoing the key', (key) => json(400, { error: 'invalid_request', message: `bad key ${key}` })],
+    [
+      'a 409 naming the device after the key',
+      (key) => json(409, { error: 'device_mismatch', bound_device: { name: secret(key), os: key } }),
+    ],
+    [
+      'an HTML page with the key',
+      (key) => (_request, response) => {
         response.writeHead(200, { 'content-type': 'text/html' });
         response.end(`<p>${key}</p>`);
-      }),
-      await fake((_request, response) => {
-        response.writeHead(307, { location: `${recorder.url}/?key=${key}` });
+      },
+    ],
+    [
+      'a redirect to another origin carrying the key',
+      (key, recorder) => (_request, response) => {
+        response.writeHead(307, { location: `${recorder}/?key=${key}` });
         response.end();
-      }),
-    ];
-    for (const backend of backends) {
-      const m = machine('canary-fake', { SEKUIRE_API_KEY: key, SEKUIRE_BACKEND_URL: backend.url });
-      for (const args of withJson([['status'], ['auth', 'test', '--verbose'], ['auth', 'whoami']])) {
-        await record(`fake ${backend.url}`, m, args);
-      }
-    }
+      },
+    ],
+  ];
+  it.each(misbehaving)('through %s', async (_name, handler) => {
+    const { key } = await e2e.server.createKey();
+    const recorder = await e2e.fake(json(200, {}));
+    const backend = await e2e.fake(handler(key, recorder.url));
+    const m = e2e.machine('canary-fake', { SEKUIRE_API_KEY: key, SEKUIRE_BACKEND_URL: backend.url });
+    await expectNoLeak(key, m, withJson([['status'], ['auth', 'test', '--verbose'], ['auth', 'whoami']]));
     expect(recorder.requests).toEqual([]);
+  });
 
-    // Revoked, then logged out: the stored key through every remaining path.
-    await server.revokeKey(keyId);
-    for (const args of withJson([['status'], ['auth', 'test', '--verbose'], ['logout']])) {
-      await record('revoked', a, args);
-    }
-    const corrupt = machine('canary-corrupt');
+  it('through a revoked key and logout', async () => {
+    const { m, key, keyId } = await loggedIn('canary-revoked');
+    await e2e.server.revokeKey(keyId);
+    const runs = await expectNoLeak(
+      key,
+      m,
+      withJson([['status'], ['auth', 'test', '--verbose'], ['logout']]),
+    );
+    expect(runs.map((run) => run.code)).toEqual([11, 11, 11, 11, 0, 0]);
+  });
+
+  it('through a corrupt auth.json', async () => {
+    const { key } = await e2e.server.createKey();
+    const corrupt = e2e.machine('canary-corrupt');
     mkdirSync(corrupt.home, { recursive: true, mode: 0o700 });
     writeFileSync(corrupt.authFile, `{"api_key": "${key}", "broken": `, { mode: 0o600 });
-    for (const args of withJson([['status'], ['auth', 'token'], ['logout']]))
-      await record('corrupt', corrupt, args);
-
-    expect(runs.length).toBeGreaterThan(60);
-    const leaks = runs.flatMap(({ label, run, allowed }) => [
-      ...(run.stderr.includes(key) ? [`${label}: stderr`] : []),
-      ...(allowed === 'none' && run.stdout.includes(key) ? [`${label}: stdout`] : []),
-    ]);
-    expect(leaks).toEqual([]);
-    // The two places that show it do show it.
-    expect(runs.filter((r) => r.allowed === 'stdout').every((r) => r.run.stdout.includes(key))).toBe(true);
+    const runs = await expectNoLeak(key, corrupt, withJson([['status'], ['auth', 'token']]));
+    expect(runs.every((run) => run.code === 15)).toBe(true);
+    await expectNoLeak(key, corrupt, [['logout', '--json']]);
   });
 });

@@ -18,22 +18,36 @@ function shellQuote(text: string): string {
 }
 
 /** Starts `sekuire <args>` in a fresh tmux session; the pane shows EXIT:<code> when it ends. */
-function startInTerminal(session: string, m: Machine, args: readonly string[]): void {
+function startInTerminal(
+  session: string,
+  m: Machine,
+  args: readonly string[],
+  extra: Record<string, string> = {},
+): void {
   const env = Object.entries({
     HOME: m.dir,
     SEKUIRE_HOME: m.home,
     SEKUIRE_MACHINE_ID: m.machineId,
     SEKUIRE_BACKEND_URL: server.url,
     TERM: 'xterm-256color',
+    ...extra,
   })
     .map(([name, value]) => `${name}=${shellQuote(value)}`)
     .join(' ');
-  const command = `env -u SEKUIRE_API_KEY ${env} ${shellQuote(process.execPath)} ${shellQuote(CLI_PATH)} ${args.map(shellQuote).join(' ')}; echo EXIT:$?; echo TTY:$(stty -a | tr ' ;' '\\n\\n' | grep -x -E -- '-?(echo|icanon)' | tr '\\n' ' '); sleep 60`;
+  const command = `env -u SEKUIRE_API_KEY -u NO_COLOR -u FORCE_COLOR ${env} ${shellQuote(process.execPath)} ${shellQuote(CLI_PATH)} ${args.map(shellQuote).join(' ')}; echo EXIT:$?; echo TTY:$(stty -a | tr ' ;' '\\n\\n' | grep -x -E -- '-?(echo|icanon)' | tr '\\n' ' '); sleep 60`;
   tmux('new-session', '-d', '-s', session, '-x', '150', '-y', '40', command);
 }
 
 function screen(session: string): string {
   return tmux('capture-pane', '-p', '-t', session);
+}
+
+/** An SGR (colour) escape sequence. */
+const SGR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`);
+
+/** The screen with its colours, as escape sequences. */
+function colouredScreen(session: string): string {
+  return tmux('capture-pane', '-p', '-e', '-t', session);
 }
 
 async function waitFor(session: string, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
@@ -161,5 +175,74 @@ describe('login at the masked prompt', () => {
     expect(done).toContain('Binding moved here from:');
     const old = await first.run(['status'], { env: { SEKUIRE_BACKEND_URL: server.url } });
     expect(old.code).toBe(12);
+  });
+
+  it('is coloured on a terminal, and plain with NO_COLOR', async () => {
+    const m = machine('tty-colour');
+    startInTerminal('colour', m, ['login']);
+    await waitFor('colour', /Enter your API Key:/);
+    const coloured =
+      colouredScreen('colour')
+        .split('\n')
+        .find((line) => line.includes('your API Key:')) ?? '';
+    expect(coloured).toMatch(SGR);
+    tmux('send-keys', '-t', 'colour', 'C-c');
+    await waitFor('colour', /EXIT:130/);
+
+    const plain = machine('tty-plain');
+    startInTerminal('plain', plain, ['login'], { NO_COLOR: '1' });
+    await waitFor('plain', /Enter your API Key:/);
+    expect(colouredScreen('plain')).not.toMatch(SGR);
+    tmux('send-keys', '-t', 'plain', 'C-c');
+    await waitFor('plain', /EXIT:130/);
+  });
+
+  it('reports a bad setting before showing the prompt', async () => {
+    const m = machine('tty-setting');
+    startInTerminal('setting', m, ['login'], { SEKUIRE_TIMEOUT: 'soon' });
+    const done = await waitFor('setting', /EXIT:\d+/);
+    expect(done).toContain('SEKUIRE_TIMEOUT must be a number of seconds');
+    expect(done).not.toContain('Sekuire Login');
+    expect(done).toContain('EXIT:2');
+  });
+});
+
+describe('login --with-key with a terminal on stdin', () => {
+  it('reads the key without echo, and says so', async () => {
+    const { key } = await server.createKey();
+    const m = machine('tty-with-key');
+    startInTerminal('hidden', m, ['login', '--with-key']);
+    await waitFor('hidden', /input hidden/);
+    paste('hidden', key);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const typed = screen('hidden');
+    expect(typed).not.toContain(key.slice(8, 20));
+    expect(typed).not.toContain('****');
+    tmux('send-keys', '-t', 'hidden', 'Enter');
+    const done = await waitFor('hidden', /EXIT:\d+/);
+    expect(done).toContain('EXIT:0');
+    expect(done).toContain('Login successful!');
+    expect(done).not.toContain(key);
+    expect((await waitFor('hidden', /TTY:.*\n/)).match(/TTY:(.*)/)?.[1]?.trim()).toBe('icanon echo');
+  });
+
+  it('a key bound elsewhere asks before moving it; no means exit 12, never 0', async () => {
+    const { key } = await server.createKey();
+    const first = machine('tty-bound-first');
+    expect(
+      (await first.run(['login', '--with-key'], { input: key, env: { SEKUIRE_BACKEND_URL: server.url } }))
+        .code,
+    ).toBe(0);
+    const second = machine('tty-bound-second');
+    startInTerminal('declined', second, ['login', '--with-key']);
+    await waitFor('declined', /input hidden/);
+    paste('declined', key);
+    tmux('send-keys', '-t', 'declined', 'Enter');
+    await waitFor('declined', /Move the binding to this device\?/);
+    tmux('send-keys', '-t', 'declined', 'n', 'Enter');
+    const done = await waitFor('declined', /EXIT:\d+/);
+    expect(done).toContain('The binding was not moved');
+    expect(done).toContain('EXIT:12');
+    expect(existsSync(second.authFile)).toBe(false);
   });
 });

@@ -4,7 +4,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-export const CLI_PATH = resolve(import.meta.dirname, '../../dist/cli.cjs');
+/**
+ * The bundle under test: dist/cli.cjs, or SEKUIRE_TEST_CLI (e.g. an older build, to watch a
+ * regression test fail before its fix).
+ */
+export const CLI_PATH = process.env.SEKUIRE_TEST_CLI ?? resolve(import.meta.dirname, '../../dist/cli.cjs');
 
 export interface CliRun {
   readonly code: number | null;
@@ -22,6 +26,11 @@ export interface CliOptions {
   readonly input?: string;
   readonly env?: Record<string, string | undefined>;
   readonly timeoutMs?: number;
+  /** Run as this user (and group); the scratch directory must be theirs to use. */
+  readonly uid?: number;
+  readonly cwd?: string;
+  /** Where stdout goes: a pipe (default) or a file descriptor, e.g. one opened on /dev/full. */
+  readonly stdout?: number;
 }
 
 /** A scratch machine: its own SEKUIRE_HOME, HOME and machine ID. */
@@ -78,6 +87,8 @@ const SCRUBBED = [
   'NO_PROXY',
   'no_proxy',
   'NODE_OPTIONS',
+  'NO_COLOR',
+  'FORCE_COLOR',
 ];
 
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliRun> {
@@ -90,13 +101,18 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
     else env[name] = value;
   }
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_PATH, ...args], {
+      env,
+      stdio: ['pipe', options.stdout ?? 'pipe', 'pipe'],
+      ...(options.cwd ? { cwd: options.cwd } : {}),
+      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk;
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
       stderr += chunk;
     });
     const timeoutMs = options.timeoutMs ?? 30_000;
@@ -120,8 +136,7 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
         lines: () => stdout.replace(/\n$/, '').split('\n'),
       });
     });
-    child.stdin.on('error', () => {});
-    if (options.input !== undefined) child.stdin.end(options.input);
-    else child.stdin.end();
+    child.stdin?.on('error', () => {});
+    child.stdin?.end(options.input ?? '');
   });
 }

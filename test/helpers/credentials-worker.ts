@@ -3,6 +3,7 @@
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCredentials, writeCredentials } from '../../src/core/credentials.js';
+import { deviceIdentity } from '../../src/core/device.js';
 import { SekuireError } from '../../src/core/errors.js';
 import { writePrivateFileAtomic } from '../../src/core/private-files.js';
 
@@ -32,6 +33,7 @@ function describeError(error: unknown): unknown {
       code: error.code,
       exitCode: error.exitCode,
       message: error.message,
+      ...(error.hint ? { hint: error.hint } : {}),
     };
   }
   return { ok: false, name: (error as Error).name, message: String(error) };
@@ -104,6 +106,27 @@ switch (command) {
     report({ started: true });
     writePrivateFileAtomic(arg(0), arg(1), data);
     report({ ok: true });
+    break;
+  }
+  case 'device-id': {
+    // device-id <home> <goFile>: a first login on a machine without a usable machine ID.
+    report({ waiting: true });
+    waitFor(arg(1));
+    try {
+      const identity = await deviceIdentity(
+        {
+          env: {},
+          home: arg(0),
+          platform: 'linux',
+          arch: 'x64',
+          readPlatformMachineId: async () => ({ unusable: 'no machine ID in this test' }),
+        },
+        { create: true },
+      );
+      report({ ok: true, fingerprint: identity.fingerprint });
+    } catch (error) {
+      report(describeError(error));
+    }
     break;
   }
   case 'watch':

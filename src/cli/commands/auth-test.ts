@@ -1,27 +1,29 @@
 // sekuire auth test: is the key accepted and the backend reachable, and how long did it take.
 import type { Command } from 'commander';
-import type { HttpEvent } from '../../core/http.js';
+import type { HttpEvent } from '../../core/http/send.js';
+import { proxyFor } from '../../core/proxy.js';
+import { redactKeys } from '../../core/redact.js';
 import { parseGivenKey, resolveSession } from '../../core/session.js';
+import { Settings } from '../../core/settings.js';
 import { type Context, deviceInputs } from '../context.js';
+import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
-import { redactKeys } from '../output.js';
 import type { AuthTestResult } from '../results.js';
 import { readKeyFromStdin } from '../stdin.js';
 import type { Schedule } from './types.js';
 
-export interface AuthTestOptions {
+export interface AuthTestOptions extends BackendOptions {
   readonly withKey?: boolean;
-  readonly url?: string;
   readonly verbose?: boolean;
 }
 
 export function register(auth: Command, schedule: Schedule): void {
-  auth
+  const command = auth
     .command('test')
     .description('Check that the key in use is accepted and the backend reachable (GET /api/v1/cli/status)')
-    .option('--with-key', 'test a key read from stdin instead of the stored or SEKUIRE_API_KEY one')
-    .option('--url <url>', 'the backend to test against (the key is sent to it)')
+    .option('--with-key', 'test a key read from stdin instead of the stored or SEKUIRE_API_KEY one');
+  backendOption(command, 'the backend to test against (the key is sent to it)', '--url')
     .option('--verbose', 'print each request, its redacted headers and the response time to stderr')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -30,10 +32,10 @@ export function register(auth: Command, schedule: Schedule): void {
         [
           'sekuire auth test',
           'sekuire auth test --verbose',
-          'printf \'%s\' "$KEY" | sekuire auth test --with-key --url https://api.sekuire.ai',
+          'printf \'%s\' "$KEY" | sekuire auth test --with-key --backend https://api.sekuire.ai',
         ],
-        [0, 2, 10, 11, 12, 13, 14, 15],
-        'Nothing is written: auth test never changes auth.json or the key binding.',
+        ['notLoggedIn', 'keyRejected', 'deviceMismatch', 'backendUnreachable', 'forbidden', 'localFiles'],
+        'Nothing is written: auth test never creates or changes a file, nor the key binding.',
       ),
     )
     .action((options: AuthTestOptions) => schedule((ctx) => authTest(ctx, options)));
@@ -59,13 +61,15 @@ export function describeEvent(event: HttpEvent): string[] {
 }
 
 export async function authTest(ctx: Context, options: AuthTestOptions): Promise<AuthTestResult> {
+  // Settings first, then the key: a bad setting is reported before anything is typed.
+  const settings = Settings.load(ctx.env, ctx.home);
+  const flag = backendFlag(options);
+  const policy = settings.policy();
+  // A key from stdin goes to the flag's or the default backend: its proxy is checked before it is read.
+  if (options.withKey) proxyFor(settings.backend(flag).url, ctx.env);
   const explicitKey = options.withKey ? parseGivenKey(await readKeyFromStdin(ctx)) : undefined;
-  const session = await resolveSession({
-    ...deviceInputs(ctx),
-    explicitKey,
-    backendFlag: options.url === undefined ? undefined : { value: options.url, name: '--url' },
-  });
-  note(ctx, ...session.notes);
+  const session = await resolveSession({ ...deviceInputs(ctx), settings, explicitKey, backendFlag: flag });
+  note(ctx, ...settings.config.warnings, ...session.notes);
   const onEvent = options.verbose
     ? (event: HttpEvent) => {
         // Headers are masked by the transport; a Location from the backend could still carry a key.
@@ -74,8 +78,10 @@ export async function authTest(ctx: Context, options: AuthTestOptions): Promise<
     : undefined;
   const client = await ctx.connect({
     backend: session.backend,
-    apiKey: session.key.value,
+    backendSource: session.backendSource,
+    key: session.key,
     fingerprint: session.device.fingerprint,
+    policy,
     onEvent,
   });
   const answer = await client.status();

@@ -20,7 +20,7 @@ export function register(program: Command, schedule: Schedule): void {
           'source <(sekuire completion zsh)         # add to ~/.zshrc',
           'sekuire completion fish > ~/.config/fish/completions/sekuire.fish',
         ],
-        [0, 2],
+        [],
       ),
     )
     .action((shell: string) => schedule(async () => completion(shell, program)));

@@ -1,16 +1,33 @@
 // sekuire login: verify a key with the backend, bind it to this device, store it 0600.
 import type { Command } from 'commander';
-import type { BoundDeviceSummary, LoginResponse } from '../../core/client.js';
-import { writeCredentials } from '../../core/credentials.js';
-import { deviceIdentity, deviceName, osName, weakBindingWarning } from '../../core/device.js';
-import { DeviceMismatchError, UsageError } from '../../core/errors.js';
-import type { ApiKey } from '../../core/key.js';
-import { osVersion } from '../../core/os-facts.js';
-import { DEFAULT_WEB_URL, defaultBackend, ENV_KEY, parseGivenKey } from '../../core/session.js';
-import { type Context, canPrompt } from '../context.js';
+import { parseBackendUrl } from '../../core/backend-url.js';
+import type { BoundDeviceSummary, DeviceRegistration, LoginResponse } from '../../core/client.js';
+import {
+  checkCredentialsWritable,
+  type LoadedCredentials,
+  readCredentials,
+  writeCredentials,
+} from '../../core/credentials.js';
+import {
+  type DeviceIdentity,
+  deviceFact,
+  deviceIdentity,
+  deviceName,
+  osName,
+  weakBindingWarning,
+} from '../../core/device.js';
+import { CredentialsFileError, DeviceMismatchError, SekuireError, UsageError } from '../../core/errors.js';
+import type { NetworkPolicy } from '../../core/http/policy.js';
+import { type ApiKey, parseKey } from '../../core/key.js';
+import { proxyFor } from '../../core/proxy.js';
+import { redactKeys } from '../../core/redact.js';
+import { ENV_KEY, parseGivenKey } from '../../core/session.js';
+import { Settings } from '../../core/settings.js';
+import { type Context, canPrompt, deviceInputs } from '../context.js';
+import { backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
-import type { LoginResult } from '../results.js';
+import type { LoginResult, PreviousLogin } from '../results.js';
 import { readKeyFromStdin } from '../stdin.js';
 import type { Schedule } from './types.js';
 
@@ -22,15 +39,18 @@ export interface LoginOptions {
 }
 
 export function register(program: Command, schedule: Schedule): void {
-  program
+  const command = program
     .command('login')
-    .description('Verify an API key with the backend, bind it to this device and store it in auth.json')
-    .option('--backend <url>', 'backend API URL (default: SEKUIRE_BACKEND_URL, else https://api.sekuire.ai)')
+    .description('Verify an API key with the backend, bind it to this device and store it in auth.json');
+  backendOption(
+    command,
+    'backend API URL (default: SEKUIRE_BACKEND_URL, config backend, https://api.sekuire.ai)',
+  )
     .option(
       '--web-url <url>',
-      'web app URL for the dashboard link (default: SEKUIRE_WEB_URL, else https://sekuire.ai)',
+      "web app URL for the dashboard link (default: SEKUIRE_WEB_URL, config web_url, the backend's origin, https://sekuire.ai)",
     )
-    .option('--with-key', 'read the key from stdin instead of prompting (CI, scripts)')
+    .option('--with-key', 'read the key from stdin instead of prompting (CI, scripts; hidden on a terminal)')
     .option('--rebind', 'if the key is bound to another device, move the binding here without asking')
     .option('--json', 'print the result as JSON')
     .addHelpText(
@@ -42,15 +62,15 @@ export function register(program: Command, schedule: Schedule): void {
           'sekuire login --with-key --rebind < key.txt',
           'sekuire login --backend http://127.0.0.1:5556',
         ],
-        [0, 2, 11, 12, 13, 14, 15, 130],
+        ['keyRejected', 'deviceMismatch', 'backendUnreachable', 'forbidden', 'localFiles', 'interrupted'],
         'The key is never accepted as an argument: argv ends up in shell history and the process list.',
       ),
     )
     // Arguments are caught here rather than by commander, to answer with --with-key.
     .allowExcessArguments(true)
-    .action((options: LoginOptions, command: Command) =>
+    .action((options: LoginOptions, cmd: Command) =>
       schedule(async (ctx) => {
-        if (command.args.length > 0) throw argumentRefused();
+        if (cmd.args.length > 0) throw argumentRefused();
         return login(ctx, options);
       }),
     );
@@ -58,25 +78,10 @@ export function register(program: Command, schedule: Schedule): void {
 
 function argumentRefused(): UsageError {
   return new UsageError(
-    'login takes no arguments: a key on the command line ends up in shell history and the process list. Pipe it in instead: printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key\nIf that argument was a real key, consider it exposed: revoke it and create a new one.',
+    'login takes no arguments: a key on the command line ends up in shell history and the process list.\nIf that argument was a real key, consider it exposed: revoke it and create a new one.',
     'key_in_argv',
+    { hint: 'Pipe it in instead: printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key' },
   );
-}
-
-function webUrl(ctx: Context, flag: string | undefined): string {
-  const [text, source] = flag
-    ? [flag, '--web-url']
-    : [ctx.env.SEKUIRE_WEB_URL?.trim() || DEFAULT_WEB_URL, 'SEKUIRE_WEB_URL'];
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new UsageError(`${source} is not a URL: ${text}`, 'invalid_url');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new UsageError(`${source} must be an http(s) URL: ${text}`, 'invalid_url');
-  }
-  return url.href.replace(/\/+$/, '');
 }
 
 function instructions(web: string): string {
@@ -94,85 +99,189 @@ function instructions(web: string): string {
 }
 
 async function readKey(ctx: Context, options: LoginOptions, web: string): Promise<ApiKey> {
-  if (options.withKey)
+  if (options.withKey) {
     return parseGivenKey(await readKeyFromStdin(ctx), (problem) => `${problem} Nothing was saved.`);
-  if (!canPrompt(ctx)) {
-    throw new UsageError(
-      'No terminal to prompt for the API key. Use --with-key and pipe the key in, e.g. printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key',
-      'no_terminal',
-    );
   }
   ctx.stderr.write(instructions(web));
   const { promptForKey } = await import('../prompt.js');
   return promptForKey(ctx);
 }
 
-export async function login(ctx: Context, options: LoginOptions): Promise<LoginResult> {
-  // Every flag and variable is checked before the prompt: nobody pastes a key to learn of a typo.
-  const backend = defaultBackend({
-    env: ctx.env,
-    backendFlag: options.backend === undefined ? undefined : { value: options.backend, name: '--backend' },
-  });
-  const web = webUrl(ctx, options.webUrl);
-  const key = await readKey(ctx, options, web);
+/** The login stored before this one, when it can be read; a broken file is simply replaced. */
+function storedLogin(ctx: Context): LoadedCredentials | undefined {
+  try {
+    return readCredentials(ctx.home);
+  } catch (error) {
+    if (error instanceof CredentialsFileError) return undefined;
+    throw error;
+  }
+}
 
-  const identity = await deviceIdentity(ctx);
-  note(ctx, ...identity.warnings, weakBindingWarning(identity));
-  const registration = {
+function describeLogin(stored: LoadedCredentials): string {
+  const c = stored.credentials;
+  // readCredentials has checked the key's format: parseKey cannot fail here.
+  const masked = parseKey(c.api_key).masked;
+  return `${c.user_email || 'unknown user'}${c.org_name ? ` (${c.org_name})` : ''} with ${masked} on ${c.backend}`;
+}
+
+/** What the backend is told about this device: cleaned and capped as its validation requires. */
+async function registration(ctx: Context, identity: DeviceIdentity): Promise<DeviceRegistration> {
+  return {
     fingerprint: identity.fingerprint,
-    name: deviceName(),
-    os: osName(ctx.platform),
-    os_version: await osVersion(ctx.platform),
-    arch: ctx.arch,
+    name: deviceName(ctx.hostname()),
+    os: deviceFact(osName(ctx.platform), 'unknown'),
+    os_version: deviceFact(await ctx.osVersion(), ''),
+    arch: deviceFact(ctx.arch, 'unknown'),
   };
-  const client = await ctx.connect({ backend, apiKey: key.value, fingerprint: identity.fingerprint });
+}
+
+function notSaved(
+  error: CredentialsFileError,
+  rebound: boolean,
+  movedFrom: BoundDeviceSummary | null,
+): CredentialsFileError {
+  const other = movedFrom ? `${movedFrom.name} (${movedFrom.os})` : rebound ? 'the other device' : undefined;
+  return new CredentialsFileError(
+    'credentials_not_saved',
+    `The backend accepted the key and bound it to this device${other ? `, moving the binding from ${other}, which has lost access` : ''}; but the credentials could not be saved: ${error.message}`,
+    {
+      hint: `${error.hint ? `${error.hint}, then run` : 'Fix that, then run'} 'sekuire login' here again: the key is already bound to this device${other ? `. To give the binding back instead, run 'sekuire login --rebind' on ${other}` : ''}`,
+      details: { ...error.details, bound_here: true, moved_from: movedFrom },
+    },
+  );
+}
+
+/** Unbinds the replaced key from this device (best effort): a key left bound here would block its next owner. */
+async function releasePrevious(
+  ctx: Context,
+  previous: LoadedCredentials,
+  identity: DeviceIdentity,
+  policy: NetworkPolicy,
+): Promise<Pick<PreviousLogin, 'unbound' | 'unbind_error'>> {
+  const c = previous.credentials;
+  if (c.device_fingerprint !== identity.fingerprint) {
+    return {
+      unbound: null,
+      unbind_error: { code: 'device_changed', message: 'it was stored for another device' },
+    };
+  }
+  try {
+    const client = await ctx.connect({
+      backend: parseBackendUrl(c.backend, previous.path),
+      backendSource: `the earlier login in ${previous.path}`,
+      key: parseKey(c.api_key),
+      fingerprint: identity.fingerprint,
+      policy,
+    });
+    return { unbound: (await client.logout()).body.unbound, unbind_error: null };
+  } catch (error) {
+    if (!(error instanceof SekuireError)) throw error;
+    return { unbound: null, unbind_error: { code: error.code, message: redactKeys(error.message) } };
+  }
+}
+
+export async function login(ctx: Context, options: LoginOptions): Promise<LoginResult> {
+  // Every setting is checked before the prompt: nobody pastes a key to learn of a typo.
+  const settings = Settings.load(ctx.env, ctx.home);
+  note(ctx, ...settings.config.warnings);
+  const backend = settings.backend(backendFlag(options));
+  const web = settings.webUrl(
+    options.webUrl === undefined ? undefined : { value: options.webUrl, name: '--web-url' },
+    backend,
+  );
+  const policy = settings.policy();
+  // The proxy this backend would go through (none for loopback), parsed now rather than after the key.
+  proxyFor(backend.url, ctx.env);
+  if (!options.withKey && !canPrompt(ctx)) {
+    throw new UsageError('No terminal to prompt for the API key.', 'no_terminal', {
+      hint: 'Use --with-key and pipe the key in, e.g. printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key',
+    });
+  }
+  // So is the place the login will be saved: a directory in the way, a symlink, a read-only
+  // file system. Nothing is created yet.
+  checkCredentialsWritable(ctx.home, false);
+  const previous = storedLogin(ctx);
+  if (previous) note(ctx, `Logged in as ${describeLogin(previous)}; this login replaces it.`);
+
+  const key = await readKey(ctx, options, web);
+  const identity = await deviceIdentity(deviceInputs(ctx), { create: true });
+  note(ctx, ...identity.warnings, weakBindingWarning(identity));
+  const device = await registration(ctx, identity);
+  // The last check before the backend changes anything: the directory is made and a file of
+  // the right size is written and removed (a full disk shows here, not after the binding moved).
+  checkCredentialsWritable(ctx.home, true);
+  const client = await ctx.connect({
+    backend: backend.url,
+    backendSource: backend.source,
+    key,
+    fingerprint: identity.fingerprint,
+    policy,
+  });
 
   let response: LoginResponse;
   let movedFrom: BoundDeviceSummary | null = null;
   try {
-    response = (await client.login(registration, options.rebind === true)).body;
+    response = (await client.login(device, options.rebind === true)).body;
   } catch (error) {
     if (!(error instanceof DeviceMismatchError) || options.rebind) throw error;
     const bound = (error.details.bound_device as BoundDeviceSummary | null | undefined) ?? null;
     if (!canPrompt(ctx)) {
-      throw new DeviceMismatchError(
-        `${error.message.replace(/ Run .*$/, '')} To move the binding to this device (the other one loses access), run 'sekuire login --rebind'. Nothing was saved.`,
-        'device_mismatch',
-        error.details,
-      );
+      throw new DeviceMismatchError(`${error.message} Nothing was saved.`, 'device_mismatch', {
+        hint: "To move the binding to this device (the other one loses access), run 'sekuire login --rebind'",
+        details: error.details,
+      });
     }
     const { confirmRebind } = await import('../prompt.js');
     if (!(await confirmRebind(ctx, bound))) {
       throw new DeviceMismatchError(
         'The binding was not moved; the key stays bound to the other device. Nothing was saved.',
         'rebind_declined',
-        error.details,
+        { details: error.details },
       );
     }
     movedFrom = bound;
-    response = (await client.login(registration, true)).body;
+    response = (await client.login(device, true)).body;
   }
 
-  const credentialsPath = writeCredentials(ctx.home, {
-    api_key: key.value,
-    key_id: response.key.id,
-    environment: response.key.environment,
-    device_fingerprint: identity.fingerprint,
-    device_name: registration.name,
-    os: registration.os,
-    user_id: response.user.id,
-    user_email: response.user.email,
-    org_id: response.organization.id,
-    org_name: response.organization.name,
-    workspace_id: response.workspace.id,
-    workspace_name: response.workspace.name,
-    backend: client.backend,
-    verified_at: ctx.now().toISOString(),
-  });
+  let credentialsPath: string;
+  try {
+    credentialsPath = writeCredentials(ctx.home, {
+      api_key: key.value,
+      key_id: response.key.id,
+      environment: response.key.environment,
+      device_fingerprint: identity.fingerprint,
+      device_name: device.name,
+      os: device.os,
+      user_id: response.user.id,
+      user_email: response.user.email,
+      org_id: response.organization.id,
+      org_name: response.organization.name,
+      workspace_id: response.workspace.id,
+      workspace_name: response.workspace.name,
+      backend: client.backend,
+      verified_at: ctx.now().toISOString(),
+    });
+  } catch (error) {
+    if (error instanceof CredentialsFileError)
+      throw notSaved(error, response.device.rebound || movedFrom !== null, movedFrom);
+    throw error;
+  }
+
+  let replaced: PreviousLogin | null = null;
+  if (previous) {
+    const sameKey = previous.credentials.api_key === key.value;
+    replaced = {
+      user_email: previous.credentials.user_email,
+      key_masked: parseKey(previous.credentials.api_key).masked,
+      same_key: sameKey,
+      ...(sameKey
+        ? { unbound: null, unbind_error: null }
+        : await releasePrevious(ctx, previous, identity, policy)),
+    };
+  }
   if (ctx.env[ENV_KEY]?.trim()) {
     note(ctx, `Note: ${ENV_KEY} is set and takes precedence over this login until you unset it.`);
   }
-  const rebound = response.device.rebound || movedFrom !== null;
   return {
     kind: 'login',
     data: {
@@ -188,16 +297,17 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
       workspace: response.workspace,
       device: {
         id: response.device.id,
-        name: registration.name,
-        os: registration.os,
+        name: device.name,
+        os: device.os,
         fingerprint: identity.fingerprint,
         id_source: identity.idSource,
         bound_at: response.device.bound_at,
-        rebound,
+        rebound: response.device.rebound || movedFrom !== null,
       },
       moved_from: movedFrom ? { name: movedFrom.name, os: movedFrom.os } : null,
       backend: client.backend,
       credentials_path: credentialsPath,
+      previous: replaced,
     },
   };
 }

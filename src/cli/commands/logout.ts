@@ -8,37 +8,50 @@ import {
   removeCredentials,
 } from '../../core/credentials.js';
 import { deviceIdentity } from '../../core/device.js';
-import { CredentialsFileError, SekuireError } from '../../core/errors.js';
+import { CredentialsFileError, KeyRejectedError, SekuireError } from '../../core/errors.js';
+import type { NetworkPolicy } from '../../core/http/policy.js';
+import { parseKey } from '../../core/key.js';
+import { redactKeys } from '../../core/redact.js';
 import { ENV_KEY } from '../../core/session.js';
-import type { Context } from '../context.js';
+import { type Flag, Settings } from '../../core/settings.js';
+import { type Context, deviceInputs } from '../context.js';
+import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
-import { redactKeys } from '../output.js';
 import type { LogoutResult } from '../results.js';
 import type { Schedule } from './types.js';
 
 export function register(program: Command, schedule: Schedule): void {
-  program
+  const command = program
     .command('logout')
-    .description('Remove the stored credentials (auth.json) and unbind this device on the backend')
+    .description('Remove the stored credentials (auth.json) and unbind this device on the backend');
+  backendOption(
+    command,
+    'unbind on this backend instead of the one the key was verified with (the key is sent to it)',
+  )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
       helpFooter(
         ['sekuire logout', 'sekuire logout --json'],
-        [0, 15],
+        ['localFiles'],
         'The file is always removed, even when the backend cannot be reached; the key itself stays valid (revoke it on the dashboard).',
       ),
     )
-    .action(() => schedule((ctx) => logout(ctx)));
+    .action((options: BackendOptions) => schedule((ctx) => logout(ctx, options)));
 }
 
 type Unbind = Pick<LogoutResult['data'], 'unbound' | 'unbind_error'>;
 
-async function unbind(ctx: Context, stored: LoadedCredentials): Promise<Unbind> {
+async function unbind(
+  ctx: Context,
+  stored: LoadedCredentials,
+  policy: NetworkPolicy,
+  flag: Flag | undefined,
+): Promise<Unbind> {
   const { credentials } = stored;
   try {
-    const device = await deviceIdentity(ctx);
+    const device = await deviceIdentity(deviceInputs(ctx));
     // A copied auth.json must not unbind the machine it was copied from.
     if (device.fingerprint !== credentials.device_fingerprint) {
       return {
@@ -50,13 +63,24 @@ async function unbind(ctx: Context, stored: LoadedCredentials): Promise<Unbind> 
       };
     }
     const client = await ctx.connect({
-      backend: parseBackendUrl(credentials.backend, stored.path),
-      apiKey: credentials.api_key,
+      backend: flag
+        ? parseBackendUrl(flag.value, flag.name)
+        : parseBackendUrl(credentials.backend, stored.path),
+      backendSource: flag ? flag.name : `the login stored in ${stored.path}`,
+      key: parseKey(credentials.api_key),
       fingerprint: device.fingerprint,
+      policy,
     });
     const answer = await client.logout();
     return { unbound: answer.body.unbound, unbind_error: null };
   } catch (error) {
+    if (error instanceof KeyRejectedError) {
+      const reason = typeof error.details.reason === 'string' ? error.details.reason : 'it was rejected';
+      return {
+        unbound: null,
+        unbind_error: { code: error.code, message: `the backend no longer accepts the key: ${reason}` },
+      };
+    }
     if (error instanceof SekuireError) {
       return { unbound: null, unbind_error: { code: error.code, message: redactKeys(error.message) } };
     }
@@ -64,9 +88,15 @@ async function unbind(ctx: Context, stored: LoadedCredentials): Promise<Unbind> 
   }
 }
 
-export async function logout(ctx: Context): Promise<LogoutResult> {
+const REJECTED = new Set(['invalid_key', 'key_revoked', 'key_expired']);
+
+export async function logout(ctx: Context, options: BackendOptions = {}): Promise<LogoutResult> {
   const path = credentialsPath(ctx.home);
   const envSet = Boolean(ctx.env[ENV_KEY]?.trim());
+  // Settings first: a typo in SEKUIRE_TIMEOUT stops here, before anything is removed.
+  const settings = Settings.load(ctx.env, ctx.home);
+  const policy = settings.policy();
+  const flag = backendFlag(options);
   ctx.stderr.write('Logging out...\n');
 
   let stored: LoadedCredentials | undefined;
@@ -78,11 +108,12 @@ export async function logout(ctx: Context): Promise<LogoutResult> {
     unreadable = error;
   }
   // Removed before the network call: logging out must not depend on the backend answering,
-  // and an interrupted logout must not leave the key behind.
+  // and an interrupted logout must not leave the key behind. The removal refuses a symlinked
+  // or foreign directory itself (exit 15), so nothing is removed through one.
   const removed = removeCredentials(ctx.home);
   let result: Unbind = { unbound: null, unbind_error: null };
   if (stored) {
-    result = await unbind(ctx, stored);
+    result = await unbind(ctx, stored, policy, flag);
   } else if (unreadable && removed) {
     result = {
       unbound: null,
@@ -93,10 +124,13 @@ export async function logout(ctx: Context): Promise<LogoutResult> {
     };
   }
 
-  if (result.unbind_error) {
+  const failure = result.unbind_error;
+  if (failure && REJECTED.has(failure.code)) {
+    note(ctx, `Note: ${failure.message}, so there was no binding to remove.`);
+  } else if (failure) {
     note(
       ctx,
-      `Warning: this device could not be unbound on the backend (${result.unbind_error.message}). The key stays valid; to release it, log in elsewhere with 'sekuire login --rebind' or revoke the key on the dashboard.`,
+      `Warning: this device could not be unbound on the backend (${failure.message}). The key stays valid and bound here; to release it, log in elsewhere with 'sekuire login --rebind' or revoke the key on the dashboard.`,
     );
   }
   if (envSet) {

@@ -1,25 +1,32 @@
 // sekuire status: which key is in use, whether it belongs to this device, and whether the backend accepts it.
 import type { Command } from 'commander';
-import { deviceName, osName } from '../../core/device.js';
+import { urlText } from '../../core/backend-url.js';
+import { deviceFact, deviceName, osName } from '../../core/device.js';
 import { KeyRejectedError } from '../../core/errors.js';
 import { resolveSession, type Session } from '../../core/session.js';
-import type { Context } from '../context.js';
+import { Settings } from '../../core/settings.js';
+import { type Context, deviceInputs } from '../context.js';
+import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
 import type { StatusResult } from '../results.js';
 import type { Schedule } from './types.js';
 
-export interface StatusOptions {
+export interface StatusOptions extends BackendOptions {
   readonly offline?: boolean;
   readonly showKey?: boolean;
 }
 
 export function register(program: Command, schedule: Schedule): void {
-  program
+  const command = program
     .command('status')
     .description(
       'Show the key in use (SEKUIRE_API_KEY, else auth.json), check it belongs to this device, and ask the backend whether it is accepted',
-    )
+    );
+  backendOption(
+    command,
+    'ask this backend instead of the one the stored key was verified with (the key is sent to it)',
+  )
     .option('--offline', 'local checks only: do not contact the backend')
     .option('--show-key', 'show the whole key instead of its masked form (never in --json)')
     .option('--json', 'print the result as JSON')
@@ -32,7 +39,7 @@ export function register(program: Command, schedule: Schedule): void {
           'sekuire status --json',
           'sekuire status >/dev/null && ./deploy.sh',
         ],
-        [0, 2, 10, 11, 12, 13, 14, 15],
+        ['notLoggedIn', 'keyRejected', 'deviceMismatch', 'backendUnreachable', 'forbidden', 'localFiles'],
         'Exit 0 means: authenticated, on this device, accepted by the backend (with --offline: stored for this device).',
       ),
     )
@@ -40,8 +47,9 @@ export function register(program: Command, schedule: Schedule): void {
 }
 
 function deviceView(ctx: Context, session: Session) {
+  const here = deviceName(ctx.hostname());
   return {
-    name: session.stored?.credentials.device_name ?? deviceName(),
+    name: deviceFact(session.stored?.credentials.device_name ?? '', here),
     os: osName(ctx.platform),
     fingerprint: session.device.fingerprint,
     id_source: session.device.idSource,
@@ -49,10 +57,11 @@ function deviceView(ctx: Context, session: Session) {
 }
 
 export async function status(ctx: Context, options: StatusOptions): Promise<StatusResult> {
-  const session = await resolveSession(ctx);
-  note(ctx, ...session.notes);
+  const settings = Settings.load(ctx.env, ctx.home);
+  const session = await resolveSession({ ...deviceInputs(ctx), settings, backendFlag: backendFlag(options) });
+  note(ctx, ...settings.config.warnings, ...session.notes);
   const stored = session.stored?.credentials;
-  const backend = session.backend.href.replace(/\/$/, '');
+  const backend = urlText(session.backend);
   const base = {
     authenticated: true as const,
     source: session.source,
@@ -77,8 +86,10 @@ export async function status(ctx: Context, options: StatusOptions): Promise<Stat
 
   const client = await ctx.connect({
     backend: session.backend,
-    apiKey: session.key.value,
+    backendSource: session.backendSource,
+    key: session.key,
     fingerprint: session.device.fingerprint,
+    policy: settings.policy(),
   });
   let answer: Awaited<ReturnType<typeof client.status>>;
   try {
@@ -90,8 +101,8 @@ export async function status(ctx: Context, options: StatusOptions): Promise<Stat
         error.code,
         `${error.message} The stored credentials in ${session.stored.path} were kept.`,
         {
-          ...error.details,
-          path: session.stored.path,
+          ...(error.hint ? { hint: error.hint } : {}),
+          details: { ...error.details, path: session.stored.path },
         },
       );
     }

@@ -1,7 +1,8 @@
 // sekuire auth token: the key in use, alone on stdout, for scripts that pass it on.
 import type { Command } from 'commander';
 import { resolveSession } from '../../core/session.js';
-import type { Context } from '../context.js';
+import { Settings } from '../../core/settings.js';
+import { type Context, deviceInputs } from '../context.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
 import type { TokenResult } from '../results.js';
@@ -16,7 +17,7 @@ export function register(auth: Command, schedule: Schedule): void {
       'after',
       helpFooter(
         ['curl -H "X-API-Key: $(sekuire auth token)" https://api.sekuire.ai/api/v1/cli/status'],
-        [0, 10, 12, 15],
+        ['notLoggedIn', 'deviceMismatch', 'localFiles'],
         'The key is checked against this device, not against the backend: use `sekuire auth test` for that.',
       ),
     )
@@ -24,7 +25,8 @@ export function register(auth: Command, schedule: Schedule): void {
 }
 
 export async function token(ctx: Context): Promise<TokenResult> {
-  const session = await resolveSession(ctx);
-  note(ctx, ...session.notes);
+  const settings = Settings.load(ctx.env, ctx.home);
+  const session = await resolveSession({ ...deviceInputs(ctx), settings });
+  note(ctx, ...settings.config.warnings, ...session.notes);
   return { kind: 'token', data: { key: session.key.value, source: session.source } };
 }

@@ -1,27 +1,26 @@
 // sekuire auth whoami (alias: whoami): the user, organization and device behind the key in use.
 import type { Command } from 'commander';
-import { deviceName, osName } from '../../core/device.js';
+import { deviceFact, deviceName, osName } from '../../core/device.js';
 import { resolveSession } from '../../core/session.js';
+import { Settings } from '../../core/settings.js';
 import { type Context, deviceInputs } from '../context.js';
+import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
 import type { WhoamiResult } from '../results.js';
 import type { Schedule } from './types.js';
 
-export interface WhoamiOptions {
-  readonly backendUrl?: string;
-}
+export type WhoamiOptions = BackendOptions;
 
 const DESCRIPTION = 'Show the user, organization and device behind the key in use, as the backend sees them';
 
 export function register(parent: Command, schedule: Schedule, name: string, examplePrefix: string): void {
-  parent
-    .command(name)
-    .description(DESCRIPTION)
-    .option(
-      '--backend-url <url>',
-      'ask this backend instead of the one the stored key was verified with (the key is sent to it)',
-    )
+  const command = parent.command(name).description(DESCRIPTION);
+  backendOption(
+    command,
+    'ask this backend instead of the one the stored key was verified with (the key is sent to it)',
+    '--backend-url',
+  )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -29,25 +28,24 @@ export function register(parent: Command, schedule: Schedule, name: string, exam
         [
           `${examplePrefix}`,
           `${examplePrefix} --json`,
-          `${examplePrefix} --backend-url https://api.staging.example`,
+          `${examplePrefix} --backend https://api.staging.example`,
         ],
-        [0, 2, 10, 11, 12, 13, 14, 15],
+        ['notLoggedIn', 'keyRejected', 'deviceMismatch', 'backendUnreachable', 'forbidden', 'localFiles'],
       ),
     )
     .action((options: WhoamiOptions) => schedule((ctx) => whoami(ctx, options)));
 }
 
 export async function whoami(ctx: Context, options: WhoamiOptions): Promise<WhoamiResult> {
-  const session = await resolveSession({
-    ...deviceInputs(ctx),
-    backendFlag:
-      options.backendUrl === undefined ? undefined : { value: options.backendUrl, name: '--backend-url' },
-  });
-  note(ctx, ...session.notes);
+  const settings = Settings.load(ctx.env, ctx.home);
+  const session = await resolveSession({ ...deviceInputs(ctx), settings, backendFlag: backendFlag(options) });
+  note(ctx, ...settings.config.warnings, ...session.notes);
   const client = await ctx.connect({
     backend: session.backend,
-    apiKey: session.key.value,
+    backendSource: session.backendSource,
+    key: session.key,
     fingerprint: session.device.fingerprint,
+    policy: settings.policy(),
   });
   const response = (await client.whoami()).body;
   return {
@@ -57,7 +55,7 @@ export async function whoami(ctx: Context, options: WhoamiOptions): Promise<Whoa
       organization: response.organization,
       workspace: response.workspace,
       device: {
-        name: session.stored?.credentials.device_name ?? deviceName(),
+        name: deviceFact(session.stored?.credentials.device_name ?? '', deviceName(ctx.hostname())),
         os: osName(ctx.platform),
         fingerprint: session.device.fingerprint,
         id_source: session.device.idSource,

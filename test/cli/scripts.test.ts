@@ -2,17 +2,17 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Machine } from '../helpers/cli.js';
-import { useReferenceServer } from '../helpers/e2e.js';
+import { useBackend } from '../helpers/backend.js';
+import type { TestMachine } from '../helpers/context.js';
 import { type FakeBackend, json } from '../helpers/fake-backend.js';
 
-const e2e = useReferenceServer();
-const machine = (id = 'scripts', env: Record<string, string> = {}): Machine => e2e.machine(id, env);
-const recorder = (): Promise<FakeBackend> => e2e.fake(json(500, { error: 'recorder' }));
+const backend = useBackend();
+const machine = (id = 'scripts', env: Record<string, string> = {}): TestMachine => backend.machine(id, env);
+const recorder = (): Promise<FakeBackend> => backend.fake(json(500, { error: 'recorder' }));
 
 describe('SEKUIRE_API_KEY', () => {
   it('works for a key bound to no device, and status names the variable', async () => {
-    const { key, id } = await e2e.server.createKey();
+    const { key, id } = await backend.server.createKey();
     const m = machine('ci-runner', { SEKUIRE_API_KEY: key });
     const status = await m.run(['status']);
     expect(status.code).toBe(0);
@@ -26,8 +26,8 @@ describe('SEKUIRE_API_KEY', () => {
   });
 
   it('takes precedence over a stored login, and says so on stderr', async () => {
-    const stored = await e2e.server.createKey({ email: 'stored@example.com' });
-    const fromEnv = await e2e.server.createKey({ email: 'env@example.com' });
+    const stored = await backend.server.createKey({ email: 'stored@example.com' });
+    const fromEnv = await backend.server.createKey({ email: 'env@example.com' });
     const m = machine('shadowed');
     expect((await m.run(['login', '--with-key'], { input: stored.key })).code).toBe(0);
     const whoami = await m.run(['whoami'], { env: { SEKUIRE_API_KEY: fromEnv.key } });
@@ -43,7 +43,7 @@ describe('SEKUIRE_API_KEY', () => {
   });
 
   it('login and logout say what they change while it is set', async () => {
-    const { key } = await e2e.server.createKey();
+    const { key } = await backend.server.createKey();
     const m = machine('login-with-env', { SEKUIRE_API_KEY: key });
     const login = await m.run(['login', '--with-key'], { input: key });
     expect(login.code).toBe(0);
@@ -57,7 +57,7 @@ describe('SEKUIRE_API_KEY', () => {
 
 describe('auth token and auth test', () => {
   it('auth token prints the key in use alone; --json carries it too', async () => {
-    const { key } = await e2e.server.createKey();
+    const { key } = await backend.server.createKey();
     const m = machine('token');
     expect((await m.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const token = await m.run(['auth', 'token']);
@@ -74,12 +74,12 @@ describe('auth token and auth test', () => {
   });
 
   it('auth test --verbose prints the URL and response time to stderr, the key redacted', async () => {
-    const { key } = await e2e.server.createKey();
+    const { key } = await backend.server.createKey();
     const m = machine('auth-test');
     expect((await m.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const run = await m.run(['auth', 'test', '--verbose']);
     expect(run.code).toBe(0);
-    expect(run.stderr).toContain(`> GET ${e2e.server.url}/api/v1/cli/status`);
+    expect(run.stderr).toContain(`> GET ${backend.server.url}/api/v1/cli/status`);
     expect(run.stderr).toMatch(/^< HTTP 200 in \d+ ms$/m);
     expect(run.stderr).toMatch(
       new RegExp(`^> X-API-Key: ${key.slice(0, 11)}\\.\\.\\.${key.slice(-3)}$`, 'mi'),
@@ -87,13 +87,13 @@ describe('auth token and auth test', () => {
     expect(run.stderr + run.stdout).not.toContain(key);
     expect(run.stdout).toMatch(/^Response time: \d+ ms$/m);
     const asJson = (await m.run(['auth', 'test', '--json'])).json();
-    expect(asJson).toMatchObject({ ok: true, url: `${e2e.server.url}/api/v1/cli/status`, attempts: 1 });
+    expect(asJson).toMatchObject({ ok: true, url: `${backend.server.url}/api/v1/cli/status`, attempts: 1 });
   });
 
   it('auth test --with-key tests a key from stdin without writing anything', async () => {
-    const { key } = await e2e.server.createKey();
+    const { key } = await backend.server.createKey();
     const m = machine('auth-test-stdin');
-    const run = await m.run(['auth', 'test', '--with-key', '--url', e2e.server.url], { input: key });
+    const run = await m.run(['auth', 'test', '--with-key', '--url', backend.server.url], { input: key });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Source: standard input (--with-key)');
     const bad = await m.run(['auth', 'test', '--with-key'], { input: 'sk_live_nope' });
@@ -103,7 +103,7 @@ describe('auth token and auth test', () => {
 
 describe('a stored key goes only to the backend it was verified with', () => {
   it('ignores SEKUIRE_BACKEND_URL for the stored key, with a note; a flag sends it elsewhere', async () => {
-    const { key } = await e2e.server.createKey();
+    const { key } = await backend.server.createKey();
     const m = machine('pinned');
     expect((await m.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const other = await recorder();
@@ -116,7 +116,47 @@ describe('a stored key goes only to the backend it was verified with', () => {
     expect(flagged.code).toBe(13);
     expect(other.requests.length).toBeGreaterThan(0);
     expect(other.requests[0]?.headers['x-api-key']).toBe(key);
-    expect(JSON.parse(readFileSync(m.authFile, 'utf8')).backend).toBe(e2e.server.url);
+    expect(JSON.parse(readFileSync(m.authFile, 'utf8')).backend).toBe(backend.server.url);
+  });
+});
+
+describe('--backend on every command that talks to a backend', () => {
+  it('whoami, status, auth test and logout take it; the old spellings are aliases; two different URLs are refused', async () => {
+    const { key } = await backend.server.createKey();
+    const m = machine('flags', { SEKUIRE_API_KEY: key });
+    for (const args of [['auth', 'whoami'], ['status'], ['auth', 'test']]) {
+      const run = await m.run([...args, '--backend', backend.server.url]);
+      expect(run.code, args.join(' ')).toBe(0);
+    }
+    expect((await m.run(['auth', 'whoami', '--backend-url', backend.server.url])).code).toBe(0);
+    expect((await m.run(['auth', 'test', '--url', backend.server.url])).code).toBe(0);
+    const both = await m.run([
+      'auth',
+      'whoami',
+      '--backend',
+      backend.server.url,
+      '--backend-url',
+      'https://x.example',
+    ]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toBe('--backend and --backend-url name two different backends; give one.\n');
+  });
+
+  it('logout --backend unbinds on the backend it names', async () => {
+    const { key } = await backend.server.createKey();
+    const m = machine('logout-flag');
+    expect((await m.run(['login', '--with-key'], { input: key })).code).toBe(0);
+    const other = await recorder();
+    const run = await m.run(['logout', '--json', '--backend', other.url], { env: { SEKUIRE_RETRIES: '0' } });
+    expect(run.code).toBe(0);
+    expect(other.requests.map((request) => [request.method, request.url])).toEqual([
+      ['POST', '/api/v1/cli/logout'],
+    ]);
+    expect(run.json()).toMatchObject({
+      removed: true,
+      unbound: null,
+      unbind_error: { code: 'backend_error' },
+    });
   });
 });
 

@@ -1,15 +1,15 @@
-// Every exit code of CLI.md, each reached through a real path: the reference server or a misbehaving one.
-import { spawn } from 'node:child_process';
+// Every exit code of CLI.md, each reached in process through a real path: the reference server or a misbehaving one.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { mintKey } from '../../src/core/key.js';
-import { CLI_PATH, type Machine } from '../helpers/cli.js';
-import { useReferenceServer } from '../helpers/e2e.js';
+import { useBackend } from '../helpers/backend.js';
+import type { TestMachine } from '../helpers/context.js';
 import { type FakeBackend, type Handler, json, silent } from '../helpers/fake-backend.js';
 
-const e2e = useReferenceServer({ SEKUIRE_RETRIES: '1' });
-const machine = (id = 'exit-codes', env: Record<string, string> = {}): Machine => e2e.machine(id, env);
-const fake = (handler: Handler): Promise<FakeBackend> => e2e.fake(handler);
+const backend = useBackend({ SEKUIRE_RETRIES: '1' });
+const machine = (id = 'exit-codes', env: Record<string, string> = {}): TestMachine =>
+  backend.machine(id, env);
+const fake = (handler: Handler): Promise<FakeBackend> => backend.fake(handler);
 
 /** A machine whose key (from SEKUIRE_API_KEY) goes to a misbehaving backend. */
 async function againstFake(handler: Handler, env: Record<string, string> = {}) {
@@ -19,8 +19,8 @@ async function againstFake(handler: Handler, env: Record<string, string> = {}) {
   return { backend, key, m };
 }
 
-async function loggedIn(id = 'exit-codes'): Promise<Machine> {
-  const { key } = await e2e.server.createKey();
+async function loggedIn(id = 'exit-codes'): Promise<TestMachine> {
+  const { key } = await backend.server.createKey();
   const m = machine(id);
   const login = await m.run(['login', '--with-key'], { input: key });
   expect(login.code).toBe(0);
@@ -85,7 +85,7 @@ describe('exit codes', () => {
     const run = await machine().run(['status', '--json']);
     expect(run.code).toBe(10);
     expect(run.json()).toEqual({
-      error: { code: 'not_logged_in', message: "Not logged in\nRun 'sekuire login' to authenticate" },
+      error: { code: 'not_logged_in', message: 'Not logged in', hint: "Run 'sekuire login' to authenticate" },
     });
   });
 
@@ -119,7 +119,7 @@ describe('exit codes', () => {
       json(429, { error: 'rate_limited', message: 'slow down' }, { 'retry-after': '60' }),
       /is limiting requests from this address; retry in 60 s/,
     ],
-    ['a silent backend', silent, /No answer from the Sekuire backend at .* within 1 s/],
+    ['a silent backend', silent, /No answer from the Sekuire backend at .* within 1 s \(the total deadline/],
   ])('13: %s', async (_name, handler, pattern) => {
     const { m } = await againstFake(handler, { SEKUIRE_TIMEOUT: '1' });
     const started = Date.now();
@@ -128,21 +128,6 @@ describe('exit codes', () => {
     expect(run.stderr).toMatch(pattern);
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(Date.now() - started).toBeLessThan(10_000);
-  });
-
-  it('13: a silent backend with the default policy gives up within 30 s', { timeout: 45_000 }, async () => {
-    const backend = await fake(silent);
-    const m = machine('silent-default', {
-      SEKUIRE_API_KEY: mintKey('live').value,
-      SEKUIRE_BACKEND_URL: backend.url,
-    });
-    const started = Date.now();
-    const run = await m.run(['status'], { env: { SEKUIRE_RETRIES: undefined }, timeoutMs: 40_000 });
-    const elapsed = Date.now() - started;
-    expect(run.code).toBe(13);
-    expect(run.stderr).toContain('within 25 s');
-    expect(elapsed).toBeGreaterThan(20_000);
-    expect(elapsed).toBeLessThan(30_000);
   });
 
   it('13: a redirect to another origin is not followed, and the other origin never sees the key', async () => {
@@ -198,27 +183,6 @@ describe('exit codes', () => {
     const run = await m.run(['status']);
     expect(run.code).toBe(15);
     expect(run.stderr).toContain(m.authFile);
-  });
-
-  it('130: Ctrl+C (SIGINT) while waiting on the backend', async () => {
-    const backend = await fake(silent);
-    const m = machine('sigint', { SEKUIRE_API_KEY: mintKey('live').value, SEKUIRE_BACKEND_URL: backend.url });
-    const child = spawn(process.execPath, [CLI_PATH, 'status'], {
-      env: {
-        ...process.env,
-        HOME: m.dir,
-        SEKUIRE_HOME: m.home,
-        SEKUIRE_MACHINE_ID: m.machineId,
-        ...m.baseEnv,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    for (let i = 0; i < 100 && backend.requests.length === 0; i++)
-      await new Promise((r) => setTimeout(r, 50));
-    expect(backend.requests.length).toBe(1);
-    child.kill('SIGINT');
-    expect(await exited).toBe(130);
   });
 });
 

@@ -1,33 +1,26 @@
-// The whole product path, end to end: the built CLI against the real reference e2e.server.
+// The whole product path, in process: every command against the real reference server.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { mintKey } from '../../src/core/key.js';
-import type { Machine } from '../helpers/cli.js';
-import { useReferenceServer } from '../helpers/e2e.js';
+import { useBackend } from '../helpers/backend.js';
+import type { TestMachine } from '../helpers/context.js';
 
-const e2e = useReferenceServer();
-const machine = (id: string, env: Record<string, string> = {}): Machine => e2e.machine(id, env);
+const backend = useBackend();
+const machine = (id: string, env: Record<string, string> = {}): TestMachine => backend.machine(id, env);
 
 function mode(path: string): number {
   return statSync(path).mode & 0o777;
 }
 
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
-
-const DEVICE = hostname().replace(/\.local$/i, '');
+/**
+ * A backend nothing answers: port 1 is privileged and unused. A port freed by a probe server
+ * could be taken by another test file's server in the meantime, and then it answers.
+ */
+const NOTHING_LISTENS = 'http://127.0.0.1:1';
 
 describe('login, status, whoami, logout', () => {
   it('runs the documented flow with the documented lines', async () => {
-    const { key, id } = await e2e.server.createKey({ email: 'dev@example.com', org: 'Acme Corp' });
+    const { key, id } = await backend.server.createKey({ email: 'dev@example.com', org: 'Acme Corp' });
     const a = machine('machine-a');
 
     const login = await a.run(['login', '--with-key'], { input: `${key}\n` });
@@ -36,7 +29,7 @@ describe('login, status, whoami, logout', () => {
     const loginLines = login.lines();
     expect(loginLines.slice(0, 4)).toEqual([
       'Login successful! API Key verified and bound to this device.',
-      `Device: ${DEVICE}`,
+      'Device: host-machine-a',
       'OS: linux',
       expect.stringMatching(/^Fingerprint: [0-9a-f]{12}\.\.\.$/),
     ]);
@@ -46,7 +39,7 @@ describe('login, status, whoami, logout', () => {
     const stored = JSON.parse(readFileSync(a.authFile, 'utf8')) as Record<string, string>;
     expect(stored.api_key).toBe(key);
     expect(stored.key_id).toBe(id);
-    expect(stored.backend).toBe(e2e.server.url);
+    expect(stored.backend).toBe(backend.server.url);
     expect(stored.device_fingerprint).toMatch(/^[0-9a-f]{64}$/);
     expect(stored.org_id).toMatch(/^org_/);
     expect(stored.workspace_id).toMatch(/^ws_/);
@@ -58,7 +51,7 @@ describe('login, status, whoami, logout', () => {
       'Authenticated with API Key',
       `Key: ${key.slice(0, 11)}...${key.slice(-3)}`,
       `Device Fingerprint: ${stored.device_fingerprint?.slice(0, 8)}...`,
-      `Device: ${DEVICE}`,
+      'Device: host-machine-a',
       'OS: linux',
       `Workspace: ${stored.workspace_id}`,
     ]);
@@ -74,7 +67,7 @@ describe('login, status, whoami, logout', () => {
       'Organization: Acme Corp',
       '',
       'Device Info:',
-      `Device: ${DEVICE}`,
+      'Device: host-machine-a',
       'OS: linux',
       `Fingerprint: ${stored.device_fingerprint?.slice(0, 8)}...`,
     ]);
@@ -87,10 +80,10 @@ describe('login, status, whoami, logout', () => {
     expect(logout.lines()).toEqual([
       'Logged out successfully!',
       `Credentials removed from: ${a.authFile}`,
-      `This device was unbound on ${e2e.server.url}.`,
+      `This device was unbound on ${backend.server.url}.`,
     ]);
     expect(existsSync(a.authFile)).toBe(false);
-    const events = (await e2e.server.audit(id)) as { event: string }[];
+    const events = (await backend.server.audit(id)) as { event: string }[];
     expect(events.map((event) => event.event)).toEqual(['create', 'bind', 'unbind']);
 
     const after = await a.run(['status']);
@@ -100,7 +93,7 @@ describe('login, status, whoami, logout', () => {
   });
 
   it('gives the same facts as JSON, never the whole key', async () => {
-    const { key, id } = await e2e.server.createKey();
+    const { key, id } = await backend.server.createKey();
     const a = machine('machine-json');
     const login = await a.run(['login', '--with-key', '--json'], { input: key });
     expect(login.code).toBe(0);
@@ -123,8 +116,8 @@ describe('login, status, whoami, logout', () => {
       authenticated: true,
       source: { type: 'file', path: a.authFile },
       key: { id, environment: 'test' },
-      device: { fingerprint: loginJson.device.fingerprint, bound_here: true, id_source: 'env' },
-      backend: e2e.server.url,
+      device: { fingerprint: loginJson.device.fingerprint, bound_here: true, id_source: 'machine' },
+      backend: backend.server.url,
       checked: 'online',
     });
     const logout = await a.run(['logout', '--json']);
@@ -132,7 +125,7 @@ describe('login, status, whoami, logout', () => {
       logged_out: true,
       credentials_path: a.authFile,
       removed: true,
-      backend: e2e.server.url,
+      backend: backend.server.url,
       unbound: true,
       unbind_error: null,
       api_key_env_set: false,
@@ -140,7 +133,7 @@ describe('login, status, whoami, logout', () => {
   });
 
   it('shows the whole key only with --show-key, and status --offline works without a backend', async () => {
-    const { key } = await e2e.server.createKey();
+    const { key } = await backend.server.createKey();
     const a = machine('machine-show');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const shown = await a.run(['status', '--show-key']);
@@ -164,7 +157,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
 
   it.each(malformed)('a %s key exits 2 before any network call', async (_name, key, pattern) => {
     // The backend is a closed port: reaching it would exit 13, not 2.
-    const a = machine('machine-bad', { SEKUIRE_BACKEND_URL: `http://127.0.0.1:${await closedPort()}` });
+    const a = machine('machine-bad', { SEKUIRE_BACKEND_URL: NOTHING_LISTENS });
     const run = await a.run(['login', '--with-key'], { input: `${key}\n` });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(pattern);
@@ -181,13 +174,13 @@ describe('bad input gets a clear answer and nothing is written', () => {
   });
 
   it('a revoked key: status exits 11 and keeps the file; login exits 11', async () => {
-    const { key, id } = await e2e.server.createKey();
+    const { key, id } = await backend.server.createKey();
     const a = machine('machine-revoked');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const before = readFileSync(a.authFile, 'utf8');
     // The server now holds this key in its cache; the revocation comes from another process.
     expect((await a.run(['status'])).code).toBe(0);
-    await e2e.server.revokeKey(id);
+    await backend.server.revokeKey(id);
     const status = await a.run(['status']);
     expect(status.code).toBe(11);
     expect(status.stderr).toContain('it was revoked');
@@ -199,7 +192,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
   });
 
   it('an expired key exits 11', async () => {
-    const { key } = await e2e.server.createKey({ expiresInDays: 0 });
+    const { key } = await backend.server.createKey({ expiresInDays: 0 });
     const a = machine('machine-expired');
     const run = await a.run(['login', '--with-key'], { input: key });
     expect(run.code).toBe(11);
@@ -207,14 +200,15 @@ describe('bad input gets a clear answer and nothing is written', () => {
   });
 
   it('a backend that is down exits 13 naming it, and a failed login keeps the working auth.json', async () => {
-    const { key } = await e2e.server.createKey();
+    const { key } = await backend.server.createKey();
     const a = machine('machine-down');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const before = readFileSync(a.authFile, 'utf8');
-    const down = `http://127.0.0.1:${await closedPort()}`;
+    const down = NOTHING_LISTENS;
     const run = await a.run(['login', '--with-key', '--backend', down], { input: key });
     expect(run.code).toBe(13);
-    expect(run.stderr).toContain(`Cannot reach the Sekuire backend at ${down}: connection refused.`);
+    expect(run.stderr).toContain(`Cannot reach the Sekuire backend at ${down}: connection refused`);
+    expect(run.stderr).toContain('Check that it is running and that the URL is right');
     expect(readFileSync(a.authFile, 'utf8')).toBe(before);
   });
 
@@ -238,7 +232,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
   });
 
   it('a key given as an argument is refused, pointing at --with-key, and never echoed', async () => {
-    const { key } = await e2e.server.createKey();
+    const { key } = await backend.server.createKey();
     const a = machine('machine-argv');
     const run = await a.run(['login', key]);
     expect(run.code).toBe(2);
@@ -250,7 +244,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
 
 describe('device binding', () => {
   it('catches a copied auth.json locally, refuses a second device, moves with --rebind', async () => {
-    const { key, id } = await e2e.server.createKey();
+    const { key, id } = await backend.server.createKey();
     const a = machine('machine-one');
     const b = machine('machine-two');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
@@ -282,22 +276,18 @@ describe('device binding', () => {
     expect(existsSync(a.authFile)).toBe(false);
     expect((await b.run(['status'])).code).toBe(0);
 
-    const events = (await e2e.server.audit(id)) as { event: string }[];
+    const events = (await backend.server.audit(id)) as { event: string }[];
     expect(events.map((event) => event.event)).toEqual(['create', 'bind', 'move']);
   });
 
   it('logout removes the file even when the backend is down, and says it could not unbind', async () => {
-    const { key } = await e2e.server.createKey();
+    const { key } = await backend.server.createKey();
     const a = machine('machine-offline-logout');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const stored = JSON.parse(readFileSync(a.authFile, 'utf8')) as Record<string, unknown>;
-    writeFileSync(
-      a.authFile,
-      JSON.stringify({ ...stored, backend: `http://127.0.0.1:${await closedPort()}` }),
-      {
-        mode: 0o600,
-      },
-    );
+    writeFileSync(a.authFile, JSON.stringify({ ...stored, backend: NOTHING_LISTENS }), {
+      mode: 0o600,
+    });
     const run = await a.run(['logout']);
     expect(run.code).toBe(0);
     expect(run.stderr).toContain('could not be unbound on the backend');
