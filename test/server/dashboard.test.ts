@@ -187,8 +187,13 @@ describe('pages', () => {
     const b = browser();
     await b.signIn('ada@example.com');
     const form = await b.get('/dashboard/settings?tab=api-keys&create=1');
-    for (const label of ['Name', 'Environment', 'Type', 'Expires'])
-      expect(form.body).toContain(`<span>${label}</span>`);
+    for (const [id, label] of [
+      ['key-name', 'Name'],
+      ['key-environment', 'Environment'],
+      ['key-type', 'Type'],
+      ['key-expires', 'Expires'],
+    ])
+      expect(form.body).toContain(`<label for="${id}">${label}</label>`);
     const created = await b.post('/dashboard/keys', {
       name: 'laptop',
       environment: 'live',
