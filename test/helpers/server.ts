@@ -21,6 +21,8 @@ export interface TestServer {
   /** The temp directory holding the database and secret; removed by stop(). */
   dir: string;
   pid: number;
+  /** What the server wrote to stdout so far. */
+  stdout(): string;
   /** What the server wrote to stderr so far. */
   stderr(): string;
   /** Sends a signal (SIGKILL: the instance dies without closing anything) and waits for the exit. */
@@ -35,6 +37,14 @@ export interface TestServer {
     workspace?: string;
   }): Promise<{ key: string; id: string }>;
   revokeKey(id: string): Promise<void>;
+  /** A person who can sign in (`create-user --password-stdin`), in an organization of their own unless `org`. */
+  createUser(opts: {
+    email: string;
+    password: string;
+    name?: string;
+    org?: string;
+    role?: 'owner' | 'admin' | 'member';
+  }): Promise<{ id: string; email: string }>;
   /** The audit trail (all keys, or one), oldest first, as `sekuire-server audit --json` prints it. */
   audit(keyId?: string): Promise<unknown[]>;
 }
@@ -136,7 +146,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     stderr += chunk;
   });
   // Keep reading stdout after the first line so the server never blocks on a full pipe.
-  child.stdout.resume();
+  let stdout = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    stdout += chunk;
+  });
 
   let url: string;
   try {
@@ -147,9 +161,10 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     throw error;
   }
 
-  const admin = async (command: string[]): Promise<string> => {
-    const { stdout } = await run(process.execPath, [SERVER_PATH, ...command, '--db', dbPath], { env });
-    return stdout;
+  const admin = async (command: string[], input?: string): Promise<string> => {
+    const running = run(process.execPath, [SERVER_PATH, ...command, '--db', dbPath], { env });
+    running.child.stdin?.end(input ?? '');
+    return (await running).stdout;
   };
 
   return {
@@ -158,6 +173,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     secretFile,
     dir,
     pid: child.pid as number,
+    stdout: () => stdout,
     stderr: () => stderr,
     kill(signal) {
       if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -181,6 +197,17 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     },
     async revokeKey(id) {
       await admin(['revoke-key', '--id', id]);
+    },
+    async createUser(options) {
+      const command = ['create-user', '--json', '--password-stdin', '--email', options.email];
+      if (options.name !== undefined) command.push('--name', options.name);
+      if (options.org !== undefined) command.push('--org', options.org);
+      if (options.role !== undefined) command.push('--role', options.role);
+      const created = JSON.parse(await admin(command, `${options.password}\n`)) as {
+        id: string;
+        email: string;
+      };
+      return { id: created.id, email: created.email };
     },
     async audit(keyId) {
       const command = ['audit', '--json'];
