@@ -1,5 +1,6 @@
 // npm run demo: the whole story on one machine, no terminal needed, nothing outside a temp dir touched.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -48,6 +49,40 @@ function expectCode(outcome: Outcome, code: number, what: string): void {
   if (outcome.code !== code) throw new Error(`${what}: expected exit ${code}, got ${outcome.code}`);
 }
 
+/** Keys and session tokens as a demo may show them: recognisable, never usable. */
+function redact(text: string): string {
+  return text
+    .replace(/\b(sek_(?:at|rt|ck)_)[0-9A-Za-z]{32}\b/g, '$1...')
+    .replace(/\b(sk_(?:live|test)_[0-9A-Za-z]{3})[0-9A-Za-z]{32}([0-9A-Za-z]{3})\b/g, '$1...$2');
+}
+
+/** One call to the keys and sessions API, shown like the commands: request, answer, status. */
+async function api(
+  title: string,
+  base: string,
+  request: { method: string; path: string; token?: string; body?: unknown; shownBody?: unknown },
+  expected: number,
+): Promise<Record<string, unknown>> {
+  const response = await fetch(`${base}${request.path}`, {
+    method: request.method,
+    headers: {
+      ...(request.token !== undefined && { authorization: `Bearer ${request.token}` }),
+      ...(request.body !== undefined && { 'content-type': 'application/json' }),
+    },
+    ...(request.body !== undefined && { body: JSON.stringify(request.body) }),
+  });
+  const answer = (await response.json()) as Record<string, unknown>;
+  const shownBody = request.shownBody ?? request.body;
+  process.stdout.write(`\n# ${title}\n$ ${request.method} ${request.path}`);
+  if (request.token !== undefined) process.stdout.write('  (Authorization: Bearer sek_at_...)');
+  if (shownBody !== undefined) process.stdout.write(`  ${JSON.stringify(shownBody)}`);
+  process.stdout.write(`\n  ${redact(JSON.stringify(answer))}\n  -> HTTP ${response.status}\n`);
+  if (response.status !== expected) {
+    throw new Error(`${request.method} ${request.path}: expected HTTP ${expected}, got ${response.status}`);
+  }
+  return answer;
+}
+
 async function startServer(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
@@ -68,6 +103,84 @@ async function startServer(): Promise<{ child: ChildProcess; url: string }> {
     });
   });
   return { child, url };
+}
+
+/**
+ * The dashboard's API, as a script would use it: a person signs in, creates a key, sees the CLI
+ * use it (last used, device), revokes it, and the CLI is refused at once.
+ */
+async function dashboardApi(url: string, baseEnv: Record<string, string>): Promise<void> {
+  const password = randomBytes(15).toString('base64url');
+  const person = await run(
+    serverBin,
+    ['create-user', '--db', db, '--email', 'ada@example.com', '--name', 'Ada', '--password-stdin'],
+    {},
+    `${password}\n`,
+  );
+  show(
+    'a person who can sign in (the password piped in, never in argv)',
+    `printf '%s\\n' "$PASSWORD" | sekuire-server create-user --email ada@example.com --name Ada --password-stdin`,
+    person,
+  );
+  expectCode(person, 0, 'create-user');
+  const session = await api(
+    'sign in through the API',
+    url,
+    {
+      method: 'POST',
+      path: '/api/v1/auth/login',
+      body: { email: 'ada@example.com', password },
+      shownBody: { email: 'ada@example.com', password: '...' },
+    },
+    200,
+  );
+  const token = String(session.access_token);
+  const created = await api(
+    'create a key through the API (the key is in this answer only)',
+    url,
+    { method: 'POST', path: '/api/v1/keys', token, body: { name: "Ada's workstation", environment: 'live' } },
+    201,
+  );
+  const keyId = String(created.id);
+  const workstation = {
+    ...baseEnv,
+    SEKUIRE_HOME: join(dir, 'workstation'),
+    SEKUIRE_MACHINE_ID: 'demo-workstation',
+  };
+  const login = await run(cli, ['login', '--with-key'], workstation, String(created.key));
+  show('log in with it on a workstation', 'sekuire login --with-key < key', login);
+  expectCode(login, 0, 'sekuire login --with-key');
+  const status = await run(cli, ['status'], workstation);
+  show('status', 'sekuire status', status);
+  expectCode(status, 0, 'sekuire status');
+
+  const listed = await api(
+    'the list shows when it was last used, and on which device',
+    url,
+    { method: 'GET', path: '/api/v1/keys', token },
+    200,
+  );
+  const entry = (listed.keys as { id: string; last_used_at: string | null; device: unknown }[]).find(
+    (key) => key.id === keyId,
+  );
+  if (entry === undefined || entry.last_used_at === null || entry.device === null) {
+    throw new Error('GET /api/v1/keys: no last use or no device for the key the CLI just used');
+  }
+  await api(
+    'revoke it through the API',
+    url,
+    { method: 'DELETE', path: `/api/v1/keys/${keyId}`, token },
+    200,
+  );
+  const refused = await run(cli, ['status'], workstation);
+  show('the workstation is refused at once', 'sekuire status', refused);
+  expectCode(refused, 11, 'sekuire status after the revocation');
+  await api(
+    'sign out: both tokens stop working',
+    url,
+    { method: 'POST', path: '/api/v1/auth/logout', token },
+    200,
+  );
 }
 
 async function main(): Promise<void> {
@@ -134,6 +247,9 @@ async function main(): Promise<void> {
       show(title, display, outcome);
       expectCode(outcome, code, display);
     }
+
+    await dashboardApi(url, laptop);
+
     const audit = await run(serverBin, ['audit', '--db', db], {});
     show('the server audit trail', 'sekuire-server audit', audit);
     expectCode(audit, 0, 'audit');

@@ -1,4 +1,4 @@
-// npm run serve, run as a newcomer would (on the built dist/), in a temp folder.
+// npm run serve and npm run demo, run as a newcomer would (on the built dist/), each in a temp folder.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
@@ -160,5 +160,28 @@ describe('npm run serve', { timeout: 120_000 }, () => {
     expect(bad.stderr()).toBe(
       'npm run serve: SEKUIRE_SERVE_PORT must be a port number (0 for any free one), not "http".\n',
     );
+  });
+});
+
+describe('npm run demo', { timeout: 120_000 }, () => {
+  it('tells the whole story, the keys API included, and shows no key or token whole', async () => {
+    const demo = runScript('demo', {});
+    expect(await demo.exited, demo.stderr()).toBe(0);
+    const out = demo.stdout();
+    expect(out).toContain('Demo complete: every step behaved as documented.\n');
+    for (const request of [
+      '$ POST /api/v1/auth/login',
+      '$ POST /api/v1/keys',
+      '$ GET /api/v1/keys',
+      '$ DELETE /api/v1/keys/key_',
+      '$ POST /api/v1/auth/logout',
+    ]) {
+      expect(out).toContain(request);
+    }
+    expect(out).toMatch(
+      /^# the workstation is refused at once\n\$ sekuire status\n(?: {2}.*\n)*? {2}-> exit 11$/m,
+    );
+    expect(out + demo.stderr()).not.toMatch(/sk_(?:live|test)_[0-9A-Za-z]{38}/);
+    expect(out + demo.stderr()).not.toMatch(/sek_(?:at|rt|ck)_[0-9A-Za-z]{32}/);
   });
 });
