@@ -1,4 +1,5 @@
-// Secret hygiene over the real binary: a real key runs through every command and path; only two outputs may show it.
+// Secret hygiene over the real binary and server: keys, passwords and session tokens appear only where they must.
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { CliRun, Machine } from '../helpers/cli.js';
@@ -181,5 +182,200 @@ describe('the key never leaks', () => {
     const runs = await expectNoLeak(key, corrupt, withJson([['status'], ['auth', 'token']]));
     expect(runs.every((run) => run.code === 15)).toBe(true);
     await expectNoLeak(key, corrupt, [['logout', '--json']]);
+  });
+});
+
+/** One request and its answer, as recorded by a Client. */
+interface Exchange {
+  /** What the request was for, e.g. "POST /api/v1/keys". */
+  readonly what: string;
+  readonly status: number;
+  readonly body: string;
+}
+
+/**
+ * Talks to the reference server like a script or a browser (a cookie jar, the CSRF token of the
+ * last page) and records every answer, so a test can ask which answers carried a secret.
+ */
+class Client {
+  readonly exchanges: Exchange[] = [];
+  private readonly jar = new Map<string, string>();
+  private csrf = '';
+  constructor(private readonly origin: string) {}
+
+  async send(
+    method: string,
+    path: string,
+    options: { json?: unknown; form?: Record<string, string>; bearer?: string } = {},
+  ): Promise<Exchange> {
+    const headers: Record<string, string> = {};
+    if (options.bearer !== undefined) headers.authorization = `Bearer ${options.bearer}`;
+    if (this.jar.size > 0)
+      headers.cookie = [...this.jar].map(([name, value]) => `${name}=${value}`).join('; ');
+    let body: string | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    } else if (options.form !== undefined) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams({ _csrf: this.csrf, ...options.form }).toString();
+    }
+    const response = await fetch(`${this.origin}${path}`, { method, headers, body, redirect: 'manual' });
+    for (const cookie of response.headers.getSetCookie()) {
+      const [pair = '', ...attributes] = cookie.split(';');
+      const [name = '', value = ''] = pair.split('=');
+      const gone = value === '' || attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute));
+      if (gone) this.jar.delete(name);
+      else this.jar.set(name, value);
+    }
+    const exchange = { what: `${method} ${path}`, status: response.status, body: await response.text() };
+    const token = /name="_csrf" value="([^"]+)"/.exec(exchange.body)?.[1];
+    if (token !== undefined) this.csrf = token;
+    this.exchanges.push(exchange);
+    return exchange;
+  }
+
+  cookie(name: string): string | undefined {
+    return this.jar.get(name);
+  }
+
+  /** The requests whose answer contained `secret`. */
+  carrying(secret: string): string[] {
+    return this.exchanges
+      .filter((exchange) => exchange.body.includes(secret))
+      .map((exchange) => exchange.what);
+  }
+}
+
+const parsed = <T>(exchange: Exchange) => JSON.parse(exchange.body) as T;
+const occurrences = (text: string, secret: string) => text.split(secret).length - 1;
+
+describe('passwords, session tokens and keys on the dashboard and its API', () => {
+  /** Everything the server said (stdout, stderr) and recorded (the audit trail), as one text. */
+  async function serverRecord(): Promise<string> {
+    return `${e2e.server.stdout()}\n${e2e.server.stderr()}\n${JSON.stringify(await e2e.server.audit())}`;
+  }
+
+  /** Fails naming each secret found in the server's output or audit trail. */
+  async function expectNotRecorded(secrets: Record<string, string>): Promise<void> {
+    const record = await serverRecord();
+    const found = Object.entries(secrets)
+      .filter(([, secret]) => record.includes(secret))
+      .map(([name]) => name);
+    expect(found).toEqual([]);
+    // No session token of any kind, even one this test does not know of.
+    expect(record).not.toMatch(/sek_(?:at|rt|ck)_/);
+  }
+
+  it('the API: a key only in its create or roll answer; passwords and tokens in no log and no audit entry', async () => {
+    const email = `canary-api-${randomBytes(4).toString('hex')}@example.com`;
+    const password = `pw-${randomBytes(16).toString('hex')}`;
+    const wrong = `wrong-${randomBytes(16).toString('hex')}`;
+    await e2e.server.createUser({ email, password });
+    const api = new Client(e2e.server.url);
+
+    expect((await api.send('POST', '/api/v1/auth/login', { json: { email, password: wrong } })).status).toBe(
+      401,
+    );
+    const unknown = { email: `nobody-${email}`, password };
+    expect((await api.send('POST', '/api/v1/auth/login', { json: unknown })).status).toBe(401);
+    const first = parsed<{ access_token: string; refresh_token: string }>(
+      await api.send('POST', '/api/v1/auth/login', { json: { email, password } }),
+    );
+    const rotated = parsed<{ access_token: string; refresh_token: string }>(
+      await api.send('POST', '/api/v1/auth/refresh', { json: { refresh_token: first.refresh_token } }),
+    );
+    // A refresh token used twice ends the session: both of its tokens are refused from then on.
+    const reused = await api.send('POST', '/api/v1/auth/refresh', {
+      json: { refresh_token: first.refresh_token },
+    });
+    expect(reused.status).toBe(401);
+    expect((await api.send('GET', '/api/v1/auth/me', { bearer: rotated.access_token })).status).toBe(401);
+    const session = parsed<{ access_token: string; refresh_token: string }>(
+      await api.send('POST', '/api/v1/auth/login', { json: { email, password } }),
+    );
+    const bearer = session.access_token;
+    expect((await api.send('GET', '/api/v1/auth/me', { bearer })).status).toBe(200);
+
+    const created = await api.send('POST', '/api/v1/keys', { bearer, json: { name: 'canary' } });
+    expect(created.status).toBe(201);
+    const { id, key } = parsed<{ id: string; key: string }>(created);
+    const m = e2e.machine('canary-api');
+    expect((await m.run(['login', '--with-key'], { input: key })).code).toBe(0);
+    expect((await m.run(['status'])).code).toBe(0);
+    await api.send('GET', '/api/v1/keys', { bearer });
+    await api.send('GET', `/api/v1/keys/${id}`, { bearer });
+    await api.send('GET', '/api/v1/devices', { bearer });
+    const roll = await api.send('POST', `/api/v1/keys/${id}/roll`, { bearer, json: { grace_seconds: 60 } });
+    expect(roll.status).toBe(201);
+    const rolled = parsed<{ id: string; key: string }>(roll);
+    await api.send('GET', '/api/v1/keys', { bearer });
+    expect((await api.send('DELETE', `/api/v1/keys/${rolled.id}`, { bearer })).status).toBe(200);
+    // Secrets sent where they do not belong are refused without being echoed.
+    expect((await api.send('GET', '/api/v1/keys', { bearer: key })).status).toBe(401);
+    expect((await api.send('GET', '/api/v1/keys', { bearer: session.refresh_token })).status).toBe(401);
+    expect((await api.send('POST', '/api/v1/auth/logout', { bearer })).status).toBe(200);
+    expect((await api.send('GET', '/api/v1/keys', { bearer })).status).toBe(401);
+
+    expect(api.carrying(key.slice(8, 40))).toEqual(['POST /api/v1/keys']);
+    expect(occurrences(created.body, key.slice(8, 40))).toBe(1);
+    expect(api.carrying(rolled.key.slice(8, 40))).toEqual([`POST /api/v1/keys/${id}/roll`]);
+    expect(occurrences(roll.body, rolled.key.slice(8, 40))).toBe(1);
+    for (const secret of [password, wrong]) expect(api.carrying(secret)).toEqual([]);
+    expect(api.carrying(first.refresh_token)).toEqual(['POST /api/v1/auth/login']);
+    expect(api.carrying(session.access_token)).toEqual(['POST /api/v1/auth/login']);
+    expect(api.carrying(rotated.refresh_token)).toEqual(['POST /api/v1/auth/refresh']);
+    await expectNotRecorded({
+      password,
+      'wrong password': wrong,
+      key: key.slice(8, 40),
+      'rolled key': rolled.key.slice(8, 40),
+    });
+  });
+
+  it('the pages: a key only in the answer that shows it once; the cookie token in no page, log or audit entry', async () => {
+    const email = `canary-web-${randomBytes(4).toString('hex')}@example.com`;
+    const password = `pw-${randomBytes(16).toString('hex')}`;
+    const wrong = `wrong-${randomBytes(16).toString('hex')}`;
+    await e2e.server.createUser({ email, password });
+    const web = new Client(e2e.server.url);
+    const keysTab = '/dashboard/settings?tab=api-keys';
+
+    await web.send('GET', '/login');
+    expect((await web.send('POST', '/login', { form: { email, password: wrong } })).status).toBe(401);
+    expect((await web.send('POST', '/login', { form: { email, password } })).status).toBe(303);
+    const cookie = web.cookie('sekuire_session') ?? '';
+    expect(cookie).toMatch(/^sek_ck_/);
+    await web.send('GET', keysTab);
+    const form = { name: 'canary', environment: 'test', type: 'client', expires: '30' };
+    const created = await web.send('POST', '/dashboard/keys', { form });
+    expect(created.status).toBe(200);
+    const key = /id="new-key" class="mono" readonly value="([^"]+)"/.exec(created.body)?.[1] ?? '';
+    expect(key).toMatch(/^sk_test_/);
+    const id = /action="\/dashboard\/keys\/(key_[^/"]+)\/roll"/.exec(created.body)?.[1] ?? '';
+    await web.send('GET', keysTab);
+    await web.send('GET', `/dashboard/keys/${id}/roll`);
+    const roll = await web.send('POST', `/dashboard/keys/${id}/roll`, { form: { grace: '3600' } });
+    expect(roll.status).toBe(200);
+    const rolled = /id="new-key" class="mono" readonly value="([^"]+)"/.exec(roll.body)?.[1] ?? '';
+    expect(rolled).toMatch(/^sk_test_/);
+    await web.send('GET', keysTab);
+    await web.send('GET', '/dashboard/settings?tab=devices');
+    await web.send('GET', `/dashboard/keys/${id}/revoke`);
+    expect((await web.send('POST', `/dashboard/keys/${id}/revoke`, { form: {} })).status).toBe(303);
+    expect((await web.send('POST', '/logout', { form: {} })).status).toBe(303);
+
+    expect(web.carrying(key.slice(8, 40))).toEqual(['POST /dashboard/keys']);
+    expect(occurrences(created.body, key.slice(8, 40))).toBe(1);
+    expect(web.carrying(rolled.slice(8, 40))).toEqual([`POST /dashboard/keys/${id}/roll`]);
+    expect(occurrences(roll.body, rolled.slice(8, 40))).toBe(1);
+    for (const secret of [password, wrong, cookie]) expect(web.carrying(secret)).toEqual([]);
+    await expectNotRecorded({
+      password,
+      'wrong password': wrong,
+      'session cookie': cookie,
+      key: key.slice(8, 40),
+      'rolled key': rolled.slice(8, 40),
+    });
   });
 });
