@@ -122,6 +122,25 @@ describe('pages', () => {
     expect(b.session()).toBeUndefined();
   });
 
+  it('the sign-in page and the API count toward one limit per account', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    for (let i = 0; i < 10; i++) {
+      const guess = await h.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'ada@example.com', password: `guess ${i}` },
+        remoteAddress: `10.0.0.${i + 1}`,
+      });
+      expect(guess.statusCode).toBe(401);
+    }
+    const b = browser();
+    const limited = await b.signIn('ada@example.com');
+    expect(limited.statusCode).toBe(429);
+    expect(limited.body).toContain('Too many sign-in attempts.');
+    expect(b.session()).toBeUndefined();
+  });
+
   it('a form without its CSRF token is refused with a page that says what to do', async () => {
     const h = await start();
     await h.createUser({ email: 'ada@example.com' });

@@ -8,12 +8,20 @@ import { parseRefreshBody, parseSignInBody } from './validation.js';
 
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 
+/** Undefined when a sign-in attempt may go ahead; else the seconds to wait. */
+export type SignInGate = (request: FastifyRequest) => Promise<number | undefined>;
+
+/** The API and the sign-in page share one gate, so both count toward the same limits. */
+export interface SignInDeps extends WebDeps {
+  readonly signInGate: SignInGate;
+}
+
 /**
  * Attempts are counted before any password is hashed: the hash is slow on purpose, so a flood
  * of sign-ins must be refused before it costs anything. Per address and per account (a
  * distributed guess at one account meets the second).
  */
-export function signInGate(app: FastifyInstance, deps: WebDeps) {
+export function signInGate(app: FastifyInstance, deps: WebDeps): SignInGate {
   const { perAddress, perAccount, windowMs } = deps.signInLimit;
   const byAddress: Limiter = app.createRateLimit({
     max: perAddress,
@@ -28,8 +36,7 @@ export function signInGate(app: FastifyInstance, deps: WebDeps) {
         .trim()
         .toLowerCase()}`,
   });
-  /** Undefined when the attempt may go ahead; else the seconds to wait. */
-  return async (request: FastifyRequest): Promise<number | undefined> => {
+  return async (request) => {
     for (const check of [byAddress, byAccount]) {
       const result = await check(request);
       if (!result.isAllowed && result.isExceeded) return Math.max(1, result.ttlInSeconds);
@@ -48,8 +55,8 @@ export function tooManySignIns(retryAfter: number): ApiError {
   );
 }
 
-export const authApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
-  const gate = signInGate(app, deps);
+export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
+  const gate = deps.signInGate;
 
   app.post('/api/v1/auth/login', async (request) => {
     const body = parseSignInBody(request.body);

@@ -20,8 +20,8 @@ import { signIn, signOut } from '../domain/sessions.js';
 import { StoreError } from '../store/errors.js';
 import type { VisibleKey } from '../store/queries/keys.js';
 import { ApiError } from './api-error.js';
-import { signInGate } from './auth-api.js';
-import { clearSessionCookie, setSessionCookie, type WebDeps, type Who, who } from './session-auth.js';
+import type { SignInDeps } from './auth-api.js';
+import { clearSessionCookie, setSessionCookie, type Who, who } from './session-auth.js';
 import { keyName } from './validation.js';
 import { webRoot } from './web-root.js';
 
@@ -72,7 +72,7 @@ export function when(iso: string | null, now: Date): string {
   return iso.slice(0, 10);
 }
 
-export const dashboard: FastifyPluginAsync<WebDeps> = async (app, deps) => {
+export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
   const root = webRoot();
   await app.register(formbody);
   await app.register(fastifyStatic, {
@@ -87,7 +87,7 @@ export const dashboard: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     layout: 'layout.eta',
     production: true,
   });
-  const gate = signInGate(app, deps);
+  const gate = deps.signInGate;
 
   const actor = (signedIn: Who, request: FastifyRequest): Actor => ({
     user: signedIn.user,

@@ -4,7 +4,7 @@ import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import helmet from '@fastify/helmet';
 import type { FastifyPluginAsync } from 'fastify';
-import { authApi } from './auth-api.js';
+import { authApi, signInGate } from './auth-api.js';
 import { dashboard } from './dashboard.js';
 import { keysApi } from './keys-api.js';
 import { csrfCookieName, resolveSessions, type WebDeps, who } from './session-auth.js';
@@ -51,7 +51,9 @@ export const webSurfaces: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     csrfOpts: { hmacKey: createHmac('sha256', deps.secret).update('sekuire.csrf.v1').digest() },
   });
   resolveSessions(app, deps);
-  await app.register(authApi, deps);
+  // One gate for both ways in: guesses at an account through the API and the page meet one limit.
+  const signIn = { ...deps, signInGate: signInGate(app, deps) };
+  await app.register(authApi, signIn);
   await app.register(keysApi, deps);
-  await app.register(dashboard, deps);
+  await app.register(dashboard, signIn);
 };
