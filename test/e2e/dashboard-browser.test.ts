@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { computeFingerprint, deviceName } from '../../src/core/device.js';
+import { computeFingerprint, deviceName, osName } from '../../src/core/device.js';
 import { maskKey } from '../../src/core/key.js';
 import { useBrowser, type Visit } from '../helpers/browser.js';
 import type { Machine } from '../helpers/cli.js';
@@ -16,6 +16,7 @@ const KEYS_TAB = '/dashboard/settings?tab=api-keys';
 const DEVICES_TAB = '/dashboard/settings?tab=devices';
 const KEY_PATTERN = /^sk_(live|test)_[0-9A-Za-z]{38}$/;
 const THIS_DEVICE = deviceName(hostname());
+const THIS_OS = osName(process.platform);
 const NARROW = { width: 390, height: 844 };
 
 interface User {
@@ -65,6 +66,18 @@ interface KeyChoices {
   readonly expires?: '30 days' | '90 days' | '1 year' | 'Never';
 }
 
+/**
+ * The key on the page that shows it once. Waits for the page's script first: it replaces the
+ * history entry of the POST with the plain tab URL and wires the Copy button, and on a busy
+ * machine it runs a while after the text is there.
+ */
+async function shownKey(page: Page): Promise<string> {
+  await page.waitForURL((url) => `${url.pathname}${url.search}` === KEYS_TAB);
+  const key = await page.getByLabel('New API key', { exact: true }).inputValue();
+  expect(key).toMatch(KEY_PATTERN);
+  return key;
+}
+
 /** Opens the form, fills it, creates; answers the key shown once. */
 async function createKey(visit: Visit, choices: KeyChoices, screenshot?: string): Promise<string> {
   const { page } = visit;
@@ -75,9 +88,7 @@ async function createKey(visit: Visit, choices: KeyChoices, screenshot?: string)
   await page.getByLabel('Expires', { exact: true }).selectOption({ label: choices.expires ?? '90 days' });
   if (screenshot !== undefined) await visit.screenshot(screenshot);
   await page.getByRole('button', { name: 'Create', exact: true }).click();
-  const key = await page.getByLabel('New API key', { exact: true }).inputValue();
-  expect(key).toMatch(KEY_PATTERN);
-  return key;
+  return shownKey(page);
 }
 
 /** The table row of the key with this masked form (names may repeat after a roll; masked keys do not). */
@@ -176,8 +187,6 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     expect(await field.isEditable()).toBe(false);
     await page.getByText("you'll only see it once").waitFor();
     await page.getByText('Next: run sekuire login').waitFor();
-    // The history entry of the POST was replaced: a reload fetches the plain page, not the key.
-    expect(here(page)).toBe(KEYS_TAB);
     await page.getByRole('button', { name: 'Copy', exact: true }).click();
     await page.getByRole('button', { name: 'Copied', exact: true }).waitFor();
     expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(key);
@@ -194,7 +203,7 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     expect(await cell(listed, 'Type')).toBe('client');
     expect(await cell(listed, 'Status')).toBe('active');
     expect(await cell(listed, 'Last used')).toMatch(/^(just now|\d+ min ago)$/);
-    expect(await cell(listed, 'Device')).toBe(`${THIS_DEVICE}\nlinux`);
+    expect(await cell(listed, 'Device')).toBe(`${THIS_DEVICE}\n${THIS_OS}`);
     expect(await page.getByLabel('New API key', { exact: true }).count()).toBe(0);
 
     const secret = secretOf(key);
@@ -247,8 +256,7 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     await page.getByRole('button', { name: 'Roll key', exact: true }).click();
 
     await page.getByRole('heading', { level: 2, name: 'Your rolled key: deploy' }).waitFor();
-    const rolled = await page.getByLabel('New API key', { exact: true }).inputValue();
-    expect(rolled).toMatch(KEY_PATTERN);
+    const rolled = await shownKey(page);
     expect(rolled).not.toBe(old);
     await page.getByText("you'll only see it once").waitFor();
     await page.getByText(`The old key ${maskKey(old)} keeps working until`).waitFor();
@@ -282,7 +290,7 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     expect(here(page)).toBe(DEVICES_TAB);
     const bound = page.getByRole('row').filter({ hasText: fingerprintPrefix(first) });
     expect(await cell(bound, 'Device')).toBe(THIS_DEVICE);
-    expect(await cell(bound, 'OS')).toMatch(/^linux\n.* · (x64|arm64)$/);
+    expect(await cell(bound, 'OS')).toMatch(new RegExp(`^${THIS_OS}\n.+ · ${process.arch}$`));
     expect(await cell(bound, 'Key')).toBe(`shared\n${maskKey(key)}`);
     expect(await cell(bound, 'Last address')).toBe('127.0.0.1');
     await visit.screenshot('devices');
@@ -437,9 +445,7 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     await tabTo(page, page.getByRole('button', { name: 'Create', exact: true }));
     await keyboard.press('Enter');
 
-    const field = page.getByLabel('New API key', { exact: true });
-    await field.waitFor();
-    const key = await field.inputValue();
+    const key = await shownKey(page);
     expect(key).toMatch(/^sk_live_/);
     await tabTo(page, page.getByRole('button', { name: 'Copy', exact: true }));
     await keyboard.press('Enter');
