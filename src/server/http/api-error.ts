@@ -17,7 +17,13 @@ export type ApiErrorCode =
   | 'invalid_credentials'
   | 'invalid_token'
   | 'csrf_failed'
-  | 'key_not_active';
+  | 'key_not_active'
+  | 'unsupported_grant_type'
+  | 'invalid_grant'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'access_denied'
+  | 'expired_token';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

@@ -3,6 +3,7 @@ import fastify, { type FastifyInstance } from 'fastify';
 import type { ScryptCost } from '../domain/passwords.js';
 import type { Store } from '../store/store.js';
 import { cliApi } from './cli-api.js';
+import { cliGrantsApi } from './cli-grants-api.js';
 import {
   clientErrorReply,
   type ErrorLog,
@@ -85,6 +86,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const now = options.now ?? (() => new Date());
   const logError = options.logError ?? stderrLog;
   await app.register(cliApi, { store: options.store, secret: options.secret, now, countFailure });
+  await app.register(cliGrantsApi, { store: options.store, secret: options.secret, now, countFailure });
   await app.register(webSurfaces, {
     store: options.store,
     secret: options.secret,

@@ -34,7 +34,11 @@ export function deviceJson(device: DeviceRow, rebound = false) {
   };
 }
 
-export function loginJson(record: KeyRecord, device: DeviceRow, rebound: boolean) {
+export function loginJson(
+  record: Pick<KeyRecord, 'user' | 'organization' | 'workspace' | 'key'>,
+  device: DeviceRow,
+  rebound: boolean,
+) {
   return {
     user: userJson(record.user),
     organization: namedJson(record.organization),

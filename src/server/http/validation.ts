@@ -25,8 +25,10 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+// Control characters, and format characters (bidi overrides, zero-width): a name that reorders
+// or hides text on the approval page could pass for another device.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\p{Cf}]/u;
 
 function text(record: Record<string, unknown>, name: string, path: string, allowEmpty = false): string {
   const value = record[name];
@@ -43,7 +45,15 @@ function text(record: Record<string, unknown>, name: string, path: string, allow
 /** Unknown fields are ignored, so clients can send more than this version knows. */
 export function parseLoginBody(body: unknown): LoginRequest {
   if (!isObject(body)) throw invalid('body', 'The request body must be a JSON object.');
-  const device = body.device;
+  const facts = parseDeviceFacts(body.device);
+  const rebind = body.rebind;
+  if (rebind !== undefined && typeof rebind !== 'boolean')
+    throw invalid('rebind', 'rebind must be true or false.');
+  return { device: facts, rebind: rebind === true };
+}
+
+/** The device object of a login, a device-code request or a token request. */
+export function parseDeviceFacts(device: unknown): DeviceFacts {
   if (!isObject(device)) throw invalid('device', 'device must be an object.');
   const fingerprint = device.fingerprint;
   if (typeof fingerprint !== 'string' || !FINGERPRINT_PATTERN.test(fingerprint)) {
@@ -56,10 +66,7 @@ export function parseLoginBody(body: unknown): LoginRequest {
     os_version: text(device, 'os_version', 'device', true),
     arch: text(device, 'arch', 'device'),
   };
-  const rebind = body.rebind;
-  if (rebind !== undefined && typeof rebind !== 'boolean')
-    throw invalid('rebind', 'rebind must be true or false.');
-  return { device: facts, rebind: rebind === true };
+  return facts;
 }
 
 /** The X-Sekuire-Device header every call after login carries. */
@@ -175,4 +182,53 @@ export function parseNewKeyBody(body: unknown): NewKeyBody {
 export function parseRollBody(body: unknown): number {
   if (body === undefined) return 0;
   return wholeNumber(bodyObject(body), 'grace_seconds', 0, MAX_GRACE_SECONDS) ?? 0;
+}
+
+export type TokenRequest =
+  | {
+      readonly grantType: 'authorization_code';
+      readonly code: string;
+      readonly verifier: string;
+      readonly redirectUri: string;
+      readonly device: DeviceFacts;
+    }
+  | { readonly grantType: 'device_code'; readonly deviceCode: string };
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** RFC 7636 §4.1: 43 to 128 unreserved characters. */
+const VERIFIER_PATTERN = /^[A-Za-z0-9._~-]{43,128}$/;
+
+export function parseTokenBody(body: unknown): TokenRequest {
+  const record = bodyObject(body);
+  const grantType = record.grant_type;
+  if (grantType === 'authorization_code') {
+    const verifier = record.code_verifier;
+    if (typeof verifier !== 'string' || !VERIFIER_PATTERN.test(verifier)) {
+      throw invalid(
+        'code_verifier',
+        'code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636).',
+      );
+    }
+    return {
+      grantType,
+      code: string(record, 'code', 100),
+      verifier,
+      redirectUri: string(record, 'redirect_uri', 2000),
+      device: parseDeviceFacts(record.device),
+    };
+  }
+  if (grantType === DEVICE_CODE_GRANT)
+    return { grantType: 'device_code', deviceCode: string(record, 'device_code', 100) };
+  throw new ApiError(
+    400,
+    'unsupported_grant_type',
+    `grant_type must be authorization_code or ${DEVICE_CODE_GRANT}.`,
+    {
+      field: 'grant_type',
+    },
+  );
+}
+
+export function parseDeviceCodeBody(body: unknown): DeviceFacts {
+  return parseDeviceFacts(bodyObject(body).device);
 }

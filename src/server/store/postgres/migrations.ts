@@ -155,4 +155,30 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER accounts_changed AFTER UPDATE OF email, name OR DELETE ON users
     FOR EACH STATEMENT EXECUTE FUNCTION sekuire_cache_changed();
   `,
+  // 4: as SQLite's 4: browser and device-code login requests.
+  `
+  CREATE TABLE cli_grants (
+    id text PRIMARY KEY,
+    flow text NOT NULL CHECK (flow IN ('loopback', 'device')),
+    secret_digest bytea NOT NULL UNIQUE CHECK (octet_length(secret_digest) = 32),
+    user_code text UNIQUE,
+    redirect_uri text,
+    code_challenge text,
+    fingerprint text,
+    device_name text NOT NULL,
+    device_os text NOT NULL,
+    os_version text,
+    arch text,
+    requested_ip text,
+    created_at text NOT NULL,
+    expires_at text NOT NULL,
+    interval_seconds integer,
+    last_polled_at text,
+    approved_by text REFERENCES users (id),
+    approved_at text,
+    denied_at text,
+    exchanged_at text,
+    key_id text
+  );
+  `,
 ];

@@ -16,7 +16,9 @@ export type AuditEventName =
   | 'sign_in'
   | 'sign_in_failed'
   | 'sign_out'
-  | 'session_reuse';
+  | 'session_reuse'
+  | 'cli_approve'
+  | 'cli_deny';
 
 export interface AuditInput {
   readonly at: string;

@@ -3,6 +3,7 @@ import type { Sql } from '../sql.js';
 import { accountQueries } from './accounts.js';
 import { auditQueries } from './audit.js';
 import { deviceQueries } from './devices.js';
+import { grantQueries } from './grants.js';
 import { keyQueries } from './keys.js';
 import { sessionQueries } from './sessions.js';
 
@@ -13,6 +14,7 @@ export function queries(sql: Sql) {
     devices: deviceQueries(sql),
     audit: auditQueries(sql),
     sessions: sessionQueries(sql),
+    grants: grantQueries(sql),
   };
 }
 

@@ -125,4 +125,31 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX session_tokens_session ON session_tokens (session_id);
   `,
+  // 4: browser and device-code login (no key pasted): one row per request, its secret (the
+  // one-time code, or the device code) stored only as a digest.
+  `
+  CREATE TABLE cli_grants (
+    id TEXT PRIMARY KEY,
+    flow TEXT NOT NULL CHECK (flow IN ('loopback', 'device')),
+    secret_digest BLOB NOT NULL UNIQUE CHECK (length(secret_digest) = 32),
+    user_code TEXT UNIQUE,
+    redirect_uri TEXT,
+    code_challenge TEXT,
+    fingerprint TEXT,
+    device_name TEXT NOT NULL,
+    device_os TEXT NOT NULL,
+    os_version TEXT,
+    arch TEXT,
+    requested_ip TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    interval_seconds INTEGER,
+    last_polled_at TEXT,
+    approved_by TEXT REFERENCES users (id),
+    approved_at TEXT,
+    denied_at TEXT,
+    exchanged_at TEXT,
+    key_id TEXT
+  ) STRICT;
+  `,
 ];
