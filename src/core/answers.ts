@@ -70,7 +70,8 @@ export type Json = Record<string, unknown>;
  * removed, length capped, and the key in use (or any run of its random part) masked.
  */
 export class Reader {
-  constructor(private readonly key: ApiKey) {}
+  /** `key`: the key in use, masked wherever it shows up (none before a login has a key). */
+  constructor(private readonly key?: ApiKey) {}
 
   clean(value: string, max = MAX_NAME): string {
     return redactKeys(cleanText(value, max), this.key);
@@ -181,3 +182,32 @@ export const parsers = {
     return { unbound: r.unbound };
   },
 };
+
+/** RFC 8628 §3.2, as the backend answers POST /api/v1/cli/device/code. */
+export interface DeviceCodeAnswer {
+  readonly deviceCode: string;
+  readonly userCode: string;
+  readonly verificationUri: string;
+  readonly expiresIn: number;
+  readonly interval: number;
+}
+
+export function readDeviceCode(read: Reader, r: Json): DeviceCodeAnswer {
+  const number = (name: string, min: number, max: number): number => {
+    const value = r[name];
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new ShapeError(`${name} is not a number`);
+    return Math.min(max, Math.max(min, Math.round(value)));
+  };
+  const deviceCode = r.device_code;
+  if (typeof deviceCode !== 'string' || deviceCode === '' || deviceCode.length > 200) {
+    throw new ShapeError('device_code is not a string');
+  }
+  return {
+    deviceCode,
+    userCode: read.text(r, 'user_code', ''),
+    verificationUri: read.text(r, 'verification_uri', ''),
+    // A backend cannot make us wait longer than an hour, or poll faster than every second.
+    expiresIn: number('expires_in', 1, 3600),
+    interval: number('interval', 1, 60),
+  };
+}

@@ -1,11 +1,13 @@
 // The backend API: one method per endpoint; answers are read by answers.ts, failures typed by api-errors.ts.
 
 import {
+  type DeviceCodeAnswer,
   type DeviceRegistration,
   type Json,
   type LoginResponse,
   parsers,
   Reader,
+  readDeviceCode,
   ShapeError,
   type StatusResponse,
   type WhoamiResponse,
@@ -16,11 +18,12 @@ import type { Env } from './home.js';
 import { NetworkError } from './http/failures.js';
 import type { NetworkPolicy } from './http/policy.js';
 import { type HttpEvent, type HttpRequest, type HttpResponse, type SendOptions, send } from './http/send.js';
-import type { ApiKey } from './key.js';
+import { type ApiKey, parseKey } from './key.js';
 
 export type {
   BoundDevice,
   BoundDeviceSummary,
+  DeviceCodeAnswer,
   DeviceRegistration,
   KeyInfo,
   LoginResponse,
@@ -34,7 +37,8 @@ export interface ClientOptions {
   readonly backend: URL;
   /** Where the backend URL came from (a flag, a variable, config.json, auth.json), for hints. */
   readonly backendSource: string;
-  readonly key: ApiKey;
+  /** Sent as X-API-Key; absent for the calls that come before a key exists (browser login). */
+  readonly key?: ApiKey;
   /** Sent as X-Sekuire-Device on every call but login (which sends it in the body). */
   readonly fingerprint: string;
   readonly policy: NetworkPolicy;
@@ -50,6 +54,46 @@ export interface Timed<T> {
   readonly elapsedMs: number;
   readonly attempts: number;
   readonly url: string;
+}
+
+/** A protocol answer among the non-2xx ones (JSON with an error code), else undefined. */
+function readExpected<T>(
+  at: Where,
+  response: HttpResponse,
+  expected: (status: number, body: Json) => T | undefined,
+): T | undefined {
+  try {
+    return expected(response.status, parseJson(at, response));
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a token request brings: the new key, or where the wait stands (RFC 8628 §3.5). */
+export type TokenAnswer =
+  | { readonly kind: 'granted'; readonly login: LoginResponse; readonly key: ApiKey }
+  | { readonly kind: 'pending' | 'slow_down' | 'denied' | 'expired' }
+  | { readonly kind: 'invalid'; readonly message: string };
+
+const WAITING: Readonly<Record<string, TokenAnswer['kind']>> = {
+  authorization_pending: 'pending',
+  slow_down: 'slow_down',
+  access_denied: 'denied',
+  expired_token: 'expired',
+  invalid_grant: 'invalid',
+};
+
+function readToken(r: Json): TokenAnswer {
+  const value = r.api_key;
+  if (typeof value !== 'string') throw new ShapeError('api_key is not a string');
+  let key: ApiKey;
+  try {
+    key = parseKey(value);
+  } catch {
+    throw new ShapeError('api_key is not a Sekuire API key');
+  }
+  // Read with the new key as the key in use: a name that echoes it comes out masked.
+  return { kind: 'granted', key, login: parsers.login(new Reader(key), r) };
 }
 
 export class BackendClient {
@@ -69,6 +113,8 @@ export class BackendClient {
   private async call<T>(
     request: Omit<HttpRequest, 'url' | 'headers' | 'key'> & { path: string; device: boolean },
     parse: (read: Reader, body: Json) => T,
+    /** Reads a non-2xx answer that is part of the protocol (OAuth's 400s); undefined: an error. */
+    expected?: (status: number, body: Json) => T | undefined,
   ): Promise<Timed<T>> {
     const { options } = this;
     const headers: Record<string, string> = {};
@@ -77,14 +123,25 @@ export class BackendClient {
     let response: HttpResponse;
     try {
       response = await send(
-        { method: request.method, url, key: options.key, headers, body: request.body, retry: request.retry },
+        {
+          method: request.method,
+          url,
+          ...(options.key !== undefined && { key: options.key }),
+          headers,
+          body: request.body,
+          retry: request.retry,
+        },
         { ...options.transport, policy: options.policy, env: options.env, onEvent: options.onEvent },
       );
     } catch (error) {
       if (error instanceof NetworkError) throw unreachable(this.at, error);
       throw error;
     }
-    if (response.status < 200 || response.status > 299) throw errorFor(this.at, response);
+    if (response.status < 200 || response.status > 299) {
+      const handled = expected === undefined ? undefined : readExpected(this.at, response, expected);
+      if (handled === undefined) throw errorFor(this.at, response);
+      return { body: handled, elapsedMs: response.elapsedMs, attempts: response.attempts, url: url.href };
+    }
     const body = parseJson(this.at, response);
     try {
       return {
@@ -126,6 +183,45 @@ export class BackendClient {
     return this.call(
       { method: 'GET', path: '/api/v1/cli/whoami', retry: 'idempotent', device: true },
       parsers.whoami,
+    );
+  }
+
+  /** Browser login over the device flow: a code for a person to approve (no key needed). */
+  deviceCode(device: DeviceRegistration): Promise<Timed<DeviceCodeAnswer>> {
+    return this.call(
+      {
+        method: 'POST',
+        path: '/api/v1/cli/device/code',
+        body: JSON.stringify({ device }),
+        retry: 'idempotent',
+        device: false,
+      },
+      readDeviceCode,
+    );
+  }
+
+  /**
+   * Exchanges a browser login's code, or polls a device code. A code is spent by its first
+   * exchange, so only what certainly did not reach the server is repeated.
+   */
+  token(request: Readonly<Record<string, unknown>>): Promise<Timed<TokenAnswer>> {
+    return this.call(
+      {
+        method: 'POST',
+        path: '/api/v1/cli/token',
+        body: JSON.stringify(request),
+        retry: 'unsent-only',
+        device: false,
+      },
+      (_read, body) => readToken(body),
+      (status, body) => {
+        const kind = status === 400 && typeof body.error === 'string' ? WAITING[body.error] : undefined;
+        if (kind === undefined) return undefined;
+        if (kind === 'invalid') {
+          return { kind, message: this.at.read.loose(body, 'message') || 'The code is not valid.' };
+        }
+        return { kind } as TokenAnswer;
+      },
     );
   }
 

@@ -9,6 +9,8 @@ import { promisify } from 'node:util';
 export const SERVER_PATH = resolve(import.meta.dirname, '../../dist/server.js');
 
 const START_TIMEOUT_MS = 15_000;
+/** The password createUser gives when none is named. */
+export const TEST_PASSWORD = 'correct horse battery';
 const STOP_GRACE_MS = 3_000;
 const run = promisify(execFile);
 
@@ -35,6 +37,8 @@ export interface TestServer {
     workspace?: string;
   }): Promise<{ key: string; id: string }>;
   revokeKey(id: string): Promise<void>;
+  /** A person who can sign in to the dashboard (create-user --password-stdin). */
+  createUser(email: string, password?: string, extra?: string[]): Promise<void>;
   /** The audit trail (all keys, or one), oldest first, as `sekuire-server audit --json` prints it. */
   audit(keyId?: string): Promise<unknown[]>;
 }
@@ -181,6 +185,17 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     },
     async revokeKey(id) {
       await admin(['revoke-key', '--id', id]);
+    },
+    async createUser(email, password = TEST_PASSWORD, extra = []) {
+      await new Promise<void>((resolvePromise, reject) => {
+        const child = execFile(
+          process.execPath,
+          [SERVER_PATH, 'create-user', '--email', email, '--password-stdin', ...extra, '--db', dbPath],
+          { env },
+          (error) => (error ? reject(error) : resolvePromise()),
+        );
+        child.stdin?.end(`${password}\n`);
+      });
     },
     async audit(keyId) {
       const command = ['audit', '--json'];

@@ -36,6 +36,12 @@ export interface LoginOptions {
   readonly webUrl?: string;
   readonly withKey?: boolean;
   readonly rebind?: boolean;
+  readonly web?: boolean;
+  readonly device?: boolean;
+  readonly port?: string;
+  readonly timeout?: string;
+  /** false with --no-browser. */
+  readonly browser?: boolean;
 }
 
 export function register(program: Command, schedule: Schedule): void {
@@ -52,6 +58,23 @@ export function register(program: Command, schedule: Schedule): void {
     )
     .option('--with-key', 'read the key from stdin instead of prompting (CI, scripts; hidden on a terminal)')
     .option('--rebind', 'if the key is bound to another device, move the binding here without asking')
+    .option(
+      '--web',
+      'log in in the browser instead: approve there, nothing to paste (a new key for this device)',
+    )
+    .option(
+      '--device',
+      'log in with a code to approve in any browser (SSH, containers): a new key for this device',
+    )
+    .option(
+      '--port <port>',
+      "with --web: the port on 127.0.0.1 for the browser's answer (default: any free port)",
+    )
+    .option(
+      '--timeout <seconds>',
+      'with --web or --device: how long to wait for approval (default 300; --device: until the code expires)',
+    )
+    .option('--no-browser', 'with --web: print the URL, do not open a browser')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -60,6 +83,8 @@ export function register(program: Command, schedule: Schedule): void {
           'sekuire login',
           'printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key',
           'sekuire login --with-key --rebind < key.txt',
+          'sekuire login --web',
+          'sekuire login --device                          # over SSH, in a container',
           'sekuire login --backend http://127.0.0.1:5556',
         ],
         ['keyRejected', 'deviceMismatch', 'backendUnreachable', 'forbidden', 'localFiles', 'interrupted'],
@@ -180,8 +205,44 @@ async function releasePrevious(
   }
 }
 
-export async function login(ctx: Context, options: LoginOptions): Promise<LoginResult> {
-  // Every setting is checked before the prompt: nobody pastes a key to learn of a typo.
+/** What every login mode checks and knows before it asks anyone anything. */
+export interface LoginStart {
+  readonly backend: ReturnType<Settings['backend']>;
+  readonly web: string;
+  readonly policy: NetworkPolicy;
+  readonly previous: LoadedCredentials | undefined;
+}
+
+type LoginMode = 'paste' | 'web' | 'device';
+
+function loginMode(options: LoginOptions): LoginMode {
+  if (options.web && options.device)
+    throw new UsageError('--web and --device are two ways to log in; give one.', 'conflicting_flags');
+  const mode: LoginMode = options.web ? 'web' : options.device ? 'device' : 'paste';
+  if (mode !== 'paste' && (options.withKey || options.rebind)) {
+    throw new UsageError(
+      `--${mode} brings a new key for this device: ${options.withKey ? '--with-key' : '--rebind'} does not apply to it.`,
+      'conflicting_flags',
+    );
+  }
+  if (mode !== 'web' && (options.port !== undefined || options.browser === false)) {
+    throw new UsageError(
+      `${options.port !== undefined ? '--port' : '--no-browser'} applies to --web only.`,
+      'usage',
+    );
+  }
+  if (mode === 'paste' && options.timeout !== undefined) {
+    throw new UsageError('--timeout applies to --web and --device only.', 'usage');
+  }
+  return mode;
+}
+
+/**
+ * Every setting is checked before the prompt (or the browser): nobody pastes a key, or approves
+ * a login, to learn of a typo. So is the place the login will be saved: a directory in the way,
+ * a symlink, a read-only file system. Nothing is created yet.
+ */
+function startLogin(ctx: Context, options: LoginOptions): LoginStart {
   const settings = Settings.load(ctx.env, ctx.home);
   note(ctx, ...settings.config.warnings);
   const backend = settings.backend(backendFlag(options));
@@ -190,26 +251,33 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
     backend,
   );
   const policy = settings.policy();
-  // The proxy this backend would go through (none for loopback), parsed now rather than after the key.
+  // The proxy this backend would go through (none for loopback), parsed now rather than later.
   proxyFor(backend.url, ctx.env);
+  return { backend, web, policy, previous: undefined };
+}
+
+export async function login(ctx: Context, options: LoginOptions): Promise<LoginResult> {
+  const mode = loginMode(options);
+  const start = startLogin(ctx, options);
+  const { backend, web, policy } = start;
+  if (mode !== 'paste') {
+    checkCredentialsWritable(ctx.home, false);
+    const previous = storedLogin(ctx);
+    if (previous) note(ctx, `Logged in as ${describeLogin(previous)}; this login replaces it.`);
+    const { browserLogin } = await import('../browser-login.js');
+    return browserLogin(ctx, { ...start, previous }, mode, options);
+  }
   if (!options.withKey && !canPrompt(ctx)) {
     throw new UsageError('No terminal to prompt for the API key.', 'no_terminal', {
       hint: 'Use --with-key and pipe the key in, e.g. printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key',
     });
   }
-  // So is the place the login will be saved: a directory in the way, a symlink, a read-only
-  // file system. Nothing is created yet.
   checkCredentialsWritable(ctx.home, false);
   const previous = storedLogin(ctx);
   if (previous) note(ctx, `Logged in as ${describeLogin(previous)}; this login replaces it.`);
 
   const key = await readKey(ctx, options, web);
-  const identity = await deviceIdentity(deviceInputs(ctx), { create: true });
-  note(ctx, ...identity.warnings, weakBindingWarning(identity));
-  const device = await registration(ctx, identity);
-  // The last check before the backend changes anything: the directory is made and a file of
-  // the right size is written and removed (a full disk shows here, not after the binding moved).
-  checkCredentialsWritable(ctx.home, true);
+  const { identity, device } = await thisDevice(ctx);
   const client = await ctx.connect({
     backend: backend.url,
     backendSource: backend.source,
@@ -243,6 +311,40 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
     response = (await client.login(device, true)).body;
   }
 
+  return saveLogin(
+    ctx,
+    { ...start, previous },
+    { key, response, identity, device, backend: client.backend, movedFrom },
+  );
+}
+
+/** This device as the backend is told of it, and the last check before the backend changes anything. */
+export async function thisDevice(
+  ctx: Context,
+): Promise<{ identity: DeviceIdentity; device: DeviceRegistration }> {
+  const identity = await deviceIdentity(deviceInputs(ctx), { create: true });
+  note(ctx, ...identity.warnings, weakBindingWarning(identity));
+  const device = await registration(ctx, identity);
+  // The directory is made and a file of the right size is written and removed: a full disk
+  // shows here, not after the binding moved.
+  checkCredentialsWritable(ctx.home, true);
+  return { identity, device };
+}
+
+export interface Accepted {
+  readonly key: ApiKey;
+  readonly response: LoginResponse;
+  readonly identity: DeviceIdentity;
+  readonly device: DeviceRegistration;
+  /** The backend that accepted the key, as the client names it. */
+  readonly backend: string;
+  readonly movedFrom: BoundDeviceSummary | null;
+}
+
+/** Writes auth.json for a key the backend accepted and bound here, and says what happened. */
+export async function saveLogin(ctx: Context, start: LoginStart, accepted: Accepted): Promise<LoginResult> {
+  const { key, response, identity, device, movedFrom } = accepted;
+  const { previous, policy } = start;
   let credentialsPath: string;
   try {
     credentialsPath = writeCredentials(ctx.home, {
@@ -258,7 +360,7 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
       org_name: response.organization.name,
       workspace_id: response.workspace.id,
       workspace_name: response.workspace.name,
-      backend: client.backend,
+      backend: accepted.backend,
       verified_at: ctx.now().toISOString(),
     });
   } catch (error) {
@@ -305,7 +407,7 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
         rebound: response.device.rebound || movedFrom !== null,
       },
       moved_from: movedFrom ? { name: movedFrom.name, os: movedFrom.os } : null,
-      backend: client.backend,
+      backend: accepted.backend,
       credentials_path: credentialsPath,
       previous: replaced,
     },
