@@ -6,6 +6,7 @@ import { BackendUnreachableError, ForbiddenError, UsageError } from '../core/err
 import { parseSeconds } from '../core/http/policy.js';
 import { listenForCallback } from '../core/loopback.js';
 import { challengeOf, confirmWords, newState, newVerifier } from '../core/pkce.js';
+import { minutes, waitForApproval } from './approval-wait.js';
 import { type LoginOptions, type LoginStart, saveLogin, thisDevice } from './commands/login.js';
 import type { Context } from './context.js';
 import { note } from './notes.js';
@@ -13,8 +14,6 @@ import type { LoginResult } from './results.js';
 
 /** CLI.md: --web waits 5 minutes by default; --device until its code expires. */
 const WEB_TIMEOUT_MS = 300_000;
-/** RFC 8628 §3.5: each slow_down adds 5 seconds to the polling interval. */
-const SLOW_DOWN_MS = 5_000;
 
 function parsePort(text: string): number {
   const port = /^\d{1,5}$/.test(text.trim()) ? Number(text) : Number.NaN;
@@ -28,11 +27,6 @@ function parsePort(text: string): number {
     );
   }
   return port;
-}
-
-function minutes(ms: number): string {
-  const [count, unit] = ms < 90_000 ? [Math.round(ms / 1000), 'second'] : [Math.round(ms / 60_000), 'minute'];
-  return `${count} ${unit}${count === 1 ? '' : 's'}`;
 }
 
 function timedOut(ms: number, what: string): BackendUnreachableError {
@@ -148,37 +142,29 @@ async function webFlow(flow: Flow, options: LoginOptions): Promise<LoginResult> 
 async function deviceFlow(flow: Flow): Promise<LoginResult> {
   const { ctx, start } = flow;
   const code = (await flow.client.deviceCode(flow.device)).body;
-  const expiresMs = code.expiresIn * 1000;
-  const waitMs = Math.min(expiresMs, flow.timeoutMs ?? expiresMs);
   note(
     ctx,
     'Sekuire Login (device code)',
     `1. Go to: ${start.web}/device`,
     `2. Enter the code: ${code.userCode}`,
-    `Waiting for approval (expires in ${minutes(expiresMs)})...`,
+    `Waiting for approval (expires in ${minutes(code.expiresIn * 1000)})...`,
   );
-  const started = ctx.now().getTime();
-  let intervalMs = code.interval * 1000;
-  for (;;) {
-    const left = started + waitMs - ctx.now().getTime();
-    if (left <= 0) {
-      if (waitMs < expiresMs) throw timedOut(waitMs, '--timeout');
-      return finish(flow, { kind: 'expired' });
-    }
-    await ctx.sleep(Math.min(intervalMs, left));
-    const answer = (
-      await flow.client.token({
-        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
-        device_code: code.deviceCode,
-      })
-    ).body;
-    if (answer.kind === 'pending') continue;
-    if (answer.kind === 'slow_down') {
-      intervalMs += SLOW_DOWN_MS;
-      continue;
-    }
-    return finish(flow, answer);
-  }
+  const end = await waitForApproval(ctx, {
+    expiresIn: code.expiresIn,
+    interval: code.interval,
+    timeoutMs: flow.timeoutMs,
+    poll: async () => {
+      const answer = (
+        await flow.client.token({
+          grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+          device_code: code.deviceCode,
+        })
+      ).body;
+      return answer.kind === 'pending' || answer.kind === 'slow_down' ? answer.kind : answer;
+    },
+  });
+  if (end.kind === 'timeout') throw timedOut(end.ms, '--timeout');
+  return finish(flow, end.kind === 'expired' ? { kind: 'expired' } : end.answer);
 }
 
 /** Both flows end like a pasted-key login: a key bound to this device, saved in auth.json. */
@@ -190,10 +176,12 @@ export async function browserLogin(
 ): Promise<LoginResult> {
   const timeoutMs = options.timeout === undefined ? undefined : parseSeconds(options.timeout, '--timeout');
   if (options.port !== undefined) parsePort(options.port);
-  const { identity, device } = await thisDevice(ctx);
+  const { identity, deviceKey, device } = await thisDevice(ctx);
   const client = await ctx.connect({
     backend: start.backend.url,
     backendSource: start.backend.source,
+    // The requests that register this device are signed: they prove it holds the key it sends.
+    proof: deviceKey,
     fingerprint: identity.fingerprint,
     policy: start.policy,
   });

@@ -4,6 +4,7 @@ import { arch, platform } from 'node:process';
 import { type BrowserFacts, machineFacts } from '../core/browser.js';
 import type { BackendClient, ClientOptions } from '../core/client.js';
 import type { DeviceInputs } from '../core/device.js';
+import type { DeviceKey } from '../core/device-key.js';
 import { type Env, sekuireHome } from '../core/home.js';
 import type { NetworkPolicy } from '../core/http/policy.js';
 import type { HttpEvent } from '../core/http/send.js';
@@ -27,6 +28,10 @@ export interface ConnectOptions {
   readonly backendSource: string;
   /** The key to send; absent for browser login's calls, made before there is a key. */
   readonly key?: ApiKey;
+  /** This device's key: every request is signed with it when given. */
+  readonly proof?: DeviceKey;
+  /** The wall clock proofs are dated with (Date.now; tests skew it). */
+  readonly wallClock?: () => number;
   readonly fingerprint: string;
   readonly policy: NetworkPolicy;
   readonly onEvent?: (event: HttpEvent) => void;

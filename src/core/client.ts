@@ -5,20 +5,24 @@ import {
   type DeviceRegistration,
   type Json,
   type LoginResponse,
+  type MoveAnswer,
   parsers,
   Reader,
   readDeviceCode,
+  readMove,
   ShapeError,
   type StatusResponse,
   type WhoamiResponse,
 } from './answers.js';
 import { errorFor, notTheApi, parseJson, unreachable, type Where } from './api-errors.js';
 import { apiUrl, urlText } from './backend-url.js';
+import type { DeviceKey } from './device-key.js';
 import type { Env } from './home.js';
 import { NetworkError } from './http/failures.js';
 import type { NetworkPolicy } from './http/policy.js';
 import { type HttpEvent, type HttpRequest, type HttpResponse, type SendOptions, send } from './http/send.js';
 import { type ApiKey, parseKey } from './key.js';
+import { proofHeaders } from './proof.js';
 
 export type {
   BoundDevice,
@@ -27,6 +31,7 @@ export type {
   DeviceRegistration,
   KeyInfo,
   LoginResponse,
+  MoveAnswer,
   NamedEntity,
   StatusResponse,
   UserInfo,
@@ -39,6 +44,10 @@ export interface ClientOptions {
   readonly backendSource: string;
   /** Sent as X-API-Key; absent for the calls that come before a key exists (browser login). */
   readonly key?: ApiKey;
+  /** This device's key: every request is signed with it (device proof), when there is one. */
+  readonly proof?: DeviceKey;
+  /** The wall clock the proofs are dated with (tests set it). */
+  readonly wallClock?: () => number;
   /** Sent as X-Sekuire-Device on every call but login (which sends it in the body). */
   readonly fingerprint: string;
   readonly policy: NetworkPolicy;
@@ -54,6 +63,19 @@ export interface Timed<T> {
   readonly elapsedMs: number;
   readonly attempts: number;
   readonly url: string;
+}
+
+/** The backend's time, from a 401 proof_stale answer; undefined for any other answer. */
+function staleServerTime(at: Where, response: HttpResponse): number | undefined {
+  if (response.status !== 401) return undefined;
+  try {
+    const body = parseJson(at, response);
+    if (body.error !== 'proof_stale' || typeof body.server_time !== 'string') return undefined;
+    const time = Date.parse(body.server_time);
+    return Number.isNaN(time) ? undefined : time;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A protocol answer among the non-2xx ones (JSON with an error code), else undefined. */
@@ -72,6 +94,17 @@ function readExpected<T>(
 /** What a token request brings: the new key, or where the wait stands (RFC 8628 §3.5). */
 export type TokenAnswer =
   | { readonly kind: 'granted'; readonly login: LoginResponse; readonly key: ApiKey }
+  | { readonly kind: 'pending' | 'slow_down' | 'denied' | 'expired' }
+  | { readonly kind: 'invalid'; readonly message: string };
+
+/** The login's answer: bound (or refreshed, or moved at once), or a move that waits for approval. */
+export type LoginAnswer =
+  | { readonly kind: 'bound'; readonly login: LoginResponse }
+  | { readonly kind: 'move'; readonly move: MoveAnswer };
+
+/** Where a move stands when polled: the same waiting answers as a device code, then the login. */
+export type MovePoll =
+  | { readonly kind: 'moved'; readonly login: LoginResponse }
   | { readonly kind: 'pending' | 'slow_down' | 'denied' | 'expired' }
   | { readonly kind: 'invalid'; readonly message: string };
 
@@ -99,6 +132,9 @@ function readToken(r: Json): TokenAnswer {
 export class BackendClient {
   readonly backend: string;
   private readonly at: Where;
+  /** Seconds to add to this machine's clock, learnt once from a proof_stale answer. */
+  private skewSeconds = 0;
+  private skewCorrected = false;
   constructor(private readonly options: ClientOptions) {
     this.backend = urlText(options.backend);
     this.at = {
@@ -120,6 +156,13 @@ export class BackendClient {
     const headers: Record<string, string> = {};
     if (request.device) headers['X-Sekuire-Device'] = options.fingerprint;
     const url = apiUrl(options.backend, request.path);
+    const proof = options.proof;
+    const wallClock = options.wallClock ?? Date.now;
+    const sign =
+      proof === undefined
+        ? undefined
+        : (method: string, target: URL, body: string | undefined) =>
+            proofHeaders(proof, method, target, body, wallClock() / 1000 + this.skewSeconds);
     let response: HttpResponse;
     try {
       response = await send(
@@ -127,6 +170,7 @@ export class BackendClient {
           method: request.method,
           url,
           ...(options.key !== undefined && { key: options.key }),
+          ...(sign !== undefined && { sign }),
           headers,
           body: request.body,
           retry: request.retry,
@@ -136,6 +180,15 @@ export class BackendClient {
     } catch (error) {
       if (error instanceof NetworkError) throw unreachable(this.at, error);
       throw error;
+    }
+    // A clock too far from the backend's: correct it once from the time the backend gave, and
+    // sign again. A second stale answer is an error like any other.
+    const serverTime =
+      proof === undefined || this.skewCorrected ? undefined : staleServerTime(this.at, response);
+    if (serverTime !== undefined) {
+      this.skewCorrected = true;
+      this.skewSeconds = (serverTime - wallClock()) / 1000;
+      return this.call(request, parse, expected);
     }
     if (response.status < 200 || response.status > 299) {
       const handled = expected === undefined ? undefined : readExpected(this.at, response, expected);
@@ -156,9 +209,12 @@ export class BackendClient {
     }
   }
 
-  /** Verifies the key and binds it to this device (moves the binding when `rebind`). */
-  login(device: DeviceRegistration, rebind: boolean): Promise<Timed<LoginResponse>> {
-    return this.call(
+  /**
+   * Verifies the key and binds it to this device. With `rebind`, a key bound elsewhere is moved:
+   * at once on a backend that allows it, else once a person approves (the 'move' answer).
+   */
+  login(device: DeviceRegistration, rebind: boolean): Promise<Timed<LoginAnswer>> {
+    return this.call<LoginAnswer>(
       {
         method: 'POST',
         path: '/api/v1/cli/login',
@@ -168,7 +224,32 @@ export class BackendClient {
         retry: 'unsent-only',
         device: false,
       },
-      parsers.login,
+      (read, body): LoginAnswer =>
+        body.move === undefined
+          ? { kind: 'bound', login: parsers.login(read, body) }
+          : { kind: 'move', move: readMove(read, body) },
+    );
+  }
+
+  /** Polls a move this device asked for (signed with this device's key, which the move names). */
+  pollMove(moveId: string): Promise<Timed<MovePoll>> {
+    return this.call<MovePoll>(
+      {
+        method: 'POST',
+        path: '/api/v1/cli/token',
+        body: JSON.stringify({ grant_type: 'urn:sekuire:move', move_id: moveId }),
+        retry: 'unsent-only',
+        device: false,
+      },
+      (read, body) => ({ kind: 'moved', login: parsers.login(read, body) }),
+      (status, body) => {
+        const kind = status === 400 && typeof body.error === 'string' ? WAITING[body.error] : undefined;
+        if (kind === undefined || kind === 'granted') return undefined;
+        if (kind === 'invalid') {
+          return { kind, message: this.at.read.loose(body, 'message') || 'The move is not valid.' };
+        }
+        return { kind };
+      },
     );
   }
 

@@ -242,7 +242,7 @@ describe('flags', () => {
     [['--web', '--with-key'], '--web brings a new key for this device: --with-key does not apply to it.'],
     [['--device', '--rebind'], '--device brings a new key for this device: --rebind does not apply to it.'],
     [['--device', '--port', '4000'], '--port applies to --web only.'],
-    [['--timeout', '5'], '--timeout applies to --web and --device only.'],
+    [['--timeout', '0'], '--timeout must be a number of seconds above 0 and at most 3600'],
     [['--web', '--port', '70000'], '--port must be a port number from 1 to 65535, not "70000".'],
     [['--web', '--timeout', 'soon'], '--timeout must be a number of seconds above 0 and at most 3600'],
   ])('%j -> exit 2 before anything is asked', async (args, message) => {

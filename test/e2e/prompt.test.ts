@@ -1,8 +1,10 @@
 // The masked prompt in a real terminal (tmux): paste, paste with trailing whitespace, a typo, Ctrl+C.
+
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, Machine } from '../helpers/cli.js';
+import { MoveApprover } from '../helpers/moves.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const SOCKET = `sekuire-test-${process.pid}`;
@@ -156,8 +158,9 @@ describe('login at the masked prompt', () => {
     expect((await waitFor('interrupt', /TTY:.*\n/)).match(/TTY:(.*)/)?.[1]?.trim()).toBe('icanon echo');
   });
 
-  it('asks before moving a binding, and moves it on yes', async () => {
-    const { key } = await server.createKey();
+  it('asks before moving a binding, requests the move on yes, and finishes once it is approved', async () => {
+    await server.createUser('tty-owner@example.com');
+    const { key, id } = await server.createKey({ email: 'tty-owner@example.com' });
     const first = machine('tty-first');
     expect(
       (await first.run(['login', '--with-key'], { input: key, env: { SEKUIRE_BACKEND_URL: server.url } }))
@@ -170,7 +173,15 @@ describe('login at the masked prompt', () => {
     tmux('send-keys', '-t', 'rebind', 'Enter');
     await waitFor('rebind', /Move the binding to this device\?/);
     tmux('send-keys', '-t', 'rebind', 'y', 'Enter');
+    const asked = await waitFor('rebind', /Check that the page shows the code: [A-Z]{4}-[A-Z]{4}/);
+    expect(asked).toContain(`1. Go to: ${server.url}/move?code=`);
+    expect(asked).not.toContain('EXIT:');
+    const owner = await MoveApprover.signIn(server.url, 'tty-owner@example.com');
+    const move = await owner.waitFor(id);
+    expect(asked).toContain(`code: ${move.user_code}`);
+    expect((await owner.decide(move.id, 'approve')).status).toBe(200);
     const done = await waitFor('rebind', /EXIT:\d+/);
+    expect(done).toContain('Move approved.');
     expect(done).toContain('EXIT:0');
     expect(done).toContain('Binding moved here from:');
     const old = await first.run(['status'], { env: { SEKUIRE_BACKEND_URL: server.url } });

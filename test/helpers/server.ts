@@ -35,6 +35,8 @@ export interface TestServer {
     expiresInDays?: number;
     org?: string;
     workspace?: string;
+    /** 'server': a key that never binds (SEKUIRE_API_KEY in services). */
+    type?: 'client' | 'server';
   }): Promise<{ key: string; id: string }>;
   revokeKey(id: string): Promise<void>;
   /** A person who can sign in to the dashboard (create-user --password-stdin). */
@@ -180,6 +182,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
       if (options.expiresInDays !== undefined) command.push('--expires-in', String(options.expiresInDays));
       if (options.org !== undefined) command.push('--org', options.org);
       if (options.workspace !== undefined) command.push('--workspace', options.workspace);
+      if (options.type !== undefined) command.push('--type', options.type);
       const created = JSON.parse(await admin(command)) as { key: string; id: string };
       return { key: created.key, id: created.id };
     },

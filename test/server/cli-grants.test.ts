@@ -42,7 +42,15 @@ forEachEngine((engine) => {
     return { get, post };
   }
 
-  const token = (payload: object) => h.inject({ method: 'POST', url: '/api/v1/cli/token', payload });
+  /** Signed, as the CLI does, by the device key of the device the body names (if it names one). */
+  const token = (payload: object) => {
+    const fingerprint = (payload as { device?: { fingerprint: string } }).device?.fingerprint;
+    return h.post(
+      '/api/v1/cli/token',
+      payload,
+      fingerprint === undefined ? {} : { device: h.deviceKey(fingerprint) },
+    );
+  };
 
   function pkce() {
     const verifier = randomBytes(32).toString('base64url');
@@ -229,10 +237,8 @@ forEachEngine((engine) => {
 
   describe('device authorization grant', () => {
     const startDevice = async () => {
-      const response = await h.inject({
-        method: 'POST',
-        url: '/api/v1/cli/device/code',
-        payload: deviceBody(FP_B),
+      const response = await h.post('/api/v1/cli/device/code', deviceBody(FP_B), {
+        device: h.deviceKey(FP_B),
       });
       expect(response.statusCode).toBe(200);
       return response.json() as {

@@ -1,7 +1,12 @@
 // sekuire login: verify a key with the backend, bind it to this device, store it 0600.
 import type { Command } from 'commander';
 import { parseBackendUrl } from '../../core/backend-url.js';
-import type { BoundDeviceSummary, DeviceRegistration, LoginResponse } from '../../core/client.js';
+import type {
+  BoundDeviceSummary,
+  DeviceRegistration,
+  LoginAnswer,
+  LoginResponse,
+} from '../../core/client.js';
 import {
   checkCredentialsWritable,
   type LoadedCredentials,
@@ -16,8 +21,9 @@ import {
   osName,
   weakBindingWarning,
 } from '../../core/device.js';
+import { type DeviceKey, ensureDeviceKey, readDeviceKey } from '../../core/device-key.js';
 import { CredentialsFileError, DeviceMismatchError, SekuireError, UsageError } from '../../core/errors.js';
-import type { NetworkPolicy } from '../../core/http/policy.js';
+import { type NetworkPolicy, parseSeconds } from '../../core/http/policy.js';
 import { type ApiKey, parseKey } from '../../core/key.js';
 import { proxyFor } from '../../core/proxy.js';
 import { redactKeys } from '../../core/redact.js';
@@ -57,7 +63,10 @@ export function register(program: Command, schedule: Schedule): void {
       "web app URL for the dashboard link (default: SEKUIRE_WEB_URL, config web_url, the backend's origin, https://sekuire.ai)",
     )
     .option('--with-key', 'read the key from stdin instead of prompting (CI, scripts; hidden on a terminal)')
-    .option('--rebind', 'if the key is bound to another device, move the binding here without asking')
+    .option(
+      '--rebind',
+      'if the key is bound to another device, ask to move the binding here without asking first (a person approves the move in the browser)',
+    )
     .option(
       '--web',
       'log in in the browser instead: approve there, nothing to paste (a new key for this device)',
@@ -72,7 +81,7 @@ export function register(program: Command, schedule: Schedule): void {
     )
     .option(
       '--timeout <seconds>',
-      'with --web or --device: how long to wait for approval (default 300; --device: until the code expires)',
+      'how long to wait for approval: --web (default 300), --device or a move (default: until the code expires)',
     )
     .option('--no-browser', 'with --web: print the URL, do not open a browser')
     .option('--json', 'print the result as JSON')
@@ -170,7 +179,8 @@ function notSaved(
     'credentials_not_saved',
     `The backend accepted the key and bound it to this device${other ? `, moving the binding from ${other}, which has lost access` : ''}; but the credentials could not be saved: ${error.message}`,
     {
-      hint: `${error.hint ? `${error.hint}, then run` : 'Fix that, then run'} 'sekuire login' here again: the key is already bound to this device${other ? `. To give the binding back instead, run 'sekuire login --rebind' on ${other}` : ''}`,
+      // The file error's own hint may end by saying to log in again: said once here.
+      hint: `${(error.hint ?? 'Fix that').replace(/, then run 'sekuire login'$/, '')}, then run 'sekuire login' here again: the key is already bound to this device${other ? `. To give the binding back instead, run 'sekuire login --rebind' on ${other}` : ''}`,
       details: { ...error.details, bound_here: true, moved_from: movedFrom },
     },
   );
@@ -184,6 +194,7 @@ async function releasePrevious(
   policy: NetworkPolicy,
 ): Promise<Pick<PreviousLogin, 'unbound' | 'unbind_error'>> {
   const c = previous.credentials;
+  const proof = readDeviceKey(ctx.home);
   if (c.device_fingerprint !== identity.fingerprint) {
     return {
       unbound: null,
@@ -196,6 +207,7 @@ async function releasePrevious(
       backendSource: `the earlier login in ${previous.path}`,
       key: parseKey(c.api_key),
       fingerprint: identity.fingerprint,
+      ...(proof !== undefined && { proof }),
       policy,
     });
     return { unbound: (await client.logout()).body.unbound, unbind_error: null };
@@ -231,9 +243,6 @@ function loginMode(options: LoginOptions): LoginMode {
       'usage',
     );
   }
-  if (mode === 'paste' && options.timeout !== undefined) {
-    throw new UsageError('--timeout applies to --web and --device only.', 'usage');
-  }
   return mode;
 }
 
@@ -267,6 +276,8 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
     const { browserLogin } = await import('../browser-login.js');
     return browserLogin(ctx, { ...start, previous }, mode, options);
   }
+  // Checked before the prompt: a typo in --timeout is not found after a move was requested.
+  const timeoutMs = options.timeout === undefined ? undefined : parseSeconds(options.timeout, '--timeout');
   if (!options.withKey && !canPrompt(ctx)) {
     throw new UsageError('No terminal to prompt for the API key.', 'no_terminal', {
       hint: 'Use --with-key and pipe the key in, e.g. printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key',
@@ -277,19 +288,20 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
   if (previous) note(ctx, `Logged in as ${describeLogin(previous)}; this login replaces it.`);
 
   const key = await readKey(ctx, options, web);
-  const { identity, device } = await thisDevice(ctx);
+  const { identity, deviceKey, device } = await thisDevice(ctx);
   const client = await ctx.connect({
     backend: backend.url,
     backendSource: backend.source,
     key,
+    proof: deviceKey,
     fingerprint: identity.fingerprint,
     policy,
   });
 
-  let response: LoginResponse;
+  let answer: LoginAnswer;
   let movedFrom: BoundDeviceSummary | null = null;
   try {
-    response = (await client.login(device, options.rebind === true)).body;
+    answer = (await client.login(device, options.rebind === true)).body;
   } catch (error) {
     if (!(error instanceof DeviceMismatchError) || options.rebind) throw error;
     const bound = (error.details.bound_device as BoundDeviceSummary | null | undefined) ?? null;
@@ -308,7 +320,16 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
       );
     }
     movedFrom = bound;
-    response = (await client.login(device, true)).body;
+    answer = (await client.login(device, true)).body;
+  }
+  let response: LoginResponse;
+  if (answer.kind === 'move') {
+    // The backend wants a person to approve the move: print where, and wait.
+    const { awaitMove } = await import('../move.js');
+    response = await awaitMove(ctx, { client, move: answer.move, web, timeoutMs });
+    movedFrom ??= answer.move.from;
+  } else {
+    response = answer.login;
   }
 
   return saveLogin(
@@ -318,17 +339,24 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
   );
 }
 
+export interface ThisDevice {
+  readonly identity: DeviceIdentity;
+  /** Its key pair, created at the first login: the binding holds the public half. */
+  readonly deviceKey: DeviceKey;
+  readonly device: DeviceRegistration;
+}
+
 /** This device as the backend is told of it, and the last check before the backend changes anything. */
-export async function thisDevice(
-  ctx: Context,
-): Promise<{ identity: DeviceIdentity; device: DeviceRegistration }> {
+export async function thisDevice(ctx: Context): Promise<ThisDevice> {
   const identity = await deviceIdentity(deviceInputs(ctx), { create: true });
   note(ctx, ...identity.warnings, weakBindingWarning(identity));
-  const device = await registration(ctx, identity);
   // The directory is made and a file of the right size is written and removed: a full disk
   // shows here, not after the binding moved.
   checkCredentialsWritable(ctx.home, true);
-  return { identity, device };
+  const deviceKey = ensureDeviceKey(ctx.home);
+  note(ctx, ...deviceKey.warnings);
+  const device = { ...(await registration(ctx, identity)), public_key: deviceKey.publicJwk };
+  return { identity, deviceKey, device };
 }
 
 export interface Accepted {
@@ -362,6 +390,8 @@ export async function saveLogin(ctx: Context, start: LoginStart, accepted: Accep
       workspace_name: response.workspace.name,
       backend: accepted.backend,
       verified_at: ctx.now().toISOString(),
+      // Recorded only when the backend says the binding holds this device's key.
+      device_key: response.device.key_thumbprint ?? '',
     });
   } catch (error) {
     if (error instanceof CredentialsFileError)

@@ -10,6 +10,7 @@ import type { Store, Tx } from '../store/store.js';
 import { keyDigest } from './digest.js';
 import { newId } from './ids.js';
 import { type Actor, insertKey, targetWorkspace } from './managed-keys.js';
+import type { ExpectedKey } from './proofs.js';
 
 /** PROTOCOL.md: a loopback code lives 60 s; a device code 15 minutes, polled every 5 s at most. */
 export const CODE_TTL_MS = 60_000;
@@ -83,6 +84,7 @@ async function mintFor(
   secret: Buffer,
   approver: UserRow,
   facts: DeviceFacts,
+  deviceKey: ExpectedKey,
   clientIp: string,
   now: Date,
 ): Promise<Granted | undefined> {
@@ -110,6 +112,8 @@ async function mintFor(
     bound_at: at,
     last_seen_at: at,
     last_ip: clientIp,
+    public_key: deviceKey.publicKey,
+    key_thumbprint: deviceKey.thumbprint,
   };
   await tx.devices.insert(device);
   await tx.audit.record({
@@ -164,6 +168,8 @@ export async function approveLoopback(
       denied_at: null,
       exchanged_at: null,
       key_id: null,
+      public_key: null,
+      key_thumbprint: null,
     });
     await tx.audit.record({
       at,
@@ -215,6 +221,8 @@ export function exchangeCode(
     verifier: string;
     redirectUri: string;
     device: DeviceFacts;
+    /** The exchanging device's key (its proof was checked): the new key is bound to it. */
+    deviceKey: ExpectedKey;
     clientIp: string;
     now: Date;
   },
@@ -233,7 +241,15 @@ export function exchangeCode(
         return invalidGrant('The code_verifier does not match the code_challenge.');
       const approver = await tx.accounts.profile(fresh.approved_by ?? '');
       if (approver === undefined) return invalidGrant('The person who approved no longer exists.');
-      const granted = await mintFor(tx, secret, approver, request.device, request.clientIp, request.now);
+      const granted = await mintFor(
+        tx,
+        secret,
+        approver,
+        request.device,
+        request.deviceKey,
+        request.clientIp,
+        request.now,
+      );
       if (granted === undefined) return invalidGrant('The person who approved belongs to no organization.');
       await tx.grants.exchange(fresh.id, request.now.toISOString(), granted.key.id);
       return { ok: true, granted };
@@ -254,6 +270,7 @@ export async function startDeviceGrant(
   store: Store,
   secret: Buffer,
   device: DeviceFacts,
+  deviceKey: ExpectedKey,
   clientIp: string,
   now: Date,
 ): Promise<DeviceGrant> {
@@ -284,6 +301,8 @@ export async function startDeviceGrant(
         denied_at: null,
         exchanged_at: null,
         key_id: null,
+        public_key: deviceKey.publicKey,
+        key_thumbprint: deviceKey.thumbprint,
       });
       return { deviceCode, userCode, expiresIn: DEVICE_TTL_MS / 1000, interval: POLL_INTERVAL_S };
     } catch (error) {
@@ -376,7 +395,10 @@ export function pollDeviceGrant(
         os_version: grant.os_version ?? '',
         arch: grant.arch ?? '',
       };
-      const granted = await mintFor(tx, secret, approver, facts, clientIp, now);
+      if (grant.public_key === null || grant.key_thumbprint === null)
+        return { status: 'invalid_grant', message: 'The device code was requested without a device key.' };
+      const deviceKey = { publicKey: grant.public_key, thumbprint: grant.key_thumbprint };
+      const granted = await mintFor(tx, secret, approver, facts, deviceKey, clientIp, now);
       if (granted === undefined)
         return { status: 'invalid_grant', message: 'The person who approved belongs to no organization.' };
       await tx.grants.exchange(grant.id, now.toISOString(), granted.key.id);

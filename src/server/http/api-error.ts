@@ -23,7 +23,12 @@ export type ApiErrorCode =
   | 'authorization_pending'
   | 'slow_down'
   | 'access_denied'
-  | 'expired_token';
+  | 'expired_token'
+  | 'proof_required'
+  | 'invalid_proof'
+  | 'proof_stale'
+  | 'proof_replayed'
+  | 'move_not_pending';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

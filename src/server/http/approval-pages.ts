@@ -1,4 +1,5 @@
-// The pages where a person approves a CLI login: /cli/authorize (browser) and /device (device code).
+// The pages where a person approves a CLI login, /cli/authorize (browser) and /device (device code),
+// and a key's move to another device, /move.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   type AskingDevice,
@@ -9,8 +10,10 @@ import {
   recordDenial,
 } from '../domain/cli-grants.js';
 import type { Actor } from '../domain/managed-keys.js';
+import { decideMove, pendingMoveByCode, visibleMove } from '../domain/moves.js';
 import { ApiError } from './api-error.js';
 import { form } from './forms.js';
+import { decisionError } from './moves-api.js';
 import type { WebDeps, Who } from './session-auth.js';
 
 /** What the dashboard plugin shares with these pages: the page chrome and the sign-in rule. */
@@ -201,6 +204,57 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     return reply.view(
       'device.eta',
       kit.page(request, reply, 'Device login', { step: approve ? 'approved' : 'denied', grant }),
+    );
+  });
+
+  app.get('/move', async (request, reply) => {
+    const signedIn = kit.signedInOrRedirect(request, reply);
+    if (signedIn === undefined) return reply;
+    const typed = ((request.query as { code?: string }).code ?? '').slice(0, 40);
+    const title = 'Move a key';
+    if (typed === '') return reply.view('move.eta', kit.page(request, reply, title, { step: 'code', typed }));
+    const limit = await lookups(request);
+    if (!limit.isAllowed && limit.isExceeded) {
+      return reply.code(429).view(
+        'move.eta',
+        kit.page(request, reply, title, {
+          step: 'code',
+          typed,
+          error: `Too many codes tried. Wait ${Math.ceil(limit.ttlInSeconds / 60)} min and try again.`,
+        }),
+      );
+    }
+    const move = await pendingMoveByCode(deps.store, signedIn.user.id, typed, deps.now());
+    if (move === undefined) {
+      return reply.code(404).view(
+        'move.eta',
+        kit.page(request, reply, title, {
+          step: 'code',
+          typed,
+          error:
+            'That code is not valid, or the move expired or was decided, or its key is not one you can manage. Check the code the new device shows.',
+        }),
+      );
+    }
+    return reply.view('move.eta', kit.page(request, reply, title, { step: 'confirm', move }));
+  });
+
+  app.post('/move', { preHandler: app.csrfProtection }, async (request, reply) => {
+    const signedIn = kit.signedInOrRedirect(request, reply);
+    if (signedIn === undefined) return reply;
+    const fields = form(request);
+    const approve = fields.decision === 'approve';
+    const actor = kit.actor(signedIn, request);
+    const outcome = await decideMove(deps.store, actor, fields.move ?? '', approve);
+    if (!outcome.ok) throw decisionError(outcome);
+    const move = await visibleMove(deps.store, signedIn.user.id, outcome.move.id);
+    return reply.view(
+      'move.eta',
+      kit.page(request, reply, 'Move a key', {
+        step: approve ? 'approved' : 'denied',
+        move,
+        movedFrom: outcome.from?.name,
+      }),
     );
   });
 }

@@ -7,6 +7,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { authApi } from './auth-api.js';
 import { dashboard } from './dashboard.js';
 import { keysApi } from './keys-api.js';
+import { movesApi } from './moves-api.js';
 import { csrfCookieName, resolveSessions, type WebDeps, who } from './session-auth.js';
 
 /**
@@ -53,5 +54,6 @@ export const webSurfaces: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   resolveSessions(app, deps);
   await app.register(authApi, deps);
   await app.register(keysApi, deps);
+  await app.register(movesApi, deps);
   await app.register(dashboard, deps);
 };

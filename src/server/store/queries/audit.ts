@@ -18,7 +18,11 @@ export type AuditEventName =
   | 'sign_out'
   | 'session_reuse'
   | 'cli_approve'
-  | 'cli_deny';
+  | 'cli_deny'
+  | 'device_key_added'
+  | 'move_request'
+  | 'move_deny'
+  | 'proof_refused';
 
 export interface AuditInput {
   readonly at: string;

@@ -25,17 +25,20 @@ export interface GrantRow {
   readonly denied_at: string | null;
   readonly exchanged_at: string | null;
   readonly key_id: string | null;
+  /** The asking device's key (device code: from the start; browser login: at the exchange). */
+  readonly public_key: string | null;
+  readonly key_thumbprint: string | null;
 }
 
 const COLUMNS = `id, flow, secret_digest, user_code, redirect_uri, code_challenge, fingerprint, device_name, device_os,
   os_version, arch, requested_ip, created_at, expires_at, interval_seconds, last_polled_at, approved_by, approved_at,
-  denied_at, exchanged_at, key_id`;
+  denied_at, exchanged_at, key_id, public_key, key_thumbprint`;
 
 export function grantQueries(sql: Sql) {
   return {
     async insert(grant: GrantRow): Promise<void> {
       await sql.run(
-        `INSERT INTO cli_grants (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO cli_grants (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           grant.id,
           grant.flow,
@@ -58,6 +61,8 @@ export function grantQueries(sql: Sql) {
           grant.denied_at,
           grant.exchanged_at,
           grant.key_id,
+          grant.public_key,
+          grant.key_thumbprint,
         ],
       );
     },

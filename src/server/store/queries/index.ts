@@ -5,6 +5,8 @@ import { auditQueries } from './audit.js';
 import { deviceQueries } from './devices.js';
 import { grantQueries } from './grants.js';
 import { keyQueries } from './keys.js';
+import { moveQueries } from './moves.js';
+import { nonceQueries } from './nonces.js';
 import { sessionQueries } from './sessions.js';
 
 export function queries(sql: Sql) {
@@ -15,6 +17,8 @@ export function queries(sql: Sql) {
     audit: auditQueries(sql),
     sessions: sessionQueries(sql),
     grants: grantQueries(sql),
+    moves: moveQueries(sql),
+    nonces: nonceQueries(sql),
   };
 }
 
