@@ -38,6 +38,43 @@ function run(
   });
 }
 
+/** A command left running (it waits for something), its stderr readable while it runs. */
+function runInBackground(
+  file: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  input: string,
+): { stderr: () => string; done: Promise<Outcome> } {
+  const child = spawn(process.execPath, [file, ...args], { env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk;
+  });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  child.stdin.end(input);
+  const timer = setTimeout(() => child.kill('SIGTERM'), 60_000);
+  const done = new Promise<Outcome>((resolvePromise) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code: code ?? 1, stdout, stderr });
+    }),
+  );
+  return { stderr: () => stderr, done };
+}
+
+async function until<T>(what: string, check: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = check();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s`);
+    await new Promise((resolvePromise) => setTimeout(resolvePromise, 100));
+  }
+}
+
 function show(title: string, command: string, outcome: Outcome): void {
   process.stdout.write(`\n# ${title}\n$ ${command}\n`);
   for (const line of outcome.stderr.split('\n').filter(Boolean)) process.stdout.write(`  (stderr) ${line}\n`);
@@ -106,25 +143,38 @@ async function startServer(): Promise<{ child: ChildProcess; url: string }> {
 }
 
 /**
- * The dashboard's API, as a script would use it: a person signs in, creates a key, sees the CLI
- * use it (last used, device), revokes it, and the CLI is refused at once.
+ * A person who manages the organization's keys, signed in through the API: an admin of Acme
+ * Corp sees and manages every key of it, the one create-key made for dev@example.com included.
  */
-async function dashboardApi(url: string, baseEnv: Record<string, string>): Promise<void> {
+async function adminSession(url: string): Promise<string> {
   const password = randomBytes(15).toString('base64url');
   const person = await run(
     serverBin,
-    ['create-user', '--db', db, '--email', 'ada@example.com', '--name', 'Ada', '--password-stdin'],
+    [
+      'create-user',
+      '--db',
+      db,
+      '--email',
+      'ada@example.com',
+      '--name',
+      'Ada',
+      '--org',
+      'Acme Corp',
+      '--role',
+      'admin',
+      '--password-stdin',
+    ],
     {},
     `${password}\n`,
   );
   show(
-    'a person who can sign in (the password piped in, never in argv)',
-    `printf '%s\\n' "$PASSWORD" | sekuire-server create-user --email ada@example.com --name Ada --password-stdin`,
+    'a person who can sign in, an admin of Acme Corp (the password piped in, never in argv)',
+    `printf '%s\\n' "$PASSWORD" | sekuire-server create-user --email ada@example.com --name Ada --org "Acme Corp" --role admin --password-stdin`,
     person,
   );
   expectCode(person, 0, 'create-user');
   const session = await api(
-    'sign in through the API',
+    'she signs in through the API',
     url,
     {
       method: 'POST',
@@ -134,9 +184,51 @@ async function dashboardApi(url: string, baseEnv: Record<string, string>): Promi
     },
     200,
   );
-  const token = String(session.access_token);
+  return String(session.access_token);
+}
+
+/** `login --rebind` on another device waits until someone who manages the key approves the move. */
+async function approvedMove(
+  url: string,
+  token: string,
+  env: Record<string, string>,
+  key: string,
+): Promise<void> {
+  const moving = runInBackground(cli, ['login', '--with-key', '--rebind'], env, key);
+  const code = await until(
+    'the move code on stderr',
+    () => /code=([A-Z0-9]{4}-[A-Z0-9]{4})/.exec(moving.stderr())?.[1],
+  );
+  process.stdout.write('\n# move the binding to the desktop: the login waits for an approval\n');
+  process.stdout.write('$ sekuire login --with-key --rebind < key     (still running)\n');
+  for (const line of moving.stderr().split('\n').filter(Boolean))
+    process.stdout.write(`  (stderr) ${line}\n`);
+  const pending = await api(
+    'Ada sees the pending move (or opens the /move page)',
+    url,
+    { method: 'GET', path: '/api/v1/moves', token },
+    200,
+  );
+  const move = (pending.moves as { id: string; user_code: string }[] | undefined)?.find(
+    (candidate) => candidate.user_code === code,
+  );
+  if (move === undefined) throw new Error(`GET /api/v1/moves: no pending move with the code ${code}`);
+  await api('and approves it', url, { method: 'POST', path: `/api/v1/moves/${move.id}/approve`, token }, 200);
+  const moved = await moving.done;
+  show("the desktop's login completes", 'sekuire login --with-key --rebind < key     (finished)', {
+    ...moved,
+    stderr: '',
+  });
+  expectCode(moved, 0, 'sekuire login --with-key --rebind');
+}
+
+/**
+ * The keys API, as a script would use it: a key created, used by the CLI (last used, device),
+ * revoked, and the CLI refused at once.
+ */
+async function keysThroughApi(url: string, token: string, baseEnv: Record<string, string>): Promise<void> {
   const created = await api(
-    'create a key through the API (the key is in this answer only)',
+    'Ada creates a key through the API (the key is in this answer only)',
     url,
     { method: 'POST', path: '/api/v1/keys', token, body: { name: "Ada's workstation", environment: 'live' } },
     201,
@@ -155,7 +247,7 @@ async function dashboardApi(url: string, baseEnv: Record<string, string>): Promi
   expectCode(status, 0, 'sekuire status');
 
   const listed = await api(
-    'the list shows when it was last used, and on which device',
+    'the list (every key of Acme Corp: she is an admin) shows when hers was last used, and on which device',
     url,
     { method: 'GET', path: '/api/v1/keys', token },
     200,
@@ -211,7 +303,15 @@ async function main(): Promise<void> {
     };
     const desktop = { ...laptop, SEKUIRE_HOME: join(dir, 'desktop'), SEKUIRE_MACHINE_ID: 'demo-desktop' };
 
-    const steps: [string, string, string[], Record<string, string>, number, string?][] = [
+    type Step = [string, string, string[], Record<string, string>, number, string?];
+    const runSteps = async (steps: Step[]) => {
+      for (const [title, display, args, env, code, input] of steps) {
+        const outcome = await run(cli, args, env, input);
+        show(title, display, outcome);
+        expectCode(outcome, code, display);
+      }
+    };
+    await runSteps([
       [
         'log in on the laptop (key piped to --with-key)',
         'sekuire login --with-key < key',
@@ -230,25 +330,15 @@ async function main(): Promise<void> {
         12,
         key,
       ],
-      [
-        'move the binding to the desktop',
-        'sekuire login --with-key --rebind < key',
-        ['login', '--with-key', '--rebind'],
-        desktop,
-        0,
-        key,
-      ],
+    ]);
+    const token = await adminSession(url);
+    await approvedMove(url, token, desktop, key);
+    await runSteps([
       ['the laptop has lost access', 'sekuire status', ['status'], laptop, 12],
       ['log out on the desktop (unbinds it on the server)', 'sekuire logout', ['logout'], desktop, 0],
       ['status after logout', 'sekuire status', ['status'], desktop, 10],
-    ];
-    for (const [title, display, args, env, code, input] of steps) {
-      const outcome = await run(cli, args, env, input);
-      show(title, display, outcome);
-      expectCode(outcome, code, display);
-    }
-
-    await dashboardApi(url, laptop);
+    ]);
+    await keysThroughApi(url, token, laptop);
 
     const audit = await run(serverBin, ['audit', '--db', db], {});
     show('the server audit trail', 'sekuire-server audit', audit);

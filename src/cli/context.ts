@@ -1,8 +1,10 @@
 // What a command touches: env, files, streams and their TTY flags, clock, host facts, machine ID, backend.
 import { hostname, userInfo } from 'node:os';
 import { arch, platform } from 'node:process';
+import { type BrowserFacts, machineFacts } from '../core/browser.js';
 import type { BackendClient, ClientOptions } from '../core/client.js';
 import type { DeviceInputs } from '../core/device.js';
+import type { DeviceKey } from '../core/device-key.js';
 import { type Env, sekuireHome } from '../core/home.js';
 import type { NetworkPolicy } from '../core/http/policy.js';
 import type { HttpEvent } from '../core/http/send.js';
@@ -24,7 +26,12 @@ export interface ConnectOptions {
   readonly backend: URL;
   /** Where the backend URL came from, named in hints when it does not answer as the API. */
   readonly backendSource: string;
-  readonly key: ApiKey;
+  /** The key to send; absent for browser login's calls, made before there is a key. */
+  readonly key?: ApiKey;
+  /** This device's key: every request is signed with it when given. */
+  readonly proof?: DeviceKey;
+  /** The wall clock proofs are dated with (Date.now; tests skew it). */
+  readonly wallClock?: () => number;
   readonly fingerprint: string;
   readonly policy: NetworkPolicy;
   readonly onEvent?: (event: HttpEvent) => void;
@@ -45,6 +52,10 @@ export interface Context {
   /** The OS version sent at login (os-release on Linux; spawns elsewhere). */
   readonly osVersion: () => Promise<string>;
   readonly readPlatformMachineId: () => Promise<PlatformMachineId>;
+  /** Waits (browser login polls at the backend's interval); tests make it instant. */
+  readonly sleep: (ms: number) => Promise<void>;
+  /** What deciding how to open a browser needs to know about this machine. */
+  readonly browser: () => BrowserFacts;
   /** The backend client, loaded only by commands that talk to the backend. */
   readonly connect: (options: ConnectOptions) => Promise<BackendClient>;
 }
@@ -83,6 +94,8 @@ export function processContext(): Context {
     hostname,
     osVersion: () => osVersion(platform),
     readPlatformMachineId: () => readPlatformMachineId(platform, env),
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    browser: () => machineFacts(env, platform),
     connect: (options) => connectClient(env, options),
   };
 }

@@ -96,7 +96,8 @@ export async function confirmRebind(ctx: Context, bound: BoundDeviceSummary | nu
   try {
     return await confirm(
       {
-        message: 'Move the binding to this device? The other device will lose access.',
+        message:
+          'Move the binding to this device? The other device will lose access (the backend may ask for an approval in the browser first).',
         default: false,
         theme: { ...look, prefix: { idle: paint.cyan('?'), done: paint.green('?') } },
       },

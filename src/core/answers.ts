@@ -1,5 +1,6 @@
 // What the backend answers, read as typed values that are safe to show: the wire shapes and their parsers.
 import type { ApiKey } from './key.js';
+import type { PublicJwk } from './proof-format.js';
 import { redactKeys } from './redact.js';
 import { cleanText, MAX_NAME } from './text.js';
 
@@ -27,6 +28,8 @@ export interface BoundDevice {
   readonly os: string;
   readonly bound_at: string;
   readonly rebound: boolean;
+  /** The thumbprint of the device key the binding holds (device proof); absent for older backends. */
+  readonly key_thumbprint?: string;
 }
 export interface LoginResponse {
   readonly user: UserInfo;
@@ -53,6 +56,8 @@ export interface DeviceRegistration {
   readonly os: string;
   readonly os_version: string;
   readonly arch: string;
+  /** The device key's public half: the binding will hold it, and every request prove it. */
+  readonly public_key?: PublicJwk;
 }
 export interface BoundDeviceSummary {
   readonly name: string;
@@ -70,7 +75,8 @@ export type Json = Record<string, unknown>;
  * removed, length capped, and the key in use (or any run of its random part) masked.
  */
 export class Reader {
-  constructor(private readonly key: ApiKey) {}
+  /** `key`: the key in use, masked wherever it shows up (none before a login has a key). */
+  constructor(private readonly key?: ApiKey) {}
 
   clean(value: string, max = MAX_NAME): string {
     return redactKeys(cleanText(value, max), this.key);
@@ -141,6 +147,8 @@ export class Reader {
       os: this.text(d, 'os', 'device.'),
       bound_at: this.optionalText(d, 'bound_at', 'device.') ?? '',
       rebound: d.rebound === true,
+      ...(typeof d.key_thumbprint === 'string' &&
+        /^[A-Za-z0-9_-]{43}$/.test(d.key_thumbprint) && { key_thumbprint: d.key_thumbprint }),
     };
   }
 
@@ -181,3 +189,68 @@ export const parsers = {
     return { unbound: r.unbound };
   },
 };
+
+/** RFC 8628 §3.2, as the backend answers POST /api/v1/cli/device/code. */
+export interface DeviceCodeAnswer {
+  readonly deviceCode: string;
+  readonly userCode: string;
+  readonly verificationUri: string;
+  readonly expiresIn: number;
+  readonly interval: number;
+}
+
+export function readDeviceCode(read: Reader, r: Json): DeviceCodeAnswer {
+  const number = (name: string, min: number, max: number): number => {
+    const value = r[name];
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new ShapeError(`${name} is not a number`);
+    return Math.min(max, Math.max(min, Math.round(value)));
+  };
+  const deviceCode = r.device_code;
+  if (typeof deviceCode !== 'string' || deviceCode === '' || deviceCode.length > 200) {
+    throw new ShapeError('device_code is not a string');
+  }
+  return {
+    deviceCode,
+    userCode: read.text(r, 'user_code', ''),
+    verificationUri: read.text(r, 'verification_uri', ''),
+    // A backend cannot make us wait longer than an hour, or poll faster than every second.
+    expiresIn: number('expires_in', 1, 3600),
+    interval: number('interval', 1, 60),
+  };
+}
+
+/** PROTOCOL.md "Moving a key": the backend waits for a person to approve the move (202). */
+export interface MoveAnswer {
+  readonly id: string;
+  readonly userCode: string;
+  readonly verificationUriComplete: string;
+  readonly expiresIn: number;
+  readonly interval: number;
+  /** The device the key is bound to now, when the backend says. */
+  readonly from: BoundDeviceSummary | null;
+}
+
+export function readMove(read: Reader, r: Json): MoveAnswer {
+  const move = r.move;
+  if (typeof move !== 'object' || move === null || Array.isArray(move))
+    throw new ShapeError('move is missing');
+  const m = move as Json;
+  const number = (name: string, min: number, max: number): number => {
+    const value = m[name];
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new ShapeError(`move.${name} is not a number`);
+    return Math.min(max, Math.max(min, Math.round(value)));
+  };
+  const id = m.id;
+  if (typeof id !== 'string' || !/^[A-Za-z0-9_-]{1,100}$/.test(id))
+    throw new ShapeError('move.id is not an id');
+  return {
+    id,
+    userCode: read.text(m, 'user_code', 'move.'),
+    verificationUriComplete: read.optionalText(m, 'verification_uri_complete', 'move.') ?? '',
+    // As for device codes: never wait longer than an hour, or poll faster than every second.
+    expiresIn: number('expires_in', 1, 3600),
+    interval: number('interval', 1, 60),
+    from: read.boundDevice({ bound_device: m.from_device }) ?? null,
+  };
+}

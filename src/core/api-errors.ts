@@ -73,6 +73,32 @@ export function parseJson(at: Where, response: HttpResponse): Json {
   return value as Json;
 }
 
+/**
+ * The backend refused this device's proof: the credentials are here, but the device key that
+ * was bound with them is not (a copied auth.json), or the clock is off.
+ */
+function proofRefused(at: Where, code: string, serverMessage: string): SekuireError {
+  const said = serverMessage ? ` The backend said: "${serverMessage}"` : '';
+  if (code === 'proof_stale') {
+    return new DeviceMismatchError(
+      `The backend refused this device's proof as too old or too new: this machine's clock is off.${said}`,
+      code,
+      {
+        hint: 'Set the clock right (e.g. enable NTP), then try again',
+        details: { backend: at.backend },
+      },
+    );
+  }
+  return new DeviceMismatchError(
+    `The backend refused this device's proof (${code}): the key is bound to a device key this machine does not hold.${said}`,
+    code,
+    {
+      hint: "If this is your device, run 'sekuire login --rebind' and approve the move in the browser",
+      details: { backend: at.backend },
+    },
+  );
+}
+
 /** The typed error for a non-2xx answer. */
 export function errorFor(at: Where, response: HttpResponse): SekuireError {
   const { status } = response;
@@ -102,6 +128,9 @@ export function errorFor(at: Where, response: HttpResponse): SekuireError {
       { hint: 'Try again later', details: { backend, retry_after: retryAfter } },
     );
   }
+  if (status === 401 && (code.startsWith('proof_') || code === 'invalid_proof')) {
+    return proofRefused(at, code, serverMessage);
+  }
   if (status === 401) {
     const known = code === 'key_revoked' || code === 'key_expired';
     const reason =
@@ -120,7 +149,12 @@ export function errorFor(at: Where, response: HttpResponse): SekuireError {
     const where = bound
       ? `${bound.name || 'another device'} (${bound.os || 'unknown OS'}), bound ${bound.bound_at || 'earlier'}`
       : 'another device';
-    return new DeviceMismatchError(`This key is bound to another device: ${where}.`, 'device_mismatch', {
+    // This machine's fingerprint, another device key: a copied login, or a replaced device-key.json.
+    const message =
+      body?.reason === 'device_key'
+        ? `This key is bound to this machine, but to another device key (${where}): device-key.json was replaced, or the login was copied from another home.`
+        : `This key is bound to another device: ${where}.`;
+    return new DeviceMismatchError(message, 'device_mismatch', {
       hint: "Run 'sekuire login --rebind' on this device to move the binding here",
       details: { backend, bound_device: bound ?? null },
     });

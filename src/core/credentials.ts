@@ -30,6 +30,8 @@ export interface StoredCredentials {
   /** The backend that verified the key: the only one the key is sent to by default. */
   readonly backend: string;
   readonly verified_at: string;
+  /** The thumbprint of the device key the binding holds; '' for a binding made without one. */
+  readonly device_key: string;
 }
 
 export interface LoadedCredentials {
@@ -67,6 +69,7 @@ const OPTIONAL_STRINGS = [
   'org_name',
   'workspace_name',
   'verified_at',
+  'device_key',
 ] as const satisfies readonly (keyof StoredCredentials)[];
 
 /** Checks the shape of parsed JSON; anything unexpected is reported, not guessed at. */
@@ -112,6 +115,7 @@ function validate(path: string, value: unknown): StoredCredentials {
     org_name: text('org_name'),
     workspace_name: text('workspace_name'),
     verified_at: text('verified_at'),
+    device_key: text('device_key'),
   };
 }
 

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { parseBackendUrl, urlText } from './backend-url.js';
 import { credentialsPath, type LoadedCredentials, readCredentials } from './credentials.js';
 import { type DeviceIdentity, type DeviceInputs, deviceIdentity, shortFingerprint } from './device.js';
+import { type DeviceKey, readDeviceKey } from './device-key.js';
 import { DeviceMismatchError, NotLoggedInError, UsageError } from './errors.js';
 import { type ApiKey, KeyFormatError, parseKey } from './key.js';
 import type { Flag, Settings } from './settings.js';
@@ -20,6 +21,8 @@ export interface Session {
   /** The stored login, when the key comes from auth.json. */
   readonly stored?: LoadedCredentials;
   readonly device: DeviceIdentity;
+  /** This device's key, when it has one: requests are signed with it. */
+  readonly proof?: DeviceKey;
   readonly backend: URL;
   /** Where the backend came from, for messages. */
   readonly backendSource: string;
@@ -66,6 +69,28 @@ function deviceChanged(path: string, stored: string, current: string): DeviceMis
 }
 
 /**
+ * The device key the stored binding holds: a copy of auth.json without device-key.json (or
+ * with another one) is caught here, before anything is sent. A binding made before device keys
+ * existed has none to check.
+ */
+function storedProof(home: string, stored: LoadedCredentials): DeviceKey | undefined {
+  const expected = stored.credentials.device_key;
+  const key = readDeviceKey(home);
+  if (expected === '') return key;
+  if (key === undefined || key.thumbprint !== expected) {
+    throw new DeviceMismatchError(
+      `The credentials in ${stored.path} were bound with a device key this machine does not hold (${key === undefined ? 'there is no device-key.json' : 'device-key.json holds another key'}).`,
+      'device_key_changed',
+      {
+        hint: "A copied auth.json does not carry the device: run 'sekuire login' here (moving the key needs an approval)",
+        details: { path: stored.path },
+      },
+    );
+  }
+  return key;
+}
+
+/**
  * Resolves the key in use and checks, locally, that stored credentials belong to this device.
  * Throws NotLoggedInError when there is no key at all. Never writes anything.
  */
@@ -80,7 +105,9 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
       notes.push(`Note: ${ENV_KEY} is set and takes precedence over the login stored in ${path}.`);
     }
     const device = await deviceIdentity(options);
+    const proof = readDeviceKey(options.home);
     return {
+      ...(proof !== undefined && { proof }),
       key: (explicit ?? fromEnv) as ApiKey,
       source: explicit ? { type: 'stdin' } : { type: 'env', name: ENV_KEY },
       device,
@@ -97,6 +124,7 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
   if (device.fingerprint !== stored.credentials.device_fingerprint) {
     throw deviceChanged(stored.path, stored.credentials.device_fingerprint, device.fingerprint);
   }
+  const proof = storedProof(options.home, stored);
   const verifiedWith = parseBackendUrl(stored.credentials.backend, stored.path);
   if (options.backendFlag) {
     return {
@@ -104,6 +132,7 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
       source: { type: 'file', path: stored.path },
       stored,
       device,
+      ...(proof !== undefined && { proof }),
       backend: parseBackendUrl(options.backendFlag.value, options.backendFlag.name),
       backendSource: options.backendFlag.name,
       notes,
@@ -122,6 +151,7 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
     source: { type: 'file', path: stored.path },
     stored,
     device,
+    ...(proof !== undefined && { proof }),
     backend: verifiedWith,
     backendSource: `the login stored in ${stored.path}`,
     notes,

@@ -9,6 +9,7 @@ import { CommandError, UsageError } from './commands/errors.js';
 import { defineListKeys } from './commands/list-keys.js';
 import { defineRevokeKey } from './commands/revoke-key.js';
 import { defineStart } from './commands/start.js';
+import { defineUnbind } from './commands/unbind.js';
 
 const EXIT_OK = 0;
 const EXIT_FAILURE = 1;
@@ -29,6 +30,7 @@ function program(ctx: CommandContext): Command {
   defineCreateKey(root, ctx);
   defineCreateUser(root, ctx);
   defineRevokeKey(root, ctx);
+  defineUnbind(root, ctx);
   defineListKeys(root, ctx);
   defineAudit(root, ctx);
   return root;

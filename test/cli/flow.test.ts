@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { mintKey } from '../../src/core/key.js';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
+import { MoveApprover, quickSleep } from '../helpers/moves.js';
 
 const backend = useBackend();
 const machine = (id: string, env: Record<string, string> = {}): TestMachine => backend.machine(id, env);
@@ -243,8 +244,9 @@ describe('bad input gets a clear answer and nothing is written', () => {
 });
 
 describe('device binding', () => {
-  it('catches a copied auth.json locally, refuses a second device, moves with --rebind', async () => {
-    const { key, id } = await backend.server.createKey();
+  it('catches a copied auth.json locally, refuses a second device, moves with --rebind once approved', async () => {
+    await backend.server.createUser('mover@example.com');
+    const { key, id } = await backend.server.createKey({ email: 'mover@example.com' });
     const a = machine('machine-one');
     const b = machine('machine-two');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
@@ -260,8 +262,16 @@ describe('device binding', () => {
     expect(refused.stderr).toContain('--rebind');
     expect(refused.stderr).toContain('Nothing was saved.');
 
-    const moved = await b.run(['login', '--with-key', '--rebind'], { input: key });
+    // The move waits for a person: the key's owner approves it through the API.
+    const moving = b.run(['login', '--with-key', '--rebind'], { input: key, context: { sleep: quickSleep } });
+    const owner = await MoveApprover.signIn(backend.server.url, 'mover@example.com');
+    const move = await owner.waitFor(id);
+    expect((await a.run(['status'])).code).toBe(0);
+    expect((await owner.decide(move.id, 'approve')).status).toBe(200);
+    const moved = await moving;
     expect(moved.code).toBe(0);
+    expect(moved.stderr).toContain(`2. Check that the page shows the code: ${move.user_code}\n`);
+    expect(moved.stderr).toContain('Move approved.\n');
     expect(moved.stdout).toContain('Login successful!');
     expect((await b.run(['status'])).code).toBe(0);
 
@@ -277,7 +287,7 @@ describe('device binding', () => {
     expect((await b.run(['status'])).code).toBe(0);
 
     const events = (await backend.server.audit(id)) as { event: string }[];
-    expect(events.map((event) => event.event)).toEqual(['create', 'bind', 'move']);
+    expect(events.map((event) => event.event)).toEqual(['create', 'bind', 'move_request', 'move']);
   });
 
   it('logout removes the file even when the backend is down, and says it could not unbind', async () => {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Context, InStream } from '../../src/cli/context.js';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
+import { MoveApprover, quickSleep } from '../helpers/moves.js';
 
 const backend = useBackend();
 const machine = (name: string, env: Record<string, string> = {}): TestMachine => backend.machine(name, env);
@@ -53,7 +54,8 @@ describe('login checks where it will save before the backend changes anything', 
   });
 
   it('when saving still fails after the binding moved, it says so and how to recover', async () => {
-    const { key } = await backend.server.createKey();
+    await backend.server.createUser('saver@example.com');
+    const { key, id } = await backend.server.createKey({ email: 'saver@example.com' });
     await loggedIn('device-a3', key);
     const b = machine('device-b3');
     // Something takes the file's place between the last check and the write.
@@ -70,13 +72,19 @@ describe('login checks where it will save before the backend changes anything', 
       },
     });
     const { ctx } = b.context();
-    const run = await b.run(['login', '--with-key', '--rebind'], { input: key, context: sabotage(ctx) });
+    const running = b.run(['login', '--with-key', '--rebind'], {
+      input: key,
+      context: { ...sabotage(ctx), sleep: quickSleep },
+    });
+    const owner = await MoveApprover.signIn(backend.server.url, 'saver@example.com');
+    expect((await owner.decide((await owner.waitFor(id)).id, 'approve')).status).toBe(200);
+    const run = await running;
     expect(run.code).toBe(15);
     expect(run.stderr).toContain(
-      'The backend accepted the key and bound it to this device, moving the binding from the other device, which has lost access; but the credentials could not be saved:',
+      'The backend accepted the key and bound it to this device, moving the binding from host-device-a3 (linux), which has lost access; but the credentials could not be saved:',
     );
     expect(run.stderr).toContain(
-      "then run 'sekuire login' here again: the key is already bound to this device. To give the binding back instead, run 'sekuire login --rebind' on the other device\n",
+      "Move it away, then run 'sekuire login' here again: the key is already bound to this device. To give the binding back instead, run 'sekuire login --rebind' on host-device-a3 (linux)\n",
     );
   });
 });

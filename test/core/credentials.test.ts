@@ -98,6 +98,7 @@ describe('writeCredentials and readCredentials', () => {
       os: '',
       user_id: '',
       user_email: '',
+      device_key: '',
       org_name: '',
       workspace_name: '',
       verified_at: '',

@@ -1,6 +1,7 @@
-// Secret hygiene over the real binary and server: keys, passwords and session tokens appear only where they must.
+// Secret hygiene over the real binary and server: keys, passwords, session tokens and device keys appear only where they must.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CliRun, Machine } from '../helpers/cli.js';
 import { useReferenceServer } from '../helpers/e2e.js';
@@ -271,7 +272,7 @@ describe('passwords, session tokens and keys on the dashboard and its API', () =
     const email = `canary-api-${randomBytes(4).toString('hex')}@example.com`;
     const password = `pw-${randomBytes(16).toString('hex')}`;
     const wrong = `wrong-${randomBytes(16).toString('hex')}`;
-    await e2e.server.createUser({ email, password });
+    await e2e.server.createUser(email, password);
     const api = new Client(e2e.server.url);
 
     expect((await api.send('POST', '/api/v1/auth/login', { json: { email, password: wrong } })).status).toBe(
@@ -337,7 +338,7 @@ describe('passwords, session tokens and keys on the dashboard and its API', () =
     const email = `canary-web-${randomBytes(4).toString('hex')}@example.com`;
     const password = `pw-${randomBytes(16).toString('hex')}`;
     const wrong = `wrong-${randomBytes(16).toString('hex')}`;
-    await e2e.server.createUser({ email, password });
+    await e2e.server.createUser(email, password);
     const web = new Client(e2e.server.url);
     const keysTab = '/dashboard/settings?tab=api-keys';
 
@@ -377,5 +378,54 @@ describe('passwords, session tokens and keys on the dashboard and its API', () =
       key: key.slice(8, 40),
       'rolled key': rolled.slice(8, 40),
     });
+  });
+});
+
+describe("the device's private key never leaves device-key.json", () => {
+  /** The private scalar as it could show up: base64url (the JWK), base64, hex. */
+  function forms(d: string): string[] {
+    const bytes = Buffer.from(d, 'base64url');
+    return [d, bytes.toString('base64').replace(/=+$/, ''), bytes.toString('hex')];
+  }
+
+  it('in no output, no request, no server log and no database byte', async () => {
+    const { m } = await loggedIn('canary-device-key');
+    const stored = JSON.parse(readFileSync(join(m.home, 'device-key.json'), 'utf8')) as { d: string };
+    const secrets = forms(stored.d);
+    const leaks: string[] = [];
+    const look = (label: string, text: string) => {
+      for (const form of secrets) if (text.includes(form)) leaks.push(label);
+    };
+    // Every command, verbose and as JSON, against the reference server.
+    for (const args of withJson([...EVERY_COMMAND, ['auth', 'token'], ['status', '--show-key']])) {
+      const run = await m.run(args);
+      look(`sekuire ${args.join(' ')}: stdout`, run.stdout);
+      look(`sekuire ${args.join(' ')}: stderr`, run.stderr);
+    }
+    // What goes over the wire, recorded by a backend of our own (named with --backend).
+    const recorder = await e2e.fake(json(200, {}));
+    for (const args of [
+      ['status', '--backend', recorder.url],
+      ['auth', 'whoami', '--backend', recorder.url],
+    ]) {
+      await m.run(args);
+    }
+    expect(recorder.requests.length).toBeGreaterThan(0);
+    for (const request of recorder.requests) {
+      look(`request ${request.url}: headers`, JSON.stringify(request.headers));
+      look(`request ${request.url}: body`, request.body);
+      // Signed, with the proof headers and nothing else of the key.
+      expect(request.headers['signature-input']).toMatch(/^sekuire=\(/);
+    }
+    const logout = await m.run(['logout', '--json']);
+    look('sekuire logout: stdout', logout.stdout);
+    look('sekuire logout: stderr', logout.stderr);
+    look('server log', e2e.server.stderr());
+    for (const file of [e2e.server.dbPath, `${e2e.server.dbPath}-wal`]) {
+      if (existsSync(file)) look(file, readFileSync(file).toString('latin1'));
+    }
+    expect(leaks).toEqual([]);
+    // logout keeps the device key: it is the device's identity, not a credential of the key.
+    expect(JSON.parse(readFileSync(join(m.home, 'device-key.json'), 'utf8')).d).toBe(stored.d);
   });
 });

@@ -29,7 +29,7 @@ let users = 0;
 async function newUser(label: string): Promise<User> {
   users += 1;
   const user = { email: `${label}-${users}@example.com`, password: randomBytes(12).toString('base64url') };
-  await e2e.server.createUser(user);
+  await e2e.server.createUser(user.email, user.password);
   return user;
 }
 

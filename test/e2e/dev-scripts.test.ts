@@ -171,6 +171,8 @@ describe('npm run demo', { timeout: 120_000 }, () => {
     expect(out).toContain('Demo complete: every step behaved as documented.\n');
     for (const request of [
       '$ POST /api/v1/auth/login',
+      '$ GET /api/v1/moves',
+      '$ POST /api/v1/moves/move_',
       '$ POST /api/v1/keys',
       '$ GET /api/v1/keys',
       '$ DELETE /api/v1/keys/key_',
@@ -178,6 +180,9 @@ describe('npm run demo', { timeout: 120_000 }, () => {
     ]) {
       expect(out).toContain(request);
     }
+    expect(out).toMatch(
+      /^\$ sekuire login --with-key --rebind < key {5}\(finished\)\n(?: {2}.*\n)*? {2}-> exit 0$/m,
+    );
     expect(out).toMatch(
       /^# the workstation is refused at once\n\$ sekuire status\n(?: {2}.*\n)*? {2}-> exit 11$/m,
     );

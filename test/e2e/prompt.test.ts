@@ -1,8 +1,10 @@
 // The masked prompt in a real terminal (tmux): paste, paste with trailing whitespace, a typo, Ctrl+C.
+
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CLI_PATH, Machine } from '../helpers/cli.js';
+import { MoveApprover } from '../helpers/moves.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const SOCKET = `sekuire-test-${process.pid}`;
@@ -156,8 +158,9 @@ describe('login at the masked prompt', () => {
     expect((await waitFor('interrupt', /TTY:.*\n/)).match(/TTY:(.*)/)?.[1]?.trim()).toBe('icanon echo');
   });
 
-  it('asks before moving a binding, and moves it on yes', async () => {
-    const { key } = await server.createKey();
+  it('asks before moving a binding, requests the move on yes, and finishes once it is approved', async () => {
+    await server.createUser('tty-owner@example.com');
+    const { key, id } = await server.createKey({ email: 'tty-owner@example.com' });
     const first = machine('tty-first');
     expect(
       (await first.run(['login', '--with-key'], { input: key, env: { SEKUIRE_BACKEND_URL: server.url } }))
@@ -170,7 +173,15 @@ describe('login at the masked prompt', () => {
     tmux('send-keys', '-t', 'rebind', 'Enter');
     await waitFor('rebind', /Move the binding to this device\?/);
     tmux('send-keys', '-t', 'rebind', 'y', 'Enter');
+    const asked = await waitFor('rebind', /Check that the page shows the code: [A-Z]{4}-[A-Z]{4}/);
+    expect(asked).toContain(`1. Go to: ${server.url}/move?code=`);
+    expect(asked).not.toContain('EXIT:');
+    const owner = await MoveApprover.signIn(server.url, 'tty-owner@example.com');
+    const move = await owner.waitFor(id);
+    expect(asked).toContain(`code: ${move.user_code}`);
+    expect((await owner.decide(move.id, 'approve')).status).toBe(200);
     const done = await waitFor('rebind', /EXIT:\d+/);
+    expect(done).toContain('Move approved.');
     expect(done).toContain('EXIT:0');
     expect(done).toContain('Binding moved here from:');
     const old = await first.run(['status'], { env: { SEKUIRE_BACKEND_URL: server.url } });
@@ -244,5 +255,48 @@ describe('login --with-key with a terminal on stdin', () => {
     expect(done).toContain('The binding was not moved');
     expect(done).toContain('EXIT:12');
     expect(existsSync(second.authFile)).toBe(false);
+  });
+});
+
+describe('browser and device-code login in a terminal', () => {
+  it('--device shows the code block and waits; Ctrl+C exits 130 and the terminal is as it was', async () => {
+    const m = machine('tty-device');
+    startInTerminal('device', m, ['login', '--device']);
+    const shown = await waitFor('device', /Waiting for approval/);
+    expect(shown).toMatch(
+      new RegExp(
+        `Sekuire Login \\(device code\\)\\n1\\. Go to: ${server.url.replace(/[.]/g, '\\.')}/device\\n2\\. Enter the code: [BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}\\nWaiting for approval \\(expires in 15 minutes\\)\\.\\.\\.`,
+      ),
+    );
+    tmux('send-keys', '-t', 'device', 'C-c');
+    const done = await waitFor('device', /EXIT:\d+/);
+    expect(done).toContain('EXIT:130');
+    expect(existsSync(m.authFile)).toBe(false);
+    expect((await waitFor('device', /TTY:.*\n/)).match(/TTY:(.*)/)?.[1]?.trim()).toBe('icanon echo');
+  });
+
+  it('--web with no display says so and falls back to a device code', async () => {
+    const m = machine('tty-web');
+    startInTerminal('web', m, ['login', '--web']);
+    const shown = await waitFor('web', /Enter the code:/);
+    // The line may wrap in the 150-column pane; this machine is a container, CI's may have no display.
+    expect(shown.replace(/\n/g, '')).toMatch(
+      /No browser can be opened here \(.+\): using a device code instead\./,
+    );
+    tmux('send-keys', '-t', 'web', 'C-c');
+    expect(await waitFor('web', /EXIT:\d+/)).toContain('EXIT:130');
+  });
+
+  it('--web --no-browser shows the URL and the words; Ctrl+C closes the listener', async () => {
+    const m = machine('tty-web-url');
+    startInTerminal('weburl', m, ['login', '--web', '--no-browser']);
+    const shown = await waitFor('weburl', /Waiting for the browser/);
+    const url = /1\. Go to: (\S+)/.exec(shown.replace(/\n(?!\d\. |Waiting|Sekuire)/g, ''))?.[1] as string;
+    expect(shown).toMatch(/2\. Check that the page shows: [A-Z]+-[A-Z]+\n/);
+    const listener = new URL(new URL(url).searchParams.get('redirect_uri') as string);
+    expect(listener.hostname).toBe('127.0.0.1');
+    tmux('send-keys', '-t', 'weburl', 'C-c');
+    expect(await waitFor('weburl', /EXIT:\d+/)).toContain('EXIT:130');
+    await expect(fetch(listener.origin)).rejects.toThrow();
   });
 });

@@ -108,6 +108,9 @@ export class TestMachine {
       hostname: () => `host-${this.name}`,
       osVersion: async () => 'Debian GNU/Linux 12 (bookworm)',
       readPlatformMachineId: async () => machineId,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      // A desktop unless the test's environment says otherwise (SSH_CONNECTION, no DISPLAY, BROWSER).
+      browser: () => ({ env, platform: 'linux', exists: () => false, read: () => undefined }),
       connect: (connectOptions) => connectClient(env, connectOptions, options.transport),
       ...options.context,
     };

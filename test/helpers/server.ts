@@ -9,6 +9,8 @@ import { promisify } from 'node:util';
 export const SERVER_PATH = resolve(import.meta.dirname, '../../dist/server.js');
 
 const START_TIMEOUT_MS = 15_000;
+/** The password createUser gives when none is named. */
+export const TEST_PASSWORD = 'correct horse battery';
 const STOP_GRACE_MS = 3_000;
 const run = promisify(execFile);
 
@@ -35,16 +37,12 @@ export interface TestServer {
     expiresInDays?: number;
     org?: string;
     workspace?: string;
+    /** 'server': a key that never binds (SEKUIRE_API_KEY in services). */
+    type?: 'client' | 'server';
   }): Promise<{ key: string; id: string }>;
   revokeKey(id: string): Promise<void>;
-  /** A person who can sign in (`create-user --password-stdin`), in an organization of their own unless `org`. */
-  createUser(opts: {
-    email: string;
-    password: string;
-    name?: string;
-    org?: string;
-    role?: 'owner' | 'admin' | 'member';
-  }): Promise<{ id: string; email: string }>;
+  /** A person who can sign in to the dashboard (create-user --password-stdin). */
+  createUser(email: string, password?: string, extra?: string[]): Promise<void>;
   /** The audit trail (all keys, or one), oldest first, as `sekuire-server audit --json` prints it. */
   audit(keyId?: string): Promise<unknown[]>;
 }
@@ -161,10 +159,9 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     throw error;
   }
 
-  const admin = async (command: string[], input?: string): Promise<string> => {
-    const running = run(process.execPath, [SERVER_PATH, ...command, '--db', dbPath], { env });
-    running.child.stdin?.end(input ?? '');
-    return (await running).stdout;
+  const admin = async (command: string[]): Promise<string> => {
+    const { stdout } = await run(process.execPath, [SERVER_PATH, ...command, '--db', dbPath], { env });
+    return stdout;
   };
 
   return {
@@ -192,22 +189,23 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
       if (options.expiresInDays !== undefined) command.push('--expires-in', String(options.expiresInDays));
       if (options.org !== undefined) command.push('--org', options.org);
       if (options.workspace !== undefined) command.push('--workspace', options.workspace);
+      if (options.type !== undefined) command.push('--type', options.type);
       const created = JSON.parse(await admin(command)) as { key: string; id: string };
       return { key: created.key, id: created.id };
     },
     async revokeKey(id) {
       await admin(['revoke-key', '--id', id]);
     },
-    async createUser(options) {
-      const command = ['create-user', '--json', '--password-stdin', '--email', options.email];
-      if (options.name !== undefined) command.push('--name', options.name);
-      if (options.org !== undefined) command.push('--org', options.org);
-      if (options.role !== undefined) command.push('--role', options.role);
-      const created = JSON.parse(await admin(command, `${options.password}\n`)) as {
-        id: string;
-        email: string;
-      };
-      return { id: created.id, email: created.email };
+    async createUser(email, password = TEST_PASSWORD, extra = []) {
+      await new Promise<void>((resolvePromise, reject) => {
+        const child = execFile(
+          process.execPath,
+          [SERVER_PATH, 'create-user', '--email', email, '--password-stdin', ...extra, '--db', dbPath],
+          { env },
+          (error) => (error ? reject(error) : resolvePromise()),
+        );
+        child.stdin?.end(`${password}\n`);
+      });
     },
     async audit(keyId) {
       const command = ['audit', '--json'];

@@ -58,5 +58,6 @@ export function sampleCredentials(tag = 'a', environment: KeyEnvironment = 'live
     workspace_name: `Workspace ${tag}`,
     backend: 'https://api.sekuire.ai',
     verified_at: '2025-01-01T00:00:00.000Z',
+    device_key: '',
   };
 }

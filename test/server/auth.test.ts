@@ -31,13 +31,31 @@ forEachEngine((engine) => {
     url: string,
     remoteAddress?: string,
   ) {
+    // As the CLI sends them: the login registers FP_A's device key, and every request is signed.
+    const device = h.deviceKey(FP_A);
+    const payload =
+      method === 'POST'
+        ? JSON.stringify({
+            device: {
+              fingerprint: FP_A,
+              name: 'n',
+              os: 'o',
+              os_version: 'v',
+              arch: 'a',
+              public_key: device.publicJwk,
+            },
+          })
+        : undefined;
     return h.inject({
       method,
       url,
-      headers: { 'x-sekuire-device': FP_A, ...headers },
-      ...(method === 'POST' && {
-        payload: { device: { fingerprint: FP_A, name: 'n', os: 'o', os_version: 'v', arch: 'a' } },
-      }),
+      headers: {
+        'x-sekuire-device': FP_A,
+        ...(payload !== undefined && { 'content-type': 'application/json' }),
+        ...h.sign(device, method, url, payload),
+        ...headers,
+      },
+      ...(payload !== undefined && { payload }),
       ...(remoteAddress !== undefined && { remoteAddress }),
     });
   }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseKey } from '../../src/core/key.js';
+import { rawSql } from '../helpers/raw-sql.js';
 import { SERVER_PATH } from '../helpers/server.js';
 
 interface Run {
@@ -226,6 +227,53 @@ describe('revoke-key', () => {
     const noId = await server(['revoke-key', '--db', db]);
     expect(noId.code).toBe(2);
     expect(noId.stderr).toContain("required option '--id <key-id>' not specified");
+  });
+});
+
+describe('unbind', () => {
+  it('frees a bound key (audited), says when there was nothing to free, exit 1 for an unknown id', async () => {
+    const created = JSON.parse(
+      (await server(['create-key', '--db', db, '--email', 'a@b.c', '--json'])).stdout,
+    ) as { id: string };
+    const sql = rawSql(db);
+    try {
+      await sql.run(
+        `INSERT INTO devices (id, key_id, fingerprint, name, os, os_version, arch, bound_at, last_seen_at)
+         VALUES ('dev_0000000000000001', ?, ?, 'build-box', 'linux', '12', 'x64', ?, ?)`,
+        [created.id, 'f'.repeat(64), '2030-01-01T00:00:00.000Z', '2030-01-01T00:00:00.000Z'],
+      );
+    } finally {
+      await sql.close();
+    }
+    const first = await server(['unbind', '--db', db, '--key', created.id]);
+    expect(first).toEqual({
+      code: 0,
+      stdout: `Unbound key ${created.id} from build-box (linux); its next login binds it\n`,
+      stderr: '',
+    });
+    const again = await server(['unbind', '--db', db, '--key', created.id, '--json']);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toEqual({ key_id: created.id, unbound: false, device: null });
+    expect((await server(['unbind', '--db', db, '--key', created.id])).stdout).toBe(
+      `Key ${created.id} is not bound to any device\n`,
+    );
+    const audit = JSON.parse((await server(['audit', '--db', db, '--key', created.id, '--json'])).stdout) as {
+      event: string;
+      detail: Record<string, unknown>;
+    }[];
+    expect(audit.at(-1)).toMatchObject({
+      event: 'unbind',
+      detail: { device_id: 'dev_0000000000000001', via: 'sekuire-server unbind' },
+    });
+    const unknown = await server(['unbind', '--db', db, '--key', 'key_nope']);
+    expect(unknown).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: No key key_nope in ${db}. Run 'sekuire-server list-keys' to list key ids.\n`,
+    });
+    const noKey = await server(['unbind', '--db', db]);
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain("required option '--key <key-id>' not specified");
   });
 });
 

@@ -53,7 +53,9 @@ forEachEngine((engine) => {
     });
 
     it('a 65 KiB body -> 413 payload_too_large; exactly 64 KiB is accepted', async () => {
-      const body = deviceBody(FP_A, { padding: '' });
+      const device = h.deviceKey(FP_A);
+      const plain = deviceBody(FP_A, { padding: '' });
+      const body = { ...plain, device: { ...plain.device, public_key: device.publicJwk } };
       const base = Buffer.byteLength(JSON.stringify(body));
       const sized = (bytes: number) => JSON.stringify({ ...body, padding: 'x'.repeat(bytes - base) });
       expect(Buffer.byteLength(sized(64 * 1024))).toBe(64 * 1024);
@@ -67,7 +69,8 @@ forEachEngine((engine) => {
       });
       const oneOver = await postLogin(sized(64 * 1024 + 1));
       expect(oneOver.statusCode).toBe(413);
-      const atLimit = await postLogin(sized(64 * 1024));
+      const exact = sized(64 * 1024);
+      const atLimit = await postLogin(exact, h.sign(device, 'POST', '/api/v1/cli/login', exact));
       expect(atLimit.statusCode).toBe(200);
     });
 

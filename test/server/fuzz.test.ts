@@ -39,7 +39,8 @@ function expectContractError(response: LightMyRequestResponse, allowed: number[]
 }
 
 describe('fuzzing with inject', () => {
-  it('random login bodies get 200 or 400, never 5xx', async () => {
+  it('random login bodies, signed by a real device key, get 200, 400 or 401, never 5xx', async () => {
+    const device = h.deviceKey(FP_A);
     const bodies = fc.oneof(
       fc.jsonValue().map((value) => JSON.stringify(value)),
       fc
@@ -53,6 +54,7 @@ describe('fuzzing with inject', () => {
                 os: fc.string(),
                 os_version: fc.string(),
                 arch: fc.string(),
+                public_key: fc.oneof(fc.constant(device.publicJwk), fc.jsonValue()),
               },
               { requiredKeys: [] },
             ),
@@ -67,10 +69,15 @@ describe('fuzzing with inject', () => {
         const response = await h.inject({
           method: 'POST',
           url: '/api/v1/cli/login',
-          headers: { 'x-api-key': key, 'content-type': 'application/json' },
+          headers: {
+            'x-api-key': key,
+            'content-type': 'application/json',
+            ...h.sign(device, 'POST', '/api/v1/cli/login', payload),
+          },
           payload,
         });
-        expectContractError(response, [200, 400]);
+        // 401: no public key (proof_required) or one that did not sign (invalid_proof).
+        expectContractError(response, [200, 400, 401]);
       }),
       { numRuns: RUNS },
     );
@@ -92,6 +99,9 @@ describe('fuzzing with inject', () => {
             authorization: headerValue.map((value) => `Bearer ${value}`),
             'x-sekuire-device': headerValue,
             'content-type': fc.oneof(headerValue, fc.constant('application/json')),
+            'signature-input': headerValue.map((value) => `sekuire=${value}`),
+            signature: headerValue,
+            'content-digest': headerValue,
           },
           { requiredKeys: [] },
         ),

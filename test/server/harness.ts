@@ -4,11 +4,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import type { DeviceKey } from '../../src/core/device-key.js';
 import { type CreatedUser, type CreateUserInput, createUser } from '../../src/server/domain/accounts.js';
 import { type CreatedKey, type CreateKeyInput, createApiKey } from '../../src/server/domain/keys.js';
 import { type AppOptions, buildApp } from '../../src/server/http/app.js';
 import { openStore } from '../../src/server/store/open.js';
 import type { Engine, Store } from '../../src/server/store/store.js';
+import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { testDatabase } from '../helpers/engines.js';
 import { type RawSql, rawSql } from '../helpers/raw-sql.js';
 
@@ -51,8 +53,26 @@ export interface Harness {
   createKey(input?: Partial<CreateKeyInput>): Promise<CreatedKey>;
   /** A person who can sign in (PASSWORD unless given). */
   createUser(input: Partial<CreateUserInput> & { email: string }): Promise<CreatedUser>;
+  /**
+   * POST /api/v1/cli/login as the CLI does it: the device's public key in the body, the request
+   * signed with it (each fingerprint gets its own device key; see deviceKey).
+   */
   login(key: string, fingerprint: string, extra?: Record<string, unknown>): Promise<LightMyRequestResponse>;
+  /** A GET with the key and fingerprint, signed with that fingerprint's device key. */
   get(path: string, key: string | undefined, fingerprint?: string): Promise<LightMyRequestResponse>;
+  /** The device key of a fingerprint: made on first use, the same for the whole test. */
+  deviceKey(fingerprint: string): DeviceKey;
+  /** Proof headers for a request, dated by the harness clock. */
+  sign(key: DeviceKey, method: string, url: string, body?: string): Record<string, string>;
+  /**
+   * A JSON POST signed by `device` (unsigned when undefined); a login body's device gets that
+   * device's public key unless it names one.
+   */
+  post(
+    url: string,
+    payload: unknown,
+    options?: { device?: DeviceKey; headers?: Record<string, string>; remoteAddress?: string },
+  ): Promise<LightMyRequestResponse>;
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
@@ -73,6 +93,15 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const secret = randomBytes(32);
   let clock = T0.getTime();
   const now = () => new Date(clock);
+  const deviceKeys = new Map<string, DeviceKey>();
+  const deviceKey = (fingerprint: string): DeviceKey => {
+    let found = deviceKeys.get(fingerprint);
+    if (found === undefined) {
+      found = memoryDeviceKey();
+      deviceKeys.set(fingerprint, found);
+    }
+    return found;
+  };
   const logged: string[] = [];
   const app = await buildApp({
     store,
@@ -104,18 +133,52 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
       return createUser(store, { password: PASSWORD, ...input }, now(), TEST_PASSWORD_COST);
     },
     login(key, fingerprint, extra = {}) {
+      const device = deviceKey(fingerprint);
+      const body = deviceBody(fingerprint, extra);
+      const payload = JSON.stringify({ ...body, device: { ...body.device, public_key: device.publicJwk } });
       return app.inject({
         method: 'POST',
         url: '/api/v1/cli/login',
-        headers: { 'x-api-key': key },
-        payload: deviceBody(fingerprint, extra),
+        headers: {
+          'x-api-key': key,
+          'content-type': 'application/json',
+          ...signed(device, 'POST', '/api/v1/cli/login', payload, clock),
+        },
+        payload,
       });
     },
     get(path, key, fingerprint) {
       const headers: Record<string, string> = {};
       if (key !== undefined) headers['x-api-key'] = key;
-      if (fingerprint !== undefined) headers['x-sekuire-device'] = fingerprint;
+      if (fingerprint !== undefined) {
+        headers['x-sekuire-device'] = fingerprint;
+        Object.assign(headers, signed(deviceKey(fingerprint), 'GET', path, undefined, clock));
+      }
       return app.inject({ method: 'GET', url: path, headers });
+    },
+    deviceKey,
+    sign(key, method, url, body) {
+      return signed(key, method, url, body, clock);
+    },
+    post(url, payload, postOptions = {}) {
+      const { device } = postOptions;
+      let body = payload;
+      if (device !== undefined && typeof payload === 'object' && payload !== null && 'device' in payload) {
+        const named = (payload as { device: Record<string, unknown> }).device;
+        body = { ...payload, device: { public_key: device.publicJwk, ...named } };
+      }
+      const text = JSON.stringify(body);
+      return app.inject({
+        method: 'POST',
+        url,
+        headers: {
+          'content-type': 'application/json',
+          ...postOptions.headers,
+          ...(device !== undefined && signed(device, 'POST', url, text, clock)),
+        },
+        payload: text,
+        ...(postOptions.remoteAddress !== undefined && { remoteAddress: postOptions.remoteAddress }),
+      });
     },
     inject(injectOptions) {
       return app.inject(injectOptions);

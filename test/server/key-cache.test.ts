@@ -1,6 +1,7 @@
 // The key cache never outlives a change: revocation, expiry and rebinding apply to the very next request.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApiKey, revokeApiKey } from '../../src/server/domain/keys.js';
+import { decideMove } from '../../src/server/domain/moves.js';
 import { openStore } from '../../src/server/store/open.js';
 import type { Store } from '../../src/server/store/store.js';
 import { forEachEngine } from '../helpers/engines.js';
@@ -63,11 +64,14 @@ forEachEngine((engine) => {
       expect((await status(apiKey.value, FP_A)).json().error).toBe('key_expired');
     });
 
-    it('loses its binding on the very next request after a move through this server', async () => {
-      const { apiKey } = await h.createKey();
+    it('loses its binding on the very next request after a move approved through this server', async () => {
+      const { apiKey, user } = await h.createKey();
       expect((await h.login(apiKey.value, FP_A)).statusCode).toBe(200);
       expect((await status(apiKey.value, FP_A)).statusCode).toBe(200);
-      expect((await h.login(apiKey.value, FP_B, { rebind: true })).statusCode).toBe(200);
+      const asked = await h.login(apiKey.value, FP_B, { rebind: true });
+      expect(asked.statusCode).toBe(202);
+      const actor = { user, clientIp: '127.0.0.1', now: h.now() };
+      expect((await decideMove(h.store, actor, asked.json().move.id, true)).ok).toBe(true);
       const old = await status(apiKey.value, FP_A);
       expect(old.statusCode).toBe(409);
       expect(old.json().bound_device.name).toBe(`host-${FP_B.slice(0, 4)}`);
@@ -82,7 +86,11 @@ forEachEngine((engine) => {
       const logout = await h.inject({
         method: 'POST',
         url: '/api/v1/cli/logout',
-        headers: { 'x-api-key': apiKey.value, 'x-sekuire-device': FP_A },
+        headers: {
+          'x-api-key': apiKey.value,
+          'x-sekuire-device': FP_A,
+          ...h.sign(h.deviceKey(FP_A), 'POST', '/api/v1/cli/logout'),
+        },
       });
       expect(logout.json()).toEqual({ unbound: true });
       expect((await status(apiKey.value, FP_B)).json().device).toBeNull();

@@ -48,6 +48,7 @@ forEachEngine((engine) => {
           os: 'linux',
           bound_at: AT0,
           rebound: false,
+          key_thumbprint: h.deviceKey(FP_A).thumbprint,
         },
       });
       expect(device).toEqual({
@@ -61,6 +62,8 @@ forEachEngine((engine) => {
         bound_at: AT0,
         last_seen_at: AT0,
         last_ip: '127.0.0.1',
+        public_key: JSON.stringify(h.deviceKey(FP_A).publicJwk),
+        key_thumbprint: h.deviceKey(FP_A).thumbprint,
       });
       expect(await h.store.read.audit.list(created.key.id)).toEqual([
         {
@@ -90,11 +93,9 @@ forEachEngine((engine) => {
 
     it('accepts the key as Authorization: Bearer', async () => {
       const created = await h.createKey();
-      const response = await h.inject({
-        method: 'POST',
-        url: '/api/v1/cli/login',
+      const response = await h.post('/api/v1/cli/login', deviceBody(FP_A), {
+        device: h.deviceKey(FP_A),
         headers: { authorization: `Bearer ${created.apiKey.value}` },
-        payload: deviceBody(FP_A),
       });
       expect(response.statusCode).toBe(200);
       expect(response.json().device.fingerprint).toBe(FP_A);
@@ -107,11 +108,9 @@ forEachEngine((engine) => {
       const body = deviceBody(FP_A);
       body.device.name = 'renamed';
       body.device.os_version = 'Debian 13';
-      const again = await h.inject({
-        method: 'POST',
-        url: '/api/v1/cli/login',
+      const again = await h.post('/api/v1/cli/login', body, {
+        device: h.deviceKey(FP_A),
         headers: { 'x-api-key': created.apiKey.value },
-        payload: body,
         remoteAddress: '10.1.2.3',
       });
       expect(again.statusCode).toBe(200);
@@ -122,6 +121,7 @@ forEachEngine((engine) => {
         os: 'linux',
         bound_at: AT0,
         rebound: false,
+        key_thumbprint: h.deviceKey(FP_A).thumbprint,
       });
       const at = new Date(T0.getTime() + 5_000).toISOString();
       expect(await h.store.read.devices.active(created.key.id)).toMatchObject({
@@ -168,7 +168,9 @@ forEachEngine((engine) => {
       expect(explicitFalse.statusCode).toBe(409);
     });
 
-    it('rebind moves the binding in one step, records the move, and locks out the old device at once', async () => {
+    it('with --allow-self-rebind, rebind moves the binding in one step, records it, and locks out the old device at once', async () => {
+      await h.close();
+      h = await harness({ engine, allowSelfRebind: true });
       const created = await h.createKey();
       const old = (await h.login(created.apiKey.value, FP_A)).json();
       h.advance(60_000);
@@ -183,6 +185,7 @@ forEachEngine((engine) => {
         os: 'linux',
         bound_at: at,
         rebound: true,
+        key_thumbprint: h.deviceKey(FP_B).thumbprint,
       });
       expect(device.id).not.toBe(old.device.id);
       const events = await h.store.read.audit.list(created.key.id);
@@ -202,6 +205,7 @@ forEachEngine((engine) => {
           from_device: 'host-aaaa',
           from_device_id: old.device.id,
           device_id: device.id,
+          approved_by: 'self-rebind',
         },
       });
       const oldStatus = await h.get('/api/v1/cli/status', created.apiKey.value, FP_A);
@@ -231,12 +235,14 @@ forEachEngine((engine) => {
 
     it('ignores unknown fields and an X-Sekuire-Device header (the body names the device)', async () => {
       const created = await h.createKey();
-      const response = await h.inject({
-        method: 'POST',
-        url: '/api/v1/cli/login',
-        headers: { 'x-api-key': created.apiKey.value, 'x-sekuire-device': FP_B },
-        payload: { ...deviceBody(FP_A, { future: { x: 1 } }), client: 'sekuire/9' },
-      });
+      const response = await h.post(
+        '/api/v1/cli/login',
+        { ...deviceBody(FP_A, { future: { x: 1 } }), client: 'sekuire/9' },
+        {
+          device: h.deviceKey(FP_A),
+          headers: { 'x-api-key': created.apiKey.value, 'x-sekuire-device': FP_B },
+        },
+      );
       expect(response.statusCode).toBe(200);
       expect(response.json().device.fingerprint).toBe(FP_A);
     });
@@ -245,11 +251,9 @@ forEachEngine((engine) => {
       const created = await h.createKey();
       const body = deviceBody(FP_A);
       body.device.os_version = '';
-      const response = await h.inject({
-        method: 'POST',
-        url: '/api/v1/cli/login',
+      const response = await h.post('/api/v1/cli/login', body, {
+        device: h.deviceKey(FP_A),
         headers: { 'x-api-key': created.apiKey.value },
-        payload: body,
       });
       expect(response.statusCode).toBe(200);
     });

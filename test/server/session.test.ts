@@ -1,6 +1,8 @@
 // status, whoami and logout: the device header, unbound keys, 409, last_seen throttling, unbind.
+
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { revokeApiKey } from '../../src/server/domain/keys.js';
+import { decideMove } from '../../src/server/domain/moves.js';
 import { forEachEngine } from '../helpers/engines.js';
 import { FP_A, FP_B, FP_C, type Harness, harness, T0 } from './harness.js';
 
@@ -20,6 +22,8 @@ forEachEngine((engine) => {
   function logout(key: string, fingerprint: string, payload?: string, contentType?: string) {
     const headers: Record<string, string> = { 'x-api-key': key, 'x-sekuire-device': fingerprint };
     if (contentType !== undefined) headers['content-type'] = contentType;
+    // Signed as the CLI signs it, by this fingerprint's device key.
+    Object.assign(headers, h.sign(h.deviceKey(fingerprint), 'POST', '/api/v1/cli/logout', payload));
     return h.inject({
       method: 'POST',
       url: '/api/v1/cli/logout',
@@ -68,6 +72,7 @@ forEachEngine((engine) => {
         os: 'linux',
         bound_at: AT0,
         rebound: false,
+        key_thumbprint: h.deviceKey(FP_A).thumbprint,
       };
       for (const path of ['/api/v1/cli/status', '/api/v1/cli/whoami']) {
         const mine = await h.get(path, created.apiKey.value, FP_A);
@@ -217,11 +222,15 @@ forEachEngine((engine) => {
       expect(response.json()).toEqual({ error: 'key_revoked', message: 'This API key has been revoked.' });
     });
 
-    it('rebinding from another device', async () => {
+    it('a move to another device, once approved', async () => {
       const created = await h.createKey();
       await h.login(created.apiKey.value, FP_A);
       expect((await h.get('/api/v1/cli/whoami', created.apiKey.value, FP_A)).statusCode).toBe(200);
-      expect((await h.login(created.apiKey.value, FP_B, { rebind: true })).statusCode).toBe(200);
+      const asked = await h.login(created.apiKey.value, FP_B, { rebind: true });
+      expect(asked.statusCode).toBe(202);
+      expect((await h.get('/api/v1/cli/whoami', created.apiKey.value, FP_A)).statusCode).toBe(200);
+      const actor = { user: created.user, clientIp: '127.0.0.1', now: h.now() };
+      expect((await decideMove(h.store, actor, asked.json().move.id, true)).ok).toBe(true);
       expect((await h.get('/api/v1/cli/whoami', created.apiKey.value, FP_A)).statusCode).toBe(409);
       expect((await logout(created.apiKey.value, FP_A)).statusCode).toBe(409);
     });

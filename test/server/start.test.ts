@@ -1,10 +1,12 @@
 // `sekuire-server start` as a process: Listening line, a real flow, SIGTERM, port in use, TLS, bad flags.
+
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { SERVER_PATH, startServer, type TestServer } from '../helpers/server.js';
 import { selfSignedCert } from '../helpers/tls.js';
 
@@ -73,20 +75,37 @@ describe('start', () => {
     expect(await health.json()).toEqual({ status: 'ok' });
 
     const { key, id } = await server.createKey({ email: 'e2e@example.com', org: 'Acme', workspace: 'Ops' });
+    const device = memoryDeviceKey();
+    const body = JSON.stringify({
+      device: {
+        fingerprint: FP,
+        name: 'box',
+        os: 'linux',
+        os_version: '1',
+        arch: 'x64',
+        public_key: device.publicJwk,
+      },
+    });
     const login = await fetch(`${server.url}/api/v1/cli/login`, {
       method: 'POST',
-      headers: { 'x-api-key': key, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        device: { fingerprint: FP, name: 'box', os: 'linux', os_version: '1', arch: 'x64' },
-      }),
+      headers: {
+        'x-api-key': key,
+        'content-type': 'application/json',
+        ...signed(device, 'POST', '/api/v1/cli/login', body),
+      },
+      body,
     });
     expect(login.status).toBe(200);
     expect(((await login.json()) as { organization: { name: string } }).organization.name).toBe('Acme');
-    const headers = { 'x-api-key': key, 'x-sekuire-device': FP };
-    expect((await fetch(`${server.url}/api/v1/cli/status`, { headers })).status).toBe(200);
+    const headers = () => ({
+      'x-api-key': key,
+      'x-sekuire-device': FP,
+      ...signed(device, 'GET', '/api/v1/cli/status', undefined),
+    });
+    expect((await fetch(`${server.url}/api/v1/cli/status`, { headers: headers() })).status).toBe(200);
 
     await server.revokeKey(id);
-    const revoked = await fetch(`${server.url}/api/v1/cli/status`, { headers });
+    const revoked = await fetch(`${server.url}/api/v1/cli/status`, { headers: headers() });
     expect(revoked.status).toBe(401);
     expect(await revoked.json()).toEqual({ error: 'key_revoked', message: 'This API key has been revoked.' });
 
@@ -98,6 +117,17 @@ describe('start', () => {
     expect(events.map((event) => event.event)).toEqual(['create', 'bind', 'revoke']);
     expect(events[1]).toMatchObject({ client_ip: '127.0.0.1', fingerprint: FP });
     expect(await server.audit()).toHaveLength(3);
+  });
+
+  it('--allow-self-rebind says at start-up what it gives away', async () => {
+    const server = await started({ args: ['--allow-self-rebind'] });
+    // The warning follows the Listening line, on the other stream: wait for it, a few seconds at most.
+    for (let waited = 0; !server.stderr().includes('Warning:') && waited < 5_000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(server.stderr()).toContain(
+      "Warning: --allow-self-rebind: 'sekuire login --rebind' moves a binding without anyone's approval, so whoever holds a key can move it to their own device. Use it for test setups only.\n",
+    );
   });
 
   it('an expired key from createKey({ expiresInDays: 0 }) gets key_expired', async () => {

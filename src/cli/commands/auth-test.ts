@@ -80,6 +80,7 @@ export async function authTest(ctx: Context, options: AuthTestOptions): Promise<
     backend: session.backend,
     backendSource: session.backendSource,
     key: session.key,
+    ...(session.proof !== undefined && { proof: session.proof }),
     fingerprint: session.device.fingerprint,
     policy,
     onEvent,

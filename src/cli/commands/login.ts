@@ -1,7 +1,12 @@
 // sekuire login: verify a key with the backend, bind it to this device, store it 0600.
 import type { Command } from 'commander';
 import { parseBackendUrl } from '../../core/backend-url.js';
-import type { BoundDeviceSummary, DeviceRegistration, LoginResponse } from '../../core/client.js';
+import type {
+  BoundDeviceSummary,
+  DeviceRegistration,
+  LoginAnswer,
+  LoginResponse,
+} from '../../core/client.js';
 import {
   checkCredentialsWritable,
   type LoadedCredentials,
@@ -16,8 +21,9 @@ import {
   osName,
   weakBindingWarning,
 } from '../../core/device.js';
+import { type DeviceKey, ensureDeviceKey, readDeviceKey } from '../../core/device-key.js';
 import { CredentialsFileError, DeviceMismatchError, SekuireError, UsageError } from '../../core/errors.js';
-import type { NetworkPolicy } from '../../core/http/policy.js';
+import { type NetworkPolicy, parseSeconds } from '../../core/http/policy.js';
 import { type ApiKey, parseKey } from '../../core/key.js';
 import { proxyFor } from '../../core/proxy.js';
 import { redactKeys } from '../../core/redact.js';
@@ -36,6 +42,12 @@ export interface LoginOptions {
   readonly webUrl?: string;
   readonly withKey?: boolean;
   readonly rebind?: boolean;
+  readonly web?: boolean;
+  readonly device?: boolean;
+  readonly port?: string;
+  readonly timeout?: string;
+  /** false with --no-browser. */
+  readonly browser?: boolean;
 }
 
 export function register(program: Command, schedule: Schedule): void {
@@ -51,7 +63,27 @@ export function register(program: Command, schedule: Schedule): void {
       "web app URL for the dashboard link (default: SEKUIRE_WEB_URL, config web_url, the backend's origin, https://sekuire.ai)",
     )
     .option('--with-key', 'read the key from stdin instead of prompting (CI, scripts; hidden on a terminal)')
-    .option('--rebind', 'if the key is bound to another device, move the binding here without asking')
+    .option(
+      '--rebind',
+      'if the key is bound to another device, ask to move the binding here without asking first (a person approves the move in the browser)',
+    )
+    .option(
+      '--web',
+      'log in in the browser instead: approve there, nothing to paste (a new key for this device)',
+    )
+    .option(
+      '--device',
+      'log in with a code to approve in any browser (SSH, containers): a new key for this device',
+    )
+    .option(
+      '--port <port>',
+      "with --web: the port on 127.0.0.1 for the browser's answer (default: any free port)",
+    )
+    .option(
+      '--timeout <seconds>',
+      'how long to wait for approval: --web (default 300), --device or a move (default: until the code expires)',
+    )
+    .option('--no-browser', 'with --web: print the URL, do not open a browser')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -60,6 +92,8 @@ export function register(program: Command, schedule: Schedule): void {
           'sekuire login',
           'printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key',
           'sekuire login --with-key --rebind < key.txt',
+          'sekuire login --web',
+          'sekuire login --device                          # over SSH, in a container',
           'sekuire login --backend http://127.0.0.1:5556',
         ],
         ['keyRejected', 'deviceMismatch', 'backendUnreachable', 'forbidden', 'localFiles', 'interrupted'],
@@ -145,7 +179,8 @@ function notSaved(
     'credentials_not_saved',
     `The backend accepted the key and bound it to this device${other ? `, moving the binding from ${other}, which has lost access` : ''}; but the credentials could not be saved: ${error.message}`,
     {
-      hint: `${error.hint ? `${error.hint}, then run` : 'Fix that, then run'} 'sekuire login' here again: the key is already bound to this device${other ? `. To give the binding back instead, run 'sekuire login --rebind' on ${other}` : ''}`,
+      // The file error's own hint may end by saying to log in again: said once here.
+      hint: `${(error.hint ?? 'Fix that').replace(/, then run 'sekuire login'$/, '')}, then run 'sekuire login' here again: the key is already bound to this device${other ? `. To give the binding back instead, run 'sekuire login --rebind' on ${other}` : ''}`,
       details: { ...error.details, bound_here: true, moved_from: movedFrom },
     },
   );
@@ -159,6 +194,7 @@ async function releasePrevious(
   policy: NetworkPolicy,
 ): Promise<Pick<PreviousLogin, 'unbound' | 'unbind_error'>> {
   const c = previous.credentials;
+  const proof = readDeviceKey(ctx.home);
   if (c.device_fingerprint !== identity.fingerprint) {
     return {
       unbound: null,
@@ -171,6 +207,7 @@ async function releasePrevious(
       backendSource: `the earlier login in ${previous.path}`,
       key: parseKey(c.api_key),
       fingerprint: identity.fingerprint,
+      ...(proof !== undefined && { proof }),
       policy,
     });
     return { unbound: (await client.logout()).body.unbound, unbind_error: null };
@@ -180,8 +217,41 @@ async function releasePrevious(
   }
 }
 
-export async function login(ctx: Context, options: LoginOptions): Promise<LoginResult> {
-  // Every setting is checked before the prompt: nobody pastes a key to learn of a typo.
+/** What every login mode checks and knows before it asks anyone anything. */
+export interface LoginStart {
+  readonly backend: ReturnType<Settings['backend']>;
+  readonly web: string;
+  readonly policy: NetworkPolicy;
+  readonly previous: LoadedCredentials | undefined;
+}
+
+type LoginMode = 'paste' | 'web' | 'device';
+
+function loginMode(options: LoginOptions): LoginMode {
+  if (options.web && options.device)
+    throw new UsageError('--web and --device are two ways to log in; give one.', 'conflicting_flags');
+  const mode: LoginMode = options.web ? 'web' : options.device ? 'device' : 'paste';
+  if (mode !== 'paste' && (options.withKey || options.rebind)) {
+    throw new UsageError(
+      `--${mode} brings a new key for this device: ${options.withKey ? '--with-key' : '--rebind'} does not apply to it.`,
+      'conflicting_flags',
+    );
+  }
+  if (mode !== 'web' && (options.port !== undefined || options.browser === false)) {
+    throw new UsageError(
+      `${options.port !== undefined ? '--port' : '--no-browser'} applies to --web only.`,
+      'usage',
+    );
+  }
+  return mode;
+}
+
+/**
+ * Every setting is checked before the prompt (or the browser): nobody pastes a key, or approves
+ * a login, to learn of a typo. So is the place the login will be saved: a directory in the way,
+ * a symlink, a read-only file system. Nothing is created yet.
+ */
+function startLogin(ctx: Context, options: LoginOptions): LoginStart {
   const settings = Settings.load(ctx.env, ctx.home);
   note(ctx, ...settings.config.warnings);
   const backend = settings.backend(backendFlag(options));
@@ -190,38 +260,48 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
     backend,
   );
   const policy = settings.policy();
-  // The proxy this backend would go through (none for loopback), parsed now rather than after the key.
+  // The proxy this backend would go through (none for loopback), parsed now rather than later.
   proxyFor(backend.url, ctx.env);
+  return { backend, web, policy, previous: undefined };
+}
+
+export async function login(ctx: Context, options: LoginOptions): Promise<LoginResult> {
+  const mode = loginMode(options);
+  const start = startLogin(ctx, options);
+  const { backend, web, policy } = start;
+  if (mode !== 'paste') {
+    checkCredentialsWritable(ctx.home, false);
+    const previous = storedLogin(ctx);
+    if (previous) note(ctx, `Logged in as ${describeLogin(previous)}; this login replaces it.`);
+    const { browserLogin } = await import('../browser-login.js');
+    return browserLogin(ctx, { ...start, previous }, mode, options);
+  }
+  // Checked before the prompt: a typo in --timeout is not found after a move was requested.
+  const timeoutMs = options.timeout === undefined ? undefined : parseSeconds(options.timeout, '--timeout');
   if (!options.withKey && !canPrompt(ctx)) {
     throw new UsageError('No terminal to prompt for the API key.', 'no_terminal', {
       hint: 'Use --with-key and pipe the key in, e.g. printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key',
     });
   }
-  // So is the place the login will be saved: a directory in the way, a symlink, a read-only
-  // file system. Nothing is created yet.
   checkCredentialsWritable(ctx.home, false);
   const previous = storedLogin(ctx);
   if (previous) note(ctx, `Logged in as ${describeLogin(previous)}; this login replaces it.`);
 
   const key = await readKey(ctx, options, web);
-  const identity = await deviceIdentity(deviceInputs(ctx), { create: true });
-  note(ctx, ...identity.warnings, weakBindingWarning(identity));
-  const device = await registration(ctx, identity);
-  // The last check before the backend changes anything: the directory is made and a file of
-  // the right size is written and removed (a full disk shows here, not after the binding moved).
-  checkCredentialsWritable(ctx.home, true);
+  const { identity, deviceKey, device } = await thisDevice(ctx);
   const client = await ctx.connect({
     backend: backend.url,
     backendSource: backend.source,
     key,
+    proof: deviceKey,
     fingerprint: identity.fingerprint,
     policy,
   });
 
-  let response: LoginResponse;
+  let answer: LoginAnswer;
   let movedFrom: BoundDeviceSummary | null = null;
   try {
-    response = (await client.login(device, options.rebind === true)).body;
+    answer = (await client.login(device, options.rebind === true)).body;
   } catch (error) {
     if (!(error instanceof DeviceMismatchError) || options.rebind) throw error;
     const bound = (error.details.bound_device as BoundDeviceSummary | null | undefined) ?? null;
@@ -240,9 +320,59 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
       );
     }
     movedFrom = bound;
-    response = (await client.login(device, true)).body;
+    answer = (await client.login(device, true)).body;
+  }
+  let response: LoginResponse;
+  if (answer.kind === 'move') {
+    // The backend wants a person to approve the move: print where, and wait.
+    const { awaitMove } = await import('../move.js');
+    response = await awaitMove(ctx, { client, move: answer.move, web, timeoutMs });
+    movedFrom ??= answer.move.from;
+  } else {
+    response = answer.login;
   }
 
+  return saveLogin(
+    ctx,
+    { ...start, previous },
+    { key, response, identity, device, backend: client.backend, movedFrom },
+  );
+}
+
+export interface ThisDevice {
+  readonly identity: DeviceIdentity;
+  /** Its key pair, created at the first login: the binding holds the public half. */
+  readonly deviceKey: DeviceKey;
+  readonly device: DeviceRegistration;
+}
+
+/** This device as the backend is told of it, and the last check before the backend changes anything. */
+export async function thisDevice(ctx: Context): Promise<ThisDevice> {
+  const identity = await deviceIdentity(deviceInputs(ctx), { create: true });
+  note(ctx, ...identity.warnings, weakBindingWarning(identity));
+  // The directory is made and a file of the right size is written and removed: a full disk
+  // shows here, not after the binding moved.
+  checkCredentialsWritable(ctx.home, true);
+  const deviceKey = ensureDeviceKey(ctx.home);
+  note(ctx, ...deviceKey.warnings);
+  const device = { ...(await registration(ctx, identity)), public_key: deviceKey.publicJwk };
+  return { identity, deviceKey, device };
+}
+
+export interface Accepted {
+  readonly key: ApiKey;
+  readonly response: LoginResponse;
+  readonly identity: DeviceIdentity;
+  readonly device: DeviceRegistration;
+  /** The backend that accepted the key, as the client names it. */
+  readonly backend: string;
+  readonly movedFrom: BoundDeviceSummary | null;
+}
+
+/** Writes auth.json for a key the backend accepted and bound here, and says what happened. */
+export async function saveLogin(ctx: Context, start: LoginStart, accepted: Accepted): Promise<LoginResult> {
+  const { key, response, identity, device, movedFrom } = accepted;
+  const { previous, policy } = start;
   let credentialsPath: string;
   try {
     credentialsPath = writeCredentials(ctx.home, {
@@ -258,8 +388,10 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
       org_name: response.organization.name,
       workspace_id: response.workspace.id,
       workspace_name: response.workspace.name,
-      backend: client.backend,
+      backend: accepted.backend,
       verified_at: ctx.now().toISOString(),
+      // Recorded only when the backend says the binding holds this device's key.
+      device_key: response.device.key_thumbprint ?? '',
     });
   } catch (error) {
     if (error instanceof CredentialsFileError)
@@ -305,7 +437,7 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
         rebound: response.device.rebound || movedFrom !== null,
       },
       moved_from: movedFrom ? { name: movedFrom.name, os: movedFrom.os } : null,
-      backend: client.backend,
+      backend: accepted.backend,
       credentials_path: credentialsPath,
       previous: replaced,
     },

@@ -8,6 +8,7 @@ import {
   removeCredentials,
 } from '../../core/credentials.js';
 import { deviceIdentity } from '../../core/device.js';
+import { readDeviceKey } from '../../core/device-key.js';
 import { CredentialsFileError, KeyRejectedError, SekuireError } from '../../core/errors.js';
 import type { NetworkPolicy } from '../../core/http/policy.js';
 import { parseKey } from '../../core/key.js';
@@ -62,6 +63,7 @@ async function unbind(
         },
       };
     }
+    const proof = readDeviceKey(ctx.home);
     const client = await ctx.connect({
       backend: flag
         ? parseBackendUrl(flag.value, flag.name)
@@ -69,6 +71,8 @@ async function unbind(
       backendSource: flag ? flag.name : `the login stored in ${stored.path}`,
       key: parseKey(credentials.api_key),
       fingerprint: device.fingerprint,
+      // Signed: only the device that holds the binding's key can free it.
+      ...(proof !== undefined && { proof }),
       policy,
     });
     const answer = await client.logout();

@@ -88,6 +88,7 @@ export async function status(ctx: Context, options: StatusOptions): Promise<Stat
     backend: session.backend,
     backendSource: session.backendSource,
     key: session.key,
+    ...(session.proof !== undefined && { proof: session.proof }),
     fingerprint: session.device.fingerprint,
     policy: settings.policy(),
   });

@@ -44,6 +44,7 @@ export async function whoami(ctx: Context, options: WhoamiOptions): Promise<Whoa
     backend: session.backend,
     backendSource: session.backendSource,
     key: session.key,
+    ...(session.proof !== undefined && { proof: session.proof }),
     fingerprint: session.device.fingerprint,
     policy: settings.policy(),
   });

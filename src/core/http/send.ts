@@ -18,6 +18,11 @@ export interface HttpRequest {
   body?: string;
   /** 'unsent-only': repeat only what certainly did not reach the server (and 429). */
   retry: 'idempotent' | 'unsent-only';
+  /**
+   * Headers that prove this device (proof.ts), made for each attempt and each redirect hop:
+   * a retry signs again, with a fresh nonce, as a repeated nonce is refused as a replay.
+   */
+  sign?: (method: string, url: URL, body: string | undefined) => Record<string, string>;
 }
 
 export interface HttpResponse {
@@ -93,6 +98,9 @@ function headersFor(hop: Hop, request: HttpRequest, proxy: URL | undefined): Rec
   };
   for (const [name, value] of Object.entries(request.headers)) put(headers, name, value);
   if (request.key) put(headers, 'X-API-Key', request.key.value);
+  for (const [name, value] of Object.entries(request.sign?.(hop.method, hop.url, hop.body) ?? {})) {
+    put(headers, name, value);
+  }
   if (hop.body !== undefined) {
     if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = 'application/json';
     put(headers, 'Content-Length', String(Buffer.byteLength(hop.body)));

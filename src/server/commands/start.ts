@@ -23,6 +23,7 @@ export interface StartOptions {
   readonly secretFile?: string;
   readonly tlsCert?: string;
   readonly tlsKey?: string;
+  readonly allowSelfRebind?: boolean;
 }
 
 export function defineStart(program: Command, ctx: CommandContext): void {
@@ -38,6 +39,10 @@ export function defineStart(program: Command, ctx: CommandContext): void {
     .option('--secret-file <file>', 'server secret, created 0600 if missing (default <db>.secret)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option(
+      '--allow-self-rebind',
+      'let `sekuire login --rebind` move a binding at once, by the key alone (test setups only: a stolen key could then move itself)',
+    )
     .addHelpText(
       'after',
       '\nThe first line on stdout is "Listening on http://HOST:PORT" (https:// with TLS).\n' +
@@ -103,7 +108,12 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
   const stopped = ctx.stopRequested();
   await withStore(target, {}, async (store) => {
     const watching = await store.watch();
-    const app = await buildApp({ store, secret: secret.secret, https: tls });
+    const app = await buildApp({
+      store,
+      secret: secret.secret,
+      https: tls,
+      allowSelfRebind: options.allowSelfRebind === true,
+    });
     try {
       await app.listen({ host, port });
     } catch (error) {
@@ -120,6 +130,11 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       );
     }
     if (watching.note !== undefined) await ctx.stderr.write(`${watching.note}\n`);
+    if (options.allowSelfRebind === true) {
+      await ctx.stderr.write(
+        "Warning: --allow-self-rebind: 'sekuire login --rebind' moves a binding without anyone's approval, so whoever holds a key can move it to their own device. Use it for test setups only.\n",
+      );
+    }
     if (!tls && reachableFromOtherMachines(host)) {
       await ctx.stderr.write(
         `Note: plain http on ${host} reaches other machines, but their sekuire CLIs refuse to send a key over plain http to a non-loopback host. Serve https with --tls-cert and --tls-key, or put a TLS proxy in front.\n`,

@@ -7,6 +7,8 @@ import type { Store } from '../store/store.js';
 import { newId } from './ids.js';
 import { USE_RESOLUTION_MS } from './key-check.js';
 import { keyStatus } from './keys.js';
+import { type MoveRow, requestMove } from './moves.js';
+import type { ExpectedKey } from './proofs.js';
 
 export interface Caller {
   readonly state: KeyState;
@@ -14,11 +16,40 @@ export interface Caller {
   readonly now: Date;
 }
 
-/** Refused because the key is bound elsewhere: says to which device (never its fingerprint). */
+/**
+ * Refused because the key is bound elsewhere: says to which device (never its fingerprint).
+ * `sameMachine`: the fingerprint matches but the device key does not (device-key.json was
+ * replaced, or auth.json was copied to another home on the same machine).
+ */
 export interface Mismatch {
   readonly ok: false;
   readonly reason: 'device_mismatch';
   readonly bound: DeviceRow;
+  readonly sameMachine?: boolean;
+}
+
+/** A login without a device key, where one is needed: any new binding, or a binding that holds one. */
+export interface DeviceKeyRequired {
+  readonly ok: false;
+  readonly reason: 'device_key_required';
+}
+
+/** The move to this device waits for a person's approval. */
+export interface MoveRequested {
+  readonly ok: false;
+  readonly reason: 'move_requested';
+  readonly move: MoveRow;
+  /** The device the key is bound to, which would lose it. */
+  readonly bound: DeviceRow;
+}
+
+export interface LoginRequest {
+  readonly facts: DeviceFacts;
+  /** The device key the request was signed with (verified by the caller); undefined: none sent. */
+  readonly deviceKey: ExpectedKey | undefined;
+  readonly rebind: boolean;
+  /** `start --allow-self-rebind`: the key alone moves its binding, as before device proof. */
+  readonly selfRebind: boolean;
 }
 
 /** The key changed between the check and the write (revoked or expired meanwhile). */
@@ -37,19 +68,18 @@ export type LoginOutcome =
   | { readonly ok: true; readonly record: KeyRecord; readonly device: DeviceRow; readonly rebound: boolean }
   | Mismatch
   | NoLongerValid
-  | ServerKey;
+  | ServerKey
+  | DeviceKeyRequired
+  | MoveRequested;
 
 /**
- * Binds an unbound key, refreshes the same device, or moves the binding when rebind is set. The
- * key's row is locked and read again first: a revocation committed while this request's body
- * was arriving wins, and two logins racing on one key decide one after the other.
+ * Binds an unbound key, refreshes the same device (giving a binding made before device proof
+ * its device key), or, for another device, refuses or requests a move (`rebind`). The key's row
+ * is locked and read again first: a revocation committed while this request's body was arriving
+ * wins, and two logins racing on one key decide one after the other.
  */
-export function login(
-  store: Store,
-  caller: Caller,
-  facts: DeviceFacts,
-  rebind: boolean,
-): Promise<LoginOutcome> {
+export function login(store: Store, caller: Caller, request: LoginRequest): Promise<LoginOutcome> {
+  const { facts, deviceKey } = request;
   const at = caller.now.toISOString();
   const record = caller.state.record;
   const keyId = record.key.id;
@@ -61,7 +91,7 @@ export function login(
       const status = key === undefined ? 'revoked' : keyStatus(key, caller.now);
       if (status !== 'active') return { ok: false, reason: status };
       const audit = (
-        event: 'bind' | 'refresh' | 'move',
+        event: 'bind' | 'refresh' | 'move' | 'device_key_added',
         device: DeviceRow,
         detail: Record<string, unknown>,
       ) =>
@@ -82,6 +112,8 @@ export function login(
           bound_at: at,
           last_seen_at: at,
           last_ip: caller.clientIp,
+          public_key: deviceKey?.publicKey ?? null,
+          key_thumbprint: deviceKey?.thumbprint ?? null,
         };
         await tx.devices.insert(device);
         return device;
@@ -90,6 +122,9 @@ export function login(
 
       const active = await tx.devices.active(keyId);
       if (active === undefined) {
+        // Every binding made from now on holds a device key: a key bound without one could be
+        // used by anyone who has it and the fingerprint.
+        if (deviceKey === undefined) return { ok: false, reason: 'device_key_required' };
         const device = await bindNew();
         await audit('bind', device, {
           device_id: device.id,
@@ -99,13 +134,42 @@ export function login(
         });
         return { ok: true, record: fresh, device, rebound: false };
       }
-      if (active.fingerprint === facts.fingerprint) {
+      const sameMachine = active.fingerprint === facts.fingerprint;
+      if (sameMachine && active.key_thumbprint === null && deviceKey !== undefined) {
+        // A binding made before device proof: this login from its device gives it the key.
+        await tx.devices.refresh(active.id, facts, at, caller.clientIp);
+        await tx.devices.setDeviceKey(active.id, deviceKey.publicKey, deviceKey.thumbprint);
+        const device: DeviceRow = {
+          ...active,
+          ...facts,
+          last_seen_at: at,
+          last_ip: caller.clientIp,
+          public_key: deviceKey.publicKey,
+          key_thumbprint: deviceKey.thumbprint,
+        };
+        await audit('device_key_added', device, { device_id: device.id });
+        return { ok: true, record: fresh, device, rebound: false };
+      }
+      if (sameMachine && active.key_thumbprint === (deviceKey?.thumbprint ?? null)) {
+        // The same device (or, with no key on either side, an older CLI on an older binding).
         await tx.devices.refresh(active.id, facts, at, caller.clientIp);
         const device: DeviceRow = { ...active, ...facts, last_seen_at: at, last_ip: caller.clientIp };
         await audit('refresh', device, { device_id: device.id });
         return { ok: true, record: fresh, device, rebound: false };
       }
-      if (!rebind) return { ok: false, reason: 'device_mismatch', bound: active };
+      if (deviceKey === undefined) return { ok: false, reason: 'device_key_required' };
+      if (!request.rebind) return { ok: false, reason: 'device_mismatch', bound: active, sameMachine };
+      if (!request.selfRebind) {
+        const move = await requestMove(tx, {
+          keyId,
+          from: active,
+          facts,
+          deviceKey,
+          clientIp: caller.clientIp,
+          now: caller.now,
+        });
+        return { ok: false, reason: 'move_requested', move, bound: active };
+      }
       await tx.devices.unbind(active.id, at);
       const device = await bindNew();
       await audit('move', device, {
@@ -114,6 +178,7 @@ export function login(
         from_device: active.name,
         from_device_id: active.id,
         device_id: device.id,
+        approved_by: 'self-rebind',
       });
       return { ok: true, record: fresh, device, rebound: true };
     },

@@ -1,5 +1,5 @@
 // Bound devices as people manage them: list and unbind, by the same visibility rule as keys.
-import type { VisibleDevice } from '../store/queries/devices.js';
+import type { DeviceRow, VisibleDevice } from '../store/queries/devices.js';
 import type { Store } from '../store/store.js';
 import type { Actor } from './managed-keys.js';
 
@@ -36,5 +36,37 @@ export function unbindDeviceFor(store: Store, actor: Actor, deviceId: string): P
       return { ok: true, id: device.id, unboundAt: at };
     },
     { invalidates: true },
+  );
+}
+
+export type UnbindKeyOutcome =
+  | { readonly status: 'unbound'; readonly device: DeviceRow }
+  | { readonly status: 'not_bound' | 'not_found' };
+
+/** `sekuire-server unbind`: the operator frees a key by its id, whoever owns it. */
+export function unbindKey(
+  store: Store,
+  keyId: string,
+  now: Date,
+  onUnconfirmed?: (servers: readonly string[]) => void,
+): Promise<UnbindKeyOutcome> {
+  const at = now.toISOString();
+  return store.transaction(
+    async (tx): Promise<UnbindKeyOutcome> => {
+      if (!(await tx.lock('api_keys', keyId))) return { status: 'not_found' };
+      const device = await tx.devices.active(keyId);
+      if (device === undefined) return { status: 'not_bound' };
+      await tx.devices.unbind(device.id, at);
+      await tx.audit.record({
+        at,
+        event: 'unbind',
+        key_id: keyId,
+        fingerprint: device.fingerprint,
+        device_name: device.name,
+        detail: { device_id: device.id, via: 'sekuire-server unbind' },
+      });
+      return { status: 'unbound', device };
+    },
+    { invalidates: true, ...(onUnconfirmed && { onUnconfirmed }) },
   );
 }

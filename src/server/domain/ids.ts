@@ -2,7 +2,7 @@
 import { randomInt } from 'node:crypto';
 import { BASE62 } from '../../core/key.js';
 
-export type IdPrefix = 'user' | 'org' | 'ws' | 'key' | 'dev' | 'sess';
+export type IdPrefix = 'user' | 'org' | 'ws' | 'key' | 'dev' | 'sess' | 'grant' | 'move';
 
 // 16 base62 characters are about 95 bits: no collisions in practice, short enough to type.
 const ID_RANDOM_LENGTH = 16;

@@ -43,7 +43,7 @@ export function managedStatus(
  * Where a new key goes: the workspace named (in an organization the person belongs to), or the
  * Default workspace of their own organization (else of the first they joined).
  */
-async function targetWorkspace(
+export async function targetWorkspace(
   tx: Tx,
   user: UserRow,
   workspaceId: string | undefined,
@@ -67,7 +67,7 @@ async function targetWorkspace(
   return { workspace, organization: { id: organization.id, name: organization.name } };
 }
 
-async function insertKey(
+export async function insertKey(
   tx: Tx,
   secret: Buffer,
   actor: Actor,

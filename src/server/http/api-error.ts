@@ -17,7 +17,18 @@ export type ApiErrorCode =
   | 'invalid_credentials'
   | 'invalid_token'
   | 'csrf_failed'
-  | 'key_not_active';
+  | 'key_not_active'
+  | 'unsupported_grant_type'
+  | 'invalid_grant'
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'access_denied'
+  | 'expired_token'
+  | 'proof_required'
+  | 'invalid_proof'
+  | 'proof_stale'
+  | 'proof_replayed'
+  | 'move_not_pending';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

@@ -1,8 +1,10 @@
 // Assembles the Fastify app: server and timeouts, JSON-only bodies, error replies, limiter, routes.
 import fastify, { type FastifyInstance } from 'fastify';
 import type { ScryptCost } from '../domain/passwords.js';
+import { ProofVerifier } from '../domain/proofs.js';
 import type { Store } from '../store/store.js';
 import { cliApi } from './cli-api.js';
+import { cliGrantsApi } from './cli-grants-api.js';
 import {
   clientErrorReply,
   type ErrorLog,
@@ -10,6 +12,7 @@ import {
   installErrorReplies,
 } from './error-replies.js';
 import { createNodeServer, DEFAULT_TIMEOUTS, type TlsMaterial } from './http-server.js';
+import { keepRawBodies, proofChecker, rememberRawBody } from './proof-check.js';
 import { DEFAULT_FAILURE_LIMIT, type FailureLimit, registerFailureLimiter } from './rate-limit.js';
 import { DEFAULT_SIGN_IN_LIMIT, type SignInLimit } from './session-auth.js';
 import { webSurfaces } from './web.js';
@@ -38,6 +41,13 @@ export interface AppOptions {
   /** Password hashing cost for new passwords and decoys (tests lower it). */
   readonly passwordCost?: ScryptCost;
   readonly signInLimit?: SignInLimit;
+  /**
+   * `start --allow-self-rebind`: `login --rebind` moves a binding at once, by the key alone, as
+   * before device proof (test setups; README, "Security", says why it is weaker).
+   */
+  readonly allowSelfRebind?: boolean;
+  /** Proofs remembered per instance against replays (tests lower it to see the bound work). */
+  readonly replayCapacity?: number;
 }
 
 const stderrLog: ErrorLog = (message) => {
@@ -69,11 +79,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   installErrorReplies(app, options.logError ?? stderrLog);
 
   // Only JSON: other types get 400. An empty JSON body is allowed (logout needs none); the
-  // routes that need one reject its absence with a message naming the field.
+  // routes that need one reject its absence with a message naming the field. The text is kept:
+  // a device proof covers the body as it was sent.
   app.removeAllContentTypeParsers();
+  keepRawBodies(app);
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
+    rememberRawBody(request, text);
     if (text === '') {
       done(null, undefined);
       return;
@@ -84,7 +97,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const countFailure = await registerFailureLimiter(app, options.failureLimit ?? DEFAULT_FAILURE_LIMIT);
   const now = options.now ?? (() => new Date());
   const logError = options.logError ?? stderrLog;
-  await app.register(cliApi, { store: options.store, secret: options.secret, now, countFailure });
+  // With PostgreSQL, every instance shares one replay cache (the proof_nonces table): a recorded
+  // request replayed against another instance is refused too. SQLite serves one machine, and
+  // its cache stays in memory (domain/proofs.ts).
+  const proofs = new ProofVerifier({
+    now,
+    ...(options.store.engine === 'postgres' && { shared: options.store.read.nonces }),
+    ...(options.replayCapacity !== undefined && { capacity: options.replayCapacity }),
+  });
+  const cliDeps = {
+    store: options.store,
+    secret: options.secret,
+    now,
+    countFailure,
+    checkProof: proofChecker({ store: options.store, proofs, countFailure, now }),
+    allowSelfRebind: options.allowSelfRebind === true,
+  };
+  await app.register(cliApi, cliDeps);
+  await app.register(cliGrantsApi, cliDeps);
   await app.register(webSurfaces, {
     store: options.store,
     secret: options.secret,

@@ -20,7 +20,9 @@ import { signIn, signOut } from '../domain/sessions.js';
 import { StoreError } from '../store/errors.js';
 import type { VisibleKey } from '../store/queries/keys.js';
 import { ApiError } from './api-error.js';
+import { type PageKit, registerApprovalPages } from './approval-pages.js';
 import type { SignInDeps } from './auth-api.js';
+import { form } from './forms.js';
 import { clearSessionCookie, setSessionCookie, type Who, who } from './session-auth.js';
 import { keyName } from './validation.js';
 import { webRoot } from './web-root.js';
@@ -55,13 +57,6 @@ export function safeNext(next: unknown): string {
   }
 }
 
-type Form = Record<string, string | undefined>;
-
-function form(request: FastifyRequest): Form {
-  const body = request.body;
-  return typeof body === 'object' && body !== null ? (body as Form) : {};
-}
-
 /** Times as people read them, relative to now for recent ones; the exact time stays in the markup. */
 export function when(iso: string | null, now: Date): string {
   if (iso === null) return '';
@@ -89,7 +84,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
   });
   const gate = deps.signInGate;
 
-  const actor = (signedIn: Who, request: FastifyRequest): Actor => ({
+  const actor: PageKit['actor'] = (signedIn: Who, request: FastifyRequest): Actor => ({
     user: signedIn.user,
     clientIp: request.ip,
     now: deps.now(),
@@ -193,6 +188,8 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     }
     return reply.code(status).view('error.eta', page(request, reply, 'Error', { status, message }));
   });
+
+  registerApprovalPages(app, deps, { page, signedInOrRedirect, actor });
 
   app.get('/login', async (request, reply) => {
     const next = safeNext((request.query as { next?: string }).next);

@@ -1,8 +1,14 @@
 // The wire shapes of PROTOCOL.md, built field by field so no column leaks by accident.
+import type { FastifyRequest } from 'fastify';
 import type { NamedRow, UserRow } from '../store/queries/accounts.js';
 import type { DeviceRow } from '../store/queries/devices.js';
 import type { KeyRecord, KeyRow } from '../store/queries/keys.js';
 import { ApiError } from './api-error.js';
+
+/** Where people approve (browser login, moves): this server's own origin, as the client reached it. */
+export function webOrigin(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
+}
 
 export function userJson(user: UserRow) {
   return { id: user.id, email: user.email, name: user.name };
@@ -31,10 +37,16 @@ export function deviceJson(device: DeviceRow, rebound = false) {
     os: device.os,
     bound_at: device.bound_at,
     rebound,
+    // The device key the binding holds (device proof); null for a binding made before it.
+    key_thumbprint: device.key_thumbprint,
   };
 }
 
-export function loginJson(record: KeyRecord, device: DeviceRow, rebound: boolean) {
+export function loginJson(
+  record: Pick<KeyRecord, 'user' | 'organization' | 'workspace' | 'key'>,
+  device: DeviceRow,
+  rebound: boolean,
+) {
   return {
     user: userJson(record.user),
     organization: namedJson(record.organization),
@@ -62,12 +74,16 @@ export function whoamiJson(record: KeyRecord, device: DeviceRow | undefined) {
   };
 }
 
-/** 409: the key is bound to another machine; says which, never its fingerprint. */
-export function deviceMismatch(bound: DeviceRow): ApiError {
-  return new ApiError(
-    409,
-    'device_mismatch',
-    `This API key is bound to another device (${bound.name}, ${bound.os}, since ${bound.bound_at}).`,
-    { bound_device: { name: bound.name, os: bound.os, bound_at: bound.bound_at } },
-  );
+/**
+ * 409: the key is bound to another machine; says which, never its fingerprint. `sameMachine`:
+ * to this machine's fingerprint, but with another device key.
+ */
+export function deviceMismatch(bound: DeviceRow, sameMachine = false): ApiError {
+  const where = sameMachine
+    ? `This API key is bound to a device with this machine's fingerprint but another device key (${bound.name}, since ${bound.bound_at}): device-key.json was replaced, or the credentials were copied from another home.`
+    : `This API key is bound to another device (${bound.name}, ${bound.os}, since ${bound.bound_at}).`;
+  return new ApiError(409, 'device_mismatch', where, {
+    bound_device: { name: bound.name, os: bound.os, bound_at: bound.bound_at },
+    ...(sameMachine && { reason: 'device_key' }),
+  });
 }

@@ -1,6 +1,8 @@
 // Strict checks of what a client sends: request bodies and the device header.
+import { createPublicKey } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { KEY_ENVIRONMENTS, type KeyEnvironment } from '../../core/key.js';
+import { type PublicJwk, parsePublicJwk } from '../../core/proof-format.js';
 import { MAX_EXPIRY_DAYS, MAX_GRACE_SECONDS } from '../domain/managed-keys.js';
 import { MAX_PASSWORD_LENGTH } from '../domain/passwords.js';
 import type { DeviceFacts } from '../store/queries/devices.js';
@@ -14,6 +16,8 @@ export const MAX_TEXT_LENGTH = 200;
 
 export interface LoginRequest {
   readonly device: DeviceFacts;
+  /** The device key's public half (device proof); absent from older CLIs. */
+  readonly publicKey: PublicJwk | undefined;
   readonly rebind: boolean;
 }
 
@@ -25,8 +29,10 @@ export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+// Control characters, and format characters (bidi overrides, zero-width): a name that reorders
+// or hides text on the approval page could pass for another device.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\p{Cf}]/u;
 
 function text(record: Record<string, unknown>, name: string, path: string, allowEmpty = false): string {
   const value = record[name];
@@ -43,7 +49,37 @@ function text(record: Record<string, unknown>, name: string, path: string, allow
 /** Unknown fields are ignored, so clients can send more than this version knows. */
 export function parseLoginBody(body: unknown): LoginRequest {
   if (!isObject(body)) throw invalid('body', 'The request body must be a JSON object.');
-  const device = body.device;
+  const facts = parseDeviceFacts(body.device);
+  const rebind = body.rebind;
+  if (rebind !== undefined && typeof rebind !== 'boolean')
+    throw invalid('rebind', 'rebind must be true or false.');
+  return { device: facts, publicKey: parseDevicePublicKey(body.device), rebind: rebind === true };
+}
+
+function onCurve(jwk: PublicJwk): boolean {
+  try {
+    createPublicKey({ key: { ...jwk }, format: 'jwk' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** device.public_key: a P-256 public JWK (kty EC, crv P-256, x, y); undefined when absent. */
+export function parseDevicePublicKey(device: unknown): PublicJwk | undefined {
+  if (!isObject(device) || device.public_key === undefined) return undefined;
+  const jwk = parsePublicJwk(device.public_key);
+  if (jwk === undefined || (isObject(device.public_key) && 'd' in device.public_key) || !onCurve(jwk)) {
+    throw invalid(
+      'device.public_key',
+      'device.public_key must be a P-256 public key as a JWK: {"kty":"EC","crv":"P-256","x":…,"y":…} (never the private part).',
+    );
+  }
+  return jwk;
+}
+
+/** The device object of a login, a device-code request or a token request. */
+export function parseDeviceFacts(device: unknown): DeviceFacts {
   if (!isObject(device)) throw invalid('device', 'device must be an object.');
   const fingerprint = device.fingerprint;
   if (typeof fingerprint !== 'string' || !FINGERPRINT_PATTERN.test(fingerprint)) {
@@ -56,10 +92,7 @@ export function parseLoginBody(body: unknown): LoginRequest {
     os_version: text(device, 'os_version', 'device', true),
     arch: text(device, 'arch', 'device'),
   };
-  const rebind = body.rebind;
-  if (rebind !== undefined && typeof rebind !== 'boolean')
-    throw invalid('rebind', 'rebind must be true or false.');
-  return { device: facts, rebind: rebind === true };
+  return facts;
 }
 
 /** The X-Sekuire-Device header every call after login carries. */
@@ -175,4 +208,72 @@ export function parseNewKeyBody(body: unknown): NewKeyBody {
 export function parseRollBody(body: unknown): number {
   if (body === undefined) return 0;
   return wholeNumber(bodyObject(body), 'grace_seconds', 0, MAX_GRACE_SECONDS) ?? 0;
+}
+
+export type TokenRequest =
+  | {
+      readonly grantType: 'authorization_code';
+      readonly code: string;
+      readonly verifier: string;
+      readonly redirectUri: string;
+      readonly device: DeviceFacts;
+      readonly publicKey: PublicJwk;
+    }
+  | { readonly grantType: 'device_code'; readonly deviceCode: string }
+  | { readonly grantType: 'move'; readonly moveId: string };
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** PROTOCOL.md "Moving a key": the new device polls for the move it asked for. */
+export const MOVE_GRANT = 'urn:sekuire:move';
+
+/** device.public_key where a new binding is made: every binding from now on holds a device key. */
+export function requiredPublicKey(device: unknown): PublicJwk {
+  const key = parseDevicePublicKey(device);
+  if (key === undefined) {
+    throw invalid(
+      'device.public_key',
+      'device.public_key is required: a new key is bound to the device key that signs this request. Update the sekuire CLI.',
+    );
+  }
+  return key;
+}
+/** RFC 7636 §4.1: 43 to 128 unreserved characters. */
+const VERIFIER_PATTERN = /^[A-Za-z0-9._~-]{43,128}$/;
+
+export function parseTokenBody(body: unknown): TokenRequest {
+  const record = bodyObject(body);
+  const grantType = record.grant_type;
+  if (grantType === 'authorization_code') {
+    const verifier = record.code_verifier;
+    if (typeof verifier !== 'string' || !VERIFIER_PATTERN.test(verifier)) {
+      throw invalid(
+        'code_verifier',
+        'code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636).',
+      );
+    }
+    return {
+      grantType,
+      code: string(record, 'code', 100),
+      verifier,
+      redirectUri: string(record, 'redirect_uri', 2000),
+      device: parseDeviceFacts(record.device),
+      publicKey: requiredPublicKey(record.device),
+    };
+  }
+  if (grantType === DEVICE_CODE_GRANT)
+    return { grantType: 'device_code', deviceCode: string(record, 'device_code', 100) };
+  if (grantType === MOVE_GRANT) return { grantType: 'move', moveId: string(record, 'move_id', 100) };
+  throw new ApiError(
+    400,
+    'unsupported_grant_type',
+    `grant_type must be authorization_code, ${DEVICE_CODE_GRANT} or ${MOVE_GRANT}.`,
+    {
+      field: 'grant_type',
+    },
+  );
+}
+
+export function parseDeviceCodeBody(body: unknown): { device: DeviceFacts; publicKey: PublicJwk } {
+  const device = bodyObject(body).device;
+  return { device: parseDeviceFacts(device), publicKey: requiredPublicKey(device) };
 }

@@ -7,6 +7,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { authApi, signInGate } from './auth-api.js';
 import { dashboard } from './dashboard.js';
 import { keysApi } from './keys-api.js';
+import { movesApi } from './moves-api.js';
 import { csrfCookieName, resolveSessions, type WebDeps, who } from './session-auth.js';
 
 /**
@@ -55,5 +56,6 @@ export const webSurfaces: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   const signIn = { ...deps, signInGate: signInGate(app, deps) };
   await app.register(authApi, signIn);
   await app.register(keysApi, deps);
+  await app.register(movesApi, deps);
   await app.register(dashboard, signIn);
 };

@@ -17,7 +17,7 @@ export interface Sql {
 }
 
 /** Tables whose rows a transaction may lock (see TxSql.lock). */
-export type LockableTable = 'api_keys' | 'users';
+export type LockableTable = 'api_keys' | 'users' | 'cli_grants' | 'device_moves';
 
 /** The executor inside a transaction. */
 export interface TxSql extends Sql {

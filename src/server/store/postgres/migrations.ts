@@ -155,4 +155,76 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TRIGGER accounts_changed AFTER UPDATE OF email, name OR DELETE ON users
     FOR EACH STATEMENT EXECUTE FUNCTION sekuire_cache_changed();
   `,
+  // 4: as SQLite's 4: browser and device-code login requests.
+  `
+  CREATE TABLE cli_grants (
+    id text PRIMARY KEY,
+    flow text NOT NULL CHECK (flow IN ('loopback', 'device')),
+    secret_digest bytea NOT NULL UNIQUE CHECK (octet_length(secret_digest) = 32),
+    user_code text UNIQUE,
+    redirect_uri text,
+    code_challenge text,
+    fingerprint text,
+    device_name text NOT NULL,
+    device_os text NOT NULL,
+    os_version text,
+    arch text,
+    requested_ip text,
+    created_at text NOT NULL,
+    expires_at text NOT NULL,
+    interval_seconds integer,
+    last_polled_at text,
+    approved_by text REFERENCES users (id),
+    approved_at text,
+    denied_at text,
+    exchanged_at text,
+    key_id text
+  );
+  `,
+  // 5: as SQLite's 5: device keys on bindings, moves awaiting approval; plus the replay cache
+  // of device proofs shared by every instance (domain/proofs.ts). UNLOGGED: no WAL write per
+  // request; after a crash of PostgreSQL itself the table starts empty, and what it forgot is
+  // at most PROOF_WINDOW_S old (README, "Security").
+  `
+  ALTER TABLE devices ADD COLUMN public_key text CHECK (public_key IS NULL OR public_key::jsonb IS NOT NULL);
+  ALTER TABLE devices ADD COLUMN key_thumbprint text;
+  ALTER TABLE cli_grants ADD COLUMN public_key text;
+  ALTER TABLE cli_grants ADD COLUMN key_thumbprint text;
+
+  CREATE TABLE device_moves (
+    id text PRIMARY KEY,
+    key_id text NOT NULL REFERENCES api_keys (id),
+    user_code text NOT NULL UNIQUE,
+    from_device_id text,
+    fingerprint text NOT NULL,
+    device_name text NOT NULL,
+    device_os text NOT NULL,
+    os_version text NOT NULL,
+    arch text NOT NULL,
+    public_key text NOT NULL CHECK (public_key::jsonb IS NOT NULL),
+    key_thumbprint text NOT NULL,
+    requested_ip text,
+    created_at text NOT NULL,
+    expires_at text NOT NULL,
+    interval_seconds integer NOT NULL,
+    last_polled_at text,
+    decided_by text REFERENCES users (id),
+    approved_at text,
+    denied_at text,
+    device_id text
+  );
+  CREATE INDEX device_moves_key ON device_moves (key_id);
+
+  CREATE UNLOGGED TABLE proof_nonces (
+    id text PRIMARY KEY,
+    expires_at text NOT NULL
+  );
+  CREATE INDEX proof_nonces_expiry ON proof_nonces (expires_at);
+
+  -- The device key decides what a binding accepts: a change to it reaches every instance.
+  DROP TRIGGER devices_changed ON devices;
+  CREATE TRIGGER devices_changed
+    AFTER INSERT OR UPDATE OF key_id, fingerprint, unbound_at, public_key, key_thumbprint OR DELETE
+    ON devices FOR EACH STATEMENT EXECUTE FUNCTION sekuire_cache_changed();
+  `,
 ];

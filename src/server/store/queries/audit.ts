@@ -16,7 +16,13 @@ export type AuditEventName =
   | 'sign_in'
   | 'sign_in_failed'
   | 'sign_out'
-  | 'session_reuse';
+  | 'session_reuse'
+  | 'cli_approve'
+  | 'cli_deny'
+  | 'device_key_added'
+  | 'move_request'
+  | 'move_deny'
+  | 'proof_refused';
 
 export interface AuditInput {
   readonly at: string;

@@ -16,6 +16,10 @@ export interface DeviceRow extends DeviceFacts {
   readonly last_seen_at: string;
   /** The client address the device last called from. */
   readonly last_ip: string | null;
+  /** The device key's public half (a JWK, as JSON); null for a binding made before device proof. */
+  readonly public_key: string | null;
+  /** Its RFC 7638 thumbprint: the keyid every proof of this device names. */
+  readonly key_thumbprint: string | null;
 }
 
 /** An active binding as the dashboard lists it, with its key. */
@@ -24,7 +28,8 @@ export interface VisibleDevice extends DeviceRow {
   readonly key_masked: string;
 }
 
-const DEVICE_COLUMNS = 'id, key_id, fingerprint, name, os, os_version, arch, bound_at, last_seen_at, last_ip';
+const DEVICE_COLUMNS =
+  'id, key_id, fingerprint, name, os, os_version, arch, bound_at, last_seen_at, last_ip, public_key, key_thumbprint';
 
 export function deviceQueries(sql: Sql) {
   return {
@@ -37,22 +42,29 @@ export function deviceQueries(sql: Sql) {
     },
 
     async insert(device: DeviceRow): Promise<void> {
-      await sql.run(
-        `INSERT INTO devices (id, key_id, fingerprint, name, os, os_version, arch, bound_at, last_seen_at, last_ip)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          device.id,
-          device.key_id,
-          device.fingerprint,
-          device.name,
-          device.os,
-          device.os_version,
-          device.arch,
-          device.bound_at,
-          device.last_seen_at,
-          device.last_ip,
-        ],
-      );
+      await sql.run(`INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, [
+        device.id,
+        device.key_id,
+        device.fingerprint,
+        device.name,
+        device.os,
+        device.os_version,
+        device.arch,
+        device.bound_at,
+        device.last_seen_at,
+        device.last_ip,
+        device.public_key,
+        device.key_thumbprint,
+      ]);
+    },
+
+    /** A binding made before device proof gets its device key at that device's next login. */
+    async setDeviceKey(id: string, publicKey: string, thumbprint: string): Promise<void> {
+      await sql.run('UPDATE devices SET public_key = ?, key_thumbprint = ? WHERE id = ?', [
+        publicKey,
+        thumbprint,
+        id,
+      ]);
     },
 
     /** The same machine logging in again: its name or OS version may have changed. */
@@ -71,7 +83,7 @@ export function deviceQueries(sql: Sql) {
     visibleTo(userId: string): Promise<VisibleDevice[]> {
       return sql.all<VisibleDevice>(
         `SELECT d.id, d.key_id, d.fingerprint, d.name, d.os, d.os_version, d.arch, d.bound_at, d.last_seen_at,
-                d.last_ip, k.name AS key_name, k.masked AS key_masked
+                d.last_ip, d.public_key, d.key_thumbprint, k.name AS key_name, k.masked AS key_masked
          FROM devices d
          JOIN api_keys k ON k.id = d.key_id
          JOIN workspaces w ON w.id = k.workspace_id

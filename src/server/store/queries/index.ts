@@ -3,7 +3,10 @@ import type { Sql } from '../sql.js';
 import { accountQueries } from './accounts.js';
 import { auditQueries } from './audit.js';
 import { deviceQueries } from './devices.js';
+import { grantQueries } from './grants.js';
 import { keyQueries } from './keys.js';
+import { moveQueries } from './moves.js';
+import { nonceQueries } from './nonces.js';
 import { sessionQueries } from './sessions.js';
 
 export function queries(sql: Sql) {
@@ -13,6 +16,9 @@ export function queries(sql: Sql) {
     devices: deviceQueries(sql),
     audit: auditQueries(sql),
     sessions: sessionQueries(sql),
+    grants: grantQueries(sql),
+    moves: moveQueries(sql),
+    nonces: nonceQueries(sql),
   };
 }
 

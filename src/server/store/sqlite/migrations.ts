@@ -125,4 +125,65 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX session_tokens_session ON session_tokens (session_id);
   `,
+  // 4: browser and device-code login (no key pasted): one row per request, its secret (the
+  // one-time code, or the device code) stored only as a digest.
+  `
+  CREATE TABLE cli_grants (
+    id TEXT PRIMARY KEY,
+    flow TEXT NOT NULL CHECK (flow IN ('loopback', 'device')),
+    secret_digest BLOB NOT NULL UNIQUE CHECK (length(secret_digest) = 32),
+    user_code TEXT UNIQUE,
+    redirect_uri TEXT,
+    code_challenge TEXT,
+    fingerprint TEXT,
+    device_name TEXT NOT NULL,
+    device_os TEXT NOT NULL,
+    os_version TEXT,
+    arch TEXT,
+    requested_ip TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    interval_seconds INTEGER,
+    last_polled_at TEXT,
+    approved_by TEXT REFERENCES users (id),
+    approved_at TEXT,
+    denied_at TEXT,
+    exchanged_at TEXT,
+    key_id TEXT
+  ) STRICT;
+  `,
+  // 5: device proof. A binding holds the public half of the device's key pair (NULL for a
+  // binding made before, until that device logs in again), and a move to another device waits
+  // for a person's approval in device_moves. (The replay cache of proofs is in memory: see
+  // domain/proofs.ts for why SQLite does not share it through the database.)
+  `
+  ALTER TABLE devices ADD COLUMN public_key TEXT CHECK (public_key IS NULL OR json_valid(public_key));
+  ALTER TABLE devices ADD COLUMN key_thumbprint TEXT;
+  ALTER TABLE cli_grants ADD COLUMN public_key TEXT;
+  ALTER TABLE cli_grants ADD COLUMN key_thumbprint TEXT;
+
+  CREATE TABLE device_moves (
+    id TEXT PRIMARY KEY,
+    key_id TEXT NOT NULL REFERENCES api_keys (id),
+    user_code TEXT NOT NULL UNIQUE,
+    from_device_id TEXT,
+    fingerprint TEXT NOT NULL,
+    device_name TEXT NOT NULL,
+    device_os TEXT NOT NULL,
+    os_version TEXT NOT NULL,
+    arch TEXT NOT NULL,
+    public_key TEXT NOT NULL CHECK (json_valid(public_key)),
+    key_thumbprint TEXT NOT NULL,
+    requested_ip TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    interval_seconds INTEGER NOT NULL,
+    last_polled_at TEXT,
+    decided_by TEXT REFERENCES users (id),
+    approved_at TEXT,
+    denied_at TEXT,
+    device_id TEXT
+  ) STRICT;
+  CREATE INDEX device_moves_key ON device_moves (key_id);
+  `,
 ];

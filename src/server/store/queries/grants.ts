@@ -1,0 +1,113 @@
+// Browser and device-code login requests ("grants"): created, approved or denied, exchanged once.
+import type { Sql } from '../sql.js';
+
+export type GrantFlow = 'loopback' | 'device';
+
+export interface GrantRow {
+  readonly id: string;
+  readonly flow: GrantFlow;
+  readonly secret_digest: Buffer;
+  readonly user_code: string | null;
+  readonly redirect_uri: string | null;
+  readonly code_challenge: string | null;
+  readonly fingerprint: string | null;
+  readonly device_name: string;
+  readonly device_os: string;
+  readonly os_version: string | null;
+  readonly arch: string | null;
+  readonly requested_ip: string | null;
+  readonly created_at: string;
+  readonly expires_at: string;
+  readonly interval_seconds: number | null;
+  readonly last_polled_at: string | null;
+  readonly approved_by: string | null;
+  readonly approved_at: string | null;
+  readonly denied_at: string | null;
+  readonly exchanged_at: string | null;
+  readonly key_id: string | null;
+  /** The asking device's key (device code: from the start; browser login: at the exchange). */
+  readonly public_key: string | null;
+  readonly key_thumbprint: string | null;
+}
+
+const COLUMNS = `id, flow, secret_digest, user_code, redirect_uri, code_challenge, fingerprint, device_name, device_os,
+  os_version, arch, requested_ip, created_at, expires_at, interval_seconds, last_polled_at, approved_by, approved_at,
+  denied_at, exchanged_at, key_id, public_key, key_thumbprint`;
+
+export function grantQueries(sql: Sql) {
+  return {
+    async insert(grant: GrantRow): Promise<void> {
+      await sql.run(
+        `INSERT INTO cli_grants (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          grant.id,
+          grant.flow,
+          grant.secret_digest,
+          grant.user_code,
+          grant.redirect_uri,
+          grant.code_challenge,
+          grant.fingerprint,
+          grant.device_name,
+          grant.device_os,
+          grant.os_version,
+          grant.arch,
+          grant.requested_ip,
+          grant.created_at,
+          grant.expires_at,
+          grant.interval_seconds,
+          grant.last_polled_at,
+          grant.approved_by,
+          grant.approved_at,
+          grant.denied_at,
+          grant.exchanged_at,
+          grant.key_id,
+          grant.public_key,
+          grant.key_thumbprint,
+        ],
+      );
+    },
+
+    byId(id: string): Promise<GrantRow | undefined> {
+      return sql.get<GrantRow>(`SELECT ${COLUMNS} FROM cli_grants WHERE id = ?`, [id]);
+    },
+
+    bySecret(digest: Buffer): Promise<GrantRow | undefined> {
+      return sql.get<GrantRow>(`SELECT ${COLUMNS} FROM cli_grants WHERE secret_digest = ?`, [digest]);
+    },
+
+    byUserCode(userCode: string): Promise<GrantRow | undefined> {
+      return sql.get<GrantRow>(`SELECT ${COLUMNS} FROM cli_grants WHERE user_code = ?`, [userCode]);
+    },
+
+    async polled(id: string, at: string, interval: number): Promise<void> {
+      await sql.run('UPDATE cli_grants SET last_polled_at = ?, interval_seconds = ? WHERE id = ?', [
+        at,
+        interval,
+        id,
+      ]);
+    },
+
+    /** Approves or denies an undecided grant; false when someone decided first. */
+    async decide(id: string, userId: string, at: string, approve: boolean): Promise<boolean> {
+      const column = approve ? 'approved_at' : 'denied_at';
+      return (
+        (await sql.run(
+          `UPDATE cli_grants SET approved_by = ?, ${column} = ? WHERE id = ? AND approved_at IS NULL AND denied_at IS NULL`,
+          [userId, at, id],
+        )) === 1
+      );
+    },
+
+    /** Spends the grant; false when it was already spent. */
+    async exchange(id: string, at: string, keyId: string): Promise<boolean> {
+      return (
+        (await sql.run(
+          'UPDATE cli_grants SET exchanged_at = ?, key_id = ? WHERE id = ? AND exchanged_at IS NULL',
+          [at, keyId, id],
+        )) === 1
+      );
+    },
+  };
+}
+
+export type GrantQueries = ReturnType<typeof grantQueries>;

@@ -1,0 +1,339 @@
+// Browser and device-code login on the server: approval pages, one-time codes, PKCE, polling rules.
+import { createHash, randomBytes } from 'node:crypto';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterEach, describe, expect, it } from 'vitest';
+import { forEachEngine } from '../helpers/engines.js';
+import { deviceBody, FP_A, FP_B, type Harness, harness, PASSWORD } from './harness.js';
+
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+forEachEngine((engine) => {
+  let h: Harness;
+  afterEach(async () => {
+    expect(h.logged).toEqual([]);
+    await h.close();
+  });
+
+  /** A signed-in browser: cookies kept, the CSRF token of the last page remembered. */
+  async function browser(email = 'ada@example.com') {
+    await h.createUser({ email });
+    const jar = new Map<string, string>();
+    let csrf = '';
+    const remember = (response: LightMyRequestResponse) => {
+      for (const cookie of response.cookies) jar.set(cookie.name, cookie.value);
+      const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
+      if (token !== undefined) csrf = token;
+      return response;
+    };
+    const get = async (url: string) =>
+      remember(await h.inject({ method: 'GET', url, cookies: Object.fromEntries(jar) }));
+    const post = async (url: string, fields: Record<string, string>) =>
+      remember(
+        await h.inject({
+          method: 'POST',
+          url,
+          cookies: Object.fromEntries(jar),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          payload: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
+        }),
+      );
+    await get('/login');
+    await post('/login', { email, password: PASSWORD });
+    return { get, post };
+  }
+
+  /** Signed, as the CLI does, by the device key of the device the body names (if it names one). */
+  const token = (payload: object) => {
+    const fingerprint = (payload as { device?: { fingerprint: string } }).device?.fingerprint;
+    return h.post(
+      '/api/v1/cli/token',
+      payload,
+      fingerprint === undefined ? {} : { device: h.deviceKey(fingerprint) },
+    );
+  };
+
+  function pkce() {
+    const verifier = randomBytes(32).toString('base64url');
+    return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+  }
+
+  function authorizeQuery(redirect: string, challenge: string, state = 'st4te-xyz') {
+    return new URLSearchParams({
+      redirect_uri: redirect,
+      state,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      device_name: 'laptop',
+      device_os: 'linux',
+      confirm: 'MAPLE-OTTER',
+    });
+  }
+
+  describe('loopback redirect with PKCE', () => {
+    it('approve on the page, then exchange the code once for a new key bound to this device', async () => {
+      h = await harness({ engine });
+      const b = await browser();
+      const { verifier, challenge } = pkce();
+      const redirect = 'http://127.0.0.1:49152/cb/r4nd0m';
+      const query = authorizeQuery(redirect, challenge);
+      const page = await b.get(`/cli/authorize?${query}`);
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toContain('MAPLE-OTTER');
+      expect(page.body).toContain('laptop');
+      expect(page.body).toMatch(
+        /<button type="submit" name="decision" value="authorize"[^>]*>Authorize<\/button>/,
+      );
+      expect(page.headers['content-security-policy']).toContain(
+        "form-action 'self' http://127.0.0.1:* http://[::1]:*",
+      );
+
+      const approved = await b.post('/cli/authorize', {
+        ...Object.fromEntries(query),
+        decision: 'authorize',
+      });
+      expect(approved.statusCode).toBe(303);
+      const location = new URL(approved.headers.location as string);
+      expect(`${location.origin}${location.pathname}`).toBe(redirect);
+      expect(location.searchParams.get('state')).toBe('st4te-xyz');
+      const code = location.searchParams.get('code') as string;
+      expect(code).toMatch(/^[0-9A-Za-z]{43}$/);
+
+      const exchanged = await token({
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: verifier,
+        redirect_uri: redirect,
+        ...deviceBody(FP_A),
+      });
+      expect(exchanged.statusCode).toBe(200);
+      const body = exchanged.json();
+      expect(body.api_key).toMatch(/^sk_live_[0-9A-Za-z]{38}$/);
+      expect(body.key).toMatchObject({ name: 'CLI on host-aaaa', environment: 'live' });
+      expect(body.user.email).toBe('ada@example.com');
+      expect(body.device).toMatchObject({ fingerprint: FP_A, rebound: false });
+      // The new key works from this device and is bound to it.
+      expect((await h.get('/api/v1/cli/status', body.api_key, FP_A)).statusCode).toBe(200);
+      expect((await h.get('/api/v1/cli/status', body.api_key, FP_B)).statusCode).toBe(409);
+      const again = await token({
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: verifier,
+        redirect_uri: redirect,
+        ...deviceBody(FP_A),
+      });
+      expect(again.statusCode).toBe(400);
+      expect(again.json()).toEqual({ error: 'invalid_grant', message: 'The code was already used.' });
+      const trail = (await h.store.read.audit.list()).map((event) => event.event);
+      expect(trail).toEqual(expect.arrayContaining(['cli_approve', 'create', 'bind']));
+      expect(JSON.stringify(await h.store.read.audit.list())).not.toContain(code);
+    });
+
+    it('a wrong verifier, another redirect_uri, or 60 s: the code is refused', async () => {
+      h = await harness({ engine });
+      const b = await browser();
+      const redirect = 'http://[::1]:50000/cb';
+      const codeFor = async () => {
+        const { verifier, challenge } = pkce();
+        const query = authorizeQuery(redirect, challenge);
+        await b.get(`/cli/authorize?${query}`);
+        const approved = await b.post('/cli/authorize', {
+          ...Object.fromEntries(query),
+          decision: 'authorize',
+        });
+        return {
+          verifier,
+          code: new URL(approved.headers.location as string).searchParams.get('code') as string,
+        };
+      };
+      const first = await codeFor();
+      const wrongVerifier = await token({
+        grant_type: 'authorization_code',
+        code: first.code,
+        code_verifier: pkce().verifier,
+        redirect_uri: redirect,
+        ...deviceBody(FP_A),
+      });
+      expect(wrongVerifier.json()).toEqual({
+        error: 'invalid_grant',
+        message: 'The code_verifier does not match the code_challenge.',
+      });
+      const otherRedirect = await token({
+        grant_type: 'authorization_code',
+        code: first.code,
+        code_verifier: first.verifier,
+        redirect_uri: 'http://[::1]:50001/cb',
+        ...deviceBody(FP_A),
+      });
+      expect(otherRedirect.json().message).toBe(
+        'The redirect_uri does not match the one the code was issued for.',
+      );
+      const second = await codeFor();
+      h.advance(60_000);
+      const late = await token({
+        grant_type: 'authorization_code',
+        code: second.code,
+        code_verifier: second.verifier,
+        redirect_uri: redirect,
+        ...deviceBody(FP_A),
+      });
+      expect(late.json().message).toBe('The code has expired.');
+      const unknown = await token({
+        grant_type: 'authorization_code',
+        code: 'x'.repeat(43),
+        code_verifier: second.verifier,
+        redirect_uri: redirect,
+        ...deviceBody(FP_A),
+      });
+      expect(unknown.json()).toEqual({ error: 'invalid_grant', message: 'The code is not valid.' });
+    });
+
+    it('deny redirects back with error=access_denied and the state; nothing is issued', async () => {
+      h = await harness({ engine });
+      const b = await browser();
+      const query = authorizeQuery('http://127.0.0.1:40000/cb', pkce().challenge, 'the-state');
+      await b.get(`/cli/authorize?${query}`);
+      const denied = await b.post('/cli/authorize', { ...Object.fromEntries(query), decision: 'deny' });
+      expect(denied.statusCode).toBe(303);
+      expect(denied.headers.location).toBe('http://127.0.0.1:40000/cb?error=access_denied&state=the-state');
+      expect((await h.store.read.audit.list()).map((event) => event.event)).toContain('cli_deny');
+      expect(await h.store.read.keys.list()).toEqual([]);
+    });
+
+    it.each([
+      ['https://127.0.0.1:4000/cb'],
+      ['http://localhost:4000/cb'],
+      ['http://evil.example:4000/cb'],
+      ['http://127.0.0.1/cb'],
+      ['http://user@127.0.0.1:4000/cb'],
+      ['http://127.0.0.2:4000/cb'],
+      ['not a url'],
+    ])('redirect_uri %j is refused with a page, never redirected to', async (redirect) => {
+      h = await harness({ engine });
+      const b = await browser();
+      const query = authorizeQuery(redirect, pkce().challenge);
+      const page = await b.get(`/cli/authorize?${query}`);
+      expect(page.statusCode).toBe(400);
+      expect(page.headers.location).toBeUndefined();
+      expect(page.body).toContain('This login link is not valid');
+      const posted = await b.post('/cli/authorize', { ...Object.fromEntries(query), decision: 'authorize' });
+      expect(posted.statusCode).toBe(400);
+      expect(posted.headers.location).toBeUndefined();
+    });
+
+    it('without a session the page sends the person to sign in and back; a GET never approves', async () => {
+      h = await harness({ engine });
+      const query = authorizeQuery('http://127.0.0.1:40000/cb', pkce().challenge);
+      const page = await h.inject({ method: 'GET', url: `/cli/authorize?${query}` });
+      expect(page.statusCode).toBe(303);
+      expect(page.headers.location).toBe(`/login?next=${encodeURIComponent(`/cli/authorize?${query}`)}`);
+      const approveByGet = await h.inject({
+        method: 'GET',
+        url: `/cli/authorize?${query}&decision=authorize`,
+      });
+      expect(approveByGet.statusCode).toBe(303);
+      expect(approveByGet.headers.location).toMatch(/^\/login/);
+    });
+  });
+
+  describe('device authorization grant', () => {
+    const startDevice = async () => {
+      const response = await h.post('/api/v1/cli/device/code', deviceBody(FP_B), {
+        device: h.deviceKey(FP_B),
+      });
+      expect(response.statusCode).toBe(200);
+      return response.json() as {
+        device_code: string;
+        user_code: string;
+        verification_uri: string;
+        verification_uri_complete: string;
+        expires_in: number;
+        interval: number;
+      };
+    };
+    const poll = (deviceCode: string) => token({ grant_type: DEVICE_GRANT, device_code: deviceCode });
+
+    it('code, pending, slow_down, approve on /device, then the key once', async () => {
+      h = await harness({ engine });
+      const started = await startDevice();
+      expect(started).toEqual({
+        device_code: expect.stringMatching(/^[0-9A-Za-z]{43}$/),
+        user_code: expect.stringMatching(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/),
+        verification_uri: 'http://localhost:80/device',
+        verification_uri_complete: `http://localhost:80/device?code=${started.user_code}`,
+        expires_in: 900,
+        interval: 5,
+      });
+      expect((await poll(started.device_code)).json().error).toBe('authorization_pending');
+      // Asking again within the interval: slow down, and the interval grows by 5 s.
+      h.advance(1_000);
+      expect((await poll(started.device_code)).json().error).toBe('slow_down');
+      h.advance(5_000);
+      // 5 s after the last poll, but the interval is 10 s now: slower still (15 s).
+      expect((await poll(started.device_code)).json().error).toBe('slow_down');
+      h.advance(15_000);
+      expect((await poll(started.device_code)).json().error).toBe('authorization_pending');
+
+      const b = await browser();
+      const enter = await b.get('/device');
+      expect(enter.body).toContain('<span>Code</span>');
+      expect(enter.body).toContain('Continue</button>');
+      const typed = started.user_code.toLowerCase().replace('-', ' ');
+      const confirm = await b.get(`/device?code=${encodeURIComponent(typed)}`);
+      expect(confirm.statusCode).toBe(200);
+      expect(confirm.body).toContain('host-bbbb');
+      expect(confirm.body).toContain(FP_B.slice(0, 12));
+      expect(confirm.body).toContain('127.0.0.1');
+      const grant = /name="grant" value="(grant_\w+)"/.exec(confirm.body)?.[1] as string;
+      const approved = await b.post('/device', { grant, code: started.user_code, decision: 'authorize' });
+      expect(approved.statusCode).toBe(200);
+      expect(approved.body).toContain('Device authorized');
+
+      h.advance(15_000);
+      const granted = await poll(started.device_code);
+      expect(granted.statusCode).toBe(200);
+      const body = granted.json();
+      expect(body.api_key).toMatch(/^sk_live_/);
+      expect(body.key.name).toBe('CLI on host-bbbb');
+      expect(body.device.fingerprint).toBe(FP_B);
+      expect((await h.get('/api/v1/cli/status', body.api_key, FP_B)).statusCode).toBe(200);
+      h.advance(15_000);
+      const again = await poll(started.device_code);
+      expect(again.json()).toEqual({ error: 'invalid_grant', message: 'The device code was already used.' });
+      // The code cannot be approved twice either.
+      expect(
+        (await b.post('/device', { grant, code: started.user_code, decision: 'authorize' })).statusCode,
+      ).toBe(404);
+    });
+
+    it('denied: access_denied; expired: expired_token; an unknown code: invalid_grant', async () => {
+      h = await harness({ engine });
+      const denied = await startDevice();
+      const b = await browser();
+      const confirm = await b.get(`/device?code=${denied.user_code}`);
+      const grant = /name="grant" value="(grant_\w+)"/.exec(confirm.body)?.[1] as string;
+      const page = await b.post('/device', { grant, code: denied.user_code, decision: 'deny' });
+      expect(page.body).toContain('Request denied');
+      expect((await poll(denied.device_code)).json().error).toBe('access_denied');
+      const expiring = await startDevice();
+      h.advance(900_000);
+      expect((await poll(expiring.device_code)).json()).toEqual({
+        error: 'expired_token',
+        message: 'The device code expired before it was approved.',
+      });
+      expect((await b.get(`/device?code=${expiring.user_code}`)).statusCode).toBe(404);
+      expect((await poll('y'.repeat(43))).json().error).toBe('invalid_grant');
+      expect((await token({ grant_type: 'password' })).json().error).toBe('unsupported_grant_type');
+    });
+
+    it('a typo or a made-up code says so; tries from one address are limited', async () => {
+      h = await harness({ engine });
+      const b = await browser();
+      const wrong = await b.get('/device?code=BCDF-GHJK');
+      expect(wrong.statusCode).toBe(404);
+      expect(wrong.body).toContain('That code is not valid');
+      const statuses: number[] = [];
+      for (let i = 0; i < 31; i++) statuses.push((await b.get('/device?code=XXXX-XXXX')).statusCode);
+      expect(statuses.at(-1)).toBe(429);
+    });
+  });
+});
