@@ -1,10 +1,15 @@
 // The part of autocannon 9's programmatic API the benchmark uses (the package ships no types).
 declare module 'autocannon' {
-  interface Request {
+  export interface Request {
     method?: string;
     path?: string;
     headers?: Record<string, string>;
     body?: string;
+    /**
+     * Called each time this request is about to be sent (the first time when setRequests builds
+     * it): the request to send, with a copy of the headers. Without it the bytes are built once.
+     */
+    setupRequest?: (request: Request, context: Record<string, unknown>) => Request;
   }
 
   interface Client {

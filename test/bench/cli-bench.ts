@@ -2,8 +2,12 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readDeviceKey } from '../../src/core/device-key.js';
+import { proofHeaders } from '../../src/core/proof.js';
+import { rawSql } from '../helpers/raw-sql.js';
+import { STATUS_PATH } from './load.js';
 import type { Resources } from './processes.js';
-import { median } from './stats.js';
+import { median, percentile } from './stats.js';
 import { type CommandTiming, commandLine, shellQuote, type TimedCommand, type Timer } from './timing.js';
 
 export interface CliBenchOptions {
@@ -29,6 +33,36 @@ export interface RssFigures {
   readonly baselineMedianMb: number;
 }
 
+/**
+ * What shows that the timed `sekuire status` sends a signed request: the binding its login made
+ * holds the device key of device-key.json, and the server refuses that key without a proof.
+ */
+export interface SignedStatusCheck {
+  /** The thumbprint in device-key.json (readDeviceKey), in auth.json and in the devices row. */
+  readonly deviceKeyJson: string | null;
+  readonly authJson: string | null;
+  readonly binding: string | null;
+  /** GET status with the key and fingerprint but no proof: expected 401 proof_required. */
+  readonly unsignedStatus: number;
+  readonly unsignedCode: string | null;
+  /** The same request signed with device-key.json's key: expected 200. */
+  readonly signedStatus: number;
+  /** All of the above as expected. */
+  readonly ok: boolean;
+}
+
+/** Microseconds per request of the proof's own cost in the CLI, measured in this process. */
+export interface ProofCost {
+  readonly iterations: number;
+  /** readDeviceKey: read device-key.json, parse it, import the private JWK. */
+  readonly readUs: { readonly median: number; readonly p99: number };
+  /** proofHeaders: digest, nonce, signature base, P-256 signature. */
+  readonly signUs: { readonly median: number; readonly p99: number };
+  readonly totalUs: { readonly median: number; readonly p99: number };
+  /** The first iteration (cold code paths in this process): nearer what one CLI run pays. */
+  readonly firstUs: number;
+}
+
 export interface CliBenchResult {
   readonly timer: Timer['kind'];
   /** How login got its key on stdin. */
@@ -41,6 +75,8 @@ export interface CliBenchResult {
   readonly login: CommandTiming;
   readonly rss: RssFigures | undefined;
   readonly rssNote: string;
+  readonly signedStatus: SignedStatusCheck;
+  readonly proofCost: ProofCost;
 }
 
 function runOnce(argv: readonly string[], env: NodeJS.ProcessEnv, input?: string): string {
@@ -71,6 +107,94 @@ function peakRssKb(
   return kb;
 }
 
+async function checkSignedStatus(
+  home: string,
+  db: string,
+  serverUrl: string,
+  apiKey: string,
+): Promise<SignedStatusCheck> {
+  const deviceKey = readDeviceKey(home);
+  const auth = JSON.parse(readFileSync(join(home, 'auth.json'), 'utf8')) as {
+    key_id?: unknown;
+    device_fingerprint?: unknown;
+    device_key?: unknown;
+  };
+  const sql = rawSql(db);
+  let binding: string | null = null;
+  try {
+    const row = await sql.get<{ key_thumbprint: string | null }>(
+      'SELECT key_thumbprint FROM devices WHERE key_id = ? AND unbound_at IS NULL',
+      [String(auth.key_id)],
+    );
+    binding = row?.key_thumbprint ?? null;
+  } finally {
+    await sql.close();
+  }
+  const url = new URL(STATUS_PATH, serverUrl);
+  const headers = { 'x-api-key': apiKey, 'x-sekuire-device': String(auth.device_fingerprint) };
+  const unsigned = await fetch(url, { headers });
+  const unsignedBody = (await unsigned.json().catch(() => ({}))) as { error?: unknown };
+  let signedStatus = 0;
+  if (deviceKey !== undefined) {
+    const proof = proofHeaders(deviceKey, 'GET', url, undefined, Date.now() / 1000);
+    const signed = await fetch(url, { headers: { ...headers, ...proof } });
+    await signed.arrayBuffer();
+    signedStatus = signed.status;
+  }
+  const thumbprint = deviceKey?.thumbprint ?? null;
+  const authJson = typeof auth.device_key === 'string' && auth.device_key !== '' ? auth.device_key : null;
+  const unsignedCode = typeof unsignedBody.error === 'string' ? unsignedBody.error : null;
+  return {
+    deviceKeyJson: thumbprint,
+    authJson,
+    binding,
+    unsignedStatus: unsigned.status,
+    unsignedCode,
+    signedStatus,
+    ok:
+      thumbprint !== null &&
+      authJson === thumbprint &&
+      binding === thumbprint &&
+      unsigned.status === 401 &&
+      unsignedCode === 'proof_required' &&
+      signedStatus === 200,
+  };
+}
+
+/**
+ * What a signed request costs the CLI beyond an unsigned one: reading device-key.json (with
+ * readDeviceKey, as the CLI does once per run) and making the proof headers. Measured here, in
+ * this process, over many iterations; informational.
+ */
+function measureProofCost(home: string, serverUrl: string, iterations: number): ProofCost {
+  const read: number[] = [];
+  const sign: number[] = [];
+  const total: number[] = [];
+  const microseconds = (from: bigint, to: bigint) => Number(to - from) / 1e3;
+  for (let i = 0; i < iterations; i++) {
+    const started = process.hrtime.bigint();
+    const key = readDeviceKey(home);
+    const loaded = process.hrtime.bigint();
+    if (key === undefined) throw new Error(`no device key in ${home}`);
+    proofHeaders(key, 'GET', new URL(STATUS_PATH, serverUrl), undefined, Date.now() / 1000);
+    const done = process.hrtime.bigint();
+    read.push(microseconds(started, loaded));
+    sign.push(microseconds(loaded, done));
+    total.push(microseconds(started, done));
+  }
+  const figures = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return { median: median(sorted), p99: percentile(sorted, 0.99) };
+  };
+  return {
+    iterations,
+    readUs: figures(read),
+    signUs: figures(sign),
+    totalUs: figures(total),
+    firstUs: total[0] ?? Number.NaN,
+  };
+}
+
 export async function cliBench(resources: Resources, options: CliBenchOptions): Promise<CliBenchResult> {
   const dir = await resources.tempDir('sekuire-bench-cli-');
   try {
@@ -93,9 +217,10 @@ export async function cliBench(resources: Resources, options: CliBenchOptions): 
       const keyFile = join(dir, 'key.txt');
       writeFileSync(keyFile, `${created.key}\n`, { mode: 0o600 });
 
+      const home = join(dir, 'home');
       const env: NodeJS.ProcessEnv = {
         ...options.baseEnv,
-        SEKUIRE_HOME: join(dir, 'home'),
+        SEKUIRE_HOME: home,
         SEKUIRE_MACHINE_ID: 'bench',
         SEKUIRE_BACKEND_URL: server.url,
         NO_COLOR: '1',
@@ -104,6 +229,15 @@ export async function cliBench(resources: Resources, options: CliBenchOptions): 
       // One login creates the stored credentials; each command must succeed before it is timed.
       runOnce(cli('login', '--with-key'), env, `${created.key}\n`);
       for (const argv of [cli('--version'), cli('status', '--offline'), cli('status')]) runOnce(argv, env);
+      // The login must have bound the key with this home's device key, so status is signed.
+      const signedStatus = await checkSignedStatus(home, db, server.url, created.key);
+      process.stderr.write(
+        `bench: CLI status signed: ${signedStatus.ok ? 'yes' : 'NO'} (binding key_thumbprint ${signedStatus.binding ?? 'null'}, device-key.json ${signedStatus.deviceKeyJson ?? 'none'}; unsigned GET ${signedStatus.unsignedStatus} ${signedStatus.unsignedCode ?? ''}, signed GET ${signedStatus.signedStatus})\n`,
+      );
+      const proofCost = measureProofCost(home, server.url, Math.max(500, options.runs * 100));
+      process.stderr.write(
+        `bench: proof cost per request: ${proofCost.totalUs.median.toFixed(0)} µs median (read ${proofCost.readUs.median.toFixed(0)} µs, sign ${proofCost.signUs.median.toFixed(0)} µs; first ${proofCost.firstUs.toFixed(0)} µs)\n`,
+      );
 
       const timingOptions = { warmup: options.warmup, runs: options.runs, env };
       const plain: TimedCommand[] = [
@@ -188,6 +322,8 @@ export async function cliBench(resources: Resources, options: CliBenchOptions): 
         login,
         rss,
         rssNote,
+        signedStatus,
+        proofCost,
       };
     } finally {
       await resources.stop(server.child);

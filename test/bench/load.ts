@@ -1,10 +1,26 @@
 // HTTP load with autocannon: GET /api/v1/cli/status, each connection cycling through its own share of keys.
-import { readFileSync } from 'node:fs';
-import autocannon from 'autocannon';
-import { sampleMemory } from './processes.js';
+import autocannon, { type Request } from 'autocannon';
+import type { DeviceKey } from '../../src/core/device-key.js';
+import { proofHeaders } from '../../src/core/proof.js';
+import { processCpuSeconds, sampleMemory } from './processes.js';
 import type { Credential } from './seed.js';
 
 export const STATUS_PATH = '/api/v1/cli/status';
+const STATUS_URL = new URL(STATUS_PATH, 'http://127.0.0.1');
+
+/** The headers of one status request with this credential: with a new proof when its binding holds a device key. */
+export function statusHeaders(credential: Credential): Record<string, string> {
+  const key = credential.deviceKey;
+  return key === undefined ? plainHeaders(credential) : { ...plainHeaders(credential), ...proof(key) };
+}
+
+function plainHeaders(credential: Credential): Record<string, string> {
+  return { 'x-api-key': credential.key, 'x-sekuire-device': credential.fingerprint };
+}
+
+function proof(key: DeviceKey): Record<string, string> {
+  return proofHeaders(key, 'GET', STATUS_URL, undefined, Date.now() / 1000);
+}
 
 export interface LoadOptions {
   readonly connections: number;
@@ -28,55 +44,106 @@ export interface LoadFigures {
   readonly statusCodes: Record<string, number>;
   readonly distinctKeys: number;
   readonly serverMemory: { readonly peakRssMb: number; readonly hwmMb: number; readonly samples: number };
-  /** CPU used during the measured run, in % of one core: who is the bottleneck on a small machine. */
-  readonly cpuPercent: { readonly server: number; readonly loadGenerator: number };
+  /** Whether each request carried a proof of its own. */
+  readonly signedRequests: boolean;
+  /** Signed runs: proofs made before the load, and those made during it when a queue ran dry. */
+  readonly proofs?: { readonly presigned: number; readonly signedDuringRun: number };
+  /**
+   * CPU used during the measured run, in % of one core: who is the bottleneck on a small machine.
+   * database: the PostgreSQL cluster's processes (the server's backends), when it is measured.
+   */
+  readonly cpuPercent: {
+    readonly server: number;
+    readonly loadGenerator: number;
+    readonly database?: number;
+  };
 }
 
-/** User + system CPU seconds of a process, from /proc/<pid>/stat (clock ticks of 1/100 s on Linux). */
-function processCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
+/**
+ * Proofs made before the load starts, per credential, used once each in the order made. The
+ * server's throughput is what is measured: signing (~45 µs each) inside the load generator
+ * would take one of the two cores from the server it measures, as building requests would for
+ * unsigned runs (which are built once for that reason). Each proof is still new to the server,
+ * dated when it was made (seconds before it is sent, well within the 300 s window), and the
+ * queues are filled in turn, so proofs are sent in about the order they were made (the server's
+ * bounded replay cache forgets the earliest-made first).
+ */
+export class Presigned {
+  private readonly queues = new Map<Credential, Record<string, string>[]>();
+  private readonly used = new Map<Credential, number>();
+  /** Proofs that had to be made during the run because a queue ran dry. */
+  signedDuringRun = 0;
+  readonly made: number;
+
+  constructor(pool: readonly Credential[], total: number) {
+    const signed = pool.filter((credential) => credential.deviceKey !== undefined);
+    const perCredential = signed.length === 0 ? 0 : Math.ceil(total / signed.length);
+    for (const credential of signed) this.queues.set(credential, []);
+    for (let round = 0; round < perCredential; round++) {
+      for (const credential of signed)
+        this.queues.get(credential)?.push(proof(credential.deviceKey as DeviceKey));
+    }
+    this.made = perCredential * signed.length;
+  }
+
+  next(credential: Credential): Record<string, string> {
+    const queue = this.queues.get(credential);
+    const index = this.used.get(credential) ?? 0;
+    const headers = queue?.[index];
+    if (queue === undefined || headers === undefined) {
+      this.signedDuringRun += 1;
+      return proof(credential.deviceKey as DeviceKey);
+    }
+    this.used.set(credential, index + 1);
+    queue[index] = {};
+    return headers;
   }
 }
 
-const CLOCK_TICKS = 100;
+/** More than any signed run reaches here: a queue that runs dry is signed on the fly (and reported). */
+const PRESIGN_RATE = 25_000;
 
-interface StatusRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-}
-
-function statusRequest(credential: Credential): StatusRequest {
+/**
+ * An unsigned request is built once and replayed as is. A signed one cannot be: the server
+ * refuses a proof it has seen. autocannon calls setupRequest before each send and rebuilds the
+ * bytes from what it returns, so every request carries a proof of its own (see Presigned).
+ */
+function statusRequest(credential: Credential, presigned: Presigned | undefined): Request {
+  const request: Request = { method: 'GET', path: STATUS_PATH, headers: plainHeaders(credential) };
+  if (credential.deviceKey === undefined || presigned === undefined) return request;
   return {
-    method: 'GET',
-    path: STATUS_PATH,
-    headers: { 'x-api-key': credential.key, 'x-sekuire-device': credential.fingerprint },
+    ...request,
+    setupRequest: (built) => ({ ...built, headers: { ...built.headers, ...presigned.next(credential) } }),
   };
 }
 
 /**
  * Connection i gets pool entries i, i + connections, …: every key is in use, no row is one hot
- * spot, and the request buffers are built once (no per-request setupRequest cost in the
- * load generator, which shares the CPUs with the server).
+ * spot, and unsigned request buffers are built once (no per-request setupRequest cost in the
+ * load generator, which shares the CPUs with the server); signed ones are built per request.
  */
-function shares(pool: readonly Credential[], connections: number): StatusRequest[][] {
-  const result: StatusRequest[][] = Array.from({ length: connections }, () => []);
+function shares(
+  pool: readonly Credential[],
+  connections: number,
+  presigned: Presigned | undefined,
+): Request[][] {
+  const result: Request[][] = Array.from({ length: connections }, () => []);
   const total = Math.max(pool.length, connections);
   for (let i = 0; i < total; i++) {
     const credential = pool[i % pool.length];
-    if (credential !== undefined) result[i % connections]?.push(statusRequest(credential));
+    if (credential !== undefined) result[i % connections]?.push(statusRequest(credential, presigned));
   }
   return result;
 }
 
-async function once(baseUrl: string, pool: readonly Credential[], connections: number, duration: number) {
-  const perConnection = shares(pool, connections);
+async function once(
+  baseUrl: string,
+  pool: readonly Credential[],
+  connections: number,
+  duration: number,
+  presigned: Presigned | undefined,
+) {
+  const perConnection = shares(pool, connections, presigned);
   let next = 0;
   return autocannon({
     url: `${baseUrl}${STATUS_PATH}`,
@@ -97,23 +164,34 @@ export async function loadTest(
   serverPid: number,
   pool: readonly Credential[],
   options: LoadOptions,
+  /** Starts counting the database's CPU; what it returns gives the seconds used since (clusterCpu). */
+  databaseCpu?: () => () => number,
 ): Promise<LoadFigures> {
   if (pool.length === 0) throw new Error('loadTest needs at least one credential');
   const memory = sampleMemory(serverPid, 500);
   let result: Awaited<ReturnType<typeof autocannon>>;
   let peak: ReturnType<typeof memory.stop>;
-  let cpuPercent = { server: Number.NaN, loadGenerator: Number.NaN };
+  let cpuPercent: LoadFigures['cpuPercent'] = { server: Number.NaN, loadGenerator: Number.NaN };
+  const signed = pool.some((credential) => credential.deviceKey !== undefined);
+  // Made before the memory of the server is sampled or any time is taken.
+  const presigned = signed
+    ? new Presigned(pool, PRESIGN_RATE * (options.warmupSeconds + options.durationSeconds))
+    : undefined;
   try {
-    if (options.warmupSeconds > 0) await once(baseUrl, pool, options.connections, options.warmupSeconds);
+    if (options.warmupSeconds > 0)
+      await once(baseUrl, pool, options.connections, options.warmupSeconds, presigned);
     const serverBefore = processCpuSeconds(serverPid);
     const generatorBefore = process.cpuUsage();
+    const database = databaseCpu?.();
     const started = process.hrtime.bigint();
-    result = await once(baseUrl, pool, options.connections, options.durationSeconds);
+    result = await once(baseUrl, pool, options.connections, options.durationSeconds, presigned);
     const wall = Number(process.hrtime.bigint() - started) / 1e9;
     const generator = process.cpuUsage(generatorBefore);
+    const databaseSeconds = database?.();
     cpuPercent = {
       server: ((processCpuSeconds(serverPid) - serverBefore) / wall) * 100,
       loadGenerator: ((generator.user + generator.system) / 1e6 / wall) * 100,
+      ...(databaseSeconds !== undefined && { database: (databaseSeconds / wall) * 100 }),
     };
   } finally {
     peak = memory.stop();
@@ -135,6 +213,10 @@ export async function loadTest(
     non2xx: result.non2xx,
     statusCodes,
     distinctKeys: pool.length,
+    signedRequests: signed,
+    ...(presigned !== undefined && {
+      proofs: { presigned: presigned.made, signedDuringRun: presigned.signedDuringRun },
+    }),
     serverMemory: { peakRssMb: peak.peakRssKb / 1024, hwmMb: peak.hwmKb / 1024, samples: peak.samples },
     cpuPercent,
   };

@@ -1,6 +1,6 @@
 // Long-running child processes (servers) and temp dirs, each stopped or removed by the bench itself.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,5 +154,66 @@ export function sampleMemory(pid: number, intervalMs = 500) {
       take();
       return { peakRssKb, hwmKb, samples };
     },
+  };
+}
+
+/** Linux clock ticks per second, the unit of utime and stime in /proc/<pid>/stat. */
+const CLOCK_TICKS = 100;
+
+interface ProcStat {
+  readonly ppid: number;
+  /** User + system CPU seconds. */
+  readonly cpuSeconds: number;
+}
+
+function procStat(pid: number): ProcStat | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name: state, ppid, …; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS };
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU seconds of a process, from /proc/<pid>/stat; NaN once it is gone. */
+export function processCpuSeconds(pid: number): number {
+  return procStat(pid)?.cpuSeconds ?? Number.NaN;
+}
+
+/** CPU seconds of a process and its children, by pid (a PostgreSQL postmaster and its backends). */
+export function familyCpuSeconds(rootPid: number): Map<number, number> {
+  const result = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const stat = procStat(pid);
+    if (stat !== undefined && (pid === rootPid || stat.ppid === rootPid)) result.set(pid, stat.cpuSeconds);
+  }
+  return result;
+}
+
+/**
+ * A probe of the CPU a PostgreSQL cluster (postmaster and backends) uses: call it before a run,
+ * then call what it returns after, for the CPU seconds in between. Undefined when the cluster's
+ * postmaster.pid cannot be read.
+ */
+export function clusterCpu(dataDir: string): (() => () => number) | undefined {
+  let postmaster: number;
+  try {
+    postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(postmaster) || postmaster <= 0) return undefined;
+  return () => {
+    const before = familyCpuSeconds(postmaster);
+    return () => {
+      let total = 0;
+      // Backends that exited meanwhile are lost; the server's pooled connections stay.
+      for (const [pid, seconds] of familyCpuSeconds(postmaster)) total += seconds - (before.get(pid) ?? 0);
+      return total;
+    };
   };
 }

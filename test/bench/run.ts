@@ -160,6 +160,7 @@ async function main(): Promise<number> {
         rounds: SETTINGS.rounds,
         revocations: SETTINGS.revocations,
         postgresAdminUrl: cluster?.adminUrl,
+        postgresDataDir: cluster === undefined ? undefined : join(cluster.dir, 'data'),
         serverPath,
         barePath: BARE_PATH,
         connections: SETTINGS.connections,
@@ -180,7 +181,12 @@ async function main(): Promise<number> {
   }
 
   const touched = [server?.sqlite, server?.postgres].reduce(
-    (sum, result) => sum + (result?.small.touchedDevices ?? 0) + (result?.large.touchedDevices ?? 0),
+    (sum, result) =>
+      sum +
+      [result?.small, result?.large, result?.signed, result?.serverKeys].reduce(
+        (inner, seeded) => inner + (seeded?.touchedDevices ?? 0),
+        0,
+      ),
     0,
   );
   if (touched > 0) {
@@ -199,7 +205,7 @@ async function main(): Promise<number> {
         ? `hyperfine -N, mean of ${SETTINGS.runs} runs after ${SETTINGS.warmup} warmups; login stdin: ${cli?.loginStdin ?? '?'}`
         : `own spawnSync loop, mean of ${SETTINGS.runs} runs after ${SETTINGS.warmup} warmups; login stdin: ${cli?.loginStdin ?? '?'}`,
     rss: cli?.rssNote ?? 'not measured',
-    load: `autocannon ${SETTINGS.connections} connections, ${SETTINGS.warmupSeconds} s warmup then ${SETTINGS.durationSeconds} s, GET /api/v1/cli/status with keys bound to devices (X-Sekuire-Device matching); ${SETTINGS.rotation} keys in rotation spread over the table (each connection cycles through its own share); bare node:http and every server measured in ${SETTINGS.rounds} alternating rounds, the median round quoted; plus an informational ${SETTINGS.wideRotation}-key run on each large database; status answers are reads only (seeded last_seen_at and last_used_at are recent); server memory from /proc/<pid>/status every 500 ms; revocations: revoke-key (a new process) then GET status on the other instance until refused`,
+    load: `autocannon ${SETTINGS.connections} connections, ${SETTINGS.warmupSeconds} s warmup then ${SETTINGS.durationSeconds} s, GET /api/v1/cli/status with keys bound to devices (X-Sekuire-Device matching); ${SETTINGS.rotation} keys in rotation spread over the table (each connection cycles through its own share); bare node:http and every server measured in ${SETTINGS.rounds} alternating rounds, the median round quoted; plus, on ${SETTINGS.smallKeys}-key databases of their own, keys bound with device keys (each request signed with a new proof in autocannon's setupRequest, by the bench process: its CPU is the load generator's) and server keys (unbound, no proof), in the same alternating rounds; plus an informational ${SETTINGS.wideRotation}-key run on each large database; status answers are reads only (seeded last_seen_at and last_used_at are recent); server memory from /proc/<pid>/status every 500 ms; revocations: revoke-key (a new process) then GET status on the other instance until refused`,
   };
 
   console.log('');

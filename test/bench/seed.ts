@@ -1,18 +1,35 @@
-// Fills a server database (SQLite or PostgreSQL) with N keys, each bound to its own device, in one transaction.
+// Fills a server database (SQLite or PostgreSQL) with N keys, each bound to its own device (or unbound server keys), in one transaction.
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
+import type { DeviceKey } from '../../src/core/device-key.js';
 import { BASE62, checksum, maskKey, parseKey } from '../../src/core/key.js';
 import { keyDigest } from '../../src/server/domain/digest.js';
 import { isPostgresUrl, openStore } from '../../src/server/store/open.js';
 import type { SqlValue } from '../../src/server/store/sql.js';
+import { memoryDeviceKey } from '../helpers/device-keys.js';
 import { type RawSql, rawSql } from '../helpers/raw-sql.js';
+
+/**
+ * What the seeded keys are:
+ * - 'legacy': client keys bound to devices without a device key (bindings made before device
+ *   proof): their requests carry no proof.
+ * - 'signed': the same, but the pooled keys' devices hold a device key (public_key and
+ *   key_thumbprint set, as a login with device proof leaves them): every request with such a key
+ *   must carry a fresh proof. The keys outside the pool stay legacy (generating 100,000 P-256
+ *   pairs would only slow the seeding).
+ * - 'server': server keys (type 'server'), never bound to a device, so never asked for a proof.
+ */
+export type SeedKind = 'legacy' | 'signed' | 'server';
 
 /** A key the bench can present, with the fingerprint of the device it is bound to. */
 export interface Credential {
   readonly key: string;
   /** The key's id (key_…), for revoke-key. */
   readonly id: string;
+  /** The bound device's fingerprint; for a server key, one made up for X-Sekuire-Device (not bound). */
   readonly fingerprint: string;
+  /** The device key the binding holds: each request must then carry a fresh proof signed with it. */
+  readonly deviceKey?: DeviceKey;
 }
 
 export interface SeedResult {
@@ -92,6 +109,7 @@ export async function seedDatabase(
   count: number,
   poolSize: number,
   now: Date = new Date(),
+  kind: SeedKind = 'legacy',
 ): Promise<SeedResult> {
   const started = process.hrtime.bigint();
   // Opening the store applies the schema.
@@ -131,6 +149,8 @@ export async function seedDatabase(
         'arch',
         'bound_at',
         'last_seen_at',
+        'public_key',
+        'key_thumbprint',
       ]),
       audit: new Batch(sql, 'audit_events', [
         'at',
@@ -142,6 +162,7 @@ export async function seedDatabase(
         'detail',
       ]),
     };
+    const keyType = kind === 'server' ? 'server' : 'client';
     // Parents before children: PostgreSQL checks the foreign keys as rows arrive.
     const order = [
       batches.organizations,
@@ -181,8 +202,8 @@ export async function seedDatabase(
         keyDigest(secret, key),
         masked,
         'test',
-        'client',
-        'CLI key',
+        keyType,
+        kind === 'server' ? 'Server key' : 'CLI key',
         userId,
         workspaceId,
         at,
@@ -195,12 +216,33 @@ export async function seedDatabase(
         null,
         null,
         null,
-        JSON.stringify({ masked, environment: 'test' }),
+        JSON.stringify({ masked, environment: 'test', type: keyType }),
       ]);
+      const pooled = i % poolEvery === 0 && pool.length < poolSize;
       const fingerprint = randomBytes(32).toString('hex');
+      if (kind === 'server') {
+        // Server keys are never bound: no devices row, no bind event.
+        if (pooled) pool.push({ key, id: keyId, fingerprint });
+        if (order.some((batch) => batch.full)) await flushAll();
+        continue;
+      }
+      const deviceKey = kind === 'signed' && pooled ? memoryDeviceKey() : undefined;
       const deviceId = id('dev');
       const deviceName = `bench-host-${String(i).padStart(6, '0')}`;
-      batches.devices.add([deviceId, keyId, fingerprint, deviceName, 'linux', '6.1.0', 'x64', at, at]);
+      batches.devices.add([
+        deviceId,
+        keyId,
+        fingerprint,
+        deviceName,
+        'linux',
+        '6.1.0',
+        'x64',
+        at,
+        at,
+        // The public JWK {kty, crv, x, y} as JSON, as storedDeviceKey (domain/proofs.ts) writes it.
+        deviceKey === undefined ? null : JSON.stringify(deviceKey.publicJwk),
+        deviceKey?.thumbprint ?? null,
+      ]);
       batches.audit.add([
         at,
         'bind',
@@ -210,7 +252,7 @@ export async function seedDatabase(
         '127.0.0.1',
         JSON.stringify({ device_id: deviceId, os: 'linux', os_version: '6.1.0', arch: 'x64' }),
       ]);
-      if (i % poolEvery === 0 && pool.length < poolSize) pool.push({ key, id: keyId, fingerprint });
+      if (pooled) pool.push({ key, id: keyId, fingerprint, ...(deviceKey !== undefined && { deviceKey }) });
       if (order.some((batch) => batch.full)) await flushAll();
     }
     await flushAll();
@@ -220,7 +262,7 @@ export async function seedDatabase(
   }
   return {
     keys: count,
-    devices: count,
+    devices: kind === 'server' ? 0 : count,
     users,
     organizations,
     seconds: Number(process.hrtime.bigint() - started) / 1e9,

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Engine } from '../../src/server/store/store.js';
 import { createDatabase, dropDatabase } from '../helpers/postgres.js';
-import { type LoadFigures, type LoadOptions, loadTest, STATUS_PATH } from './load.js';
-import type { Resources, Server } from './processes.js';
-import { type Credential, countTouched, type SeedResult, seedDatabase } from './seed.js';
+import { rawSql } from '../helpers/raw-sql.js';
+import { type LoadFigures, type LoadOptions, loadTest, STATUS_PATH, statusHeaders } from './load.js';
+import { clusterCpu, type Resources, type Server } from './processes.js';
+import { type Credential, countTouched, type SeedKind, type SeedResult, seedDatabase } from './seed.js';
 import { percentile } from './stats.js';
 
 export interface ServerBenchOptions extends LoadOptions {
@@ -26,6 +27,8 @@ export interface ServerBenchOptions extends LoadOptions {
   readonly baseEnv: NodeJS.ProcessEnv;
   /** The maintenance URL of a PostgreSQL cluster the bench may make databases in. */
   readonly postgresAdminUrl: string | undefined;
+  /** That cluster's data directory (postmaster.pid): its CPU is measured during the PostgreSQL runs. */
+  readonly postgresDataDir: string | undefined;
 }
 
 export interface LoadRun {
@@ -45,10 +48,20 @@ export interface SeededServer {
 }
 
 export interface EngineResult {
+  /** Client keys bound without a device key (legacy bindings): unsigned requests. */
   readonly small: SeededServer;
   readonly large: SeededServer;
   /** Informational: the large database with many more keys in rotation, one round. */
   readonly wide: LoadRun;
+  /** smallKeys client keys bound with a device key: every request signed, with a new proof. */
+  readonly signed: SeededServer;
+  /** smallKeys server keys: never bound, unsigned, no proof asked. */
+  readonly serverKeys: SeededServer;
+  /**
+   * PostgreSQL only: rows in the shared replay cache (proof_nonces) after the signed runs, one
+   * per accepted proof not yet purged: the claim every signed request paid for.
+   */
+  readonly nonceRows: number | undefined;
 }
 
 /** From `revoke-key` returning to the other instance refusing the key. */
@@ -78,22 +91,58 @@ interface Probe {
   readonly body: string;
 }
 
-async function probe(baseUrl: string, credential: Credential): Promise<Probe> {
-  const response = await fetch(`${baseUrl}${STATUS_PATH}`, {
-    headers: { 'x-api-key': credential.key, 'x-sekuire-device': credential.fingerprint },
-  });
+/** GET status with the credential's headers (signed when its binding holds a device key), or with `headers`. */
+async function probe(
+  baseUrl: string,
+  credential: Credential,
+  headers: Record<string, string> = statusHeaders(credential),
+): Promise<Probe> {
+  const response = await fetch(`${baseUrl}${STATUS_PATH}`, { headers });
   const body = Buffer.from(await response.arrayBuffer());
   return { status: response.status, bytes: body.length, body: body.toString('utf8') };
 }
 
-/** The real answer must be a 200 naming the bound device, or the load would measure errors. */
-async function checkedProbe(server: Server, credential: Credential): Promise<Probe> {
+/**
+ * The real answer must be a 200 naming the bound device (or, for a server key, none), or the
+ * load would measure errors.
+ */
+async function checkedProbe(server: Server, credential: Credential, bound = true): Promise<Probe> {
   const answer = await probe(server.url, credential);
   const parsed = JSON.parse(answer.body) as { device?: unknown };
-  if (answer.status !== 200 || parsed.device === null || parsed.device === undefined) {
+  const device = parsed.device !== null && parsed.device !== undefined;
+  if (answer.status !== 200 || device !== bound) {
     throw new Error(`${server.label}: status probe answered ${answer.status}: ${answer.body}`);
   }
   return answer;
+}
+
+/** A 401 with this error code, or throws: what the server must answer a request without a valid proof. */
+function expectRefusal(server: Server, what: string, answer: Probe, code: string): void {
+  if (answer.status !== 401 || !answer.body.includes(`"${code}"`)) {
+    throw new Error(
+      `${server.label}: ${what} answered ${answer.status} (expected 401 ${code}): ${answer.body}`,
+    );
+  }
+}
+
+/**
+ * The signed load measures proof verification only if the server insists on proofs for these
+ * bindings: an unsigned request must be refused (proof_required), and so must a proof sent twice
+ * (proof_replayed), while a fresh proof is accepted.
+ */
+async function checkProofEnforced(server: Server, credential: Credential): Promise<void> {
+  const unsigned = { 'x-api-key': credential.key, 'x-sekuire-device': credential.fingerprint };
+  expectRefusal(
+    server,
+    'an unsigned request',
+    await probe(server.url, credential, unsigned),
+    'proof_required',
+  );
+  const once = statusHeaders(credential);
+  const first = await probe(server.url, credential, once);
+  if (first.status !== 200)
+    throw new Error(`${server.label}: a signed request answered ${first.status}: ${first.body}`);
+  expectRefusal(server, 'a replayed proof', await probe(server.url, credential, once), 'proof_replayed');
 }
 
 /** `count` credentials spread evenly over `pool`. */
@@ -102,12 +151,25 @@ function spread(pool: readonly Credential[], count: number): Credential[] {
   return pool.filter((_, index) => index % step === 0).slice(0, count);
 }
 
+/** Rows in PostgreSQL's shared replay cache. */
+async function nonceRows(url: string): Promise<number> {
+  const sql = rawSql(url);
+  try {
+    const row = await sql.get<{ n: string }>('SELECT count(*)::text AS n FROM proof_nonces');
+    return Number(row?.n ?? 0);
+  } finally {
+    await sql.close();
+  }
+}
+
 function log(text: string): void {
   process.stderr.write(`bench: ${text}\n`);
 }
 
 function describe(label: string, load: LoadFigures): string {
-  return `${label}: ${load.requestsPerSecond.toFixed(0)} req/s, p99 ${load.latencyMs.p99} ms, errors ${load.errors}, non2xx ${load.non2xx}, peak RSS ${load.serverMemory.hwmMb.toFixed(1)} MB, CPU server ${load.cpuPercent.server.toFixed(0)} % / autocannon ${load.cpuPercent.loadGenerator.toFixed(0)} %`;
+  const database =
+    load.cpuPercent.database === undefined ? '' : ` / PostgreSQL ${load.cpuPercent.database.toFixed(0)} %`;
+  return `${label}: ${load.requestsPerSecond.toFixed(0)} req/s, p99 ${load.latencyMs.p99} ms, errors ${load.errors}, non2xx ${load.non2xx}, peak RSS ${load.serverMemory.hwmMb.toFixed(1)} MB, CPU server ${load.cpuPercent.server.toFixed(0)} % / autocannon ${load.cpuPercent.loadGenerator.toFixed(0)} %${database}${load.proofs === undefined ? '' : `, proofs presigned ${load.proofs.presigned} / signed during the run ${load.proofs.signedDuringRun}`}`;
 }
 
 function summary(values: readonly number[]) {
@@ -144,19 +206,24 @@ export async function serverBench(
       ),
     );
 
+  const postgresCpu = options.postgresDataDir === undefined ? undefined : clusterCpu(options.postgresDataDir);
   const measure = async (
     label: string,
     server: Server,
     pool: readonly Credential[],
+    engine: Engine | undefined,
   ): Promise<LoadFigures> => {
     log(`load: ${label}, ${pool.length} keys in rotation...`);
-    const load = await loadTest(server.url, server.pid, pool, options);
+    const databaseCpu = engine === 'postgres' ? postgresCpu : undefined;
+    const load = await loadTest(server.url, server.pid, pool, options, databaseCpu);
     log(describe(label, load));
     return load;
   };
 
   interface Target {
     readonly label: string;
+    /** undefined: the bare baseline. */
+    readonly engine: Engine | undefined;
     readonly server: Server;
     readonly pool: readonly Credential[];
     readonly rounds: LoadFigures[];
@@ -166,7 +233,12 @@ export async function serverBench(
     for (let round = 1; round <= options.rounds; round++) {
       for (const target of targets) {
         target.rounds.push(
-          await measure(`${target.label} (round ${round}/${options.rounds})`, target.server, target.pool),
+          await measure(
+            `${target.label} (round ${round}/${options.rounds})`,
+            target.server,
+            target.pool,
+            target.engine,
+          ),
         );
       }
     }
@@ -184,17 +256,33 @@ export async function serverBench(
     readonly seededAt: Date;
     readonly server: Server;
   }
-  const seeded = async (engine: Engine, keys: number, poolSize: number): Promise<Seeded> => {
-    const db = await newDatabase(engine, `keys-${keys}`);
+  const seedLabels: Readonly<Record<SeedKind, string>> = {
+    legacy: 'each bound to a device without a device key (legacy bindings, unsigned requests)',
+    signed: 'the pooled ones bound with a device key (signed requests)',
+    server: 'server keys, unbound (unsigned requests)',
+  };
+  const seeded = async (
+    engine: Engine,
+    keys: number,
+    poolSize: number,
+    kind: SeedKind = 'legacy',
+  ): Promise<Seeded> => {
+    const db = await newDatabase(engine, `keys-${keys}-${kind}`);
     const seededAt = new Date();
-    log(`seeding ${keys} keys on ${engine}, each bound to a device...`);
-    const { pool, ...seed } = await seedDatabase(db, secret, keys, poolSize, seededAt);
+    log(`seeding ${keys} keys on ${engine}, ${seedLabels[kind]}...`);
+    const { pool, ...seed } = await seedDatabase(db, secret, keys, poolSize, seededAt, kind);
     log(`seeded ${keys} keys in ${seed.seconds.toFixed(2)} s`);
     const [server] = await startServers(engine, db, 1);
     if (server === undefined) throw new Error('no server');
     const first = pool[0];
     if (first === undefined) throw new Error('the seeding returned no key');
-    await checkedProbe(server, first);
+    if (kind === 'signed') {
+      if (pool.some((credential) => credential.deviceKey === undefined)) {
+        throw new Error('the signed seeding left a pooled key without a device key');
+      }
+      await checkProofEnforced(server, first);
+    }
+    await checkedProbe(server, first, kind !== 'server');
     return { db, seed, pool, seededAt, server };
   };
 
@@ -252,14 +340,22 @@ export async function serverBench(
   try {
     // The baseline: a bare node:http server answering a body as long as the real status answer.
     const engines: Engine[] = options.postgresAdminUrl === undefined ? ['sqlite'] : ['sqlite', 'postgres'];
-    const servers = new Map<Engine, { small: Seeded; large: Seeded }>();
+    interface EngineServers {
+      readonly small: Seeded;
+      readonly large: Seeded;
+      readonly signed: Seeded;
+      readonly serverKeys: Seeded;
+    }
+    const servers = new Map<Engine, EngineServers>();
     for (const engine of engines) {
       servers.set(engine, {
         small: await seeded(engine, options.smallKeys, options.rotation),
         large: await seeded(engine, options.largeKeys, options.wideRotation),
+        signed: await seeded(engine, options.smallKeys, options.rotation, 'signed'),
+        serverKeys: await seeded(engine, options.smallKeys, options.rotation, 'server'),
       });
     }
-    const reference = servers.get('sqlite') as { small: Seeded; large: Seeded };
+    const reference = servers.get('sqlite') as EngineServers;
     const sample = reference.small.pool[0] as Credential;
     const responseBytes = (await checkedProbe(reference.small.server, sample)).bytes;
     const bareServer = await resources.startServer(
@@ -272,58 +368,86 @@ export async function serverBench(
       throw new Error(`bare server answered ${answer.status} with ${answer.bytes} bytes`);
     }
 
-    const target = (label: string, server: Server, pool: readonly Credential[]): Target => ({
+    const target = (
+      label: string,
+      engine: Engine | undefined,
+      server: Server,
+      pool: readonly Credential[],
+    ): Target => ({
       label,
+      engine,
       server,
       pool,
       rounds: [],
     });
     const bare = target(
       `bare node:http, ${responseBytes}-byte body`,
+      undefined,
       bareServer,
       spread(reference.small.pool, options.rotation),
     );
     const perEngine = engines.map((engine) => {
-      const pair = servers.get(engine) as { small: Seeded; large: Seeded };
+      const pair = servers.get(engine) as EngineServers;
       return {
         engine,
         pair,
         small: target(
           `${engine}, ${options.smallKeys} keys`,
+          engine,
           pair.small.server,
           spread(pair.small.pool, options.rotation),
         ),
         large: target(
           `${engine}, ${options.largeKeys} keys`,
+          engine,
           pair.large.server,
           spread(pair.large.pool, options.rotation),
         ),
+        signed: target(
+          `${engine}, ${options.smallKeys} keys, signed`,
+          engine,
+          pair.signed.server,
+          spread(pair.signed.pool, options.rotation),
+        ),
+        serverKeys: target(
+          `${engine}, ${options.smallKeys} server keys`,
+          engine,
+          pair.serverKeys.server,
+          spread(pair.serverKeys.pool, options.rotation),
+        ),
       };
     });
-    await alternate([bare, ...perEngine.flatMap((entry) => [entry.small, entry.large])]);
+    await alternate([
+      bare,
+      ...perEngine.flatMap((entry) => [entry.small, entry.large, entry.signed, entry.serverKeys]),
+    ]);
     await resources.stop(bareServer.child);
 
     const results = new Map<Engine, EngineResult>();
     for (const entry of perEngine) {
       const wide = target(
         `${entry.engine}, ${options.largeKeys} keys, wide rotation`,
+        entry.engine,
         entry.pair.large.server,
         entry.pair.large.pool,
       );
-      wide.rounds.push(await measure(wide.label, wide.server, wide.pool));
-      for (const one of [entry.pair.small, entry.pair.large]) await resources.stop(one.server.child);
+      wide.rounds.push(await measure(wide.label, wide.server, wide.pool, wide.engine));
+      const { pair } = entry;
+      for (const one of [pair.small, pair.large, pair.signed, pair.serverKeys]) {
+        await resources.stop(one.server.child);
+      }
+      const result = async (one: Seeded, measured: Target): Promise<SeededServer> => ({
+        seed: one.seed,
+        run: medianRun(measured),
+        touchedDevices: await countTouched(one.db, one.seededAt),
+      });
       results.set(entry.engine, {
-        small: {
-          seed: entry.pair.small.seed,
-          run: medianRun(entry.small),
-          touchedDevices: await countTouched(entry.pair.small.db, entry.pair.small.seededAt),
-        },
-        large: {
-          seed: entry.pair.large.seed,
-          run: medianRun(entry.large),
-          touchedDevices: await countTouched(entry.pair.large.db, entry.pair.large.seededAt),
-        },
+        small: await result(pair.small, entry.small),
+        large: await result(pair.large, entry.large),
         wide: medianRun(wide),
+        signed: await result(pair.signed, entry.signed),
+        serverKeys: await result(pair.serverKeys, entry.serverKeys),
+        nonceRows: entry.engine === 'postgres' ? await nonceRows(pair.signed.db) : undefined,
       });
     }
 

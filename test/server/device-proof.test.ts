@@ -1,9 +1,11 @@
 // Device proof on the server: proof_required, invalid_proof, proof_replayed, proof_stale, the replay cache, logins, grants.
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { contentDigest } from '../../src/core/proof-format.js';
 import { decideDeviceGrant, pendingDeviceGrant } from '../../src/server/domain/cli-grants.js';
+import { splitTarget } from '../../src/server/domain/proofs.js';
 import { buildApp } from '../../src/server/http/app.js';
 import { openStore } from '../../src/server/store/open.js';
 import type { Store } from '../../src/server/store/store.js';
@@ -1147,5 +1149,60 @@ describeOnPostgres('the shared replay cache: two instances on one PostgreSQL dat
     const replayed = await other.inject(recorded);
     expect(replayed.statusCode).toBe(401);
     expect(replayed.json()).toEqual(REPLAYED);
+  });
+});
+
+describe('the request target a proof covers', () => {
+  it('is split exactly as the URL parser (the client side) splits it, fast path or not', () => {
+    const part = fc.constantFrom(
+      'api',
+      'v1',
+      'a',
+      '.',
+      '..',
+      '%2e',
+      '%20',
+      ' ',
+      'é',
+      "'",
+      '"',
+      '<',
+      '>',
+      '~',
+      '-',
+      '_',
+      '=',
+      '&',
+      ';',
+      ':',
+      '@',
+      '!',
+      '$',
+      '(',
+      '*',
+      '+',
+      ',',
+      '?',
+      '/',
+      '\\',
+      '#',
+      '{',
+      '|',
+      '`',
+      '^',
+    );
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 12 }), (parts) => {
+        const target = `/${parts.join('')}`;
+        const url = new URL(`http://target.invalid${target}`);
+        expect(splitTarget(target)).toEqual({ path: url.pathname, query: url.search });
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(splitTarget('/api/v1/cli/status')).toEqual({ path: '/api/v1/cli/status', query: '' });
+    expect(splitTarget('http://proxy.example/api/v1/cli/status?x=1')).toEqual({
+      path: '/api/v1/cli/status',
+      query: '?x=1',
+    });
   });
 });
