@@ -1,7 +1,7 @@
 // npm run demo: the whole story on one machine, no terminal needed, nothing outside a temp dir touched.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -329,6 +329,19 @@ async function main(): Promise<void> {
         desktop,
         12,
         key,
+      ],
+    ]);
+    // The same machine, another home: the fingerprint matches, but device-key.json stayed behind.
+    const copy = { ...laptop, SEKUIRE_HOME: join(dir, 'copy') };
+    mkdirSync(copy.SEKUIRE_HOME, { mode: 0o700 });
+    copyFileSync(join(laptop.SEKUIRE_HOME, 'auth.json'), join(copy.SEKUIRE_HOME, 'auth.json'));
+    await runSteps([
+      [
+        'a copy of auth.json is refused, even on the same machine: the device key stayed behind',
+        'cp ~/.sekuire/auth.json <another home>/ && sekuire status',
+        ['status'],
+        copy,
+        12,
       ],
     ]);
     const token = await adminSession(url);

@@ -184,6 +184,9 @@ describe('npm run demo', { timeout: 120_000 }, () => {
       /^\$ sekuire login --with-key --rebind < key {5}\(finished\)\n(?: {2}.*\n)*? {2}-> exit 0$/m,
     );
     expect(out).toMatch(
+      /^# a copy of auth\.json is refused, even on the same machine: the device key stayed behind\n\$ cp .*\n {2}\(stderr\) .*there is no device-key\.json.*\n(?: {2}.*\n)*? {2}-> exit 12$/m,
+    );
+    expect(out).toMatch(
       /^# the workstation is refused at once\n\$ sekuire status\n(?: {2}.*\n)*? {2}-> exit 11$/m,
     );
     expect(out + demo.stderr()).not.toMatch(/sk_(?:live|test)_[0-9A-Za-z]{38}/);
