@@ -3,6 +3,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeviceKey } from '../../src/core/device-key.js';
 import { unbindKey } from '../../src/server/domain/devices.js';
+import { decideMove } from '../../src/server/domain/moves.js';
 import { memoryDeviceKey } from '../helpers/device-keys.js';
 import { forEachEngine } from '../helpers/engines.js';
 import {
@@ -703,6 +704,23 @@ forEachEngine((engine) => {
       const page = await h.inject({ method: 'GET', url });
       expect(page.statusCode).toBe(303);
       expect(page.headers.location).toBe(`/login?next=${encodeURIComponent(url)}`);
+    });
+
+    it('the Devices page lists the pending move with a link to review it; none once decided', async () => {
+      const { key, masked, user } = await setup();
+      const move = await rebind(key, FP_B);
+      const ada = await browser('ada@example.com');
+      const devices = await ada.get('/dashboard/settings?tab=devices');
+      expect(devices.statusCode).toBe(200);
+      expect(devices.body).toContain('Moves waiting for approval');
+      expect(devices.body).toContain(masked);
+      expect(devices.body).toMatch(/from <strong>host-aaaa<\/strong> to <strong>host-bbbb<\/strong>/);
+      expect(devices.body).toContain(`href="/move?code=${move.user_code}">Review move</a>`);
+      const actor = { user, clientIp: '127.0.0.1', now: h.now() };
+      expect((await decideMove(h.store, actor, move.id, false)).ok).toBe(true);
+      expect((await ada.get('/dashboard/settings?tab=devices')).body).not.toContain(
+        'Moves waiting for approval',
+      );
     });
 
     it('without a code: the code form', async () => {

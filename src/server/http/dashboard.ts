@@ -16,6 +16,7 @@ import {
   revokeKeyFor,
   rollKeyFor,
 } from '../domain/managed-keys.js';
+import { pendingMovesFor } from '../domain/moves.js';
 import { signIn, signOut } from '../domain/sessions.js';
 import { StoreError } from '../store/errors.js';
 import type { VisibleKey } from '../store/queries/keys.js';
@@ -238,11 +239,13 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     const query = request.query as { tab?: string; create?: string; done?: string };
     if (query.tab === 'devices') {
       const devices = await devicesFor(deps.store, signedIn.user.id);
+      const moves = await pendingMovesFor(deps.store, signedIn.user.id, deps.now());
       return reply.view(
         'devices.eta',
         page(request, reply, 'Devices', {
           tab: 'devices',
           devices,
+          moves,
           notice:
             query.done === 'unbound'
               ? 'The device was unbound: the key binds to the next device that logs in with it.'

@@ -38,8 +38,12 @@ export interface VisibleMove extends MoveRow {
   readonly bound_id: string | null;
   readonly bound_name: string | null;
   readonly bound_os: string | null;
+  readonly bound_os_version: string | null;
+  readonly bound_arch: string | null;
+  readonly bound_fingerprint: string | null;
   readonly bound_at: string | null;
   readonly bound_last_seen_at: string | null;
+  readonly bound_last_ip: string | null;
 }
 
 const COLUMNS = `id, key_id, user_code, from_device_id, fingerprint, device_name, device_os, os_version, arch,
@@ -50,7 +54,8 @@ const VISIBLE = `SELECT m.id, m.key_id, m.user_code, m.from_device_id, m.fingerp
     m.os_version, m.arch, m.public_key, m.key_thumbprint, m.requested_ip, m.created_at, m.expires_at,
     m.interval_seconds, m.last_polled_at, m.decided_by, m.approved_at, m.denied_at, m.device_id,
     k.name AS key_name, k.masked AS key_masked, d.id AS bound_id, d.name AS bound_name, d.os AS bound_os,
-    d.bound_at AS bound_at, d.last_seen_at AS bound_last_seen_at
+    d.os_version AS bound_os_version, d.arch AS bound_arch, d.fingerprint AS bound_fingerprint,
+    d.bound_at AS bound_at, d.last_seen_at AS bound_last_seen_at, d.last_ip AS bound_last_ip
   FROM device_moves m
   JOIN api_keys k ON k.id = m.key_id
   JOIN workspaces w ON w.id = k.workspace_id
