@@ -33,10 +33,21 @@ export interface CliOptions {
   readonly stdout?: number;
 }
 
+const HOSTNAME_PRELOAD = resolve(import.meta.dirname, 'hostname-preload.cjs');
+
+/**
+ * The environment under which the CLI takes `name` for the host name (its device name): two
+ * scratch machines on one host, told apart on a page the way two computers would be.
+ */
+export function hostnameEnv(name: string): Record<string, string> {
+  return { NODE_OPTIONS: `--require ${HOSTNAME_PRELOAD}`, TEST_HOSTNAME: name };
+}
+
 /** A scratch machine: its own SEKUIRE_HOME, HOME and machine ID. */
 export class Machine {
   readonly dir: string;
   readonly home: string;
+  private readonly running: RunningCli[] = [];
   constructor(
     readonly machineId: string,
     readonly baseEnv: Record<string, string | undefined> = {},
@@ -50,7 +61,18 @@ export class Machine {
   }
 
   run(args: readonly string[], options: CliOptions = {}): Promise<CliRun> {
-    return runCli(args, {
+    return runCli(args, this.options(options));
+  }
+
+  /** Starts a command that keeps running (a login waiting for a browser): its output as it comes. */
+  start(args: readonly string[], options: CliOptions = {}): RunningCli {
+    const running = startCli(args, this.options(options));
+    this.running.push(running);
+    return running;
+  }
+
+  private options(options: CliOptions): CliOptions {
+    return {
       ...options,
       env: {
         HOME: this.dir,
@@ -59,10 +81,12 @@ export class Machine {
         ...this.baseEnv,
         ...options.env,
       },
-    });
+    };
   }
 
+  /** Ends what start() left running (a test that failed half-way), then removes the machine. */
   cleanup(): void {
+    for (const running of this.running.splice(0)) running.kill('SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
@@ -91,7 +115,28 @@ const SCRUBBED = [
   'FORCE_COLOR',
 ];
 
+/** A command still running: what it wrote so far, the first match of a pattern, its end. */
+export interface RunningCli {
+  readonly pid: number | undefined;
+  stdout(): string;
+  stderr(): string;
+  /**
+   * The first match of `pattern` in everything the stream carried so far, as soon as it is
+   * there. Rejects, with the output, when the process ends without it or `timeoutMs` passes
+   * (a guard against a hang, not a measure: no test asserts how long anything takes).
+   */
+  waitFor(pattern: RegExp, stream?: 'stdout' | 'stderr', timeoutMs?: number): Promise<RegExpExecArray>;
+  /** Sends a signal (SIGINT: what Ctrl+C sends). */
+  kill(signal: NodeJS.Signals): void;
+  /** The whole run once the process has exited (rejects when it outlives options.timeoutMs). */
+  readonly done: Promise<CliRun>;
+}
+
 export function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliRun> {
+  return startCli(args, options).done;
+}
+
+export function startCli(args: readonly string[], options: CliOptions = {}): RunningCli {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value !== undefined && !SCRUBBED.includes(name)) env[name] = value;
@@ -100,33 +145,54 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
     if (value === undefined) delete env[name];
     else env[name] = value;
   }
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI_PATH, ...args], {
-      env,
-      stdio: ['pipe', options.stdout ?? 'pipe', 'pipe'],
-      ...(options.cwd ? { cwd: options.cwd } : {}),
-      ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
+  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    env,
+    stdio: ['pipe', options.stdout ?? 'pipe', 'pipe'],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
+  });
+  const output = { stdout: '', stderr: '' };
+  interface Waiter {
+    readonly pattern: RegExp;
+    readonly stream: 'stdout' | 'stderr';
+    readonly resolve: (match: RegExpExecArray) => void;
+    readonly reject: (error: Error) => void;
+  }
+  let waiters: Waiter[] = [];
+  let ended: string | undefined;
+  const shown = () => `\nstdout: ${output.stdout}\nstderr: ${output.stderr}`;
+  const check = () => {
+    waiters = waiters.filter((waiter) => {
+      const match = waiter.pattern.exec(output[waiter.stream]);
+      if (match !== null) waiter.resolve(match);
+      else if (ended !== undefined) waiter.reject(new Error(`${ended} before ${waiter.pattern}${shown()}`));
+      return match === null && ended === undefined;
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
+  };
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stdout += chunk;
+    check();
+  });
+  child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
+    output.stderr += chunk;
+    check();
+  });
+  const done = new Promise<CliRun>((resolvePromise, reject) => {
     const timeoutMs = options.timeoutMs ?? 30_000;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(
-        new Error(
-          `sekuire ${args.join(' ')} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
-        ),
-      );
+      reject(new Error(`sekuire ${args.join(' ')} did not exit within ${timeoutMs} ms${shown()}`));
     }, timeoutMs);
-    child.on('error', reject);
+    child.on('error', (error) => {
+      ended = `sekuire ${args.join(' ')} failed (${error.message})`;
+      check();
+      reject(error);
+    });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      ended = `sekuire ${args.join(' ')} exited (code ${code}, signal ${signal})`;
+      check();
+      const { stdout, stderr } = output;
       resolvePromise({
         code,
         signal,
@@ -136,7 +202,37 @@ export function runCli(args: readonly string[], options: CliOptions = {}): Promi
         lines: () => stdout.replace(/\n$/, '').split('\n'),
       });
     });
-    child.stdin?.on('error', () => {});
-    child.stdin?.end(options.input ?? '');
   });
+  child.stdin?.on('error', () => {});
+  child.stdin?.end(options.input ?? '');
+  return {
+    pid: child.pid,
+    stdout: () => output.stdout,
+    stderr: () => output.stderr,
+    waitFor(pattern, stream = 'stderr', timeoutMs = 30_000) {
+      return new Promise<RegExpExecArray>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters = waiters.filter((waiter) => waiter.pattern !== pattern);
+          reject(new Error(`no ${pattern} on ${stream} within ${timeoutMs} ms${shown()}`));
+        }, timeoutMs);
+        waiters.push({
+          pattern,
+          stream,
+          resolve: (match) => {
+            clearTimeout(timer);
+            resolve(match);
+          },
+          reject: (error) => {
+            clearTimeout(timer);
+            reject(error);
+          },
+        });
+        check();
+      });
+    },
+    kill(signal) {
+      child.kill(signal);
+    },
+    done,
+  };
 }

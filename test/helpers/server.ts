@@ -37,6 +37,8 @@ export interface TestServer {
     expiresInDays?: number;
     org?: string;
     workspace?: string;
+    /** The key's name (create-key's default: "CLI key"). */
+    keyName?: string;
     /** 'server': a key that never binds (SEKUIRE_API_KEY in services). */
     type?: 'client' | 'server';
   }): Promise<{ key: string; id: string }>;
@@ -189,6 +191,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
       if (options.expiresInDays !== undefined) command.push('--expires-in', String(options.expiresInDays));
       if (options.org !== undefined) command.push('--org', options.org);
       if (options.workspace !== undefined) command.push('--workspace', options.workspace);
+      if (options.keyName !== undefined) command.push('--key-name', options.keyName);
       if (options.type !== undefined) command.push('--type', options.type);
       const created = JSON.parse(await admin(command)) as { key: string; id: string };
       return { key: created.key, id: created.id };
