@@ -85,7 +85,9 @@ describe('a move approved or denied in Chromium', { timeout: 120_000 }, () => {
 
     const bound = column(page, 'Bound now');
     expect(await fact(bound, 'Device')).toBe('laptop-a');
-    expect(await fact(bound, 'OS')).toBe(THIS_OS);
+    expect(await fact(bound, 'OS')).toMatch(new RegExp(`^${THIS_OS}( · .+)? · ${process.arch}$`));
+    expect(await fact(bound, 'Fingerprint')).toBe(`${fingerprintPrefix(move.a)}…`);
+    expect(await fact(bound, 'Last address')).toBe('127.0.0.1');
     expect(await fact(bound, 'Bound')).toMatch(/^(just now|\d+ min ago)$/);
     const asking = column(page, 'New device');
     expect(await fact(asking, 'Device')).toBe('laptop-b');

@@ -43,7 +43,10 @@ export function normalizeUserCode(typed: string): string | undefined {
 
 /**
  * RFC 8252 §7.3: the redirect goes to the CLI's own listener on this machine, any port: plain
- * http to 127.0.0.1 or [::1] only. Never "localhost" (a name can resolve elsewhere).
+ * http to 127.0.0.1 only. Never "localhost" (a name can resolve elsewhere), and not [::1]
+ * either: the page's Content-Security-Policy must allow its form to lead there, and CSP has no
+ * syntax for an IPv6 address (Chromium ignores `http://[::1]:*` and blocks the redirect, so
+ * the login would be approved but never reach the CLI). The sekuire CLI listens on 127.0.0.1.
  */
 export function loopbackRedirect(text: string): URL | undefined {
   let url: URL;
@@ -52,8 +55,7 @@ export function loopbackRedirect(text: string): URL | undefined {
   } catch {
     return undefined;
   }
-  if (url.protocol !== 'http:' || (url.hostname !== '127.0.0.1' && url.hostname !== '[::1]'))
-    return undefined;
+  if (url.protocol !== 'http:' || url.hostname !== '127.0.0.1') return undefined;
   if (url.username !== '' || url.password !== '' || url.hash !== '' || url.port === '') return undefined;
   return url;
 }

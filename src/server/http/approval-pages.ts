@@ -63,7 +63,7 @@ function authorizeRequest(params: Record<string, string | undefined>): Authorize
     throw new ApiError(
       400,
       'invalid_request',
-      'This login link is not valid: its redirect_uri must be http://127.0.0.1:PORT/… or http://[::1]:PORT/… (the CLI on this computer). Nothing was sent anywhere.',
+      'This login link is not valid: its redirect_uri must be http://127.0.0.1:PORT/… (the CLI on this computer). Nothing was sent anywhere.',
     );
   }
   const state = params.state ?? '';
@@ -113,13 +113,11 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     const signedIn = kit.signedInOrRedirect(request, reply);
     if (signedIn === undefined) return reply;
     // The page's form is answered with a redirect to the CLI's listener, which CSP's form-action
-    // must allow (Chromium checks it for redirects too): loopback only, any port. Only the address
-    // of this login's listener is named: CSP has no syntax for an IPv6 address, and Chromium
-    // reports `http://[::1]:*` as an invalid source (a console error on every page) and ignores it.
-    const listener = asked.redirectUri.hostname === '127.0.0.1' ? 'http://127.0.0.1:*' : 'http://[::1]:*';
+    // must allow (Chromium checks it for redirects too): 127.0.0.1 only, any port (see
+    // loopbackRedirect for why not [::1]).
     reply.header(
       'content-security-policy',
-      `default-src 'none';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';form-action 'self' ${listener};frame-ancestors 'none';base-uri 'none'`,
+      "default-src 'none';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';form-action 'self' http://127.0.0.1:*;frame-ancestors 'none';base-uri 'none'",
     );
     return reply.view(
       'authorize.eta',
