@@ -270,6 +270,8 @@ export interface AttemptFigures {
   readonly ms: { readonly p50: number; readonly max: number };
   /** The server process's CPU per attempt (user + system, libuv's threads included). */
   readonly cpuMsPerAttempt: number;
+  /** /proc counts CPU in 10 ms ticks: below this per attempt, cpuMsPerAttempt reads 0. */
+  readonly cpuResolutionMs: number;
   readonly statuses: Record<string, number>;
 }
 
@@ -301,6 +303,7 @@ function figures(times: number[], cpuSeconds: number, statuses: Record<string, n
     attempts: times.length,
     ms: { p50: median(sorted), max: sorted.at(-1) ?? Number.NaN },
     cpuMsPerAttempt: (cpuSeconds * 1000) / times.length,
+    cpuResolutionMs: 10 / times.length,
     statuses,
   };
 }

@@ -435,8 +435,12 @@ export function dashboardRows(
     const result = dashboard[engine];
     if (result === undefined) continue;
     const signIn = result.signIn;
+    const cpuText = (figures: AttemptFigures) =>
+      figures.cpuMsPerAttempt < figures.cpuResolutionMs
+        ? `< ${figures.cpuResolutionMs.toFixed(1)}`
+        : figures.cpuMsPerAttempt.toFixed(figures.cpuMsPerAttempt < 10 ? 1 : 0);
     const attempt = (figures: AttemptFigures) =>
-      `p50 ${figures.ms.p50.toFixed(figures.ms.p50 < 10 ? 1 : 0)} ms, server CPU ${figures.cpuMsPerAttempt.toFixed(figures.cpuMsPerAttempt < 10 ? 1 : 0)} ms`;
+      `p50 ${figures.ms.p50.toFixed(figures.ms.p50 < 10 ? 1 : 0)} ms, server CPU ${cpuText(figures)} ms`;
     rows.push({
       what: `${engine}: sign-in cost per attempt, POST /api/v1/auth/login (not a target)`,
       measured: `right password: ${attempt(signIn.right)}; wrong: ${attempt(signIn.wrong)} (${signIn.right.attempts} + ${signIn.wrong.attempts}, one at a time, ${signIn.accounts} accounts on ${signIn.addresses.length} addresses); refused with 429 past the limits: ${attempt(signIn.refused)} (${signIn.refused.attempts})`,
@@ -454,7 +458,7 @@ export function dashboardRows(
     rows.push({
       what: `${engine}: a flood of sign-ins (not a target)`,
       measured: `one core absorbs ${perCore.toFixed(1)} attempts/s (1 / CPU per attempt); ${signIn.burst.streams} clients at once: ${signIn.burst.attemptsPerSecond.toFixed(1)} attempts/s, server CPU ${signIn.burst.serverCpuPercent.toFixed(0)} %, server VmHWM ${signIn.burst.serverHwmMb.toFixed(0)} MB (before: ${signIn.serverHwmBeforeMb.toFixed(0)} MB; 128 MiB per scrypt in flight)`,
-      baseline: `limits: 30 per address and 10 per account per 15 min, so one address adds at most 0.033 attempts/s: keeping one core busy takes ${addresses} addresses (IPv6: /64s); refusals cost ${signIn.refused.cpuMsPerAttempt.toFixed(1)} ms CPU`,
+      baseline: `limits: 30 per address and 10 per account per 15 min, so one address adds at most 0.033 attempts/s: keeping one core busy takes ${addresses} addresses (IPv6: /64s); refusals cost ${cpuText(signIn.refused)} ms CPU`,
       ratio: undefined,
       target: 'info',
       verdict: 'INFO',
