@@ -1,4 +1,4 @@
-// HTTP load with autocannon: GET /api/v1/cli/status, each connection cycling through its own share of keys.
+// HTTP load with autocannon: GET /api/v1/cli/status, each connection cycling through its own share of keys; or one fixed request (loadFixed).
 import autocannon, { type Request } from 'autocannon';
 import type { DeviceKey } from '../../src/core/device-key.js';
 import { proofHeaders } from '../../src/core/proof.js';
@@ -138,15 +138,14 @@ function shares(
 
 async function once(
   baseUrl: string,
-  pool: readonly Credential[],
+  path: string,
+  perConnection: readonly Request[][],
   connections: number,
   duration: number,
-  presigned: Presigned | undefined,
 ) {
-  const perConnection = shares(pool, connections, presigned);
   let next = 0;
   return autocannon({
-    url: `${baseUrl}${STATUS_PATH}`,
+    url: `${baseUrl}${path}`,
     connections,
     duration,
     pipelining: 1,
@@ -158,33 +157,34 @@ async function once(
   });
 }
 
-/** A warmup run (discarded), then the measured run; serverPid's memory is sampled across both. */
-export async function loadTest(
-  baseUrl: string,
+type Result = Awaited<ReturnType<typeof autocannon>>;
+
+/**
+ * A warmup run (discarded), then the measured run (`run(seconds)` makes one autocannon run);
+ * serverPid's memory is sampled across both, and the CPU of the server, of this process and of
+ * the database during the measured one.
+ */
+async function measured(
   serverPid: number,
-  pool: readonly Credential[],
   options: LoadOptions,
-  /** Starts counting the database's CPU; what it returns gives the seconds used since (clusterCpu). */
-  databaseCpu?: () => () => number,
-): Promise<LoadFigures> {
-  if (pool.length === 0) throw new Error('loadTest needs at least one credential');
+  databaseCpu: (() => () => number) | undefined,
+  run: (seconds: number) => Promise<Result>,
+): Promise<{
+  result: Result;
+  peak: ReturnType<ReturnType<typeof sampleMemory>['stop']>;
+  cpuPercent: LoadFigures['cpuPercent'];
+}> {
   const memory = sampleMemory(serverPid, 500);
-  let result: Awaited<ReturnType<typeof autocannon>>;
+  let result: Result;
   let peak: ReturnType<typeof memory.stop>;
   let cpuPercent: LoadFigures['cpuPercent'] = { server: Number.NaN, loadGenerator: Number.NaN };
-  const signed = pool.some((credential) => credential.deviceKey !== undefined);
-  // Made before the memory of the server is sampled or any time is taken.
-  const presigned = signed
-    ? new Presigned(pool, PRESIGN_RATE * (options.warmupSeconds + options.durationSeconds))
-    : undefined;
   try {
-    if (options.warmupSeconds > 0)
-      await once(baseUrl, pool, options.connections, options.warmupSeconds, presigned);
+    if (options.warmupSeconds > 0) await run(options.warmupSeconds);
     const serverBefore = processCpuSeconds(serverPid);
     const generatorBefore = process.cpuUsage();
     const database = databaseCpu?.();
     const started = process.hrtime.bigint();
-    result = await once(baseUrl, pool, options.connections, options.durationSeconds, presigned);
+    result = await run(options.durationSeconds);
     const wall = Number(process.hrtime.bigint() - started) / 1e9;
     const generator = process.cpuUsage(generatorBefore);
     const databaseSeconds = database?.();
@@ -196,6 +196,14 @@ export async function loadTest(
   } finally {
     peak = memory.stop();
   }
+  return { result, peak, cpuPercent };
+}
+
+function figures(
+  { result, peak, cpuPercent }: Awaited<ReturnType<typeof measured>>,
+  distinctKeys: number,
+  presigned: Presigned | undefined,
+): LoadFigures {
   const statusCodes: Record<string, number> = {};
   for (const [code, stats] of Object.entries(result.statusCodeStats)) statusCodes[code] = stats.count;
   return {
@@ -212,12 +220,56 @@ export async function loadTest(
     timeouts: result.timeouts,
     non2xx: result.non2xx,
     statusCodes,
-    distinctKeys: pool.length,
-    signedRequests: signed,
+    distinctKeys,
+    signedRequests: presigned !== undefined,
     ...(presigned !== undefined && {
       proofs: { presigned: presigned.made, signedDuringRun: presigned.signedDuringRun },
     }),
     serverMemory: { peakRssMb: peak.peakRssKb / 1024, hwmMb: peak.hwmKb / 1024, samples: peak.samples },
     cpuPercent,
   };
+}
+
+/** A warmup run (discarded), then the measured run; serverPid's memory is sampled across both. */
+export async function loadTest(
+  baseUrl: string,
+  serverPid: number,
+  pool: readonly Credential[],
+  options: LoadOptions,
+  /** Starts counting the database's CPU; what it returns gives the seconds used since (clusterCpu). */
+  databaseCpu?: () => () => number,
+): Promise<LoadFigures> {
+  if (pool.length === 0) throw new Error('loadTest needs at least one credential');
+  const signed = pool.some((credential) => credential.deviceKey !== undefined);
+  // Made before the memory of the server is sampled or any time is taken.
+  const presigned = signed
+    ? new Presigned(pool, PRESIGN_RATE * (options.warmupSeconds + options.durationSeconds))
+    : undefined;
+  const run = await measured(serverPid, options, databaseCpu, (seconds) =>
+    once(baseUrl, STATUS_PATH, shares(pool, options.connections, presigned), options.connections, seconds),
+  );
+  return figures(run, pool.length, presigned);
+}
+
+/** One GET request, as the same bytes on every connection, again and again. */
+export interface FixedRequest {
+  readonly path: string;
+  readonly headers: Record<string, string>;
+}
+
+/** loadTest for one fixed request (a signed-in person's page or list): no keys in rotation. */
+export async function loadFixed(
+  baseUrl: string,
+  serverPid: number,
+  request: FixedRequest,
+  options: LoadOptions,
+  databaseCpu?: () => () => number,
+): Promise<LoadFigures> {
+  const perConnection = Array.from({ length: options.connections }, () => [
+    { method: 'GET', path: request.path, headers: request.headers },
+  ]);
+  const run = await measured(serverPid, options, databaseCpu, (seconds) =>
+    once(baseUrl, request.path, perConnection, options.connections, seconds),
+  );
+  return figures(run, 1, undefined);
 }

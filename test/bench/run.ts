@@ -5,8 +5,9 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { type Cluster, SKIP_VARIABLE, startCluster, stopCluster } from '../helpers/postgres.js';
 import { type CliBenchResult, cliBench } from './cli-bench.js';
+import { type DashboardBenchResult, dashboardBench } from './dashboard-bench.js';
 import { Resources } from './processes.js';
-import { cliRows, type Row, serverRows, textTable } from './report.js';
+import { cliRows, dashboardRows, type Row, serverRows, textTable } from './report.js';
 import { type ServerBenchResult, serverBench } from './server-bench.js';
 import { type Bins, snapshotDist } from './snapshot.js';
 import { hyperfineTimer, loopTimer, type Timer } from './timing.js';
@@ -32,6 +33,15 @@ const SETTINGS = {
   wideRotation: 10_000,
   rounds: QUICK ? 1 : 3,
   revocations: QUICK ? 10 : 50,
+  /** Issue 11: one organization's keys, listed and paged by its owner, at this many connections. */
+  dashboardKeys: 1_000,
+  dashboardConnections: 8,
+  /** Sign-ins timed per kind (right, wrong password), one at a time; refused ones; a burst of clients at once. */
+  signInAttempts: QUICK ? 3 : 12,
+  refusedSignIns: QUICK ? 20 : 50,
+  signInStreams: QUICK ? 2 : 4,
+  signInsPerStream: QUICK ? 2 : 3,
+  scryptRuns: QUICK ? 3 : 10,
 };
 
 /** The two bins from package.json, as paths inside dist/ (e.g. cli.cjs, server.js). */
@@ -134,6 +144,7 @@ async function main(): Promise<number> {
   const baseEnv = environmentWithoutSekuire();
   let cli: CliBenchResult | undefined;
   let server: ServerBenchResult | undefined;
+  let dashboard: DashboardBenchResult | undefined;
   let cluster: Cluster | undefined;
   try {
     await snapshotDist(DIST, snapshot, bins);
@@ -173,6 +184,27 @@ async function main(): Promise<number> {
         baseEnv,
       }),
     );
+    dashboard = await section('dashboard', errors, () =>
+      dashboardBench(resources, {
+        rounds: SETTINGS.rounds,
+        serverPath,
+        barePath: BARE_PATH,
+        keys: SETTINGS.dashboardKeys,
+        connections: SETTINGS.dashboardConnections,
+        durationSeconds: SETTINGS.durationSeconds,
+        warmupSeconds: SETTINGS.warmupSeconds,
+        signIn: {
+          attempts: SETTINGS.signInAttempts,
+          refused: SETTINGS.refusedSignIns,
+          streams: SETTINGS.signInStreams,
+          perStream: SETTINGS.signInsPerStream,
+        },
+        scryptRuns: SETTINGS.scryptRuns,
+        baseEnv,
+        postgresAdminUrl: cluster?.adminUrl,
+        postgresDataDir: cluster === undefined ? undefined : join(cluster.dir, 'data'),
+      }),
+    );
   } finally {
     await resources.releaseAll();
     if (cluster !== undefined) await stopCluster(cluster);
@@ -198,6 +230,7 @@ async function main(): Promise<number> {
   const rows: Row[] = [
     ...cliRows(cli),
     ...serverRows(server, SETTINGS.smallKeys, SETTINGS.largeKeys, engines),
+    ...dashboardRows(dashboard, SETTINGS.dashboardKeys, SETTINGS.dashboardConnections, engines),
   ];
   const method = {
     cli:
@@ -206,6 +239,7 @@ async function main(): Promise<number> {
         : `own spawnSync loop, mean of ${SETTINGS.runs} runs after ${SETTINGS.warmup} warmups; login stdin: ${cli?.loginStdin ?? '?'}`,
     rss: cli?.rssNote ?? 'not measured',
     load: `autocannon ${SETTINGS.connections} connections, ${SETTINGS.warmupSeconds} s warmup then ${SETTINGS.durationSeconds} s, GET /api/v1/cli/status with keys bound to devices (X-Sekuire-Device matching); ${SETTINGS.rotation} keys in rotation spread over the table (each connection cycles through its own share); bare node:http and every server measured in ${SETTINGS.rounds} alternating rounds, the median round quoted; plus, on ${SETTINGS.smallKeys}-key databases of their own, keys bound with device keys (each request signed with a new proof in autocannon's setupRequest, by the bench process: its CPU is the load generator's) and server keys (unbound, no proof), in the same alternating rounds; plus an informational ${SETTINGS.wideRotation}-key run on each large database; status answers are reads only (seeded last_seen_at and last_used_at are recent); server memory from /proc/<pid>/status every 500 ms; revocations: revoke-key (a new process) then GET status on the other instance until refused`,
+    dashboard: `an organization with ${SETTINGS.dashboardKeys} keys (its owner made by sekuire-server create-user --password-stdin, the keys inserted in bulk: every 10th revoked, every 10th a server key, the other client keys bound to a device), on each engine; its owner signed in once through POST /api/v1/auth/login (Bearer access token) and once through the /login form (session and CSRF cookies); autocannon ${SETTINGS.dashboardConnections} connections, ${SETTINGS.warmupSeconds} s warmup then ${SETTINGS.durationSeconds} s, GET /api/v1/keys (every key, no pagination) and GET /dashboard/settings?tab=api-keys (the first page a person sees: 50 keys of ${SETTINGS.dashboardKeys}), with bare node:http answering bodies of the same sizes, in ${SETTINGS.rounds} alternating rounds, the median round (by req/s) quoted; page weight: the HTML plus the assets it links to, as served (no compression); sign-in: POST /api/v1/auth/login ${SETTINGS.signInAttempts} times with the right password and ${SETTINGS.signInAttempts} with a wrong one, interleaved, one at a time, each account (the owner's scrypt hash copied to extra users) at most 10 attempts and from its own 127.0.0.x address so the limits (30 per address, 10 per account per 15 min) are never met, server CPU from /proc/<pid>/stat (10 ms ticks) per attempt; then ${SETTINGS.refusedSignIns} attempts past an account's limit (429); then ${SETTINGS.signInStreams} clients at once, ${SETTINGS.signInsPerStream} wrong passwords each; and verifyPassword (scrypt N=2^17) alone in the bench process, ${SETTINGS.scryptRuns} times`,
   };
 
   console.log('');
@@ -218,6 +252,7 @@ async function main(): Promise<number> {
   );
   console.log(`timing: ${hyperfineVersion ?? 'built-in loop'} (${method.cli})`);
   console.log(`load: ${method.load}`);
+  console.log(`dashboard: ${method.dashboard}`);
   for (const note of notes) console.log(`note: ${note}`);
   console.log('');
   console.log(textTable(rows));
@@ -246,6 +281,7 @@ async function main(): Promise<number> {
     rows,
     cli: cli ?? null,
     server: server ?? null,
+    dashboard: dashboard ?? null,
     errors,
   };
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);

@@ -293,3 +293,206 @@ export async function countTouched(target: string, since: Date): Promise<number>
     await store.close();
   }
 }
+
+/** What seedOrganizationKeys wrote. */
+export interface OrganizationSeed {
+  readonly keys: number;
+  /** Keys bound to a device (active client keys). */
+  readonly devices: number;
+  readonly revoked: number;
+  readonly serverKeys: number;
+  readonly seconds: number;
+  readonly dbBytes: number;
+}
+
+/**
+ * `count` keys created by one user in the Default workspace of an organization they own (made
+ * by create-user, so the user, the organization and the owner membership are the real
+ * command's): what the dashboard's API Keys tab and GET /api/v1/keys list for them. A mix like
+ * a real organization's: every 10th key revoked, every 10th a server key (never bound), the
+ * other client keys bound to a device each; created a minute apart, newest first as listed;
+ * half of them with an expiry. Rows as create-key and login write them, in batches.
+ */
+export async function seedOrganizationKeys(
+  target: string,
+  secret: Buffer,
+  owner: { readonly userId: string; readonly orgId: string },
+  count: number,
+  now: Date = new Date(),
+): Promise<OrganizationSeed> {
+  const started = process.hrtime.bigint();
+  const random = base62Source();
+  const id = (prefix: string) => `${prefix}_${random(16)}`;
+  const sql = rawSql(target);
+  let devices = 0;
+  let revoked = 0;
+  let serverKeys = 0;
+  const nowIso = now.toISOString();
+  try {
+    await sql.exec('BEGIN');
+    const existing = await sql.get<{ id: string }>(
+      "SELECT id FROM workspaces WHERE org_id = ? AND name = 'Default'",
+      [owner.orgId],
+    );
+    const workspaceId = existing?.id ?? id('ws');
+    if (existing === undefined) {
+      await sql.run('INSERT INTO workspaces (id, org_id, name, created_at) VALUES (?, ?, ?, ?)', [
+        workspaceId,
+        owner.orgId,
+        'Default',
+        nowIso,
+      ]);
+    }
+    const keys = new Batch(sql, 'api_keys', [
+      'id',
+      'digest',
+      'masked',
+      'environment',
+      'type',
+      'name',
+      'user_id',
+      'workspace_id',
+      'created_at',
+      'expires_at',
+      'revoked_at',
+      'last_used_at',
+    ]);
+    const bound = new Batch(sql, 'devices', [
+      'id',
+      'key_id',
+      'fingerprint',
+      'name',
+      'os',
+      'os_version',
+      'arch',
+      'bound_at',
+      'last_seen_at',
+      'last_ip',
+    ]);
+    const audit = new Batch(sql, 'audit_events', [
+      'at',
+      'event',
+      'key_id',
+      'fingerprint',
+      'device_name',
+      'client_ip',
+      'actor_user_id',
+      'detail',
+    ]);
+    const order = [keys, bound, audit];
+    const minute = 60_000;
+    for (let i = 0; i < count; i++) {
+      const createdAt = new Date(now.getTime() - (i + 1) * minute).toISOString();
+      const environment = i % 3 === 0 ? 'live' : 'test';
+      const type = i % 10 === 5 ? 'server' : 'client';
+      const isRevoked = i % 10 === 7;
+      const body = random(RANDOM_LENGTH);
+      const key = `sk_${environment}_${body}${checksum(body)}`;
+      if (i === 0) parseKey(key);
+      const keyId = id('key');
+      const masked = maskKey(key);
+      const expiresAt = i % 2 === 0 ? new Date(now.getTime() + 90 * 86_400_000).toISOString() : null;
+      keys.add([
+        keyId,
+        keyDigest(secret, key),
+        masked,
+        environment,
+        type,
+        `${type === 'server' ? 'Server' : 'CLI'} key ${String(count - i).padStart(4, '0')}`,
+        owner.userId,
+        workspaceId,
+        createdAt,
+        expiresAt,
+        isRevoked ? nowIso : null,
+        i % 4 === 0 ? null : nowIso,
+      ]);
+      audit.add([
+        createdAt,
+        'create',
+        keyId,
+        null,
+        null,
+        '127.0.0.1',
+        owner.userId,
+        JSON.stringify({ masked, environment, type }),
+      ]);
+      if (isRevoked) revoked += 1;
+      if (type === 'server') serverKeys += 1;
+      if (type === 'client' && !isRevoked) {
+        const deviceId = id('dev');
+        const fingerprint = randomBytes(32).toString('hex');
+        const deviceName = `laptop-${String(i).padStart(4, '0')}`;
+        bound.add([
+          deviceId,
+          keyId,
+          fingerprint,
+          deviceName,
+          'linux',
+          '6.1.0',
+          'x64',
+          createdAt,
+          nowIso,
+          '127.0.0.1',
+        ]);
+        audit.add([
+          createdAt,
+          'bind',
+          keyId,
+          fingerprint,
+          deviceName,
+          '127.0.0.1',
+          null,
+          JSON.stringify({ device_id: deviceId, os: 'linux', os_version: '6.1.0', arch: 'x64' }),
+        ]);
+        devices += 1;
+      }
+      if (order.some((batch) => batch.full)) for (const batch of order) await batch.flush();
+    }
+    for (const batch of order) await batch.flush();
+    await sql.exec('COMMIT');
+  } finally {
+    await sql.close();
+  }
+  return {
+    keys: count,
+    devices,
+    revoked,
+    serverKeys,
+    seconds: Number(process.hrtime.bigint() - started) / 1e9,
+    dbBytes: await databaseBytes(target),
+  };
+}
+
+/**
+ * Accounts that can sign in with the same password as `fromUserId` (its scrypt hash copied,
+ * so the same cost): the sign-in timing needs several, as each takes 10 attempts per 15 min.
+ */
+export async function cloneSignInAccounts(
+  target: string,
+  fromUserId: string,
+  emails: readonly string[],
+  now: Date = new Date(),
+): Promise<void> {
+  const sql = rawSql(target);
+  try {
+    const row = await sql.get<{ password_hash: string | null }>(
+      'SELECT password_hash FROM users WHERE id = ?',
+      [fromUserId],
+    );
+    if (row?.password_hash === null || row?.password_hash === undefined) {
+      throw new Error(`user ${fromUserId} has no password`);
+    }
+    const random = base62Source();
+    for (const email of emails) {
+      await sql.run('INSERT INTO users (id, email, name, created_at, password_hash) VALUES (?, ?, ?, ?, ?)', [
+        `user_${random(16)}`,
+        email,
+        email,
+        now.toISOString(),
+        row.password_hash,
+      ]);
+    }
+  } finally {
+    await sql.close();
+  }
+}

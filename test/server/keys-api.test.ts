@@ -173,6 +173,60 @@ forEachEngine((engine) => {
       expect(trail?.actor_user_id).toBe((await h.store.read.accounts.userByEmail('admin@example.com'))?.id);
     });
 
+    it("the dashboard's pages and count follow the same rule as the whole list", async () => {
+      const owner = await as('owner@example.com', { organization: 'Acme', role: 'owner' });
+      const member = await as('member@example.com', { organization: 'Acme', role: 'member' });
+      await as('admin@example.com', { organization: 'Acme', role: 'admin' });
+      await as('outsider@example.com');
+      const workspace = (await owner('POST', '/api/v1/keys', { name: 'owner 0' })).json().workspace.id;
+      for (let i = 1; i < 4; i++) {
+        const key = (
+          await owner('POST', '/api/v1/keys', { name: `owner ${i}`, workspace_id: workspace })
+        ).json();
+        if (i === 1) expect((await h.login(key.key, FP_A)).statusCode).toBe(200);
+        if (i === 2) expect((await owner('DELETE', `/api/v1/keys/${key.id}`)).statusCode).toBe(200);
+        h.advance(1_000);
+        await member('POST', '/api/v1/keys', { name: `member ${i}`, workspace_id: workspace });
+      }
+      // Without a workspace: Acme's Default (the member has no organization of their own); and a
+      // key of another organization.
+      await member('POST', '/api/v1/keys', { name: 'member default' });
+      await (await as('eve@example.com', { organization: 'Evil', role: 'owner' }))('POST', '/api/v1/keys', {
+        name: 'evil',
+      });
+      for (const email of [
+        'owner@example.com',
+        'admin@example.com',
+        'member@example.com',
+        'outsider@example.com',
+      ]) {
+        const userId = (await h.store.read.accounts.userByEmail(email))?.id as string;
+        const whole = await h.store.read.keys.visibleTo(userId);
+        const pages = [];
+        for (let offset = 0; offset <= whole.length; offset += 3) {
+          pages.push(...(await h.store.read.keys.visibleTo(userId, { limit: 3, offset })));
+        }
+        expect(pages, email).toEqual(whole);
+        expect(await h.store.read.keys.countVisibleTo(userId), email).toBe(whole.length);
+      }
+      const ownerId = (await h.store.read.accounts.userByEmail('owner@example.com'))?.id as string;
+      const seen = await h.store.read.keys.visibleTo(ownerId, { limit: 10, offset: 0 });
+      expect(seen.map((key) => key.name).sort()).toEqual(
+        [
+          'member 1',
+          'member 2',
+          'member 3',
+          'member default',
+          'owner 0',
+          'owner 1',
+          'owner 2',
+          'owner 3',
+        ].sort(),
+      );
+      expect(seen.find((key) => key.name === 'owner 1')?.device_id).toMatch(/^dev_/);
+      expect(seen.find((key) => key.name === 'owner 2')?.revoked_at).not.toBeNull();
+    });
+
     it('a workspace of an organization one does not belong to is refused', async () => {
       const ada = await as('ada@example.com', { organization: 'Acme', role: 'owner' });
       const eve = await as('eve@example.com', { organization: 'Evil', role: 'owner' });
