@@ -101,6 +101,32 @@ forEachEngine((engine) => {
       }
     });
 
+    it('the list comes in pages, newest first: limit (1..1000, default 100) and offset', async () => {
+      const ada = await as('ada@example.com');
+      const names: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        names.unshift(`k${i}`);
+        expect((await ada('POST', '/api/v1/keys', { name: `k${i}` })).statusCode).toBe(201);
+        h.advance(1_000);
+      }
+      const all = (await ada('GET', '/api/v1/keys')).json();
+      expect(all.keys.map((key: { name: string }) => key.name)).toEqual(names);
+      expect([all.total, all.limit, all.offset, all.has_more]).toEqual([5, 100, 0, false]);
+      const first = (await ada('GET', '/api/v1/keys?limit=2')).json();
+      expect(first.keys.map((key: { name: string }) => key.name)).toEqual(['k4', 'k3']);
+      expect([first.total, first.limit, first.offset, first.has_more]).toEqual([5, 2, 0, true]);
+      const last = (await ada('GET', '/api/v1/keys?limit=2&offset=4')).json();
+      expect(last.keys.map((key: { name: string }) => key.name)).toEqual(['k0']);
+      expect(last.has_more).toBe(false);
+      expect((await ada('GET', '/api/v1/keys?offset=9')).json().keys).toEqual([]);
+      for (const query of ['limit=0', 'limit=1001', 'limit=x', 'limit=1.5', 'offset=-1', 'limit=&offset=1']) {
+        const response = await ada('GET', `/api/v1/keys?${query}`);
+        expect(response.statusCode, query).toBe(400);
+        expect(response.json().error).toBe('invalid_request');
+        expect(['limit', 'offset']).toContain(response.json().field);
+      }
+    });
+
     it('without a session: 401 invalid_token, for every route', async () => {
       for (const [method, url] of [
         ['GET', '/api/v1/keys'],

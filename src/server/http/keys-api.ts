@@ -17,7 +17,7 @@ import type { VisibleDevice } from '../store/queries/devices.js';
 import type { VisibleKey } from '../store/queries/keys.js';
 import { ApiError } from './api-error.js';
 import { requireWho, type WebDeps } from './session-auth.js';
-import { parseNewKeyBody, parseRollBody } from './validation.js';
+import { parseListQuery, parseNewKeyBody, parseRollBody } from './validation.js';
 
 export function visibleKeyJson(key: VisibleKey, now: Date) {
   return {
@@ -99,9 +99,17 @@ export const keysApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   const id = (request: FastifyRequest) => (request.params as { id: string }).id;
 
   app.get('/api/v1/keys', async (request) => {
-    const page = await listKeysFor(deps.store, requireWho(request).user.id);
+    const { limit, offset } = parseListQuery(request.query);
+    const page = await listKeysFor(deps.store, requireWho(request).user.id, { limit, offset });
     const now = deps.now();
-    return { keys: page.items.map((key) => visibleKeyJson(key, now)) };
+    return {
+      keys: page.items.map((key) => visibleKeyJson(key, now)),
+      // Extension: the list comes in pages (newest first), as a page of the dashboard does.
+      total: page.total,
+      limit,
+      offset,
+      has_more: offset + page.items.length < page.total,
+    };
   });
 
   app.post('/api/v1/keys', changes, async (request, reply) => {

@@ -277,3 +277,29 @@ export function parseDeviceCodeBody(body: unknown): { device: DeviceFacts; publi
   const device = bodyObject(body).device;
   return { device: parseDeviceFacts(device), publicKey: requiredPublicKey(device) };
 }
+
+/** GET /api/v1/keys: 100 keys a page unless asked; 1,000 at most (~600 KB of JSON). */
+export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+
+function queryNumber(
+  query: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw invalid(name, `${name} must be a whole number from ${min} to ${max}.`);
+  }
+  return Number(value);
+}
+
+export function parseListQuery(query: unknown): { limit: number; offset: number } {
+  const record = isObject(query) ? query : {};
+  return {
+    limit: queryNumber(record, 'limit', 1, MAX_LIST_LIMIT) ?? DEFAULT_LIST_LIMIT,
+    offset: queryNumber(record, 'offset', 0, 100_000_000) ?? 0,
+  };
+}
