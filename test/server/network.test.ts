@@ -1,7 +1,8 @@
 // Over real sockets: slow clients are cut off by requestTimeout, abuse does not stop valid requests.
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { FP_A, type Harness, harness } from './harness.js';
+import { revokeApiKey } from '../../src/server/domain/keys.js';
+import { deviceBody, FP_A, type Harness, harness } from './harness.js';
 
 const REQUEST_TIMEOUT_MS = 600;
 let h: Harness;
@@ -161,5 +162,37 @@ describe('abuse', () => {
     expect((await h.store.read.audit.list()).filter((event) => event.event === 'rate_limited')).toHaveLength(
       1,
     );
+  });
+});
+
+describe('a revocation that lands while a login body is arriving', () => {
+  it('wins: the login answers 401 key_revoked and binds nothing', async () => {
+    const created = await h.createKey();
+    const device = h.deviceKey(FP_A);
+    const plain = deviceBody(FP_A);
+    const body = JSON.stringify({ device: { ...plain.device, public_key: device.publicJwk } });
+    const proof = h.sign(device, 'POST', '/api/v1/cli/login', body);
+    const raw = rawConnection(
+      `POST /api/v1/cli/login HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: ${created.apiKey.value}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n` +
+        `${Object.entries(proof)
+          .map(([name, value]) => `${name}: ${value}\r\n`)
+          .join('')}\r\n`,
+    );
+    // The key is checked as soon as the headers are in, which records its use: wait for that,
+    // so the revocation below surely lands between the check and the body.
+    for (let waited = 0; waited < 2_000; waited += 5) {
+      if ((await h.store.read.keys.byId(created.key.id))?.last_used_at != null) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect((await h.store.read.keys.byId(created.key.id))?.last_used_at).not.toBeNull();
+    await revokeApiKey(h.store, created.key.id, h.now());
+    raw.socket.write(body);
+    const { data } = await raw.closed;
+    expect(data).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
+    expect(data.slice(data.indexOf('\r\n\r\n') + 4)).toBe(
+      JSON.stringify({ error: 'key_revoked', message: 'This API key has been revoked.' }),
+    );
+    expect(await h.store.read.devices.active(created.key.id)).toBeUndefined();
   });
 });
