@@ -234,6 +234,77 @@ describe('pages', () => {
     expect(later.body).toContain(`${key.slice(0, 11)}...${key.slice(-3)}`);
   });
 
+  it('a choice the form never offers is refused with the form as it was left, never a silent default', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const b = browser();
+    await b.signIn('ada@example.com');
+    await b.get('/dashboard/settings?tab=api-keys&create=1');
+    const cases: [Record<string, string>, string][] = [
+      [
+        { name: 'ci', environment: 'live', type: 'client', expires: '7' },
+        'Choose when the key expires from the list.',
+      ],
+      [{ name: 'ci', environment: 'live', type: 'client' }, 'Choose when the key expires from the list.'],
+      [
+        { name: 'ci', environment: 'prod', type: 'client', expires: '30' },
+        'Choose the environment from the list: test or live.',
+      ],
+      [
+        { name: 'ci', environment: 'live', type: 'admin', expires: '30' },
+        'Choose the type from the list: client or server.',
+      ],
+      [{ name: '   ', environment: 'live', type: 'server', expires: '365' }, 'Give the key a name.'],
+      [
+        { name: 'x'.repeat(201), environment: 'live', type: 'client', expires: '30' },
+        'The name must be at most 200 characters, without control characters.',
+      ],
+    ];
+    for (const [fields, message] of cases) {
+      const refused = await b.post('/dashboard/keys', fields);
+      expect(refused.statusCode).toBe(400);
+      expect(refused.body).toContain(`<p class="alert alert-error" role="alert">${message}</p>`);
+      expect(refused.body).not.toMatch(/readonly value="sk_/);
+    }
+    // What was valid comes back chosen: the last case kept live, client and 30 days.
+    const last = await b.post('/dashboard/keys', {
+      name: '  ',
+      environment: 'live',
+      type: 'server',
+      expires: '365',
+    });
+    expect(last.body).toContain('<option value="live" selected>live</option>');
+    expect(last.body).toContain('<option value="server" selected>server</option>');
+    expect(last.body).toContain('<option value="365" selected>1 year</option>');
+    expect(last.body).toContain('value="  "');
+    expect(await h.store.read.keys.list()).toEqual([]);
+
+    const created = await b.post('/dashboard/keys', {
+      name: 'ci',
+      environment: 'test',
+      type: 'client',
+      expires: '30',
+    });
+    expect(created.statusCode).toBe(200);
+    const id = (await h.store.read.keys.list())[0]?.id as string;
+    const roll = await b.post(`/dashboard/keys/${id}/roll`, { grace: '5' });
+    expect(roll.statusCode).toBe(400);
+    expect(roll.body).toContain('Choose from the list how long the old key keeps working.');
+    expect(roll.body).toContain('Roll this key?');
+    const keys = await h.store.read.keys.list();
+    expect(keys.map((key) => [key.id, key.revoked_at])).toEqual([[id, null]]);
+    const missing = await b.post('/dashboard/keys/key_nosuchkey/roll', { grace: '5' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.body).toContain('<title>Not found');
+    expect(missing.body).toContain('<h1>Not found</h1>');
+    // An error page says what kind of error it is, not just "something went wrong".
+    await b.post(`/dashboard/keys/${id}/revoke`, {});
+    const stale = await b.post(`/dashboard/keys/${id}/roll`, { grace: '0' });
+    expect(stale.statusCode).toBe(409);
+    expect(stale.body).toContain('<h1>That cannot be done now</h1>');
+    expect(stale.body).toContain('<p>Only an active key can be rolled.</p>');
+  });
+
   it('escapes what people type: a key named like markup is shown as text', async () => {
     const h = await start();
     await h.createUser({ email: 'ada@example.com' });

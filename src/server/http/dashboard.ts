@@ -25,7 +25,7 @@ import { type PageKit, registerApprovalPages } from './approval-pages.js';
 import type { SignInDeps } from './auth-api.js';
 import { form } from './forms.js';
 import { clearSessionCookie, setSessionCookie, type Who, who } from './session-auth.js';
-import { keyName } from './validation.js';
+import { keyName, MAX_TEXT_LENGTH } from './validation.js';
 import { webRoot } from './web-root.js';
 
 export const KEYS_PER_PAGE = 50;
@@ -37,12 +37,37 @@ const EXPIRY_CHOICES = [
   { value: '365', label: '1 year' },
   { value: 'never', label: 'Never' },
 ];
+const ENVIRONMENT_CHOICES = ['test', 'live'] as const;
+const TYPE_CHOICES = ['client', 'server'] as const;
 const GRACE_CHOICES = [
   { value: '0', label: 'Not at all: stop it now' },
   { value: '3600', label: '1 hour' },
   { value: '86400', label: '24 hours' },
   { value: String(MAX_GRACE_SECONDS), label: '7 days' },
 ];
+
+/** The error page's heading (and title) by status: the message under it says what to do. */
+const ERROR_HEADINGS: Record<number, string> = {
+  400: 'That request was not valid',
+  403: 'Not allowed',
+  404: 'Not found',
+  409: 'That cannot be done now',
+  429: 'Too many attempts',
+  503: 'Temporarily unavailable',
+};
+
+/** What the create form sent, kept so that a refused form comes back as the person left it. */
+interface KeyFormValues {
+  readonly name: string;
+  readonly environment: string;
+  readonly type: string;
+  readonly expires: string;
+}
+
+/** One of a select's values, or undefined: a value the form never offers is an error, not a default. */
+function choice<T extends string>(value: unknown, allowed: readonly T[]): T | undefined {
+  return allowed.find((candidate) => candidate === value);
+}
 
 /** `?next=` only ever leads to a path on this site: never another origin, never a scheme. */
 export function safeNext(next: unknown): string {
@@ -128,6 +153,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       notice?: string;
       creating?: boolean;
       formError?: string;
+      values?: KeyFormValues;
     },
     status = 200,
   ) => {
@@ -187,7 +213,8 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
         `sekuire-server: unexpected error in ${request.method} ${request.routeOptions.url ?? '(no route)'}: ${error.stack ?? String(error)}`,
       );
     }
-    return reply.code(status).view('error.eta', page(request, reply, 'Error', { status, message }));
+    const heading = ERROR_HEADINGS[status] ?? (status >= 500 ? 'Something went wrong' : 'That did not work');
+    return reply.code(status).view('error.eta', page(request, reply, heading, { heading, message }));
   });
 
   registerApprovalPages(app, deps, { page, signedInOrRedirect, actor });
@@ -266,16 +293,34 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     const signedIn = signedInOrRedirect(request, reply);
     if (signedIn === undefined) return reply;
     const body = form(request);
+    const environment = choice(body.environment, ENVIRONMENT_CHOICES);
+    const type = choice(body.type, TYPE_CHOICES);
+    const expires = choice(
+      body.expires,
+      EXPIRY_CHOICES.map((option) => option.value),
+    );
+    const values: KeyFormValues = {
+      name: typeof body.name === 'string' ? body.name : '',
+      environment: environment ?? 'test',
+      type: type ?? 'client',
+      expires: expires ?? '90',
+    };
+    const refuse = (formError: string) =>
+      renderKeys(request, reply, signedIn, { creating: true, formError, values }, 400);
     let name: string;
     try {
       name = keyName(body.name);
     } catch {
-      return renderKeys(request, reply, signedIn, { creating: true, formError: 'Give the key a name.' }, 400);
+      return refuse(
+        values.name.trim() === ''
+          ? 'Give the key a name.'
+          : `The name must be at most ${MAX_TEXT_LENGTH} characters, without control characters.`,
+      );
     }
-    const environment = body.environment === 'live' ? 'live' : 'test';
-    const type = body.type === 'server' ? 'server' : 'client';
-    const days = body.expires === 'never' || body.expires === undefined ? null : Number(body.expires);
-    const expiresInDays = days !== null && [30, 90, 365].includes(days) ? days : null;
+    if (environment === undefined) return refuse('Choose the environment from the list: test or live.');
+    if (type === undefined) return refuse('Choose the type from the list: client or server.');
+    if (expires === undefined) return refuse('Choose when the key expires from the list.');
+    const expiresInDays = expires === 'never' ? null : Number(expires);
     const outcome = await createKeyFor(deps.store, deps.secret, actor(signedIn, request), {
       name,
       environment,
@@ -327,9 +372,26 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     const signedIn = signedInOrRedirect(request, reply);
     if (signedIn === undefined) return reply;
     const id = (request.params as { id: string }).id;
-    const grace = Number(form(request).grace ?? '0');
-    const seconds = GRACE_CHOICES.some((choice) => Number(choice.value) === grace) ? grace : 0;
+    const grace = choice(
+      form(request).grace,
+      GRACE_CHOICES.map((option) => option.value),
+    );
     const old = await keyFor(deps.store, signedIn.user.id, id);
+    if (grace === undefined) {
+      // Never a silent "stop it now": that would cut off whatever still uses the old key.
+      if (old === undefined)
+        throw new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
+      return reply.code(400).view(
+        'roll.eta',
+        page(request, reply, 'Roll key', {
+          tab: 'api-keys',
+          key: old,
+          graceChoices: GRACE_CHOICES,
+          formError: 'Choose from the list how long the old key keeps working.',
+        }),
+      );
+    }
+    const seconds = Number(grace);
     const outcome = await rollKeyFor(deps.store, deps.secret, actor(signedIn, request), id, seconds);
     if (!outcome.ok && outcome.reason === 'not_found') {
       throw new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
