@@ -96,6 +96,8 @@ async function webFlow(flow: Flow, options: LoginOptions): Promise<LoginResult> 
       code_challenge_method: 'S256',
       device_name: device.name,
       device_os: device.os,
+      device_os_version: device.os_version,
+      device_arch: device.arch,
       confirm: words,
       fingerprint: identity.fingerprint.slice(0, 12),
     });

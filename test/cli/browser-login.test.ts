@@ -130,6 +130,12 @@ describe('login --web', () => {
     expect(page.status).toBe(200);
     expect(page.body).toContain(words);
     const params = Object.fromEntries(new URL(url as string).searchParams);
+    // The page shows the OS as the device-code page does: name, version, architecture.
+    expect(params.device_arch).toBe(process.arch);
+    expect(params.device_os_version).not.toBe('');
+    expect(page.body).toContain(
+      `<dt>OS</dt><dd>${params.device_os} · ${params.device_os_version} · ${params.device_arch}</dd>`,
+    );
     const approved = await ada.post('/cli/authorize', { ...params, decision: 'authorize' });
     expect(approved.status).toBe(303);
     const callback = await ada.get(approved.location as string);

@@ -237,7 +237,8 @@ describe('login --web --no-browser in Chromium', { timeout: 120_000 }, () => {
       `Your terminal shows: ${words}`,
     );
     expect(await fact(page, 'Device')).toBe('laptop-web');
-    expect(await fact(page, 'OS')).toBe(THIS_OS);
+    // As on the device-code page: the OS, its version and the architecture.
+    expect(await fact(page, 'OS')).toMatch(new RegExp(`^${THIS_OS}( · .+)? · ${process.arch}$`));
     expect(await fact(page, 'Fingerprint')).toBe(`${fingerprintPrefix(laptop)}…`);
     expect(await fact(page, 'Client address')).toBe(`this computer (the CLI listens on ${listener.host})`);
     await page.getByText(`asks to log in as ${person.email}`).waitFor();

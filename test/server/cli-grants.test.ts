@@ -80,6 +80,13 @@ forEachEngine((engine) => {
       expect(page.statusCode).toBe(200);
       expect(page.body).toContain('MAPLE-OTTER');
       expect(page.body).toContain('laptop');
+      expect(page.body).toContain('<dt>OS</dt><dd>linux</dd>');
+      // The CLI's extensions: shown when present, cleaned, and carried through the form.
+      const detailed = await b.get(
+        `/cli/authorize?${query}&device_os_version=${encodeURIComponent('Debian 13\u202e')}&device_arch=%00%07`,
+      );
+      expect(detailed.body).toContain('<dt>OS</dt><dd>linux · Debian 13</dd>');
+      expect(detailed.body).toContain('<input type="hidden" name="device_os_version" value="Debian 13');
       expect(page.body).toMatch(
         /<button type="submit" name="decision" value="authorize"[^>]*>Authorize<\/button>/,
       );

@@ -69,6 +69,9 @@ export function pkceChallenge(verifier: string): string {
 export interface AskingDevice {
   readonly name: string;
   readonly os: string;
+  /** Extensions the CLI sends to the loopback page; absent from older CLIs. */
+  readonly osVersion?: string;
+  readonly arch?: string;
 }
 
 /** A new key for the device, owned by the person who approved, bound to the device at once. */
@@ -158,8 +161,8 @@ export async function approveLoopback(
       fingerprint: null,
       device_name: approval.device.name,
       device_os: approval.device.os,
-      os_version: null,
-      arch: null,
+      os_version: approval.device.osVersion ?? null,
+      arch: approval.device.arch ?? null,
       requested_ip: actor.clientIp,
       created_at: at,
       expires_at: new Date(actor.now.getTime() + CODE_TTL_MS).toISOString(),

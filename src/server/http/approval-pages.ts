@@ -53,6 +53,12 @@ function shownText(value: string | undefined, fallback: string): string {
   return text === '' ? fallback : text;
 }
 
+/** An optional fact, cleaned like the others; left out when nothing printable remains. */
+function optionalText<K extends string>(name: K, value: string | undefined): Partial<Record<K, string>> {
+  const text = shownText(value, '');
+  return text === '' ? {} : ({ [name]: text } as Record<K, string>);
+}
+
 /**
  * The parameters of PROTOCOL.md's authorize URL. A redirect URI off loopback is refused with a
  * page and never redirected to: that is how a login code would be sent to someone else.
@@ -89,6 +95,8 @@ function authorizeRequest(params: Record<string, string | undefined>): Authorize
     device: {
       name: shownText(params.device_name, 'unnamed device'),
       os: shownText(params.device_os, 'unknown OS'),
+      ...optionalText('osVersion', params.device_os_version),
+      ...optionalText('arch', params.device_arch),
     },
     confirm,
     fingerprint,
