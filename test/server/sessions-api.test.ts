@@ -1,7 +1,10 @@
 // Sessions for people: sign in, refresh with reuse detection, sign out, me; limits before any hash.
+import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/server/http/app.js';
+import { openStore } from '../../src/server/store/open.js';
 import { forEachEngine } from '../helpers/engines.js';
-import { type Harness, type HarnessOptions, harness, PASSWORD, T0 } from './harness.js';
+import { type Harness, type HarnessOptions, harness, PASSWORD, T0, TEST_PASSWORD_COST } from './harness.js';
 
 forEachEngine((engine) => {
   let h: Harness;
@@ -131,6 +134,58 @@ forEachEngine((engine) => {
       // Another account is unaffected.
       await h.createUser({ email: 'bob@example.com' });
       expect((await signIn('bob@example.com', PASSWORD, '10.0.2.1')).statusCode).toBe(200);
+    });
+
+    it('instances on one database share the counts, and a restart does not reset them', async () => {
+      await start({ signInLimit: { perAddress: 100, perAccount: 4, windowMs: 60_000 } });
+      await h.createUser({ email: 'ada@example.com' });
+      // Another instance on the same database, as behind a load balancer (or after a restart).
+      const instance = async () => {
+        const store = await openStore(h.target);
+        const app = await buildApp({
+          store,
+          secret: h.secret,
+          now: h.now,
+          logError: (message) => h.logged.push(message),
+          passwordCost: TEST_PASSWORD_COST,
+          signInLimit: { perAddress: 100, perAccount: 4, windowMs: 60_000 },
+        });
+        return {
+          app,
+          close: async () => {
+            await app.close();
+            await store.close();
+          },
+        };
+      };
+      const attempt = (app: FastifyInstance, password: string) =>
+        app.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          payload: { email: 'Ada@Example.com ', password },
+          remoteAddress: '10.9.0.1',
+        });
+      const b = await instance();
+      const statuses = [];
+      for (const app of [h.app, b.app, h.app, b.app, b.app, h.app])
+        statuses.push((await attempt(app, 'wrong guess')).statusCode);
+      expect(statuses).toEqual([401, 401, 401, 401, 429, 429]);
+      const limited = await attempt(b.app, PASSWORD);
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers['retry-after']).toBe('60');
+      await b.close();
+      // A server started afterwards reads what was counted: the same window, half gone.
+      h.advance(30_000);
+      const restarted = await instance();
+      try {
+        expect((await attempt(restarted.app, PASSWORD)).headers['retry-after']).toBe('30');
+        // The window ends for every instance at once.
+        h.advance(30_000);
+        expect((await attempt(restarted.app, PASSWORD)).statusCode).toBe(200);
+        expect((await attempt(h.app, 'wrong guess')).statusCode).toBe(401);
+      } finally {
+        await restarted.close();
+      }
     });
 
     it('per address: many accounts tried from one address meet its limit', async () => {

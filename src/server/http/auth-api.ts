@@ -1,12 +1,11 @@
 // Sessions for people (DASHBOARD.md): sign in, refresh, sign out, who am I. Bearer tokens only.
 import { normalizeIP } from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { me, refresh, signIn, signOut } from '../domain/sessions.js';
+import { signInCounter } from '../domain/sign-in-limits.js';
 import { ApiError } from './api-error.js';
 import { requireWho, type WebDeps } from './session-auth.js';
 import { parseRefreshBody, parseSignInBody } from './validation.js';
-
-type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 
 /** Undefined when a sign-in attempt may go ahead; else the seconds to wait. */
 export type SignInGate = (request: FastifyRequest) => Promise<number | undefined>;
@@ -17,31 +16,26 @@ export interface SignInDeps extends WebDeps {
 }
 
 /**
- * Attempts are counted before any password is hashed: the hash is slow on purpose, so a flood
- * of sign-ins must be refused before it costs anything. Per address and per account (a
- * distributed guess at one account meets the second).
+ * Attempts are counted before any password is hashed (domain/sign-in-limits.ts), per address
+ * (IPv6: per /64) and per account (a distributed guess at one account meets the second), in
+ * the database: every instance on it shares the counts.
  */
-export function signInGate(app: FastifyInstance, deps: WebDeps): SignInGate {
+export function signInGate(deps: WebDeps): SignInGate {
   const { perAddress, perAccount, windowMs } = deps.signInLimit;
-  const byAddress: Limiter = app.createRateLimit({
-    max: perAddress,
-    timeWindow: windowMs,
-    keyGenerator: (request) => `sign-in address ${normalizeIP(request.ip, 64)}`,
-  });
-  const byAccount: Limiter = app.createRateLimit({
-    max: perAccount,
-    timeWindow: windowMs,
-    keyGenerator: (request) =>
-      `sign-in account ${String((request.body as { email?: unknown })?.email ?? '')
-        .trim()
-        .toLowerCase()}`,
-  });
-  return async (request) => {
-    for (const check of [byAddress, byAccount]) {
-      const result = await check(request);
-      if (!result.isAllowed && result.isExceeded) return Math.max(1, result.ttlInSeconds);
-    }
-    return undefined;
+  const counter = signInCounter(deps.store, windowMs);
+  return (request) => {
+    const email = String((request.body as { email?: unknown })?.email ?? '')
+      .trim()
+      .toLowerCase()
+      // No address is longer (RFC 5321); a longer one matches no account, so the cap forgives nothing.
+      .slice(0, 254);
+    return counter.attempt(
+      [
+        { key: `address ${normalizeIP(request.ip, 64)}`, max: perAddress },
+        { key: `account ${email}`, max: perAccount },
+      ],
+      deps.now(),
+    );
   };
 }
 

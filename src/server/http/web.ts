@@ -53,7 +53,7 @@ export const webSurfaces: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   });
   resolveSessions(app, deps);
   // One gate for both ways in: guesses at an account through the API and the page meet one limit.
-  const signIn = { ...deps, signInGate: signInGate(app, deps) };
+  const signIn = { ...deps, signInGate: signInGate(deps) };
   await app.register(authApi, signIn);
   await app.register(keysApi, deps);
   await app.register(movesApi, deps);

@@ -227,4 +227,14 @@ export const MIGRATIONS: readonly string[] = [
     AFTER INSERT OR UPDATE OF key_id, fingerprint, unbound_at, public_key, key_thumbprint OR DELETE
     ON devices FOR EACH STATEMENT EXECUTE FUNCTION sekuire_cache_changed();
   `,
+  // As SQLite's 6: sign-in attempts counted in the database, shared by every instance.
+  // UNLOGGED like proof_nonces: after a crash the counts start again, which only forgives.
+  `
+  CREATE UNLOGGED TABLE sign_in_counts (
+    key text PRIMARY KEY,
+    count integer NOT NULL,
+    window_ends_at text NOT NULL
+  );
+  CREATE INDEX sign_in_counts_window ON sign_in_counts (window_ends_at);
+  `,
 ];

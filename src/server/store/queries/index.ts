@@ -8,6 +8,7 @@ import { keyQueries } from './keys.js';
 import { moveQueries } from './moves.js';
 import { nonceQueries } from './nonces.js';
 import { sessionQueries } from './sessions.js';
+import { signInCountQueries } from './sign-in-counts.js';
 
 export function queries(sql: Sql) {
   return {
@@ -19,6 +20,7 @@ export function queries(sql: Sql) {
     grants: grantQueries(sql),
     moves: moveQueries(sql),
     nonces: nonceQueries(sql),
+    signInCounts: signInCountQueries(sql),
   };
 }
 

@@ -186,4 +186,14 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX device_moves_key ON device_moves (key_id);
   `,
+  // 6: sign-in attempts are counted here rather than in each server's memory, so every server
+  // on this database shares the limits and a restart does not reset them.
+  `
+  CREATE TABLE sign_in_counts (
+    key TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    window_ends_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX sign_in_counts_window ON sign_in_counts (window_ends_at);
+  `,
 ];
