@@ -1,9 +1,9 @@
 // Browser and device-code login on the server: approval pages, one-time codes, PKCE, polling rules.
 import { createHash, randomBytes } from 'node:crypto';
-import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { forEachEngine } from '../helpers/engines.js';
-import { deviceBody, FP_A, FP_B, type Harness, harness, PASSWORD } from './harness.js';
+import { formSession } from './form-session.js';
+import { deviceBody, FP_A, FP_B, type Harness, harness } from './harness.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
@@ -14,32 +14,12 @@ forEachEngine((engine) => {
     await h.close();
   });
 
-  /** A signed-in browser: cookies kept, the CSRF token of the last page remembered. */
+  /** A signed-in browser (through the sign-in form). */
   async function browser(email = 'ada@example.com') {
     await h.createUser({ email });
-    const jar = new Map<string, string>();
-    let csrf = '';
-    const remember = (response: LightMyRequestResponse) => {
-      for (const cookie of response.cookies) jar.set(cookie.name, cookie.value);
-      const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
-      if (token !== undefined) csrf = token;
-      return response;
-    };
-    const get = async (url: string) =>
-      remember(await h.inject({ method: 'GET', url, cookies: Object.fromEntries(jar) }));
-    const post = async (url: string, fields: Record<string, string>) =>
-      remember(
-        await h.inject({
-          method: 'POST',
-          url,
-          cookies: Object.fromEntries(jar),
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          payload: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
-        }),
-      );
-    await get('/login');
-    await post('/login', { email, password: PASSWORD });
-    return { get, post };
+    const session = formSession(h);
+    expect((await session.signIn(email)).statusCode).toBe(303);
+    return session;
   }
 
   /** Signed, as the CLI does, by the device key of the device the body names (if it names one). */

@@ -2,10 +2,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { safeNext } from '../../src/server/http/dashboard.js';
 import { selfSignedCert } from '../helpers/tls.js';
+import { formSession } from './form-session.js';
 import { type Harness, type HarnessOptions, harness, PASSWORD } from './harness.js';
 
 let current: Harness | undefined;
@@ -16,42 +16,8 @@ afterEach(async () => {
   current = undefined;
 });
 
-/** A browser-like session: keeps cookies, reads the CSRF token of each page. */
-function browser(prefix = '') {
-  const jar = new Map<string, string>();
-  let csrf = '';
-  const remember = (response: LightMyRequestResponse) => {
-    for (const cookie of response.cookies) {
-      if (cookie.value === '' || (cookie.expires !== undefined && cookie.expires.getTime() < Date.now()))
-        jar.delete(cookie.name);
-      else jar.set(cookie.name, cookie.value);
-    }
-    const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
-    if (token !== undefined) csrf = token;
-    return response;
-  };
-  const cookies = () => Object.fromEntries(jar);
-  return {
-    jar,
-    get: async (url: string) =>
-      remember(await (current as Harness).inject({ method: 'GET', url, cookies: cookies() })),
-    post: async (url: string, fields: Record<string, string>) =>
-      remember(
-        await (current as Harness).inject({
-          method: 'POST',
-          url,
-          cookies: cookies(),
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          payload: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
-        }),
-      ),
-    async signIn(email: string, password = PASSWORD) {
-      await this.get('/login');
-      return this.post('/login', { email, password });
-    },
-    session: () => jar.get(`${prefix}sekuire_session`),
-  };
-}
+/** A browser-like session on the current harness. */
+const browser = (prefix = '') => formSession(current as Harness, prefix);
 
 const start = async (options: HarnessOptions = {}): Promise<Harness> => {
   current = await harness(options);

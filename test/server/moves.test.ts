@@ -1,11 +1,11 @@
 // Moving a key to another device: the 202 move, polling it, approving or denying (API and /move page), superseding, freed keys.
-import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeviceKey } from '../../src/core/device-key.js';
 import { unbindKey } from '../../src/server/domain/devices.js';
 import { decideMove } from '../../src/server/domain/moves.js';
 import { memoryDeviceKey } from '../helpers/device-keys.js';
 import { forEachEngine } from '../helpers/engines.js';
+import { formSession } from './form-session.js';
 import {
   deviceBody,
   FP_A,
@@ -113,42 +113,11 @@ forEachEngine((engine) => {
       h.inject({ method, url, headers: { authorization: `Bearer ${token}` } });
   }
 
-  /** A signed-in browser: cookies kept, the CSRF token of the last page that had one remembered. */
+  /** A signed-in browser (through the sign-in form). */
   async function browser(email: string) {
-    const jar = new Map<string, string>();
-    let csrf = '';
-    const remember = (response: LightMyRequestResponse) => {
-      for (const cookie of response.cookies) jar.set(cookie.name, cookie.value);
-      const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1];
-      if (token !== undefined) csrf = token;
-      return response;
-    };
-    const get = async (url: string) =>
-      remember(await h.inject({ method: 'GET', url, cookies: Object.fromEntries(jar) }));
-    const post = async (url: string, fields: Record<string, string>) =>
-      remember(
-        await h.inject({
-          method: 'POST',
-          url,
-          cookies: Object.fromEntries(jar),
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          payload: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
-        }),
-      );
-    /** A JSON API call with the session cookie, and the CSRF token of a page unless told not to. */
-    const api = async (method: 'GET' | 'POST', url: string, withToken = true) => {
-      if (withToken) await get('/dashboard/settings?tab=api-keys');
-      return h.inject({
-        method,
-        url,
-        cookies: Object.fromEntries(jar),
-        ...(withToken && { headers: { 'x-csrf-token': csrf } }),
-      });
-    };
-    await get('/login');
-    const signedIn = await post('/login', { email, password: PASSWORD });
-    expect(signedIn.statusCode).toBe(303);
-    return { get, post, api };
+    const session = formSession(h);
+    expect((await session.signIn(email)).statusCode).toBe(303);
+    return session;
   }
 
   const auditOf = async (keyId: string, event: string) =>
