@@ -240,7 +240,7 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     expect(status.code, status.stdout + status.stderr).toBe(11);
   });
 
-  it('roll with a grace period: the new key once, the old one still works and reads "rolling"', async () => {
+  it('roll with a grace period: the new key once, the old one still works and reads "rolling", until revoked early', async () => {
     const user = await newUser('roll');
     const visit = await browser.visit();
     const { page } = visit;
@@ -264,7 +264,10 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
 
     expect(await cell(row(page, maskKey(old)), 'Status')).toBe('rolling');
     expect(await cell(row(page, maskKey(rolled)), 'Status')).toBe('active');
-    expect(await row(page, maskKey(old)).getByRole('button').count()).toBe(0);
+    // The old key can be ended early (revoked), never rolled again.
+    const oldButtons = row(page, maskKey(old)).getByRole('button');
+    expect(await oldButtons.count()).toBe(1);
+    expect(await oldButtons.first().getAttribute('aria-label')).toBe('Revoke deploy (rolling)');
     const status = await machine.run(['status']);
     expect(status.code, status.stderr).toBe(0);
     const next = await loggedInMachine('browser-rolled', rolled);
@@ -275,6 +278,15 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     expect(content).not.toContain(secretOf(old));
     expect(content).not.toContain(secretOf(rolled));
     expect(await cell(row(page, maskKey(old)), 'Status')).toBe('rolling');
+
+    await page.getByRole('button', { name: 'Revoke deploy (rolling)', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Revoke this key?' }).waitFor();
+    await page.getByRole('button', { name: 'Revoke key', exact: true }).click();
+    await page.getByText('The key was revoked').waitFor();
+    expect(await cell(row(page, maskKey(old)), 'Status')).toBe('revoked');
+    expect(await row(page, maskKey(old)).getByRole('button').count()).toBe(0);
+    expect((await machine.run(['status'])).code).toBe(11);
+    expect((await next.run(['status'])).code).toBe(0);
   });
 
   it('devices: unbind frees the key, and the next login from another machine binds it', async () => {

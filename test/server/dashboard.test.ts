@@ -271,6 +271,35 @@ describe('pages', () => {
     expect(stale.body).toContain('<p>Only an active key can be rolled.</p>');
   });
 
+  it('a rolling key can be revoked before its grace period ends, not rolled again', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const b = browser();
+    await b.signIn('ada@example.com');
+    await b.get('/dashboard/settings?tab=api-keys&create=1');
+    await b.post('/dashboard/keys', { name: 'ci', environment: 'test', type: 'client', expires: '30' });
+    const oldId = (await h.store.read.keys.list())[0]?.id as string;
+    const rolled = await b.post(`/dashboard/keys/${oldId}/roll`, { grace: '86400' });
+    const fresh = /readonly value="(sk_test_\w+)"/.exec(rolled.body)?.[1] as string;
+    const list = (await b.get('/dashboard/settings?tab=api-keys')).body;
+    expect(list.match(/aria-label="Roll ci"/g)).toHaveLength(1);
+    expect(list.match(/aria-label="Revoke ci"/g)).toHaveLength(1);
+    expect(list).toContain(
+      `action="/dashboard/keys/${oldId}/revoke"><button type="submit" class="button button-small button-danger" aria-label="Revoke ci (rolling)">Revoke</button>`,
+    );
+    expect(list).not.toContain(`/dashboard/keys/${oldId}/roll"`);
+    const confirm = await b.get(`/dashboard/keys/${oldId}/revoke`);
+    expect(confirm.statusCode).toBe(200);
+    expect(confirm.body).toContain(
+      'This key was rolled: it would have kept working until 2030-01-02 00:00 UTC. Revoking ends that now; the key that replaced it is not affected.',
+    );
+    expect((await b.post(`/dashboard/keys/${oldId}/revoke`, {})).statusCode).toBe(303);
+    const keys = await h.store.read.keys.list();
+    expect(keys.find((key) => key.id === oldId)?.revoked_at).not.toBeNull();
+    // The new key is untouched.
+    expect((await h.get('/api/v1/cli/status', fresh, 'a'.repeat(64))).statusCode).toBe(200);
+  });
+
   it('escapes what people type: a key named like markup is shown as text', async () => {
     const h = await start();
     await h.createUser({ email: 'ada@example.com' });
