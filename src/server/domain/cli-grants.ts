@@ -105,7 +105,7 @@ async function mintFor(
       name: `CLI on ${facts.name}`.slice(0, MAX_DEVICE_TEXT),
       environment: 'live',
       type: 'client',
-      expiresInDays: null,
+      expiresAt: null,
     },
     place,
     { via: 'browser login' },

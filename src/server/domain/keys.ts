@@ -1,6 +1,7 @@
 // API keys: create (shown once), find, list, revoke; plain functions over a Store returning outcomes.
 import { type ApiKey, type KeyEnvironment, mintKey, parseKey } from '../../core/key.js';
 import type { NamedRow, Role, UserRow } from '../store/queries/accounts.js';
+import type { AuditInput } from '../store/queries/audit.js';
 import type { KeyListing, KeyRow, KeyType } from '../store/queries/keys.js';
 import type { Store, Tx } from '../store/store.js';
 import { keyDigest } from './digest.js';
@@ -32,6 +33,70 @@ export interface CreatedKey {
   readonly user: UserRow;
   readonly organization: NamedRow;
   readonly workspace: NamedRow;
+}
+
+/** What a new key is; every way of making one (create-key, the API, a roll, a browser login) ends in storeNewKey. */
+export interface NewKeySpec {
+  readonly name: string;
+  readonly environment: KeyEnvironment;
+  readonly type: KeyType;
+  /** ISO 8601; null: never expires. */
+  readonly expiresAt: string | null;
+}
+
+/** The end of a lifetime of `days` from `now`; null (never) for null. */
+export function expiryAfter(now: Date, days: number | null): string | null {
+  return days === null ? null : new Date(now.getTime() + days * DAY_MS).toISOString();
+}
+
+/**
+ * Mints a key for `owner` in `place`, stores its digest (never the key) and records `create`,
+ * with who acted and from where when a person did.
+ */
+export async function storeNewKey(
+  tx: Tx,
+  secret: Buffer,
+  owner: UserRow,
+  spec: NewKeySpec,
+  place: { readonly workspace: NamedRow; readonly organization: NamedRow },
+  now: Date,
+  audit: Pick<AuditInput, 'client_ip' | 'actor_user_id'> & { readonly detail?: Record<string, unknown> } = {},
+): Promise<CreatedKey> {
+  const at = now.toISOString();
+  const apiKey = mintKey(spec.environment);
+  const key: KeyRow = {
+    id: newId('key'),
+    masked: apiKey.masked,
+    environment: apiKey.environment,
+    type: spec.type,
+    name: spec.name,
+    created_at: at,
+    expires_at: spec.expiresAt,
+    revoked_at: null,
+    last_used_at: null,
+    replaced_by: null,
+  };
+  await tx.keys.insert({
+    ...key,
+    digest: keyDigest(secret, apiKey.value),
+    user_id: owner.id,
+    workspace_id: place.workspace.id,
+  });
+  const { detail, ...who } = audit;
+  await tx.audit.record({
+    at,
+    event: 'create',
+    key_id: key.id,
+    ...who,
+    detail: {
+      masked: key.masked,
+      environment: key.environment,
+      type: key.type,
+      expires_at: key.expires_at,
+      ...detail,
+    },
+  });
+  return { apiKey, key, user: owner, ...place };
 }
 
 export function personalOrganizationName(email: string): string {
@@ -97,11 +162,6 @@ export async function createApiKey(
   now: Date,
 ): Promise<CreatedKey> {
   const at = now.toISOString();
-  const apiKey = mintKey(input.environment);
-  const expiresAt =
-    input.expiresInDays === undefined
-      ? null
-      : new Date(now.getTime() + input.expiresInDays * DAY_MS).toISOString();
   return store.transaction(async (tx) => {
     const user = await ensureUser(tx, input.email, input.userName, at);
     const organization =
@@ -113,31 +173,13 @@ export async function createApiKey(
       organization.id,
       at,
     );
-    const key: KeyRow = {
-      id: newId('key'),
-      masked: apiKey.masked,
-      environment: apiKey.environment,
-      type: input.type ?? 'client',
+    const spec: NewKeySpec = {
       name: input.keyName ?? DEFAULT_KEY_NAME,
-      created_at: at,
-      expires_at: expiresAt,
-      revoked_at: null,
-      last_used_at: null,
-      replaced_by: null,
+      environment: input.environment,
+      type: input.type ?? 'client',
+      expiresAt: expiryAfter(now, input.expiresInDays ?? null),
     };
-    await tx.keys.insert({
-      ...key,
-      digest: keyDigest(secret, apiKey.value),
-      user_id: user.id,
-      workspace_id: workspace.id,
-    });
-    await tx.audit.record({
-      at,
-      event: 'create',
-      key_id: key.id,
-      detail: { masked: key.masked, environment: key.environment, type: key.type, expires_at: expiresAt },
-    });
-    return { apiKey, key, user, organization, workspace };
+    return storeNewKey(tx, secret, user, spec, { workspace, organization }, now);
   });
 }
 

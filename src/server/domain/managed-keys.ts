@@ -1,14 +1,11 @@
 // Keys as people manage them (API and dashboard): create, list, get, revoke, roll, each authorized.
 import type { KeyEnvironment } from '../../core/key.js';
-import { mintKey } from '../../core/key.js';
 import type { NamedRow, UserRow } from '../store/queries/accounts.js';
 import type { KeyRow, KeyType, VisibleKey } from '../store/queries/keys.js';
 import type { Store, Tx } from '../store/store.js';
-import { keyDigest } from './digest.js';
 import { newId } from './ids.js';
-import { type CreatedKey, DEFAULT_WORKSPACE } from './keys.js';
+import { type CreatedKey, DEFAULT_WORKSPACE, expiryAfter, type NewKeySpec, storeNewKey } from './keys.js';
 
-const DAY_MS = 86_400_000;
 export const MAX_EXPIRY_DAYS = 3650;
 export const MAX_GRACE_SECONDS = 604_800;
 
@@ -67,52 +64,20 @@ export async function targetWorkspace(
   return { workspace, organization: { id: organization.id, name: organization.name } };
 }
 
-export async function insertKey(
+/** A key made by a person (API, dashboard, roll, browser login): theirs, and audited as their act. */
+export function insertKey(
   tx: Tx,
   secret: Buffer,
   actor: Actor,
-  request: Omit<NewKeyRequest, 'workspaceId'>,
+  spec: NewKeySpec,
   place: { workspace: NamedRow; organization: NamedRow },
   detail: Record<string, unknown> = {},
 ): Promise<CreatedKey> {
-  const at = actor.now.toISOString();
-  const apiKey = mintKey(request.environment);
-  const key: KeyRow = {
-    id: newId('key'),
-    masked: apiKey.masked,
-    environment: apiKey.environment,
-    type: request.type,
-    name: request.name,
-    created_at: at,
-    expires_at:
-      request.expiresInDays === null
-        ? null
-        : new Date(actor.now.getTime() + request.expiresInDays * DAY_MS).toISOString(),
-    revoked_at: null,
-    last_used_at: null,
-    replaced_by: null,
-  };
-  await tx.keys.insert({
-    ...key,
-    digest: keyDigest(secret, apiKey.value),
-    user_id: actor.user.id,
-    workspace_id: place.workspace.id,
-  });
-  await tx.audit.record({
-    at,
-    event: 'create',
-    key_id: key.id,
+  return storeNewKey(tx, secret, actor.user, spec, place, actor.now, {
     client_ip: actor.clientIp,
     actor_user_id: actor.user.id,
-    detail: {
-      masked: key.masked,
-      environment: key.environment,
-      type: key.type,
-      expires_at: key.expires_at,
-      ...detail,
-    },
+    detail,
   });
-  return { apiKey, key, user: actor.user, ...place };
 }
 
 export type CreateOutcome =
@@ -128,7 +93,13 @@ export function createKeyFor(
   return store.transaction(async (tx): Promise<CreateOutcome> => {
     const place = await targetWorkspace(tx, actor.user, request.workspaceId, actor.now.toISOString());
     if (place === undefined) return { ok: false, reason: 'no_workspace' };
-    return { ok: true, created: await insertKey(tx, secret, actor, request, place) };
+    const spec: NewKeySpec = {
+      name: request.name,
+      environment: request.environment,
+      type: request.type,
+      expiresAt: expiryAfter(actor.now, request.expiresInDays),
+    };
+    return { ok: true, created: await insertKey(tx, secret, actor, spec, place) };
   });
 }
 
@@ -203,16 +174,12 @@ export function rollKeyFor(
       if (old === undefined) return { ok: false, reason: 'not_found' };
       if (managedStatus(old, actor.now) !== 'active') return { ok: false, reason: 'not_active' };
       const graceEnds = new Date(actor.now.getTime() + graceSeconds * 1000).toISOString();
-      // The replacement lives as long as the old one would have (or forever).
-      const remainingDays =
-        old.expires_at === null
-          ? null
-          : Math.max(0, (Date.parse(old.expires_at) - actor.now.getTime()) / DAY_MS);
       const created = await insertKey(
         tx,
         secret,
         actor,
-        { name: old.name, environment: old.environment, type: old.type, expiresInDays: remainingDays },
+        // The replacement lives as long as the old one would have (or forever).
+        { name: old.name, environment: old.environment, type: old.type, expiresAt: old.expires_at },
         {
           workspace: { id: old.workspace_id, name: old.workspace_name },
           organization: { id: old.org_id, name: old.org_name },
