@@ -56,6 +56,10 @@ const ERROR_HEADINGS: Record<number, string> = {
   503: 'Temporarily unavailable',
 };
 
+function noSuchKey(): ApiError {
+  return new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
+}
+
 /** What the create form sent, kept so that a refused form comes back as the person left it. */
 interface KeyFormValues {
   readonly name: string;
@@ -339,18 +343,27 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     return renderKeys(request, reply, signedIn, { created: outcome.created });
   });
 
+  /** The page that asks before a revoke or a roll (and, refused, asks again). */
+  const confirmView = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    template: 'revoke.eta' | 'roll.eta',
+    title: string,
+    key: VisibleKey,
+    extra: { formError?: string } = {},
+  ) =>
+    reply.view(
+      template,
+      page(request, reply, title, { tab: 'api-keys', key, graceChoices: GRACE_CHOICES, ...extra }),
+    );
   const confirmPage =
     (template: 'revoke.eta' | 'roll.eta', title: string) =>
     async (request: FastifyRequest, reply: FastifyReply) => {
       const signedIn = signedInOrRedirect(request, reply);
       if (signedIn === undefined) return reply;
       const key = await keyFor(deps.store, signedIn.user.id, (request.params as { id: string }).id);
-      if (key === undefined)
-        throw new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
-      return reply.view(
-        template,
-        page(request, reply, title, { tab: 'api-keys', key, graceChoices: GRACE_CHOICES }),
-      );
+      if (key === undefined) throw noSuchKey();
+      return confirmView(request, reply, template, title, key);
     };
   app.get('/dashboard/keys/:id/revoke', confirmPage('revoke.eta', 'Revoke key'));
   app.get('/dashboard/keys/:id/roll', confirmPage('roll.eta', 'Roll key'));
@@ -363,8 +376,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       actor(signedIn, request),
       (request.params as { id: string }).id,
     );
-    if (!outcome.ok)
-      throw new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
+    if (!outcome.ok) throw noSuchKey();
     return reply.redirect(`${KEYS_TAB}&done=revoked`, 303);
   });
 
@@ -379,22 +391,15 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     const old = await keyFor(deps.store, signedIn.user.id, id);
     if (grace === undefined) {
       // Never a silent "stop it now": that would cut off whatever still uses the old key.
-      if (old === undefined)
-        throw new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
-      return reply.code(400).view(
-        'roll.eta',
-        page(request, reply, 'Roll key', {
-          tab: 'api-keys',
-          key: old,
-          graceChoices: GRACE_CHOICES,
-          formError: 'Choose from the list how long the old key keeps working.',
-        }),
-      );
+      if (old === undefined) throw noSuchKey();
+      return confirmView(request, reply.code(400), 'roll.eta', 'Roll key', old, {
+        formError: 'Choose from the list how long the old key keeps working.',
+      });
     }
     const seconds = Number(grace);
     const outcome = await rollKeyFor(deps.store, deps.secret, actor(signedIn, request), id, seconds);
     if (!outcome.ok && outcome.reason === 'not_found') {
-      throw new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
+      throw noSuchKey();
     }
     if (!outcome.ok || old === undefined)
       throw new ApiError(409, 'key_not_active', 'Only an active key can be rolled.');
