@@ -2,10 +2,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { computeFingerprint } from '../../src/core/device.js';
+import { computeFingerprint, osName } from '../../src/core/device.js';
 import type { Visit } from './browser.js';
 import type { CliRun, Machine } from './cli.js';
 import type { TestServer } from './server.js';
+
+/** The OS fact the approval pages show for this machine: "linux · <version> · x64" (no version when unknown). */
+export const THIS_OS_FACT = new RegExp(`^${osName(process.platform)}( · .+)? · ${process.arch}$`);
 
 export interface Person {
   readonly email: string;
