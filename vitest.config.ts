@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
-const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')) as {
+const pkg = JSON.parse(readFileSync(new URL('./packages/cli/package.json', import.meta.url), 'utf8')) as {
   version: string;
 };
 

@@ -7,8 +7,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const root = resolve(import.meta.dirname, '..');
-const cli = join(root, 'dist/cli.cjs');
-const serverBin = join(root, 'dist/server.js');
+const cli = join(root, 'packages/cli/dist/cli.cjs');
+const serverBin = join(root, 'packages/server/dist/server.js');
 const dir = mkdtempSync(join(tmpdir(), 'sekuire-demo-'));
 const db = join(dir, 'sekuire.db');
 

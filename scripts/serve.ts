@@ -6,8 +6,8 @@ import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const root = resolve(import.meta.dirname, '..');
-const serverBin = join(root, 'dist/server.js');
-const cliBin = join(root, 'dist/cli.cjs');
+const serverBin = join(root, 'packages/server/dist/server.js');
+const cliBin = join(root, 'packages/cli/dist/cli.cjs');
 /** Everything this script keeps: the database, its secret and the user's password (git-ignored). */
 const dir = resolve(process.env.SEKUIRE_SERVE_DIR ?? join(root, '.serve'));
 const db = join(dir, 'sekuire.db');

@@ -2,8 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readDeviceKey } from '../../src/core/device-key.js';
-import { proofHeaders } from '../../src/core/proof.js';
+import { readDeviceKey } from '../../packages/cli/src/core/device-key.js';
+import { proofHeaders } from '../../packages/cli/src/core/proof.js';
 import { rawSql } from '../helpers/raw-sql.js';
 import { STATUS_PATH } from './load.js';
 import type { Resources } from './processes.js';

@@ -1,7 +1,7 @@
 // HTTP load with autocannon: GET /api/v1/cli/status, each connection cycling through its own share of keys; or one fixed request (loadFixed).
 import autocannon, { type Request } from 'autocannon';
-import type { DeviceKey } from '../../src/core/device-key.js';
-import { proofHeaders } from '../../src/core/proof.js';
+import type { DeviceKey } from '../../packages/cli/src/core/device-key.js';
+import { proofHeaders } from '../../packages/cli/src/core/proof.js';
 import { processCpuSeconds, sampleMemory } from './processes.js';
 import type { Credential } from './seed.js';
 

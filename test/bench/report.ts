@@ -1,6 +1,6 @@
 // The targets of the performance issue as rows: measured figure, baseline, ratio, target, PASS/MISS.
 
-import type { Engine } from '../../src/server/store/store.js';
+import type { Engine } from '../../packages/server/src/store/store.js';
 import type { CliBenchResult } from './cli-bench.js';
 import type { AttemptFigures, DashboardBenchResult } from './dashboard-bench.js';
 import type { LoadFigures } from './load.js';

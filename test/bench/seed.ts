@@ -1,11 +1,11 @@
 // Fills a server database (SQLite or PostgreSQL) with N keys, each bound to its own device (or unbound server keys), in one transaction.
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
-import type { DeviceKey } from '../../src/core/device-key.js';
-import { BASE62, checksum, maskKey, parseKey } from '../../src/core/key.js';
-import { keyDigest } from '../../src/server/domain/digest.js';
-import { isPostgresUrl, openStore } from '../../src/server/store/open.js';
-import type { SqlValue } from '../../src/server/store/sql.js';
+import { BASE62, checksum, maskKey, parseKey } from '@sekuire/shared/key';
+import type { DeviceKey } from '../../packages/cli/src/core/device-key.js';
+import { keyDigest } from '../../packages/server/src/domain/digest.js';
+import { isPostgresUrl, openStore } from '../../packages/server/src/store/open.js';
+import type { SqlValue } from '../../packages/server/src/store/sql.js';
 import { memoryDeviceKey } from '../helpers/device-keys.js';
 import { type RawSql, rawSql } from '../helpers/raw-sql.js';
 

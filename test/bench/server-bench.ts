@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { Engine } from '../../src/server/store/store.js';
+import type { Engine } from '../../packages/server/src/store/store.js';
 import { createDatabase, dropDatabase } from '../helpers/postgres.js';
 import { rawSql } from '../helpers/raw-sql.js';
 import { type LoadFigures, type LoadOptions, loadTest, STATUS_PATH, statusHeaders } from './load.js';

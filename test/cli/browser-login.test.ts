@@ -3,7 +3,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../../src/cli/run.js';
+import { run } from '../../packages/cli/src/cli/run.js';
 import { useBackend } from '../helpers/backend.js';
 import type { RunOptions, TestMachine } from '../helpers/context.js';
 import { json } from '../helpers/fake-backend.js';

@@ -2,8 +2,8 @@
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { Context } from '../../src/cli/context.js';
-import { ensureDeviceKey } from '../../src/core/device-key.js';
+import type { Context } from '../../packages/cli/src/cli/context.js';
+import { ensureDeviceKey } from '../../packages/cli/src/core/device-key.js';
 import { useBackend } from '../helpers/backend.js';
 import { machineIdFor, type TestMachine } from '../helpers/context.js';
 import { json } from '../helpers/fake-backend.js';

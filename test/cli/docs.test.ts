@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT_CODES } from '../../src/core/errors.js';
-import { SETTING_NAMES, SETTINGS } from '../../src/core/settings.js';
+import { EXIT_CODES } from '../../packages/cli/src/core/errors.js';
+import { SETTING_NAMES, SETTINGS } from '../../packages/cli/src/core/settings.js';
 import { TestMachine } from '../helpers/context.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

@@ -1,7 +1,7 @@
 // Every exit code of CLI.md, each reached in process through a real path: the reference server or a misbehaving one.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { mintKey } from '@sekuire/shared/key';
 import { describe, expect, it } from 'vitest';
-import { mintKey } from '../../src/core/key.js';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
 import { type FakeBackend, type Handler, json, silent } from '../helpers/fake-backend.js';

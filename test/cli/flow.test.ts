@@ -1,7 +1,7 @@
 // The whole product path, in process: every command against the real reference server.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mintKey } from '@sekuire/shared/key';
 import { describe, expect, it } from 'vitest';
-import { mintKey } from '../../src/core/key.js';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
 import { MoveApprover, quickSleep } from '../helpers/moves.js';

@@ -1,8 +1,8 @@
 // Random bytes in auth.json and config.json never crash the CLI: a documented exit code, never a stack trace.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mintKey } from '@sekuire/shared/key';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mintKey } from '../../src/core/key.js';
 import { TestMachine } from '../helpers/context.js';
 
 const m = new TestMachine('fuzz', { SEKUIRE_BACKEND_URL: 'http://127.0.0.1:1' });

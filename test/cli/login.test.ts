@@ -4,7 +4,7 @@ import { mkdirSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { Context, InStream } from '../../src/cli/context.js';
+import type { Context, InStream } from '../../packages/cli/src/cli/context.js';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
 import { MoveApprover, quickSleep } from '../helpers/moves.js';

@@ -1,7 +1,7 @@
 // What reaches the terminal from a backend (stripped, capped, key masked), and messages a user could misread.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mintKey } from '@sekuire/shared/key';
 import { describe, expect, it } from 'vitest';
-import { mintKey } from '../../src/core/key.js';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
 import { json } from '../helpers/fake-backend.js';

@@ -1,7 +1,9 @@
 // Rendering: the human lines of CLI.md in order, JSON with the same facts, errors, key redaction.
+
+import { BASE62, mintKey } from '@sekuire/shared/key';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { renderError, renderResult } from '../../src/cli/output.js';
+import { renderError, renderResult } from '../../packages/cli/src/cli/output.js';
 import type {
   AuthTestResult,
   LoginResult,
@@ -10,16 +12,15 @@ import type {
   StatusResult,
   TokenResult,
   WhoamiResult,
-} from '../../src/cli/results.js';
+} from '../../packages/cli/src/cli/results.js';
 import {
   CredentialsFileError,
   DeviceMismatchError,
   KeyRejectedError,
   NotLoggedInError,
   SekuireError,
-} from '../../src/core/errors.js';
-import { BASE62, mintKey } from '../../src/core/key.js';
-import { redactKeys } from '../../src/core/redact.js';
+} from '../../packages/cli/src/core/errors.js';
+import { redactKeys } from '../../packages/cli/src/core/redact.js';
 
 const KEY = mintKey('live');
 const FINGERPRINT = `a1b2c3d4e5f6${'7'.repeat(52)}`;

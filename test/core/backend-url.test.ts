@@ -1,7 +1,13 @@
 // parseBackendUrl refuses unsafe backends before any connection; apiUrl keeps the path prefix.
 import { describe, expect, it } from 'vitest';
-import { apiUrl, isLoopbackHost, originOf, parseBackendUrl, sameOrigin } from '../../src/core/backend-url.js';
-import { UsageError } from '../../src/core/errors.js';
+import {
+  apiUrl,
+  isLoopbackHost,
+  originOf,
+  parseBackendUrl,
+  sameOrigin,
+} from '../../packages/cli/src/core/backend-url.js';
+import { UsageError } from '../../packages/cli/src/core/errors.js';
 
 function refusal(text: string): { code: string; message: string; exitCode: number } {
   try {

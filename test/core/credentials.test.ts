@@ -11,6 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { mintKey } from '@sekuire/shared/key';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -19,9 +20,8 @@ import {
   readCredentials,
   removeCredentials,
   writeCredentials,
-} from '../../src/core/credentials.js';
-import { CredentialsFileError } from '../../src/core/errors.js';
-import { mintKey } from '../../src/core/key.js';
+} from '../../packages/cli/src/core/credentials.js';
+import { CredentialsFileError } from '../../packages/cli/src/core/errors.js';
 import { sampleCredentials, useTempDirs, withUmask } from '../helpers/temp-home.js';
 import { lastJson, NOBODY, runWorker } from '../helpers/worker.js';
 

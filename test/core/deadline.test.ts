@@ -1,12 +1,17 @@
 // The default policy against a backend that never answers, on a fake clock: what the 25 s deadline allows, and what the message says.
+
+import { mintKey } from '@sekuire/shared/key';
 import { describe, expect, it } from 'vitest';
-import { BackendClient } from '../../src/core/client.js';
-import { BackendUnreachableError } from '../../src/core/errors.js';
-import type { Limits } from '../../src/core/http/attempt.js';
-import { Failure } from '../../src/core/http/failures.js';
-import { DEFAULT_POLICY, type NetworkPolicy, networkPolicy } from '../../src/core/http/policy.js';
-import type { AttemptRunner } from '../../src/core/http/send.js';
-import { mintKey } from '../../src/core/key.js';
+import { BackendClient } from '../../packages/cli/src/core/client.js';
+import { BackendUnreachableError } from '../../packages/cli/src/core/errors.js';
+import type { Limits } from '../../packages/cli/src/core/http/attempt.js';
+import { Failure } from '../../packages/cli/src/core/http/failures.js';
+import {
+  DEFAULT_POLICY,
+  type NetworkPolicy,
+  networkPolicy,
+} from '../../packages/cli/src/core/http/policy.js';
+import type { AttemptRunner } from '../../packages/cli/src/core/http/send.js';
 
 /** A clock that moves only when an attempt or a backoff says so. */
 function fakeClock() {

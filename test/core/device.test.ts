@@ -23,9 +23,9 @@ import {
   osName,
   shortFingerprint,
   weakBindingWarning,
-} from '../../src/core/device.js';
-import { CredentialsFileError } from '../../src/core/errors.js';
-import type { PlatformMachineId } from '../../src/core/machine-id.js';
+} from '../../packages/cli/src/core/device.js';
+import { CredentialsFileError } from '../../packages/cli/src/core/errors.js';
+import type { PlatformMachineId } from '../../packages/cli/src/core/machine-id.js';
 import { useTempDirs, withUmaskAsync } from '../helpers/temp-home.js';
 import { lastJson, startWorker } from '../helpers/worker.js';
 

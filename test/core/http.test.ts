@@ -19,14 +19,19 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { maskKey, mintKey, parseKey } from '@sekuire/shared/key';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { UsageError } from '../../src/core/errors.js';
-import { NetworkError } from '../../src/core/http/failures.js';
-import { DEFAULT_POLICY, type NetworkPolicy } from '../../src/core/http/policy.js';
-import { redactHeaders } from '../../src/core/http/redaction.js';
-import { type HttpEvent, type HttpRequest, type SendOptions, send } from '../../src/core/http/send.js';
-import { maskKey, mintKey, parseKey } from '../../src/core/key.js';
-import { Settings } from '../../src/core/settings.js';
+import { UsageError } from '../../packages/cli/src/core/errors.js';
+import { NetworkError } from '../../packages/cli/src/core/http/failures.js';
+import { DEFAULT_POLICY, type NetworkPolicy } from '../../packages/cli/src/core/http/policy.js';
+import { redactHeaders } from '../../packages/cli/src/core/http/redaction.js';
+import {
+  type HttpEvent,
+  type HttpRequest,
+  type SendOptions,
+  send,
+} from '../../packages/cli/src/core/http/send.js';
+import { Settings } from '../../packages/cli/src/core/settings.js';
 import { selfSignedCert } from '../helpers/tls.js';
 
 const USER_AGENT = `sekuire/${__SEKUIRE_VERSION__} node/${process.versions.node}`;
@@ -741,9 +746,9 @@ try {
     Object.assign(env, {
       NODE_EXTRA_CA_CERTS: certFile,
       HTTPS_PROXY: `http://user:pa%20ss@127.0.0.1:${through.port}`,
-      HTTP_MODULE: pathToFileURL(join(process.cwd(), 'src/core/http/send.ts')).href,
-      POLICY_MODULE: pathToFileURL(join(process.cwd(), 'src/core/http/policy.ts')).href,
-      KEY_MODULE: pathToFileURL(join(process.cwd(), 'src/core/key.ts')).href,
+      HTTP_MODULE: pathToFileURL(join(process.cwd(), 'packages/cli/src/core/http/send.ts')).href,
+      POLICY_MODULE: pathToFileURL(join(process.cwd(), 'packages/cli/src/core/http/policy.ts')).href,
+      KEY_MODULE: pathToFileURL(join(process.cwd(), 'packages/shared/src/key.ts')).href,
       TARGET: `https://backend.test:${tlsPort}/api/v1/cli/status`,
       KEY: key,
     });

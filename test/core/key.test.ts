@@ -1,7 +1,5 @@
 // API keys: minting, parsing (every problem kind, offline), the CRC-32 checksum and the masked form.
 import { crc32 } from 'node:zlib';
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
 import {
   BASE62,
   checksum,
@@ -12,7 +10,9 @@ import {
   maskKey,
   mintKey,
   parseKey,
-} from '../../src/core/key.js';
+} from '@sekuire/shared/key';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
 
 /** The checksum computed here from the protocol text: CRC-32 (zlib) in base62, left-padded to 6. */
 function expectedChecksum(random: string): string {

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { linuxMachineId, readPlatformMachineId } from '../../src/core/machine-id.js';
+import { linuxMachineId, readPlatformMachineId } from '../../packages/cli/src/core/machine-id.js';
 import { useTempDirs } from '../helpers/temp-home.js';
 
 const tempDir = useTempDirs();

@@ -15,7 +15,11 @@ import {
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { credentialsPath, readCredentials, writeCredentials } from '../../src/core/credentials.js';
+import {
+  credentialsPath,
+  readCredentials,
+  writeCredentials,
+} from '../../packages/cli/src/core/credentials.js';
 import {
   checkWritable,
   createPrivateFile,
@@ -24,7 +28,7 @@ import {
   readPrivateFile,
   removePrivateFile,
   writePrivateFileAtomic,
-} from '../../src/core/private-files.js';
+} from '../../packages/cli/src/core/private-files.js';
 import { type NewCredentials, sampleCredentials, useTempDirs, withUmask } from '../helpers/temp-home.js';
 import { lastJson, NOBODY, runWorker, startWorker } from '../helpers/worker.js';
 

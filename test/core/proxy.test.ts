@@ -1,7 +1,7 @@
 // proxyFor reads the proxy variables as curl does, and never proxies loopback.
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/core/errors.js';
-import { proxyFor } from '../../src/core/proxy.js';
+import { UsageError } from '../../packages/cli/src/core/errors.js';
+import { proxyFor } from '../../packages/cli/src/core/proxy.js';
 
 const API = new URL('https://api.example.com/api/v1/cli/status');
 

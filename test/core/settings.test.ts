@@ -1,8 +1,8 @@
 // Precedence of every setting (flag > environment > config.json > default) and where the home directory is.
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/core/errors.js';
-import { sekuireHome, userHome } from '../../src/core/home.js';
-import { Settings } from '../../src/core/settings.js';
+import { UsageError } from '../../packages/cli/src/core/errors.js';
+import { sekuireHome, userHome } from '../../packages/cli/src/core/home.js';
+import { Settings } from '../../packages/cli/src/core/settings.js';
 
 const settings = (env: Record<string, string> = {}, values: Record<string, unknown> = {}) =>
   new Settings(env, { path: '/h/.sekuire/config.json', values, warnings: [] });

@@ -1,10 +1,10 @@
 // The dashboard in Chromium against the real server and the real CLI: what a person sees and does, by accessible name.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { maskKey } from '@sekuire/shared/key';
 import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { computeFingerprint, deviceName, osName } from '../../src/core/device.js';
-import { maskKey } from '../../src/core/key.js';
+import { computeFingerprint, deviceName, osName } from '../../packages/cli/src/core/device.js';
 import { useBrowser, type Visit } from '../helpers/browser.js';
 import type { Machine } from '../helpers/cli.js';
 import { useReferenceServer } from '../helpers/e2e.js';

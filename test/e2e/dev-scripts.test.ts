@@ -99,8 +99,8 @@ describe('npm run serve', { timeout: 120_000 }, () => {
     const lines = script.stdout().split('\n');
     expect(lines).toContain(`  Dashboard:  ${origin}/dashboard`);
     expect(lines).toContain('  Email:      dev@example.com');
-    expect(lines).toContain(`  node dist/cli.cjs login --backend ${origin}`);
-    expect(lines).toContain('  node dist/cli.cjs status');
+    expect(lines).toContain(`  node packages/cli/dist/cli.cjs login --backend ${origin}`);
+    expect(lines).toContain('  node packages/cli/dist/cli.cjs status');
     expect(password).toMatch(/^[A-Za-z0-9_-]{20}$/);
     expect(statSync(join(dir, 'serve')).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, 'serve', 'user.json')).mode & 0o777).toBe(0o600);

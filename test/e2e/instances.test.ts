@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, expect, inject, it } from 'vitest';
-import type { DeviceKey } from '../../src/core/device-key.js';
+import type { DeviceKey } from '../../packages/cli/src/core/device-key.js';
 import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { describeOnPostgres } from '../helpers/engines.js';
 import { MoveApprover } from '../helpers/moves.js';

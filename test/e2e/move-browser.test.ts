@@ -1,9 +1,9 @@
 // `login --rebind` of a key bound elsewhere, decided by a person at /move in Chromium: the real CLI processes and server.
 import { existsSync } from 'node:fs';
+import { maskKey } from '@sekuire/shared/key';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { osName } from '../../src/core/device.js';
-import { maskKey } from '../../src/core/key.js';
+import { osName } from '../../packages/cli/src/core/device.js';
 import {
   expectNowhere,
   fact,

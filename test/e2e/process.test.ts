@@ -13,8 +13,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mintKey } from '@sekuire/shared/key';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mintKey } from '../../src/core/key.js';
 import { CLI_PATH, type Machine, runCli } from '../helpers/cli.js';
 import { useReferenceServer } from '../helpers/e2e.js';
 import { silent } from '../helpers/fake-backend.js';

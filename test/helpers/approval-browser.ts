@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { computeFingerprint, osName } from '../../src/core/device.js';
+import { computeFingerprint, osName } from '../../packages/cli/src/core/device.js';
 import type { Visit } from './browser.js';
 import type { CliRun, Machine } from './cli.js';
 import type { TestServer } from './server.js';

@@ -8,7 +8,8 @@ import { join, resolve } from 'node:path';
  * The bundle under test: dist/cli.cjs, or SEKUIRE_TEST_CLI (e.g. an older build, to watch a
  * regression test fail before its fix).
  */
-export const CLI_PATH = process.env.SEKUIRE_TEST_CLI ?? resolve(import.meta.dirname, '../../dist/cli.cjs');
+export const CLI_PATH =
+  process.env.SEKUIRE_TEST_CLI ?? resolve(import.meta.dirname, '../../packages/cli/dist/cli.cjs');
 
 export interface CliRun {
   readonly code: number | null;

@@ -4,10 +4,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { type Context, connectClient, type InStream, type OutStream } from '../../src/cli/context.js';
-import { run } from '../../src/cli/run.js';
-import type { ClientOptions } from '../../src/core/client.js';
-import type { PlatformMachineId } from '../../src/core/machine-id.js';
+import {
+  type Context,
+  connectClient,
+  type InStream,
+  type OutStream,
+} from '../../packages/cli/src/cli/context.js';
+import { run } from '../../packages/cli/src/cli/run.js';
+import type { ClientOptions } from '../../packages/cli/src/core/client.js';
+import type { PlatformMachineId } from '../../packages/cli/src/core/machine-id.js';
 
 /** A stream that keeps what is written; `fail` makes every write report that error instead. */
 export class Buffered implements OutStream {

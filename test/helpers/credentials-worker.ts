@@ -2,10 +2,10 @@
 // Usage: node --import tsx credentials-worker.ts <command> <args...>; prints one JSON line.
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readCredentials, writeCredentials } from '../../src/core/credentials.js';
-import { deviceIdentity } from '../../src/core/device.js';
-import { SekuireError } from '../../src/core/errors.js';
-import { writePrivateFileAtomic } from '../../src/core/private-files.js';
+import { readCredentials, writeCredentials } from '../../packages/cli/src/core/credentials.js';
+import { deviceIdentity } from '../../packages/cli/src/core/device.js';
+import { SekuireError } from '../../packages/cli/src/core/errors.js';
+import { writePrivateFileAtomic } from '../../packages/cli/src/core/private-files.js';
 
 type Credentials = Parameters<typeof writeCredentials>[1];
 

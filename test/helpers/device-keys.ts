@@ -1,8 +1,8 @@
 // Device keys for tests that speak HTTP themselves: a P-256 pair in memory, and the proof headers it signs.
 import { generateKeyPairSync } from 'node:crypto';
-import type { DeviceKey } from '../../src/core/device-key.js';
-import { proofHeaders } from '../../src/core/proof.js';
-import { jwkThumbprint, type PublicJwk } from '../../src/core/proof-format.js';
+import { jwkThumbprint, type PublicJwk } from '@sekuire/shared/proof-format';
+import type { DeviceKey } from '../../packages/cli/src/core/device-key.js';
+import { proofHeaders } from '../../packages/cli/src/core/proof.js';
 
 export function memoryDeviceKey(): DeviceKey {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });

@@ -1,6 +1,6 @@
 // Runs a suite once per storage engine; PostgreSQL is skipped only when the run says so, visibly.
 import { describe, inject } from 'vitest';
-import type { Engine } from '../../src/server/store/store.js';
+import type { Engine } from '../../packages/server/src/store/store.js';
 import { createDatabase, dropDatabase } from './postgres.js';
 
 export const ENGINES: readonly Engine[] = ['sqlite', 'postgres'];

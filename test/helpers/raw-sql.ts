@@ -1,9 +1,9 @@
 // Raw SQL on a test database, either engine, beside the store under test (its own connection).
 import Database from 'better-sqlite3';
 import postgres from 'postgres';
-import { isPostgresUrl } from '../../src/server/store/open.js';
-import { numbered } from '../../src/server/store/postgres/pg-store.js';
-import type { Sql, SqlValue } from '../../src/server/store/sql.js';
+import { isPostgresUrl } from '../../packages/server/src/store/open.js';
+import { numbered } from '../../packages/server/src/store/postgres/pg-store.js';
+import type { Sql, SqlValue } from '../../packages/server/src/store/sql.js';
 
 export interface RawSql extends Sql {
   /** Statements without parameters, several at once (DDL in tests). */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 
-export const SERVER_PATH = resolve(import.meta.dirname, '../../dist/server.js');
+export const SERVER_PATH = resolve(import.meta.dirname, '../../packages/server/dist/server.js');
 
 const START_TIMEOUT_MS = 15_000;
 /** The password createUser gives when none is named. */

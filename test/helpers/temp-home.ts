@@ -2,9 +2,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type KeyEnvironment, mintKey } from '@sekuire/shared/key';
 import { afterEach } from 'vitest';
-import type { StoredCredentials } from '../../src/core/credentials.js';
-import { type KeyEnvironment, mintKey } from '../../src/core/key.js';
+import type { StoredCredentials } from '../../packages/cli/src/core/credentials.js';
 
 /** Registers an afterEach that removes every directory made by the returned function. */
 export function useTempDirs(): () => string {

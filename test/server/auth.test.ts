@@ -1,8 +1,9 @@
 // Key checks: one answer for missing/malformed/unknown keys, revoked, expired, and the failure limiter.
+
+import { mintKey } from '@sekuire/shared/key';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mintKey } from '../../src/core/key.js';
-import { revokeApiKey } from '../../src/server/domain/keys.js';
-import { DEFAULT_FAILURE_LIMIT } from '../../src/server/http/rate-limit.js';
+import { revokeApiKey } from '../../packages/server/src/domain/keys.js';
+import { DEFAULT_FAILURE_LIMIT } from '../../packages/server/src/http/rate-limit.js';
 import { forEachEngine } from '../helpers/engines.js';
 import { FP_A, type Harness, type HarnessOptions, harness, T0 } from './harness.js';
 

@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseKey } from '@sekuire/shared/key';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseKey } from '../../src/core/key.js';
 import { rawSql } from '../helpers/raw-sql.js';
 import { SERVER_PATH } from '../helpers/server.js';
 

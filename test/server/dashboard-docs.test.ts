@@ -2,11 +2,15 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAX_EXPIRY_DAYS, MAX_GRACE_SECONDS } from '../../src/server/domain/managed-keys.js';
-import { DEFAULT_COST, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../../src/server/domain/passwords.js';
-import { ACCESS_TTL_MS, COOKIE_TTL_MS, REFRESH_TTL_MS } from '../../src/server/domain/sessions.js';
-import { KEYS_PER_PAGE } from '../../src/server/http/dashboard.js';
-import { DEFAULT_SIGN_IN_LIMIT } from '../../src/server/http/session-auth.js';
+import { MAX_EXPIRY_DAYS, MAX_GRACE_SECONDS } from '../../packages/server/src/domain/managed-keys.js';
+import {
+  DEFAULT_COST,
+  MAX_PASSWORD_LENGTH,
+  MIN_PASSWORD_LENGTH,
+} from '../../packages/server/src/domain/passwords.js';
+import { ACCESS_TTL_MS, COOKIE_TTL_MS, REFRESH_TTL_MS } from '../../packages/server/src/domain/sessions.js';
+import { KEYS_PER_PAGE } from '../../packages/server/src/http/dashboard.js';
+import { DEFAULT_SIGN_IN_LIMIT } from '../../packages/server/src/http/session-auth.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 /** The text with every run of whitespace made one space, so line wrapping does not matter. */

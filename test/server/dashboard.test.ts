@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { safeNext } from '../../src/server/http/dashboard.js';
+import { safeNext } from '../../packages/server/src/http/dashboard.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { formSession } from './form-session.js';
 import { type Harness, type HarnessOptions, harness, PASSWORD } from './harness.js';

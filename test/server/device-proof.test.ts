@@ -1,14 +1,14 @@
 // Device proof on the server: proof_required, invalid_proof, proof_replayed, proof_stale, the replay cache, logins, grants.
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { contentDigest } from '@sekuire/shared/proof-format';
 import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { contentDigest } from '../../src/core/proof-format.js';
-import { decideDeviceGrant, pendingDeviceGrant } from '../../src/server/domain/cli-grants.js';
-import { splitTarget } from '../../src/server/domain/proofs.js';
-import { buildApp } from '../../src/server/http/app.js';
-import { openStore } from '../../src/server/store/open.js';
-import type { Store } from '../../src/server/store/store.js';
+import { decideDeviceGrant, pendingDeviceGrant } from '../../packages/server/src/domain/cli-grants.js';
+import { splitTarget } from '../../packages/server/src/domain/proofs.js';
+import { buildApp } from '../../packages/server/src/http/app.js';
+import { openStore } from '../../packages/server/src/store/open.js';
+import type { Store } from '../../packages/server/src/store/store.js';
 import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { describeOnPostgres, forEachEngine } from '../helpers/engines.js';
 import {

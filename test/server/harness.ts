@@ -4,12 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import type { DeviceKey } from '../../src/core/device-key.js';
-import { type CreatedUser, type CreateUserInput, createUser } from '../../src/server/domain/accounts.js';
-import { type CreatedKey, type CreateKeyInput, createApiKey } from '../../src/server/domain/keys.js';
-import { type AppOptions, buildApp } from '../../src/server/http/app.js';
-import { openStore } from '../../src/server/store/open.js';
-import type { Engine, Store } from '../../src/server/store/store.js';
+import type { DeviceKey } from '../../packages/cli/src/core/device-key.js';
+import {
+  type CreatedUser,
+  type CreateUserInput,
+  createUser,
+} from '../../packages/server/src/domain/accounts.js';
+import { type CreatedKey, type CreateKeyInput, createApiKey } from '../../packages/server/src/domain/keys.js';
+import { type AppOptions, buildApp } from '../../packages/server/src/http/app.js';
+import { openStore } from '../../packages/server/src/store/open.js';
+import type { Engine, Store } from '../../packages/server/src/store/store.js';
 import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { testDatabase } from '../helpers/engines.js';
 import { type RawSql, rawSql } from '../helpers/raw-sql.js';

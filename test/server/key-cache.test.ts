@@ -1,9 +1,9 @@
 // The key cache never outlives a change: revocation, expiry and rebinding apply to the very next request.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApiKey, revokeApiKey } from '../../src/server/domain/keys.js';
-import { decideMove } from '../../src/server/domain/moves.js';
-import { openStore } from '../../src/server/store/open.js';
-import type { Store } from '../../src/server/store/store.js';
+import { createApiKey, revokeApiKey } from '../../packages/server/src/domain/keys.js';
+import { decideMove } from '../../packages/server/src/domain/moves.js';
+import { openStore } from '../../packages/server/src/store/open.js';
+import type { Store } from '../../packages/server/src/store/store.js';
 import { forEachEngine } from '../helpers/engines.js';
 import { FP_A, FP_B, type Harness, harness } from './harness.js';
 

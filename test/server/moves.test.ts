@@ -1,8 +1,8 @@
 // Moving a key to another device: the 202 move, polling it, approving or denying (API and /move page), superseding, freed keys.
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeviceKey } from '../../src/core/device-key.js';
-import { unbindKey } from '../../src/server/domain/devices.js';
-import { decideMove } from '../../src/server/domain/moves.js';
+import type { DeviceKey } from '../../packages/cli/src/core/device-key.js';
+import { unbindKey } from '../../packages/server/src/domain/devices.js';
+import { decideMove } from '../../packages/server/src/domain/moves.js';
 import { memoryDeviceKey } from '../helpers/device-keys.js';
 import { forEachEngine } from '../helpers/engines.js';
 import { formSession } from './form-session.js';

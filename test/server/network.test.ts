@@ -1,7 +1,7 @@
 // Over real sockets: slow clients are cut off by requestTimeout, abuse does not stop valid requests.
 import { connect, type Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { revokeApiKey } from '../../src/server/domain/keys.js';
+import { revokeApiKey } from '../../packages/server/src/domain/keys.js';
 import { deviceBody, FP_A, type Harness, harness } from './harness.js';
 
 const REQUEST_TIMEOUT_MS = 600;

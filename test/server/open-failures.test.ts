@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { MIGRATIONS as SQLITE_MIGRATIONS } from '../../src/server/store/sqlite/migrations.js';
+import { MIGRATIONS as SQLITE_MIGRATIONS } from '../../packages/server/src/store/sqlite/migrations.js';
 import { describeOnPostgres } from '../helpers/engines.js';
 import { createDatabase, dropDatabase } from '../helpers/postgres.js';
 import { rawSql } from '../helpers/raw-sql.js';

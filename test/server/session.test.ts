@@ -1,8 +1,8 @@
 // status, whoami and logout: the device header, unbound keys, 409, last_seen throttling, unbind.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { revokeApiKey } from '../../src/server/domain/keys.js';
-import { decideMove } from '../../src/server/domain/moves.js';
+import { revokeApiKey } from '../../packages/server/src/domain/keys.js';
+import { decideMove } from '../../packages/server/src/domain/moves.js';
 import { forEachEngine } from '../helpers/engines.js';
 import { FP_A, FP_B, FP_C, type Harness, harness, T0 } from './harness.js';
 

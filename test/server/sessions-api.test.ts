@@ -1,8 +1,8 @@
 // Sessions for people: sign in, refresh with reuse detection, sign out, me; limits before any hash.
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/server/http/app.js';
-import { openStore } from '../../src/server/store/open.js';
+import { buildApp } from '../../packages/server/src/http/app.js';
+import { openStore } from '../../packages/server/src/store/open.js';
 import { forEachEngine } from '../helpers/engines.js';
 import { type Harness, type HarnessOptions, harness, PASSWORD, T0, TEST_PASSWORD_COST } from './harness.js';
 

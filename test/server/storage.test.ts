@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mintKey } from '@sekuire/shared/key';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { mintKey } from '../../src/core/key.js';
-import { CommandError, UsageError } from '../../src/server/commands/errors.js';
-import { loadSecret } from '../../src/server/commands/secret.js';
-import { keyDigest } from '../../src/server/domain/digest.js';
-import { openStore } from '../../src/server/store/open.js';
+import { CommandError, UsageError } from '../../packages/server/src/commands/errors.js';
+import { loadSecret } from '../../packages/server/src/commands/secret.js';
+import { keyDigest } from '../../packages/server/src/domain/digest.js';
+import { openStore } from '../../packages/server/src/store/open.js';
 import { FP_A, FP_B, type Harness, harness } from './harness.js';
 
 describe('the database never holds a key', () => {

@@ -2,9 +2,9 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { revokeApiKey } from '../../src/server/domain/keys.js';
-import { openStore } from '../../src/server/store/open.js';
-import { socketDirectory } from '../../src/server/store/sqlite/push.js';
+import { revokeApiKey } from '../../packages/server/src/domain/keys.js';
+import { openStore } from '../../packages/server/src/store/open.js';
+import { socketDirectory } from '../../packages/server/src/store/sqlite/push.js';
 import { describeOnPostgres } from '../helpers/engines.js';
 import { rawSql } from '../helpers/raw-sql.js';
 import { FP_A, type Harness, harness } from './harness.js';
@@ -55,9 +55,9 @@ describe('SQLite', () => {
       const watching = await store.watch();
       expect(watching.mode).toBe('poll-every-request');
       expect(watching.note).toContain('checked for changes on every request');
-      const { createApiKey } = await import('../../src/server/domain/keys.js');
+      const { createApiKey } = await import('../../packages/server/src/domain/keys.js');
       const created = await createApiKey(store, h.secret, { email: 'a@b.c', environment: 'test' }, h.now());
-      const { keyDigest } = await import('../../src/server/domain/digest.js');
+      const { keyDigest } = await import('../../packages/server/src/domain/digest.js');
       const digest = keyDigest(h.secret, created.apiKey.value);
       expect((await store.keyState(digest))?.record.key.revoked_at).toBeNull();
       expect(await revokeFromAnotherProcess(join(deep, 'sekuire.db'), created.key.id, h.now())).toEqual([]);

@@ -1,0 +1,159 @@
+// Which key to use (SEKUIRE_API_KEY, else auth.json), for which backend, from this device.
+import { existsSync } from 'node:fs';
+import { type ApiKey, KeyFormatError, parseKey } from '@sekuire/shared/key';
+import { parseBackendUrl, urlText } from './backend-url.js';
+import { credentialsPath, type LoadedCredentials, readCredentials } from './credentials.js';
+import { type DeviceIdentity, type DeviceInputs, deviceIdentity, shortFingerprint } from './device.js';
+import { type DeviceKey, readDeviceKey } from './device-key.js';
+import { DeviceMismatchError, NotLoggedInError, UsageError } from './errors.js';
+import type { Flag, Settings } from './settings.js';
+
+export const ENV_KEY = 'SEKUIRE_API_KEY';
+
+export type KeySource =
+  | { readonly type: 'env'; readonly name: typeof ENV_KEY }
+  | { readonly type: 'file'; readonly path: string }
+  | { readonly type: 'stdin' };
+
+export interface Session {
+  readonly key: ApiKey;
+  readonly source: KeySource;
+  /** The stored login, when the key comes from auth.json. */
+  readonly stored?: LoadedCredentials;
+  readonly device: DeviceIdentity;
+  /** This device's key, when it has one: requests are signed with it. */
+  readonly proof?: DeviceKey;
+  readonly backend: URL;
+  /** Where the backend came from, for messages. */
+  readonly backendSource: string;
+  /** Things to tell the user on stderr; none stops the command. */
+  readonly notes: readonly string[];
+}
+
+export interface SessionOptions extends DeviceInputs {
+  readonly settings: Settings;
+  /** A backend named by a flag (--backend and its aliases): the only way to send a stored key elsewhere. */
+  readonly backendFlag?: Flag;
+  /** A key given for this command only (auth test --with-key). */
+  readonly explicitKey?: ApiKey;
+}
+
+/** Parses a key the user gave; a malformed one is a usage error (exit 2), its message framed by `say`. */
+export function parseGivenKey(text: string, say: (problem: string) => string = (problem) => problem): ApiKey {
+  try {
+    return parseKey(text);
+  } catch (error) {
+    if (error instanceof KeyFormatError) {
+      throw new UsageError(say(error.message), 'malformed_key', { details: { problem: error.problem } });
+    }
+    throw error;
+  }
+}
+
+/** SEKUIRE_API_KEY, parsed; undefined when unset. A malformed value is a usage error. */
+export function envKey(env: SessionOptions['env']): ApiKey | undefined {
+  const text = env[ENV_KEY];
+  if (text === undefined || text.trim() === '') return undefined;
+  return parseGivenKey(text, (message) => `${ENV_KEY} is not a valid API key: ${message}`);
+}
+
+function deviceChanged(path: string, stored: string, current: string): DeviceMismatchError {
+  return new DeviceMismatchError(
+    `The credentials in ${path} were created on another device (fingerprint ${shortFingerprint(stored, 8)}; this device is ${shortFingerprint(current, 8)}).`,
+    'device_changed',
+    {
+      hint: "Run 'sekuire login' to verify your key on this device",
+      details: { path, stored_fingerprint: stored, device_fingerprint: current },
+    },
+  );
+}
+
+/**
+ * The device key the stored binding holds: a copy of auth.json without device-key.json (or
+ * with another one) is caught here, before anything is sent. A binding made before device keys
+ * existed has none to check.
+ */
+function storedProof(home: string, stored: LoadedCredentials): DeviceKey | undefined {
+  const expected = stored.credentials.device_key;
+  const key = readDeviceKey(home);
+  if (expected === '') return key;
+  if (key === undefined || key.thumbprint !== expected) {
+    throw new DeviceMismatchError(
+      `The credentials in ${stored.path} were bound with a device key this machine does not hold (${key === undefined ? 'there is no device-key.json' : 'device-key.json holds another key'}).`,
+      'device_key_changed',
+      {
+        hint: "A copied auth.json does not carry the device: run 'sekuire login' here (moving the key needs an approval)",
+        details: { path: stored.path },
+      },
+    );
+  }
+  return key;
+}
+
+/**
+ * Resolves the key in use and checks, locally, that stored credentials belong to this device.
+ * Throws NotLoggedInError when there is no key at all. Never writes anything.
+ */
+export async function resolveSession(options: SessionOptions): Promise<Session> {
+  const notes: string[] = [];
+  const path = credentialsPath(options.home);
+  const explicit = options.explicitKey;
+  const fromEnv = explicit ? undefined : envKey(options.env);
+  if (explicit || fromEnv) {
+    const backend = options.settings.backend(options.backendFlag);
+    if (fromEnv && existsSync(path)) {
+      notes.push(`Note: ${ENV_KEY} is set and takes precedence over the login stored in ${path}.`);
+    }
+    const device = await deviceIdentity(options);
+    const proof = readDeviceKey(options.home);
+    return {
+      ...(proof !== undefined && { proof }),
+      key: (explicit ?? fromEnv) as ApiKey,
+      source: explicit ? { type: 'stdin' } : { type: 'env', name: ENV_KEY },
+      device,
+      backend: backend.url,
+      backendSource: backend.source,
+      notes: [...device.warnings, ...notes],
+    };
+  }
+  const stored = readCredentials(options.home);
+  if (!stored) throw new NotLoggedInError();
+  notes.push(...stored.warnings);
+  const device = await deviceIdentity(options);
+  notes.push(...device.warnings);
+  if (device.fingerprint !== stored.credentials.device_fingerprint) {
+    throw deviceChanged(stored.path, stored.credentials.device_fingerprint, device.fingerprint);
+  }
+  const proof = storedProof(options.home, stored);
+  const verifiedWith = parseBackendUrl(stored.credentials.backend, stored.path);
+  if (options.backendFlag) {
+    return {
+      key: parseKey(stored.credentials.api_key),
+      source: { type: 'file', path: stored.path },
+      stored,
+      device,
+      ...(proof !== undefined && { proof }),
+      backend: parseBackendUrl(options.backendFlag.value, options.backendFlag.name),
+      backendSource: options.backendFlag.name,
+      notes,
+    };
+  }
+  // A default set for something else (a variable, config.json) never ships the stored key elsewhere.
+  const configured = options.settings.get('backend');
+  if (configured && configured.source.type !== 'default' && configured.value !== urlText(verifiedWith)) {
+    const name = configured.source.type === 'env' ? configured.source.name : "config.json's backend";
+    notes.push(
+      `Note: ${name} is not used for the stored key, which was verified with ${urlText(verifiedWith)}; name another backend with --backend to use it.`,
+    );
+  }
+  return {
+    key: parseKey(stored.credentials.api_key),
+    source: { type: 'file', path: stored.path },
+    stored,
+    device,
+    ...(proof !== undefined && { proof }),
+    backend: verifiedWith,
+    backendSource: `the login stored in ${stored.path}`,
+    notes,
+  };
+}

@@ -1,0 +1,68 @@
+// Validation of flag and environment values; a bad value is a UsageError (exit 2).
+import { KEY_ENVIRONMENTS, type KeyEnvironment } from '@sekuire/shared/key';
+import { KEY_TYPES, type KeyType } from '../store/queries/keys.js';
+import { UsageError } from './errors.js';
+
+export const MAX_EXPIRY_DAYS = 3650;
+const MAX_LABEL_LENGTH = 200;
+const MAX_EMAIL_LENGTH = 254;
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** `source` names where the value came from, e.g. "--port" or "SEKUIRE_SERVER_PORT". */
+export function parsePort(text: string, source: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) {
+    throw new UsageError(
+      `${source} must be a port number from 0 to 65535 (0 picks a free port), not "${text}".`,
+    );
+  }
+  return port;
+}
+
+/** 0 makes a key that has already expired: a way to test how clients handle key_expired. */
+export function parseExpiryDays(text: string): number {
+  const days = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(days >= 0 && days <= MAX_EXPIRY_DAYS)) {
+    throw new UsageError(
+      `--expires-in must be a whole number of days from 0 to ${MAX_EXPIRY_DAYS} (0: already expired), not "${text}".`,
+    );
+  }
+  return days;
+}
+
+export function parseEmail(text: string): string {
+  const at = text.indexOf('@');
+  if (
+    text.length > MAX_EMAIL_LENGTH ||
+    /\s/.test(text) ||
+    CONTROL_CHARACTERS.test(text) ||
+    at < 1 ||
+    at !== text.lastIndexOf('@') ||
+    at === text.length - 1
+  ) {
+    throw new UsageError(`--email must be an email address like dev@example.com, not "${text}".`);
+  }
+  return text;
+}
+
+/** A name for a person, key, organization or workspace: one line, not blank, not huge. */
+export function parseLabel(text: string, flag: string): string {
+  if (text.trim() === '' || text.length > MAX_LABEL_LENGTH || CONTROL_CHARACTERS.test(text)) {
+    throw new UsageError(`${flag} must be 1 to ${MAX_LABEL_LENGTH} characters on one line.`);
+  }
+  return text;
+}
+
+export function parseEnvironment(text: string): KeyEnvironment {
+  const environment = KEY_ENVIRONMENTS.find((candidate) => candidate === text);
+  if (environment === undefined) throw new UsageError(`--env must be live or test, not "${text}".`);
+  return environment;
+}
+
+export function parseKeyType(text: string): KeyType {
+  const type = KEY_TYPES.find((candidate) => candidate === text);
+  if (type === undefined) throw new UsageError(`--type must be client or server, not "${text}".`);
+  return type;
+}

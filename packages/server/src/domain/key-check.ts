@@ -1,0 +1,62 @@
+// Is a presented key valid: the hot path, served from the store's cache.
+import { KeyFormatError, parseKey } from '@sekuire/shared/key';
+import type { KeyState } from '../store/key-cache.js';
+import type { Store } from '../store/store.js';
+import { digestsEqual, keyDigest } from './digest.js';
+import { keyStatus } from './keys.js';
+
+/** Writes of "last used" and "last seen" happen at most this often per key and device. */
+export const USE_RESOLUTION_MS = 60_000;
+
+export type KeyCheck =
+  | { readonly ok: true; readonly state: KeyState }
+  /** unknown: never issued, malformed, or not this server's (the same answer for all three). */
+  | { readonly ok: false; readonly reason: 'unknown' }
+  | { readonly ok: false; readonly reason: 'revoked' }
+  | { readonly ok: false; readonly reason: 'expired'; readonly expiresAt: string };
+
+function isWellFormed(text: string): boolean {
+  try {
+    parseKey(text);
+    return true;
+  } catch (error) {
+    if (error instanceof KeyFormatError) return false;
+    throw error;
+  }
+}
+
+/**
+ * Checks a presented key. A malformed key is digested and looked up like any other, so the two
+ * cost the same and answer the same.
+ */
+export async function checkKey(
+  store: Store,
+  secret: Buffer,
+  text: string | undefined,
+  now: Date,
+): Promise<KeyCheck> {
+  if (text === undefined) return { ok: false, reason: 'unknown' };
+  const wellFormed = isWellFormed(text);
+  const digest = keyDigest(secret, text.trim());
+  const state = await store.keyState(digest);
+  if (!wellFormed || state === undefined || !digestsEqual(state.record.digest, digest)) {
+    return { ok: false, reason: 'unknown' };
+  }
+  const status = keyStatus(state.record.key, now);
+  if (status === 'revoked') return { ok: false, reason: 'revoked' };
+  if (status === 'expired')
+    return { ok: false, reason: 'expired', expiresAt: state.record.key.expires_at ?? '' };
+  return { ok: true, state };
+}
+
+/** Records that the key was used (at most once a minute), for "last used" on lists and pages. */
+export async function recordKeyUse(store: Store, state: KeyState, now: Date): Promise<void> {
+  const last = state.record.key.last_used_at;
+  if (last !== null && now.getTime() - Date.parse(last) < USE_RESOLUTION_MS) return;
+  const at = now.toISOString();
+  await store.read.keys.touch(state.record.key.id, at);
+  store.updateCached(state.record.digest, (current) => ({
+    ...current,
+    record: { ...current.record, key: { ...current.record.key, last_used_at: at } },
+  }));
+}

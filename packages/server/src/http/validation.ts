@@ -1,0 +1,305 @@
+// Strict checks of what a client sends: request bodies and the device header.
+import { createPublicKey } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { KEY_ENVIRONMENTS, type KeyEnvironment } from '@sekuire/shared/key';
+import { type PublicJwk, parsePublicJwk } from '@sekuire/shared/proof-format';
+import { MAX_EXPIRY_DAYS, MAX_GRACE_SECONDS } from '../domain/managed-keys.js';
+import { MAX_PASSWORD_LENGTH } from '../domain/passwords.js';
+import type { DeviceFacts } from '../store/queries/devices.js';
+import { KEY_TYPES, type KeyType } from '../store/queries/keys.js';
+import { ApiError } from './api-error.js';
+
+export const FINGERPRINT_PATTERN = /^[0-9a-f]{64}$/;
+export const DEVICE_HEADER = 'x-sekuire-device';
+/** Device names and OS strings are shown to people; nothing legitimate is longer. */
+export const MAX_TEXT_LENGTH = 200;
+
+export interface LoginRequest {
+  readonly device: DeviceFacts;
+  /** The device key's public half (device proof); absent from older CLIs. */
+  readonly publicKey: PublicJwk | undefined;
+  readonly rebind: boolean;
+}
+
+export function invalid(field: string, message: string): ApiError {
+  return new ApiError(400, 'invalid_request', message, { field });
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// Control characters, and format characters (bidi overrides, zero-width): a name that reorders
+// or hides text on the approval page could pass for another device.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point.
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\p{Cf}]/u;
+
+function text(record: Record<string, unknown>, name: string, path: string, allowEmpty = false): string {
+  const value = record[name];
+  const field = `${path}.${name}`;
+  if (typeof value !== 'string') throw invalid(field, `${field} must be a string.`);
+  if (!allowEmpty && value.trim() === '') throw invalid(field, `${field} must not be empty.`);
+  if (value.length > MAX_TEXT_LENGTH) {
+    throw invalid(field, `${field} must be at most ${MAX_TEXT_LENGTH} characters.`);
+  }
+  if (CONTROL_CHARACTERS.test(value)) throw invalid(field, `${field} must not contain control characters.`);
+  return value;
+}
+
+/** Unknown fields are ignored, so clients can send more than this version knows. */
+export function parseLoginBody(body: unknown): LoginRequest {
+  if (!isObject(body)) throw invalid('body', 'The request body must be a JSON object.');
+  const facts = parseDeviceFacts(body.device);
+  const rebind = body.rebind;
+  if (rebind !== undefined && typeof rebind !== 'boolean')
+    throw invalid('rebind', 'rebind must be true or false.');
+  return { device: facts, publicKey: parseDevicePublicKey(body.device), rebind: rebind === true };
+}
+
+function onCurve(jwk: PublicJwk): boolean {
+  try {
+    createPublicKey({ key: { ...jwk }, format: 'jwk' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** device.public_key: a P-256 public JWK (kty EC, crv P-256, x, y); undefined when absent. */
+export function parseDevicePublicKey(device: unknown): PublicJwk | undefined {
+  if (!isObject(device) || device.public_key === undefined) return undefined;
+  const jwk = parsePublicJwk(device.public_key);
+  if (jwk === undefined || (isObject(device.public_key) && 'd' in device.public_key) || !onCurve(jwk)) {
+    throw invalid(
+      'device.public_key',
+      'device.public_key must be a P-256 public key as a JWK: {"kty":"EC","crv":"P-256","x":…,"y":…} (never the private part).',
+    );
+  }
+  return jwk;
+}
+
+/** The device object of a login, a device-code request or a token request. */
+export function parseDeviceFacts(device: unknown): DeviceFacts {
+  if (!isObject(device)) throw invalid('device', 'device must be an object.');
+  const fingerprint = device.fingerprint;
+  if (typeof fingerprint !== 'string' || !FINGERPRINT_PATTERN.test(fingerprint)) {
+    throw invalid('device.fingerprint', 'device.fingerprint must be 64 lowercase hexadecimal characters.');
+  }
+  const facts: DeviceFacts = {
+    fingerprint,
+    name: text(device, 'name', 'device'),
+    os: text(device, 'os', 'device'),
+    os_version: text(device, 'os_version', 'device', true),
+    arch: text(device, 'arch', 'device'),
+  };
+  return facts;
+}
+
+/** The X-Sekuire-Device header every call after login carries. */
+export function deviceFingerprint(headers: IncomingHttpHeaders): string {
+  const value = headers[DEVICE_HEADER];
+  if (value === undefined) {
+    throw invalid('X-Sekuire-Device', 'The X-Sekuire-Device header is missing.');
+  }
+  if (typeof value !== 'string' || !FINGERPRINT_PATTERN.test(value)) {
+    throw invalid(
+      'X-Sekuire-Device',
+      'The X-Sekuire-Device header must be 64 lowercase hexadecimal characters.',
+    );
+  }
+  return value;
+}
+
+const MAX_EMAIL_LENGTH = 254;
+
+function bodyObject(body: unknown): Record<string, unknown> {
+  if (!isObject(body)) throw invalid('body', 'The request body must be a JSON object.');
+  return body;
+}
+
+function string(record: Record<string, unknown>, name: string, max: number): string {
+  const value = record[name];
+  if (typeof value !== 'string' || value === '') throw invalid(name, `${name} is required (a string).`);
+  if (value.length > max) throw invalid(name, `${name} must be at most ${max} characters.`);
+  return value;
+}
+
+export interface SignInRequest {
+  readonly email: string;
+  readonly password: string;
+}
+
+export function parseSignInBody(body: unknown): SignInRequest {
+  const record = bodyObject(body);
+  return {
+    email: string(record, 'email', MAX_EMAIL_LENGTH).trim(),
+    password: string(record, 'password', MAX_PASSWORD_LENGTH),
+  };
+}
+
+export function parseRefreshBody(body: unknown): string {
+  return string(bodyObject(body), 'refresh_token', 100);
+}
+
+export interface NewKeyBody {
+  readonly name: string;
+  readonly environment: KeyEnvironment;
+  readonly type: KeyType;
+  readonly expiresInDays: number | null;
+  readonly workspaceId?: string;
+}
+
+function oneOf<T extends string>(
+  record: Record<string, unknown>,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const value = record[name];
+  if (value === undefined) return fallback;
+  const found = allowed.find((candidate) => candidate === value);
+  if (found === undefined) throw invalid(name, `${name} must be one of: ${allowed.join(', ')}.`);
+  return found;
+}
+
+function wholeNumber(
+  record: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const value = record[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(name, `${name} must be a whole number from ${min} to ${max}.`);
+  }
+  return value;
+}
+
+/** A key's name: shown in lists; one line, not blank. */
+export function keyName(value: unknown): string {
+  if (typeof value !== 'string' || value.trim() === '')
+    throw invalid('name', 'name is required: a name for the key.');
+  if (value.length > MAX_TEXT_LENGTH)
+    throw invalid('name', `name must be at most ${MAX_TEXT_LENGTH} characters.`);
+  if (CONTROL_CHARACTERS.test(value)) throw invalid('name', 'name must not contain control characters.');
+  return value.trim();
+}
+
+export function parseNewKeyBody(body: unknown): NewKeyBody {
+  const record = bodyObject(body);
+  const workspace = record.workspace_id;
+  if (
+    workspace !== undefined &&
+    (typeof workspace !== 'string' || workspace === '' || workspace.length > 64)
+  ) {
+    throw invalid('workspace_id', 'workspace_id must be a workspace id (ws_...).');
+  }
+  return {
+    name: keyName(record.name),
+    environment: oneOf(record, 'environment', KEY_ENVIRONMENTS, 'test'),
+    type: oneOf(record, 'type', KEY_TYPES, 'client'),
+    expiresInDays: wholeNumber(record, 'expires_in_days', 1, MAX_EXPIRY_DAYS) ?? null,
+    ...(typeof workspace === 'string' && { workspaceId: workspace }),
+  };
+}
+
+/** Seconds the old key keeps working after a roll (default 0: it stops at once). */
+export function parseRollBody(body: unknown): number {
+  if (body === undefined) return 0;
+  return wholeNumber(bodyObject(body), 'grace_seconds', 0, MAX_GRACE_SECONDS) ?? 0;
+}
+
+export type TokenRequest =
+  | {
+      readonly grantType: 'authorization_code';
+      readonly code: string;
+      readonly verifier: string;
+      readonly redirectUri: string;
+      readonly device: DeviceFacts;
+      readonly publicKey: PublicJwk;
+    }
+  | { readonly grantType: 'device_code'; readonly deviceCode: string }
+  | { readonly grantType: 'move'; readonly moveId: string };
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** PROTOCOL.md "Moving a key": the new device polls for the move it asked for. */
+export const MOVE_GRANT = 'urn:sekuire:move';
+
+/** device.public_key where a new binding is made: every binding from now on holds a device key. */
+export function requiredPublicKey(device: unknown): PublicJwk {
+  const key = parseDevicePublicKey(device);
+  if (key === undefined) {
+    throw invalid(
+      'device.public_key',
+      'device.public_key is required: a new key is bound to the device key that signs this request. Update the sekuire CLI.',
+    );
+  }
+  return key;
+}
+/** RFC 7636 §4.1: 43 to 128 unreserved characters. */
+const VERIFIER_PATTERN = /^[A-Za-z0-9._~-]{43,128}$/;
+
+export function parseTokenBody(body: unknown): TokenRequest {
+  const record = bodyObject(body);
+  const grantType = record.grant_type;
+  if (grantType === 'authorization_code') {
+    const verifier = record.code_verifier;
+    if (typeof verifier !== 'string' || !VERIFIER_PATTERN.test(verifier)) {
+      throw invalid(
+        'code_verifier',
+        'code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636).',
+      );
+    }
+    return {
+      grantType,
+      code: string(record, 'code', 100),
+      verifier,
+      redirectUri: string(record, 'redirect_uri', 2000),
+      device: parseDeviceFacts(record.device),
+      publicKey: requiredPublicKey(record.device),
+    };
+  }
+  if (grantType === DEVICE_CODE_GRANT)
+    return { grantType: 'device_code', deviceCode: string(record, 'device_code', 100) };
+  if (grantType === MOVE_GRANT) return { grantType: 'move', moveId: string(record, 'move_id', 100) };
+  throw new ApiError(
+    400,
+    'unsupported_grant_type',
+    `grant_type must be authorization_code, ${DEVICE_CODE_GRANT} or ${MOVE_GRANT}.`,
+    {
+      field: 'grant_type',
+    },
+  );
+}
+
+export function parseDeviceCodeBody(body: unknown): { device: DeviceFacts; publicKey: PublicJwk } {
+  const device = bodyObject(body).device;
+  return { device: parseDeviceFacts(device), publicKey: requiredPublicKey(device) };
+}
+
+/** GET /api/v1/keys: 100 keys a page unless asked; 1,000 at most (~600 KB of JSON). */
+export const DEFAULT_LIST_LIMIT = 100;
+export const MAX_LIST_LIMIT = 1000;
+
+function queryNumber(
+  query: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^\d{1,9}$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw invalid(name, `${name} must be a whole number from ${min} to ${max}.`);
+  }
+  return Number(value);
+}
+
+export function parseListQuery(query: unknown): { limit: number; offset: number } {
+  const record = isObject(query) ? query : {};
+  return {
+    limit: queryNumber(record, 'limit', 1, MAX_LIST_LIMIT) ?? DEFAULT_LIST_LIMIT,
+    offset: queryNumber(record, 'offset', 0, 100_000_000) ?? 0,
+  };
+}
