@@ -33,6 +33,12 @@ describe('?next= only leads to a path on this site', () => {
     ['https://evil.example/', '/dashboard/settings?tab=api-keys'],
     ['javascript:alert(1)', '/dashboard/settings?tab=api-keys'],
     ['/%2F%2Fevil.example', '/%2F%2Fevil.example'],
+    // Local as written, another host once resolved: what is sent is what is checked.
+    ['/.//evil.example', '/dashboard/settings?tab=api-keys'],
+    ['/..//evil.example', '/dashboard/settings?tab=api-keys'],
+    ['/%2e%2e//evil.example', '/dashboard/settings?tab=api-keys'],
+    ['/a/..//evil.example', '/dashboard/settings?tab=api-keys'],
+    ['/a/../b', '/b'],
     ['', '/dashboard/settings?tab=api-keys'],
     [undefined, '/dashboard/settings?tab=api-keys'],
   ])('%j -> %j', (next, expected) => {
@@ -75,6 +81,26 @@ describe('pages', () => {
     expect(keys.body).toContain('<h1>API Keys</h1>');
     expect(keys.body).toContain('No API keys yet.');
     expect(keys.body).toContain('Sign out');
+  });
+
+  it('signing in, or already signed in, nobody is sent off the site by ?next=, however it is spelled', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    for (const next of [
+      '/.//evil.example',
+      '/..//evil.example',
+      '/%2e%2e//evil.example',
+      '/a/..//evil.example',
+    ]) {
+      const b = browser();
+      await b.get(`/login?next=${encodeURIComponent(next)}`);
+      const form = await b.post('/login', { email: 'ada@example.com', password: PASSWORD, next });
+      expect(form.statusCode).toBe(303);
+      expect(form.headers.location).toBe('/dashboard/settings?tab=api-keys');
+      const page = await b.get(`/login?next=${encodeURIComponent(next)}`);
+      expect(page.statusCode).toBe(303);
+      expect(page.headers.location).toBe('/dashboard/settings?tab=api-keys');
+    }
   });
 
   it('a wrong password shows "Wrong email or password" and keeps the email', async () => {

@@ -73,15 +73,23 @@ function choice<T extends string>(value: unknown, allowed: readonly T[]): T | un
   return allowed.find((candidate) => candidate === value);
 }
 
-/** `?next=` only ever leads to a path on this site: never another origin, never a scheme. */
+/** A path a browser resolves on this site: one leading slash, no second one, no backslash. */
+function isLocalPath(path: string): boolean {
+  return path.startsWith('/') && !path.startsWith('//') && !path.includes('\\');
+}
+
+/**
+ * `?next=` only ever leads to a path on this site: never another origin, never a scheme. Both
+ * what was asked and what would be sent are checked: `/.//evil.example` looks local but
+ * resolves to `//evil.example`, which a browser reads as another host.
+ */
 export function safeNext(next: unknown): string {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) {
-    return KEYS_TAB;
-  }
+  if (typeof next !== 'string' || !isLocalPath(next)) return KEYS_TAB;
   try {
     const base = 'http://sekuire.invalid';
     const url = new URL(next, base);
-    return url.origin === base ? `${url.pathname}${url.search}` : KEYS_TAB;
+    const target = `${url.pathname}${url.search}`;
+    return url.origin === base && isLocalPath(target) ? target : KEYS_TAB;
   } catch {
     return KEYS_TAB;
   }
