@@ -5,8 +5,11 @@ import { type Harness, PASSWORD } from './harness.js';
 
 export interface FormSession {
   get(url: string): Promise<LightMyRequestResponse>;
-  /** A form as the page sends it: urlencoded, with the CSRF token. */
-  post(url: string, fields: Record<string, string>): Promise<LightMyRequestResponse>;
+  /** A form as the page sends it: urlencoded, with the CSRF token; pairs may repeat a name. */
+  post(
+    url: string,
+    fields: Record<string, string> | readonly (readonly [string, string])[],
+  ): Promise<LightMyRequestResponse>;
   /** A JSON API call with the session cookie, and the CSRF token of a page unless told not to. */
   api(method: 'GET' | 'POST' | 'DELETE', url: string, withToken?: boolean): Promise<LightMyRequestResponse>;
   /** Through the sign-in form; answers its 303 (or the refusal). */
@@ -38,7 +41,10 @@ export function formSession(h: Harness, prefix = ''): FormSession {
           url,
           cookies: cookies(),
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          payload: new URLSearchParams({ _csrf: csrf, ...fields }).toString(),
+          payload: new URLSearchParams([
+            ['_csrf', csrf],
+            ...(Array.isArray(fields) ? fields : Object.entries(fields)),
+          ]).toString(),
         }),
       ),
     async api(method, url, withToken = true) {

@@ -11,6 +11,7 @@ import {
   frameworkErrorReply,
   installErrorReplies,
 } from './error-replies.js';
+import { firstValues } from './fields.js';
 import { createNodeServer, DEFAULT_TIMEOUTS, type TlsMaterial } from './http-server.js';
 import { keepRawBodies, proofChecker, rememberRawBody } from './proof-check.js';
 import { DEFAULT_FAILURE_LIMIT, type FailureLimit, registerFailureLimiter } from './rate-limit.js';
@@ -74,6 +75,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkErrorReply,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
+    routerOptions: { querystringParser: firstValues },
   });
 
   installErrorReplies(app, options.logError ?? stderrLog);

@@ -23,6 +23,7 @@ import type { VisibleKey } from '../store/queries/keys.js';
 import { ApiError } from './api-error.js';
 import { type PageKit, registerApprovalPages } from './approval-pages.js';
 import type { SignInDeps } from './auth-api.js';
+import { firstValues } from './fields.js';
 import { form } from './forms.js';
 import { clearSessionCookie, setSessionCookie, type Who, who } from './session-auth.js';
 import { keyName, MAX_TEXT_LENGTH } from './validation.js';
@@ -107,7 +108,7 @@ export function when(iso: string | null, now: Date): string {
 
 export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
   const root = webRoot();
-  await app.register(formbody);
+  await app.register(formbody, { parser: firstValues });
   await app.register(fastifyStatic, {
     root: `${root}assets`,
     prefix: '/assets/',
