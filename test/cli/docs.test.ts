@@ -110,6 +110,20 @@ describe('the documentation', () => {
     }
   });
 
+  it('docs/DEVELOPMENT.md says what every dependency of every package is for', () => {
+    const development = read('docs/DEVELOPMENT.md');
+    for (const manifest of ['package.json', 'packages/cli/package.json', 'packages/server/package.json']) {
+      const pkg = JSON.parse(read(manifest)) as Record<string, Record<string, string> | undefined>;
+      for (const name of [
+        ...Object.keys(pkg.dependencies ?? {}),
+        ...Object.keys(pkg.devDependencies ?? {}),
+      ]) {
+        if (name.startsWith('@sekuire/')) continue;
+        expect(development, `${manifest}: ${name}`).toContain(name);
+      }
+    }
+  });
+
   it('names source files by their place in the packages, and only files that exist', () => {
     for (const page of PAGES) {
       const text = read(page);
