@@ -279,6 +279,11 @@ async function main(): Promise<void> {
   const { child, url } = await startServer();
   try {
     process.stdout.write(`Reference server: ${url} (database ${db})\n`);
+    // The commands below are shown by their installed names; in this clone they are the builds.
+    process.stdout.write(
+      'Below, sekuire means node packages/cli/dist/cli.cjs, and sekuire-server means' +
+        ` node packages/server/dist/server.js --db ${db}.\n`,
+    );
     const created = await run(
       serverBin,
       ['create-key', '--db', db, '--email', 'dev@example.com', '--org', 'Acme Corp'],

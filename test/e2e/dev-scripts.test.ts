@@ -169,6 +169,9 @@ describe('npm run demo', { timeout: 120_000 }, () => {
     expect(await demo.exited, demo.stderr()).toBe(0);
     const out = demo.stdout();
     expect(out).toContain('Demo complete: every step behaved as documented.\n');
+    expect(out).toMatch(
+      /^Below, sekuire means node packages\/cli\/dist\/cli\.cjs, and sekuire-server means node packages\/server\/dist\/server\.js --db \S+\.$/m,
+    );
     for (const request of [
       '$ POST /api/v1/auth/login',
       '$ GET /api/v1/moves',
