@@ -7,6 +7,8 @@ command -v tmux >/dev/null || missing+=(tmux)
 command -v openssl >/dev/null || missing+=(openssl)
 # The dashboard's browser tests drive Debian's Chromium through playwright-core (no download).
 command -v chromium >/dev/null || missing+=(chromium)
+# The proxy tests put Debian's nginx in front of the server (started by the tests, never as a service).
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 # Debian keeps initdb and pg_ctl out of PATH, under /usr/lib/postgresql/<major>/bin.
 if [ "${SEKUIRE_TEST_SKIP_POSTGRES:-}" != "1" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
   && ! command -v initdb >/dev/null; then
@@ -23,5 +25,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing what the tests need: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Debian's nginx (and postgresql) start a service on install: nginx would then hold port 80.
+# policy-rc.d answering 101 is how invoke-rc.d is told not to start anything (invoke-rc.d(8));
+# containers often have one already. Ours is removed again once the packages are in.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
