@@ -1,9 +1,11 @@
 // The dashboard's pages without a browser: redirects, ?next=, headers, cookies, escaping, the key shown once, size.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { safeNext } from '../../packages/server/src/http/dashboard.js';
+import { cookiePair, httpsRequest } from '../helpers/https-request.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { formSession } from './form-session.js';
 import { type Harness, type HarnessOptions, harness, PASSWORD } from './harness.js';
@@ -175,17 +177,35 @@ describe('pages', () => {
     expect(health.headers['content-security-policy']).toBeUndefined();
   });
 
-  it('under TLS the cookies are Secure with the __Host- prefix, and HSTS is sent', async () => {
+  it('over TLS the cookies are Secure with the __Host- prefix, and HSTS is sent', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sekuire-tls-'));
     try {
       const pair = selfSignedCert(dir, ['127.0.0.1']);
       const h = await start({ https: { cert: readFileSync(pair.cert), key: readFileSync(pair.key) } });
       await h.createUser({ email: 'ada@example.com' });
-      const b = browser('__Host-');
-      const signedIn = await b.signIn('ada@example.com');
-      expect(signedIn.statusCode).toBe(303);
-      const session = signedIn.cookies.find((cookie) => cookie.name === '__Host-sekuire_session');
-      expect(session).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/', secure: true });
+      // A real TLS connection: whether a request came over https is its socket's to say.
+      await h.app.listen({ host: '127.0.0.1', port: 0 });
+      const origin = `https://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`;
+      const ca = readFileSync(pair.cert);
+      const page = await httpsRequest(`${origin}/login`, { ca });
+      const csrf = cookiePair(page.setCookie, '__Host-sekuire_csrf');
+      expect(page.setCookie).toEqual([
+        expect.stringMatching(/^__Host-sekuire_csrf=[^;]+; Path=\/; HttpOnly; Secure; SameSite=Lax$/),
+      ]);
+      expect(page.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+      const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1] ?? '';
+      const signedIn = await httpsRequest(`${origin}/login`, {
+        ca,
+        method: 'POST',
+        headers: { cookie: csrf, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ _csrf: token, email: 'ada@example.com', password: PASSWORD }).toString(),
+      });
+      expect(signedIn.status).toBe(303);
+      expect(signedIn.setCookie).toEqual([
+        expect.stringMatching(
+          /^__Host-sekuire_session=sek_ck_\w+; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/,
+        ),
+      ]);
       expect(signedIn.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
     } finally {
       rmSync(dir, { recursive: true, force: true });

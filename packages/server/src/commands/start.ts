@@ -3,9 +3,10 @@ import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../http/app.js';
+import { parseTrustProxy } from '../http/trust-proxy.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
-import { CommandError } from './errors.js';
+import { CommandError, UsageError } from './errors.js';
 import { parsePort } from './flags.js';
 import { loadSecret } from './secret.js';
 import { reportSecret } from './secret-notes.js';
@@ -24,6 +25,7 @@ export interface StartOptions {
   readonly tlsCert?: string;
   readonly tlsKey?: string;
   readonly allowSelfRebind?: boolean;
+  readonly trustProxy?: string;
 }
 
 export function defineStart(program: Command, ctx: CommandContext): void {
@@ -42,6 +44,10 @@ export function defineStart(program: Command, ctx: CommandContext): void {
     .option(
       '--allow-self-rebind',
       'let `sekuire login --rebind` move a binding at once, by the key alone (test setups only: a stolen key could then move itself)',
+    )
+    .option(
+      '--trust-proxy <spec>',
+      'behind a proxy: believe X-Forwarded-For/-Proto/-Host from a hop count (1) or these addresses/CIDRs (127.0.0.1,10.0.0.0/8) (env SEKUIRE_SERVER_TRUST_PROXY; default: ignore them)',
     )
     .addHelpText(
       'after',
@@ -81,6 +87,15 @@ function describeListenFailure(error: NodeJS.ErrnoException, host: string, port:
   }
 }
 
+/** --trust-proxy, else its variable, else nothing trusted; a bad SPEC is a usage error (exit 2). */
+function trustedProxies(flag: string | undefined, env: string | undefined) {
+  const [text, source] = flag !== undefined ? [flag, '--trust-proxy'] : [env, 'SEKUIRE_SERVER_TRUST_PROXY'];
+  if (text === undefined) return undefined;
+  const parsed = parseTrustProxy(text, source);
+  if ('problem' in parsed) throw new UsageError(parsed.problem);
+  return parsed.trust;
+}
+
 async function closeGracefully(app: FastifyInstance): Promise<void> {
   const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   try {
@@ -100,6 +115,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
         : DEFAULT_PORT;
   const target = databaseTarget(options.db, ctx.env);
   const tls = loadTlsMaterial(options.tlsCert, options.tlsKey);
+  const trustProxy = trustedProxies(options.trustProxy, ctx.env.SEKUIRE_SERVER_TRUST_PROXY);
   const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile, target);
   await reportSecret(ctx, secret);
 
@@ -113,6 +129,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       secret: secret.secret,
       https: tls,
       allowSelfRebind: options.allowSelfRebind === true,
+      ...(trustProxy !== undefined && { trustProxy }),
     });
     try {
       await app.listen({ host, port });

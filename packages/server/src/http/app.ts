@@ -16,6 +16,7 @@ import { createNodeServer, DEFAULT_TIMEOUTS, type TlsMaterial } from './http-ser
 import { keepRawBodies, proofChecker, rememberRawBody } from './proof-check.js';
 import { DEFAULT_FAILURE_LIMIT, type FailureLimit, registerFailureLimiter } from './rate-limit.js';
 import { DEFAULT_SIGN_IN_LIMIT, type SignInLimit } from './session-auth.js';
+import type { TrustProxy } from './trust-proxy.js';
 import { webSurfaces } from './web.js';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -49,6 +50,11 @@ export interface AppOptions {
   readonly allowSelfRebind?: boolean;
   /** Proofs remembered per instance against replays (tests lower it to see the bound work). */
   readonly replayCapacity?: number;
+  /**
+   * `start --trust-proxy`: the proxies whose X-Forwarded-For/-Proto/-Host are believed
+   * (trust-proxy.ts). Without it those headers are ignored.
+   */
+  readonly trustProxy?: TrustProxy;
 }
 
 const stderrLog: ErrorLog = (message) => {
@@ -76,6 +82,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { querystringParser: firstValues },
+    // request.ip, .protocol and .host follow it: every address, cookie flag and URL reads those.
+    ...(options.trustProxy !== undefined && {
+      trustProxy: typeof options.trustProxy === 'number' ? options.trustProxy : [...options.trustProxy],
+    }),
   });
 
   installErrorReplies(app, options.logError ?? stderrLog);
@@ -121,7 +131,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     store: options.store,
     secret: options.secret,
     now,
-    tls: options.https !== undefined,
     logError,
     signInLimit: options.signInLimit ?? DEFAULT_SIGN_IN_LIMIT,
     ...(options.passwordCost !== undefined && { passwordCost: options.passwordCost }),

@@ -257,14 +257,14 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       deps.passwordCost,
     );
     if (!outcome.ok || !('cookie' in outcome)) return again(401, 'Wrong email or password');
-    setSessionCookie(reply, deps, outcome.cookie, outcome.expiresAt);
+    setSessionCookie(reply, outcome.cookie, outcome.expiresAt);
     return reply.redirect(next, 303);
   });
 
   app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
     const signedIn = who(request);
     if (signedIn !== null) await signOut(deps.store, signedIn, request.ip, deps.now());
-    clearSessionCookie(reply, deps);
+    clearSessionCookie(reply);
     return reply.redirect('/login', 303);
   });
 

@@ -4,10 +4,14 @@ import type { NamedRow, UserRow } from '../store/queries/accounts.js';
 import type { DeviceRow } from '../store/queries/devices.js';
 import type { KeyRecord, KeyRow } from '../store/queries/keys.js';
 import { ApiError } from './api-error.js';
+import { overHttps } from './scheme.js';
 
-/** Where people approve (browser login, moves): this server's own origin, as the client reached it. */
+/**
+ * Where people approve (browser login, moves): this server's own origin, as the client reached it
+ * (through a trusted proxy: the scheme and host the proxy says; see trust-proxy.ts).
+ */
 export function webOrigin(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
+  return `${overHttps(request) ? 'https' : 'http'}://${request.host}`;
 }
 
 export function userJson(user: UserRow) {

@@ -6,6 +6,7 @@ import type { ScryptCost } from '../domain/passwords.js';
 import { type Authenticated, authenticateToken } from '../domain/sessions.js';
 import type { Store } from '../store/store.js';
 import { ApiError } from './api-error.js';
+import { overHttps } from './scheme.js';
 
 export interface SignInLimit {
   /** Sign-in attempts per client address (IPv6: per /64) per window. */
@@ -23,8 +24,6 @@ export interface WebDeps {
   readonly logError: (message: string) => void;
   readonly secret: Buffer;
   readonly now: () => Date;
-  /** Served over TLS: cookies get Secure and the __Host- prefix. */
-  readonly tls: boolean;
   readonly passwordCost?: ScryptCost;
   readonly signInLimit: SignInLimit;
 }
@@ -35,13 +34,16 @@ export interface Who extends Authenticated {
 
 const WHO = 'sekuireWho';
 
-/** The cookie's name: __Host- (Secure, Path=/, no Domain) whenever TLS allows it. */
-export function sessionCookieName(tls: boolean): string {
-  return tls ? '__Host-sekuire_session' : 'sekuire_session';
+/**
+ * The cookie's name: __Host- (Secure, Path=/, no Domain) whenever the request came over https.
+ * Decided per request, not per server: behind a proxy one instance may answer both.
+ */
+export function sessionCookieName(https: boolean): string {
+  return https ? '__Host-sekuire_session' : 'sekuire_session';
 }
 
-export function csrfCookieName(tls: boolean): string {
-  return tls ? '__Host-sekuire_csrf' : 'sekuire_csrf';
+export function csrfCookieName(https: boolean): string {
+  return https ? '__Host-sekuire_csrf' : 'sekuire_csrf';
 }
 
 /** Registers the decorator and the hook that finds the session of every request in this scope. */
@@ -55,7 +57,7 @@ export function resolveSessions(app: FastifyInstance, deps: WebDeps): void {
       if (who !== undefined) request.setDecorator<Who>(WHO, { ...who, via: 'bearer' });
       return;
     }
-    const cookie = request.cookies[sessionCookieName(deps.tls)];
+    const cookie = request.cookies[sessionCookieName(overHttps(request))];
     if (cookie === undefined) return;
     const who = await authenticateToken(deps.store, deps.secret, 'cookie', cookie, deps.now());
     if (who !== undefined) request.setDecorator<Who>(WHO, { ...who, via: 'cookie' });
@@ -79,21 +81,23 @@ export function requireWho(request: FastifyRequest): Who {
   return found;
 }
 
-export function setSessionCookie(reply: FastifyReply, deps: WebDeps, token: string, expires: Date): void {
-  reply.setCookie(sessionCookieName(deps.tls), token, {
+export function setSessionCookie(reply: FastifyReply, token: string, expires: Date): void {
+  const https = overHttps(reply.request);
+  reply.setCookie(sessionCookieName(https), token, {
     path: '/',
     httpOnly: true,
     sameSite: 'lax',
-    secure: deps.tls,
+    secure: https,
     expires,
   });
 }
 
-export function clearSessionCookie(reply: FastifyReply, deps: WebDeps): void {
-  reply.clearCookie(sessionCookieName(deps.tls), {
+export function clearSessionCookie(reply: FastifyReply): void {
+  const https = overHttps(reply.request);
+  reply.clearCookie(sessionCookieName(https), {
     path: '/',
     httpOnly: true,
     sameSite: 'lax',
-    secure: deps.tls,
+    secure: https,
   });
 }

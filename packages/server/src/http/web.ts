@@ -5,17 +5,23 @@ import csrf from '@fastify/csrf-protection';
 import helmet from '@fastify/helmet';
 import type { FastifyPluginAsync } from 'fastify';
 import { authApi, signInGate } from './auth-api.js';
+import { CSRF_SESSION_KEY, csrfSecretInCookie } from './csrf-cookie.js';
 import { dashboard } from './dashboard.js';
 import { keysApi } from './keys-api.js';
 import { movesApi } from './moves-api.js';
-import { csrfCookieName, resolveSessions, type WebDeps, who } from './session-auth.js';
+import { overHttps } from './scheme.js';
+import { resolveSessions, type WebDeps, who } from './session-auth.js';
+
+/** HSTS, a year, as @fastify/helmet would send it; over https only (a browser ignores it on http). */
+const HSTS = 'max-age=31536000; includeSubDomains';
 
 /**
  * Registered beside the CLI API, not around it: the CLI's requests (the hot path) never run
  * these plugins' hooks. Each plugin replaces something we would otherwise write ourselves:
  * @fastify/cookie parses and sets cookies, @fastify/csrf-protection issues and checks CSRF
- * tokens (bound to the session, so a token from another session, or a tossed cookie, fails),
- * @fastify/helmet sets the security headers.
+ * tokens (bound to the session, so a token from another session, or a tossed cookie, fails;
+ * its secret's cookie: csrf-cookie.ts), @fastify/helmet sets the security headers (HSTS here,
+ * per request).
  */
 export const webSurfaces: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   await app.register(cookie);
@@ -35,14 +41,17 @@ export const webSurfaces: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     },
     referrerPolicy: { policy: 'no-referrer' },
     frameguard: { action: 'deny' },
-    // HSTS means something only over TLS; on plain http a browser ignores it anyway.
-    strictTransportSecurity: deps.tls ? { maxAge: 31_536_000 } : false,
+    // Sent below, per request: whether this one came over https is not known at start.
+    strictTransportSecurity: false,
     crossOriginEmbedderPolicy: false,
   });
+  app.addHook('onRequest', async (request, reply) => {
+    if (overHttps(request)) reply.header('strict-transport-security', HSTS);
+  });
+  csrfSecretInCookie(app);
   await app.register(csrf, {
-    sessionPlugin: '@fastify/cookie',
-    cookieKey: csrfCookieName(deps.tls),
-    cookieOpts: { path: '/', sameSite: 'lax', httpOnly: true, secure: deps.tls },
+    sessionPlugin: '@fastify/session',
+    sessionKey: CSRF_SESSION_KEY,
     getToken: (request) => {
       const header = request.headers['x-csrf-token'];
       if (typeof header === 'string') return header;
