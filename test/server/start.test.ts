@@ -209,6 +209,10 @@ describe('start', () => {
       'error: Cannot read --tls-cert nope.pem: ENOENT.\n',
     ],
     [['--verbose'], "error: unknown option '--verbose'\n(add --help for usage)\n"],
+    [
+      ['--trust-proxy', 'proxy.internal'],
+      'error: --trust-proxy takes a hop count (1 for one proxy in front) or a comma-separated list of addresses and CIDRs (127.0.0.1,10.0.0.0/8, or loopback), not "proxy.internal": "proxy.internal" is not an IP address.\n',
+    ],
   ])('%j -> exit 2 before listening', async (args, message) => {
     const exit = await runStart([...args, '--db', join(scratch, 'flags.db')]);
     expect(exit).toEqual({ code: 2, signal: null, stdout: '', stderr: message });
@@ -222,6 +226,38 @@ describe('start', () => {
       stdout: '',
       stderr:
         'error: SEKUIRE_SERVER_PORT must be a port number from 0 to 65535 (0 picks a free port), not "abc".\n',
+    });
+  });
+});
+
+describe('start --trust-proxy', () => {
+  /** The name of the CSRF cookie /login sets for a request that says it came over https. */
+  const csrfCookieFor = async (server: TestServer) => {
+    const response = await fetch(`${server.url}/login`, { headers: { 'x-forwarded-proto': 'https' } });
+    return response.headers.getSetCookie().map((line) => line.slice(0, line.indexOf('=')));
+  };
+
+  it('takes SEKUIRE_SERVER_TRUST_PROXY; the flag wins; without either the header is ignored', async () => {
+    const [fromEnv, flagWins, neither] = await Promise.all([
+      started({ env: { SEKUIRE_SERVER_TRUST_PROXY: '127.0.0.1' } }),
+      started({ env: { SEKUIRE_SERVER_TRUST_PROXY: '127.0.0.1' }, args: ['--trust-proxy', '10.9.9.9'] }),
+      started(),
+    ]);
+    expect(await csrfCookieFor(fromEnv)).toEqual(['__Host-sekuire_csrf']);
+    expect(await csrfCookieFor(flagWins)).toEqual(['sekuire_csrf']);
+    expect(await csrfCookieFor(neither)).toEqual(['sekuire_csrf']);
+  });
+
+  it('an invalid SEKUIRE_SERVER_TRUST_PROXY is a usage error naming the variable', async () => {
+    const exit = await runStart(['--db', join(scratch, 'env.db')], undefined, {
+      SEKUIRE_SERVER_TRUST_PROXY: '0',
+    });
+    expect(exit).toEqual({
+      code: 2,
+      signal: null,
+      stdout: '',
+      stderr:
+        'error: SEKUIRE_SERVER_TRUST_PROXY takes a hop count (1 for one proxy in front) or a comma-separated list of addresses and CIDRs (127.0.0.1,10.0.0.0/8, or loopback); 0 trusts no proxy: leave SEKUIRE_SERVER_TRUST_PROXY out instead.\n',
     });
   });
 });
