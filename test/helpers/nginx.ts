@@ -65,7 +65,7 @@ http {
   scgi_temp_path ${dir}/scgi;
   upstream sekuire {
 ${options.upstreams.map((upstream) => `    server ${upstream};`).join('\n')}
-    keepalive 16;
+    keepalive 64;
   }
   server {
     listen 127.0.0.1:${port} ssl;

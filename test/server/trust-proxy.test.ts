@@ -25,6 +25,8 @@ describe('the SPEC', () => {
     ['1', 1, '203.0.113.9'],
     ['2', 2, '203.0.113.9'],
     ['127.0.0.1', ['127.0.0.1'], '127.0.0.1'],
+    // A server listening on :: sees IPv4 peers as IPv4-mapped IPv6: the same address to the list.
+    ['127.0.0.1', ['127.0.0.1'], '::ffff:127.0.0.1'],
     [' 10.0.0.0/8 , ::1 ', ['10.0.0.0/8', '::1'], '10.1.2.3'],
     ['loopback', ['loopback'], '::1'],
     ['2001:db8::/32,uniquelocal', ['2001:db8::/32', 'uniquelocal'], '2001:db8::5'],
