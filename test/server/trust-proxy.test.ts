@@ -89,10 +89,15 @@ async function rateLimitedAddresses(server: Harness): Promise<(string | null)[]>
 /** What a proxy ending TLS sends along: the scheme and host the client used. */
 const FROM_HTTPS = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'sekuire.example' };
 
-async function verificationUri(server: Harness, headers: Record<string, string>): Promise<string> {
+async function verificationUri(
+  server: Harness,
+  headers: Record<string, string>,
+  peer = '127.0.0.1',
+): Promise<string> {
   const response = await server.post('/api/v1/cli/device/code', deviceBody(FP_B), {
     device: server.deviceKey(FP_B),
     headers,
+    remoteAddress: peer,
   });
   expect(response.statusCode).toBe(200);
   return (response.json() as { verification_uri: string }).verification_uri;
@@ -163,7 +168,7 @@ describe('with --trust-proxy 127.0.0.1', () => {
     expect(await verificationUri(server, FROM_HTTPS)).toBe('https://sekuire.example/device');
   });
 
-  it('plain http at the proxy, or a request not from it: plain cookies, no HSTS', async () => {
+  it('plain http at the proxy, or a request not from it: plain cookies, no HSTS, its own Host', async () => {
     const server = await start({ trustProxy });
     const http = await server.inject({
       method: 'GET',
@@ -180,5 +185,6 @@ describe('with --trust-proxy 127.0.0.1', () => {
     });
     expect(around.headers['set-cookie']).toMatch(/^sekuire_csrf=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/);
     expect(around.headers['strict-transport-security']).toBeUndefined();
+    expect(await verificationUri(server, FROM_HTTPS, '192.0.2.1')).toBe('http://localhost:80/device');
   });
 });
