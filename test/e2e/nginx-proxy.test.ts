@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.js';
 import { Machine } from '../helpers/cli.js';
 import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { describeOnPostgres } from '../helpers/engines.js';
@@ -10,7 +11,7 @@ import { httpsRequest } from '../helpers/https-request.js';
 import { HttpsSession } from '../helpers/https-session.js';
 import { type Nginx, startNginx } from '../helpers/nginx.js';
 import { createDatabase, dropDatabase } from '../helpers/postgres.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, TEST_PASSWORD, type TestServer } from '../helpers/server.js';
 import { selfSignedCert } from '../helpers/tls.js';
 
 interface AuditEvent {
@@ -156,6 +157,29 @@ describeOnPostgres('nginx in front of two instances, --trust-proxy 127.0.0.1', (
       expect(await events('cli_approve')).toEqual(['127.0.0.3']);
     } finally {
       machine.cleanup();
+    }
+  });
+
+  it('Chromium signs in through nginx: it keeps the __Host- Secure cookies and the dashboard opens', async () => {
+    await a.createUser('cy@example.com');
+    const browser = await launchChromium();
+    try {
+      // The throwaway CA is not the browser's to trust; the scheme (https) is what cookies care about.
+      const context = await browser.newContext({ baseURL: proxy.url, ignoreHTTPSErrors: true });
+      const page = await context.newPage();
+      await page.goto('/login');
+      await page.getByLabel('Email', { exact: true }).fill('cy@example.com');
+      await page.getByLabel('Password', { exact: true }).fill(TEST_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByRole('heading', { level: 1, name: 'API Keys', exact: true }).waitFor();
+      expect(page.url()).toBe(`${proxy.url}/dashboard/settings?tab=api-keys`);
+      const cookies = (await context.cookies()).map(({ name, secure, path }) => ({ name, secure, path }));
+      expect(cookies.sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+        { name: '__Host-sekuire_csrf', secure: true, path: '/' },
+        { name: '__Host-sekuire_session', secure: true, path: '/' },
+      ]);
+    } finally {
+      await browser.close();
     }
   });
 });
