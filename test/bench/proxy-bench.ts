@@ -127,6 +127,8 @@ async function main(): Promise<void> {
           `(${((rps / direct) * 100).toFixed(0)}% of direct http)`.padStart(24),
           `p50 ${median(all.map((r) => r.p50))} ms, p99 ${median(all.map((r) => r.p99))} ms`,
           `CPU ${median(all.map((r) => r.cpuPercent)).toFixed(0)}% (autocannon ${median(all.map((r) => r.generatorCpuPercent)).toFixed(0)}%)`,
+          // On a shared machine the CPU a run gets varies; what each answer costs varies less.
+          `${median(all.map((r) => (r.cpuPercent / 100 / r.requestsPerSecond) * 1e6)).toFixed(0)} µs CPU/request`,
           `non-2xx ${all.reduce((sum, r) => sum + r.non2xx, 0)}, errors ${all.reduce((sum, r) => sum + r.errors, 0)}`,
           `rounds ${all.map((r) => Math.round(r.requestsPerSecond)).join('/')}`,
         ].join('  '),
