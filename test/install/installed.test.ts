@@ -1,5 +1,5 @@
 // The packages users install: packed from this clone, installed into an empty npm prefix, run from there.
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -116,7 +116,12 @@ describe('npm install --global into an empty prefix', () => {
     const binary = join(prefix.installed('sekuire-server'), 'node_modules/better-sqlite3', BINARY);
     expect(statSync(binary).isFile()).toBe(true);
     // The same bytes as the kept tarball's: prebuild-install found it, node-gyp never ran.
-    if (prebuilt.sha256 !== undefined) expect(sha256(binary)).toBe(prebuilt.sha256);
+    if (prebuilt.sha256 !== undefined) {
+      expect(
+        sha256(binary),
+        `prebuild-install did not take ${prebuilt.kept}; if it is damaged, delete it`,
+      ).toBe(prebuilt.sha256);
+    }
   });
 
   it('puts the Node under test first in the PATH the installed programs run with', async () => {
@@ -212,6 +217,7 @@ describe('the installed programs', () => {
     ]);
 
     const logout = await cli(['logout']);
+    expect(logout.stderr).toBe('Logging out...\n');
     expect(logout.code).toBe(0);
     expect(logout.stdout.split('\n')).toEqual([
       'Logged out successfully!',
@@ -219,6 +225,7 @@ describe('the installed programs', () => {
       `This device was unbound on ${server.url}.`,
       '',
     ]);
+    expect(existsSync(authFile)).toBe(false);
   });
 
   it('sets a configuration value (conf, loaded from dist/vendor)', async () => {
