@@ -12,8 +12,8 @@ import { packCurrent } from './tarballs.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const node = nodeUnderTest();
-/** A hang guard, not a measure: without a kept binary, better-sqlite3 compiles (60-150 s on 2 cores). */
-const INSTALL_TIMEOUT_MS = 600_000;
+/** A hang guard, not a measure: without a kept binary, better-sqlite3 compiles (~280 s on 2 busy cores). */
+const INSTALL_TIMEOUT_MS = 900_000;
 const MAX_CLI_BYTES = 3 * 1024 * 1024;
 /** An install-time script npm runs on the user's machine. */
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepare'];

@@ -4,10 +4,10 @@
 // downloads a prebuilt binary from GitHub (which this machine cannot reach), but first looks for
 // `<npm cache>/_prebuilds/<sha512(url)[0..6]>-<basename(url)>` (prebuild-install/download.js,
 // util.js). Putting a tarball of a binary built for the same Node ABI there makes the install take
-// the path users take (a prebuilt binary, no compiler) in about a second instead of a 60-150 s
-// compile. The binaries are kept in .cache/prebuilds/, named as GitHub names them (version, ABI,
+// the path users take (a prebuilt binary, no compiler) in about a second instead of a compile of
+// minutes (270-280 s measured on two busy cores). The binaries are kept in .cache/prebuilds/, named as GitHub names them (version, ABI,
 // platform, arch); the first comes from the repository's own node_modules when its ABI matches,
-// or from the first install that had to compile.
+// or from the first install that had to compile. (glibc Linux only: elsewhere it compiles.)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
