@@ -1,10 +1,12 @@
 // Runs the built reference server (dist/server.js) on port 0 with a temp database; needs `npm run build`.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+// Its other commands (create-key, revoke-key, audit, create-user) run in the test's process on the
+// same database: a change reaches the running server the way any other process's would.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { serverOutput } from './server-commands.js';
 
 export const SERVER_PATH = resolve(import.meta.dirname, '../../packages/server/dist/server.js');
 
@@ -12,7 +14,6 @@ const START_TIMEOUT_MS = 15_000;
 /** The password createUser gives when none is named. */
 export const TEST_PASSWORD = 'correct horse battery';
 const STOP_GRACE_MS = 3_000;
-const run = promisify(execFile);
 
 export interface TestServer {
   /** `http://127.0.0.1:PORT` (https:// with tls), no trailing slash. */
@@ -42,6 +43,7 @@ export interface TestServer {
     /** 'server': a key that never binds (SEKUIRE_API_KEY in services). */
     type?: 'client' | 'server';
   }): Promise<{ key: string; id: string }>;
+  /** Returns when revoke-key does: once every running server has confirmed it forgot the key. */
   revokeKey(id: string): Promise<void>;
   /** A person who can sign in to the dashboard (create-user --password-stdin). */
   createUser(email: string, password?: string, extra?: string[]): Promise<void>;
@@ -161,10 +163,10 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     throw error;
   }
 
-  const admin = async (command: string[]): Promise<string> => {
-    const { stdout } = await run(process.execPath, [SERVER_PATH, ...command, '--db', dbPath], { env });
-    return stdout;
-  };
+  // What the spawned server sees of SEKUIRE_SERVER_* (a shared secret), and nothing of the test's own.
+  const adminEnv = opts.env ?? {};
+  const admin = (command: string[], input?: string): Promise<string> =>
+    serverOutput([...command, '--db', dbPath], { env: adminEnv, ...(input !== undefined && { input }) });
 
   return {
     url,
@@ -200,15 +202,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
       await admin(['revoke-key', '--id', id]);
     },
     async createUser(email, password = TEST_PASSWORD, extra = []) {
-      await new Promise<void>((resolvePromise, reject) => {
-        const child = execFile(
-          process.execPath,
-          [SERVER_PATH, 'create-user', '--email', email, '--password-stdin', ...extra, '--db', dbPath],
-          { env },
-          (error) => (error ? reject(error) : resolvePromise()),
-        );
-        child.stdin?.end(`${password}\n`);
-      });
+      await admin(['create-user', '--email', email, '--password-stdin', ...extra], `${password}\n`);
     },
     async audit(keyId) {
       const command = ['audit', '--json'];
