@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKey } from '@sekuire/shared/key';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyPassword } from '../../packages/server/src/domain/passwords.js';
 import { rawSql } from '../helpers/raw-sql.js';
 import { SERVER_PATH } from '../helpers/server.js';
 import { runServer } from '../helpers/server-commands.js';
@@ -496,6 +497,18 @@ describe('create-user', () => {
     });
     expect(run.stdout + run.stderr).not.toContain('correct horse battery');
     expect(readFileSync(db).includes('correct horse battery')).toBe(false);
+    // At the real cost (test servers' people get cheap hashes), and it verifies.
+    const sql = rawSql(db);
+    let stored: { password_hash: string } | undefined;
+    try {
+      stored = await sql.get<{ password_hash: string }>('SELECT password_hash FROM users WHERE email = ?', [
+        'ada@example.com',
+      ]);
+    } finally {
+      await sql.close();
+    }
+    expect(stored?.password_hash).toMatch(/^scrypt\$131072\$8\$1\$/);
+    expect(await verifyPassword('correct horse battery', stored?.password_hash ?? '')).toBe(true);
     const again = await server(
       [
         'create-user',
