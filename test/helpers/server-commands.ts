@@ -1,6 +1,6 @@
 // sekuire-server's commands in this process through run(ctx, argv): given env, stdin and clock, output kept.
 import { PassThrough } from 'node:stream';
-import { type CommandContext, type Output, OutputError } from '../../packages/server/src/commands/context.js';
+import type { CommandContext, Output } from '../../packages/server/src/commands/context.js';
 import { run } from '../../packages/server/src/commands/run.js';
 
 export interface ServerRun {
@@ -14,18 +14,14 @@ export interface ServerRunOptions {
   readonly env?: Record<string, string | undefined>;
   /** Written to stdin, which then ends; stdin is empty (and ended) when absent. */
   readonly input?: string;
-  readonly stdinIsTTY?: boolean;
+  /** The command's clock (default: the real one). */
   readonly now?: () => Date;
-  /** Every write to stdout fails with this errno name, as on a full disk (ENOSPC) or a closed pipe (EPIPE). */
-  readonly stdoutError?: string;
 }
 
-/** Keeps what is written; `fail` makes every write reject the way processContext's stdout does. */
+/** Keeps what is written. */
 class Kept implements Output {
   text = '';
-  constructor(private readonly fail?: string) {}
   write(text: string): Promise<void> {
-    if (this.fail !== undefined) return Promise.reject(new OutputError(this.fail));
     this.text += text;
     return Promise.resolve();
   }
@@ -33,7 +29,7 @@ class Kept implements Output {
 
 /** Runs `sekuire-server ARGS` in this process and resolves with its exit code and output. */
 export async function runServer(args: readonly string[], options: ServerRunOptions = {}): Promise<ServerRun> {
-  const stdout = new Kept(options.stdoutError);
+  const stdout = new Kept();
   const stderr = new Kept();
   const stdin = new PassThrough();
   stdin.end(options.input ?? '');
@@ -41,7 +37,8 @@ export async function runServer(args: readonly string[], options: ServerRunOptio
     env: options.env ?? {},
     stdout,
     stderr,
-    stdinIsTTY: options.stdinIsTTY ?? false,
+    // No terminal, as in a pipeline: create-user refuses to prompt and says how to pipe the password.
+    stdinIsTTY: false,
     stdin,
     now: options.now ?? (() => new Date()),
     // No signal is meant for a command run in a test's process; `start` is tested as a process.

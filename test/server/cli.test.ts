@@ -95,23 +95,26 @@ describe('create-key', () => {
     );
   });
 
-  it('--json prints one object with the key, ids, names and expiry', async () => {
-    const run = await server([
-      'create-key',
-      '--db',
-      db,
-      '--email',
-      'ada@example.com',
-      '--name',
-      'Ada L',
-      '--key-name',
-      'ci',
-      '--env',
-      'live',
-      '--expires-in',
-      '30',
-      '--json',
-    ]);
+  it("--json prints one object with the key, ids, names and expiry (by the command's clock)", async () => {
+    const run = await runServer(
+      [
+        'create-key',
+        '--db',
+        db,
+        '--email',
+        'ada@example.com',
+        '--name',
+        'Ada L',
+        '--key-name',
+        'ci',
+        '--env',
+        'live',
+        '--expires-in',
+        '30',
+        '--json',
+      ],
+      { now: () => new Date('2030-01-01T00:00:00.000Z') },
+    );
     expect(run.code).toBe(0);
     expect(run.stdout.endsWith('}\n')).toBe(true);
     const created = JSON.parse(run.stdout);
@@ -123,8 +126,8 @@ describe('create-key', () => {
       masked: key.masked,
       environment: 'live',
       type: 'client',
-      created_at: expect.any(String),
-      expires_at: new Date(Date.parse(created.created_at) + 30 * 86_400_000).toISOString(),
+      created_at: '2030-01-01T00:00:00.000Z',
+      expires_at: '2030-01-31T00:00:00.000Z',
       user: { id: expect.stringMatching(/^user_/), email: 'ada@example.com', name: 'Ada L' },
       organization: { id: expect.stringMatching(/^org_/), name: 'Personal (ada@example.com)' },
       workspace: { id: expect.stringMatching(/^ws_/), name: 'Default' },
