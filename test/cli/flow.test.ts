@@ -179,7 +179,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
     const a = machine('machine-revoked');
     expect((await a.run(['login', '--with-key'], { input: key })).code).toBe(0);
     const before = readFileSync(a.authFile, 'utf8');
-    // The server now holds this key in its cache; the revocation comes from another process.
+    // The server now holds this key in its cache; the revocation comes from another process (this test's).
     expect((await a.run(['status'])).code).toBe(0);
     await backend.server.revokeKey(id);
     const status = await a.run(['status']);

@@ -13,6 +13,9 @@ const run = promisify(execFile);
 /** Set to 1 to run without PostgreSQL: its tests are then reported as skipped, never silently. */
 export const SKIP_VARIABLE = 'SEKUIRE_TEST_SKIP_POSTGRES';
 const SUPERUSER = 'sekuire';
+/** PostgreSQL's error codes for a database that is not there, and for one that already is. */
+export const UNDEFINED_DATABASE = '3D000';
+const DUPLICATE_DATABASE = '42P04';
 
 export interface Cluster {
   /** postgres://sekuire@127.0.0.1:PORT/postgres: the maintenance database. */
@@ -124,16 +127,38 @@ export async function restartCluster(cluster: Cluster, downMs = 0): Promise<void
   await pgCtl(cluster, ['-o', cluster.options, '-l', join(cluster.dir, 'log'), '-w', '-t', '60', 'start']);
 }
 
-/** A new empty database in the cluster; drop it with dropDatabase. */
-export async function createDatabase(adminUrl: string): Promise<string> {
+/**
+ * A new database in the cluster, empty or a copy of `template` (which nobody may be connected
+ * to); drop it with dropDatabase.
+ */
+export async function createDatabase(adminUrl: string, template = 'template1'): Promise<string> {
   const name = `t_${randomBytes(6).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`CREATE DATABASE ${name}`);
+    // FILE_COPY (PostgreSQL 15+) copies the template's files instead of writing them all to the
+    // WAL: a quarter of the time on a cluster without fsync, and tests make hundreds of databases.
+    const [version] = await admin.unsafe<{ server_version_num: string }[]>('SHOW server_version_num');
+    const strategy = Number(version?.server_version_num) >= 150_000 ? ' STRATEGY = FILE_COPY' : '';
+    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${template}${strategy}`);
   } finally {
     await admin.end({ timeout: 1 });
   }
   return adminUrl.replace(/\/postgres$/, `/${name}`);
+}
+
+/** Renames a database nobody is connected to; false when `to` exists already. */
+export async function renameDatabase(adminUrl: string, url: string, to: string): Promise<boolean> {
+  const name = new URL(url).pathname.slice(1);
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`ALTER DATABASE ${name} RENAME TO ${to}`);
+    return true;
+  } catch (error) {
+    if ((error as { code?: string }).code === DUPLICATE_DATABASE) return false;
+    throw error;
+  } finally {
+    await admin.end({ timeout: 1 });
+  }
 }
 
 export async function dropDatabase(adminUrl: string, url: string): Promise<void> {

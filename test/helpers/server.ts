@@ -1,18 +1,27 @@
 // Runs the built reference server (dist/server.js) on port 0 with a temp database; needs `npm run build`.
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+// Its commands (create-key, revoke-key, audit) and its people run in the test's process on the same
+// database: a change reaches the running server the way any other process's would.
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { createUser } from '../../packages/server/src/domain/accounts.js';
+import type { ScryptCost } from '../../packages/server/src/domain/passwords.js';
+import { openStore } from '../../packages/server/src/store/open.js';
+import { serverOutput } from './server-commands.js';
 
 export const SERVER_PATH = resolve(import.meta.dirname, '../../packages/server/dist/server.js');
 
 const START_TIMEOUT_MS = 15_000;
 /** The password createUser gives when none is named. */
 export const TEST_PASSWORD = 'correct horse battery';
+/**
+ * Cheap password hashes: the cost is stored in each hash, so the server verifies them the same
+ * way, without the quarter of a second and 128 MiB that every sign-in costs at the real one.
+ */
+export const TEST_PASSWORD_COST: ScryptCost = { N: 1024, r: 8, p: 1 };
 const STOP_GRACE_MS = 3_000;
-const run = promisify(execFile);
 
 export interface TestServer {
   /** `http://127.0.0.1:PORT` (https:// with tls), no trailing slash. */
@@ -42,9 +51,13 @@ export interface TestServer {
     /** 'server': a key that never binds (SEKUIRE_API_KEY in services). */
     type?: 'client' | 'server';
   }): Promise<{ key: string; id: string }>;
+  /** Returns when revoke-key does: once every running server has confirmed it forgot the key. */
   revokeKey(id: string): Promise<void>;
-  /** A person who can sign in to the dashboard (create-user --password-stdin). */
-  createUser(email: string, password?: string, extra?: string[]): Promise<void>;
+  /**
+   * A person who can sign in to the dashboard, who owns an organization of their own: what
+   * create-user makes (its command is tested in test/server/cli.test.ts), hashed at TEST_PASSWORD_COST.
+   */
+  createUser(email: string, password?: string): Promise<void>;
   /** The audit trail (all keys, or one), oldest first, as `sekuire-server audit --json` prints it. */
   audit(keyId?: string): Promise<unknown[]>;
 }
@@ -161,10 +174,10 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     throw error;
   }
 
-  const admin = async (command: string[]): Promise<string> => {
-    const { stdout } = await run(process.execPath, [SERVER_PATH, ...command, '--db', dbPath], { env });
-    return stdout;
-  };
+  // What the spawned server sees of SEKUIRE_SERVER_* (a shared secret), and nothing of the test's own.
+  const adminEnv = opts.env ?? {};
+  const admin = (command: string[]): Promise<string> =>
+    serverOutput([...command, '--db', dbPath], { env: adminEnv });
 
   return {
     url,
@@ -199,16 +212,13 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
     async revokeKey(id) {
       await admin(['revoke-key', '--id', id]);
     },
-    async createUser(email, password = TEST_PASSWORD, extra = []) {
-      await new Promise<void>((resolvePromise, reject) => {
-        const child = execFile(
-          process.execPath,
-          [SERVER_PATH, 'create-user', '--email', email, '--password-stdin', ...extra, '--db', dbPath],
-          { env },
-          (error) => (error ? reject(error) : resolvePromise()),
-        );
-        child.stdin?.end(`${password}\n`);
-      });
+    async createUser(email, password = TEST_PASSWORD) {
+      const store = await openStore(dbPath);
+      try {
+        await createUser(store, { email, password }, new Date(), TEST_PASSWORD_COST);
+      } finally {
+        await store.close();
+      }
     },
     async audit(keyId) {
       const command = ['audit', '--json'];

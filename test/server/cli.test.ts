@@ -1,12 +1,15 @@
-// The sekuire-server commands as a user runs them (built dist/server.js): output, exit codes, mistakes.
+// The sekuire-server commands as a user runs them: output, exit codes, mistakes. In process through
+// run(ctx, argv), and through the built bin (dist/server.js) where the process is the subject.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseKey } from '@sekuire/shared/key';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { verifyPassword } from '../../packages/server/src/domain/passwords.js';
 import { rawSql } from '../helpers/raw-sql.js';
 import { SERVER_PATH } from '../helpers/server.js';
+import { runServer } from '../helpers/server-commands.js';
 
 interface Run {
   readonly code: number | null;
@@ -17,20 +20,36 @@ interface Run {
 let dir: string;
 let db: string;
 
-function server(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base: NodeJS.ProcessEnv = {};
+/** A command in this process; `env` is all of its environment. */
+function server(args: string[], env: Record<string, string> = {}, input?: string): Promise<Run> {
+  return runServer(args, { env, ...(input !== undefined && { input }) });
+}
+
+/** The same command through the built bin, its stdin a pipe carrying `input`. */
+function bin(args: string[], input = ''): Promise<Run> {
+  const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('SEKUIRE_SERVER_')) base[name] = value;
+    if (!name.startsWith('SEKUIRE_SERVER_')) env[name] = value;
   }
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       process.execPath,
       [SERVER_PATH, ...args],
-      { env: { ...base, ...env }, cwd: dir },
+      { env, cwd: dir },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : null;
         resolve({ code, stdout, stderr });
       },
+    );
+    child.stdin?.end(input);
+  });
+}
+
+/** A shell line (a pipe, a redirection) around the bin. */
+function shell(command: string): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile('/bin/sh', ['-c', command], (error, stdout, stderr) =>
+      resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr }),
     );
   });
 }
@@ -49,7 +68,7 @@ afterEach(() => {
 
 describe('create-key', () => {
   it('prints the key alone on stdout and a description on stderr; creates db and secret 0600', async () => {
-    const run = await server([
+    const run = await bin([
       'create-key',
       '--db',
       db,
@@ -76,23 +95,26 @@ describe('create-key', () => {
     );
   });
 
-  it('--json prints one object with the key, ids, names and expiry', async () => {
-    const run = await server([
-      'create-key',
-      '--db',
-      db,
-      '--email',
-      'ada@example.com',
-      '--name',
-      'Ada L',
-      '--key-name',
-      'ci',
-      '--env',
-      'live',
-      '--expires-in',
-      '30',
-      '--json',
-    ]);
+  it("--json prints one object with the key, ids, names and expiry (by the command's clock)", async () => {
+    const run = await runServer(
+      [
+        'create-key',
+        '--db',
+        db,
+        '--email',
+        'ada@example.com',
+        '--name',
+        'Ada L',
+        '--key-name',
+        'ci',
+        '--env',
+        'live',
+        '--expires-in',
+        '30',
+        '--json',
+      ],
+      { now: () => new Date('2030-01-01T00:00:00.000Z') },
+    );
     expect(run.code).toBe(0);
     expect(run.stdout.endsWith('}\n')).toBe(true);
     const created = JSON.parse(run.stdout);
@@ -104,8 +126,8 @@ describe('create-key', () => {
       masked: key.masked,
       environment: 'live',
       type: 'client',
-      created_at: expect.any(String),
-      expires_at: new Date(Date.parse(created.created_at) + 30 * 86_400_000).toISOString(),
+      created_at: '2030-01-01T00:00:00.000Z',
+      expires_at: '2030-01-31T00:00:00.000Z',
       user: { id: expect.stringMatching(/^user_/), email: 'ada@example.com', name: 'Ada L' },
       organization: { id: expect.stringMatching(/^org_/), name: 'Personal (ada@example.com)' },
       workspace: { id: expect.stringMatching(/^ws_/), name: 'Default' },
@@ -218,13 +240,13 @@ describe('revoke-key', () => {
   });
 
   it('needs an existing database and --id', async () => {
-    const missing = await server(['revoke-key', '--db', db, '--id', 'key_x']);
+    const missing = await bin(['revoke-key', '--db', db, '--id', 'key_x']);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe(
       `error: No database at ${db}. Check --db; start and create-key create one.\n`,
     );
     expectNoStack(missing);
-    const noId = await server(['revoke-key', '--db', db]);
+    const noId = await bin(['revoke-key', '--db', db]);
     expect(noId.code).toBe(2);
     expect(noId.stderr).toContain("required option '--id <key-id>' not specified");
   });
@@ -265,13 +287,13 @@ describe('unbind', () => {
       event: 'unbind',
       detail: { device_id: 'dev_0000000000000001', via: 'sekuire-server unbind' },
     });
-    const unknown = await server(['unbind', '--db', db, '--key', 'key_nope']);
+    const unknown = await bin(['unbind', '--db', db, '--key', 'key_nope']);
     expect(unknown).toEqual({
       code: 1,
       stdout: '',
       stderr: `error: No key key_nope in ${db}. Run 'sekuire-server list-keys' to list key ids.\n`,
     });
-    const noKey = await server(['unbind', '--db', db]);
+    const noKey = await bin(['unbind', '--db', db]);
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toContain("required option '--key <key-id>' not specified");
   });
@@ -304,14 +326,9 @@ describe('create-key: the key is never lost', () => {
   });
 
   it('a key that cannot be written to stdout is revoked, and the exit says so', async () => {
-    const run = await new Promise<Run>((resolve) => {
-      execFile(
-        '/bin/sh',
-        ['-c', `"${process.execPath}" "${SERVER_PATH}" create-key --db "${db}" --email a@b.c > /dev/full`],
-        (error, stdout, stderr) =>
-          resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr }),
-      );
-    });
+    const run = await shell(
+      `"${process.execPath}" "${SERVER_PATH}" create-key --db "${db}" --email a@b.c > /dev/full`,
+    );
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
       /^error: The key (key_\w{16}) \(sk_test_\w{3}\.\.\.\w{3}\) was created but could not be written \(ENOSPC\), so it has been revoked\. Create another one, e\.g\. with --out FILE\.\n$/m,
@@ -435,12 +452,6 @@ describe('revoke-key with a whole key, and list-keys', () => {
 
   it('a closed pipe is not an error; a full disk is', async () => {
     for (let i = 0; i < 3; i++) await server(['create-key', '--db', db, '--email', `u${i}@b.c`]);
-    const shell = (command: string) =>
-      new Promise<Run>((resolve) => {
-        execFile('/bin/sh', ['-c', command], (error, stdout, stderr) =>
-          resolve({ code: error === null ? 0 : (error.code as number), stdout, stderr }),
-        );
-      });
     const closed = await shell(`"${process.execPath}" "${SERVER_PATH}" list-keys --db "${db}" | head -c 1`);
     expect(closed).toEqual({ code: 0, stdout: 'I', stderr: '' });
     const full = await shell(`"${process.execPath}" "${SERVER_PATH}" list-keys --db "${db}" > /dev/full`);
@@ -463,27 +474,8 @@ describe('start --help', () => {
 });
 
 describe('create-user', () => {
-  const withInput = (args: string[], input: string) =>
-    new Promise<Run>((resolve) => {
-      const env: NodeJS.ProcessEnv = {};
-      for (const [name, value] of Object.entries(process.env))
-        if (!name.startsWith('SEKUIRE_SERVER_')) env[name] = value;
-      const child = execFile(
-        process.execPath,
-        [SERVER_PATH, ...args],
-        { env, cwd: dir },
-        (error, stdout, stderr) =>
-          resolve({
-            code: error === null ? 0 : typeof error.code === 'number' ? error.code : null,
-            stdout,
-            stderr,
-          }),
-      );
-      child.stdin?.end(input);
-    });
-
   it('creates a person who owns an organization of their own; the password is never printed or stored', async () => {
-    const run = await withInput(
+    const run = await bin(
       [
         'create-user',
         '--db',
@@ -508,7 +500,19 @@ describe('create-user', () => {
     });
     expect(run.stdout + run.stderr).not.toContain('correct horse battery');
     expect(readFileSync(db).includes('correct horse battery')).toBe(false);
-    const again = await withInput(
+    // At the real cost (test servers' people get cheap hashes), and it verifies.
+    const sql = rawSql(db);
+    let stored: { password_hash: string } | undefined;
+    try {
+      stored = await sql.get<{ password_hash: string }>('SELECT password_hash FROM users WHERE email = ?', [
+        'ada@example.com',
+      ]);
+    } finally {
+      await sql.close();
+    }
+    expect(stored?.password_hash).toMatch(/^scrypt\$131072\$8\$1\$/);
+    expect(await verifyPassword('correct horse battery', stored?.password_hash ?? '')).toBe(true);
+    const again = await server(
       [
         'create-user',
         '--db',
@@ -521,6 +525,7 @@ describe('create-user', () => {
         'admin',
         '--password-stdin',
       ],
+      {},
       'another long password\n',
     );
     expect(again.stdout).toMatch(
@@ -551,7 +556,7 @@ describe('create-user', () => {
       'error: --role applies to --org: name the organization (a user always owns their own).\n',
     ],
   ])('%j with %j -> exit 2 with one line, nothing created', async (extra, input, message) => {
-    const run = await withInput(['create-user', '--db', db, '--email', 'ada@example.com', ...extra], input);
+    const run = await server(['create-user', '--db', db, '--email', 'ada@example.com', ...extra], {}, input);
     expect(run).toEqual({ code: 2, stdout: '', stderr: message });
     expect(existsSync(db)).toBe(false);
   });
@@ -600,7 +605,7 @@ describe('audit', () => {
     expect(none).toEqual({ code: 0, stdout: '', stderr: 'No audit events.\n' });
     const json = await server(['audit', '--db', db, '--key', 'key_nope', '--json']);
     expect(json.stdout).toBe('[]\n');
-    const missing = await server(['audit', '--db', join(dir, 'nope.db')]);
+    const missing = await bin(['audit', '--db', join(dir, 'nope.db')]);
     expect(missing.code).toBe(1);
     expectNoStack(missing);
   });
@@ -608,7 +613,7 @@ describe('audit', () => {
 
 describe('the program', () => {
   it('--version, --help, help per command', async () => {
-    expect(await server(['--version'])).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
+    expect(await bin(['--version'])).toEqual({ code: 0, stdout: '0.1.0\n', stderr: '' });
     const help = await server(['--help']);
     expect(help.code).toBe(0);
     for (const command of ['start', 'create-key', 'revoke-key', 'list-keys', 'audit'])
@@ -621,11 +626,11 @@ describe('the program', () => {
   });
 
   it('no command or an unknown one is a usage error (exit 2)', async () => {
-    const none = await server([]);
+    const none = await bin([]);
     expect(none.code).toBe(2);
     expect(none.stdout).toBe('');
     expect(none.stderr).toContain('Usage: sekuire-server');
-    const unknown = await server(['serve']);
+    const unknown = await bin(['serve']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("error: unknown command 'serve'");
   });

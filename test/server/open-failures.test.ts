@@ -1,5 +1,4 @@
 // A --db that cannot be used: one clear line and a non-zero exit, no stack, no half-applied migration.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,38 +8,17 @@ import { MIGRATIONS as SQLITE_MIGRATIONS } from '../../packages/server/src/store
 import { describeOnPostgres } from '../helpers/engines.js';
 import { createDatabase, dropDatabase } from '../helpers/postgres.js';
 import { rawSql } from '../helpers/raw-sql.js';
-import { SERVER_PATH } from '../helpers/server.js';
-
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+import { runServer, type ServerRun } from '../helpers/server-commands.js';
 
 const SECRET = { SEKUIRE_SERVER_SECRET: '4b'.repeat(32) };
 
-function server(args: string[]): Promise<Run> {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env))
-    if (!name.startsWith('SEKUIRE_SERVER_')) env[name] = value;
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [SERVER_PATH, ...args],
-      { env: { ...env, ...SECRET } },
-      (error, stdout, stderr) => {
-        resolve({
-          code: error === null ? 0 : typeof error.code === 'number' ? error.code : null,
-          stdout,
-          stderr,
-        });
-      },
-    );
-  });
+/** Each command in process: what it says about a database it cannot use is the subject, not the process. */
+function server(args: string[]): Promise<ServerRun> {
+  return runServer(args, { env: SECRET });
 }
 
 /** One line on stderr, starting "error: ", no stack. */
-function expectOneLine(run: Run, code: number, pattern: RegExp): void {
+function expectOneLine(run: ServerRun, code: number, pattern: RegExp): void {
   expect(run.code).toBe(code);
   expect(run.stdout).toBe('');
   expect(run.stderr.split('\n').filter(Boolean)).toHaveLength(1);

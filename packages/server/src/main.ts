@@ -1,76 +1,8 @@
 #!/usr/bin/env node
-// Entry of the sekuire-server bin: parse argv, run one command, map failures to exit codes, exit once.
-import { Command, CommanderError } from 'commander';
-import { defineAudit } from './commands/audit.js';
-import { type CommandContext, OutputError, processContext } from './commands/context.js';
-import { defineCreateKey } from './commands/create-key.js';
-import { defineCreateUser } from './commands/create-user.js';
-import { CommandError, UsageError } from './commands/errors.js';
-import { defineListKeys } from './commands/list-keys.js';
-import { defineRevokeKey } from './commands/revoke-key.js';
-import { defineStart } from './commands/start.js';
-import { defineUnbind } from './commands/unbind.js';
+// Entry of the sekuire-server bin: runs one command in this process's context, then exits once with its code.
+import { processContext } from './commands/context.js';
+import { run } from './commands/run.js';
 
-const EXIT_OK = 0;
-const EXIT_FAILURE = 1;
-const EXIT_USAGE = 2;
-
-function program(ctx: CommandContext): Command {
-  const root = new Command('sekuire-server')
-    .description('The Sekuire reference backend: serve the API and manage keys, on SQLite or PostgreSQL')
-    .version(__SEKUIRE_VERSION__, '-V, --version')
-    .exitOverride()
-    .configureOutput({
-      writeOut: (text) => void ctx.stdout.write(text).catch(() => {}),
-      writeErr: (text) => void ctx.stderr.write(text),
-    })
-    .showHelpAfterError('(add --help for usage)');
-  // Subcommands made with .command() inherit the output and exit settings above.
-  defineStart(root, ctx);
-  defineCreateKey(root, ctx);
-  defineCreateUser(root, ctx);
-  defineRevokeKey(root, ctx);
-  defineUnbind(root, ctx);
-  defineListKeys(root, ctx);
-  defineAudit(root, ctx);
-  return root;
-}
-
-async function exitCodeOf(error: unknown, ctx: CommandContext): Promise<number> {
-  if (error instanceof CommanderError) {
-    // Commander has already printed the help, version or error message.
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return EXIT_OK;
-    if (error.code === 'commander.help') return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    return EXIT_USAGE;
-  }
-  if (error instanceof UsageError) {
-    await ctx.stderr.write(`error: ${error.message}\n`);
-    return EXIT_USAGE;
-  }
-  if (error instanceof CommandError) {
-    await ctx.stderr.write(`error: ${error.message}\n`);
-    return EXIT_FAILURE;
-  }
-  if (error instanceof OutputError) {
-    // A reader that closed the pipe (`| head -1`) chose to stop reading: nothing to report.
-    if (error.code === 'EPIPE') return EXIT_OK;
-    await ctx.stderr.write(`error: ${error.message}\n`);
-    return EXIT_FAILURE;
-  }
-  // A bug, not a user mistake: the stack is what a bug report needs.
-  await ctx.stderr.write(`sekuire-server: unexpected error: ${(error as Error)?.stack ?? String(error)}\n`);
-  return EXIT_FAILURE;
-}
-
-async function main(argv: readonly string[], ctx: CommandContext): Promise<number> {
-  try {
-    await program(ctx).parseAsync([...argv], { from: 'user' });
-    return EXIT_OK;
-  } catch (error) {
-    return await exitCodeOf(error, ctx);
-  }
-}
-
-const code = await main(process.argv.slice(2), processContext());
+const code = await run(processContext(), process.argv);
 // Every write was awaited, so stdout has drained: a piped key or JSON is never cut short.
 process.exit(code);

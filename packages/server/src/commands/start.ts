@@ -2,7 +2,6 @@
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../http/app.js';
 import { parseTrustProxy } from '../http/trust-proxy.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
@@ -122,6 +121,8 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
   // Listen for the signal before listening on the port: a stop right after the first line
   // must still close cleanly.
   const stopped = ctx.stopRequested();
+  // Fastify and the dashboard load here, for `start` alone: the other commands never serve.
+  const { buildApp } = await import('../http/app.js');
   await withStore(target, {}, async (store) => {
     const watching = await store.watch();
     const app = await buildApp({
