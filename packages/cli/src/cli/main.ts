@@ -1,42 +1,17 @@
 #!/usr/bin/env node
-// The sekuire bin: wires the process (exit code, signals, broken pipes) to run(); the one place that exits.
+// The sekuire bin: runs --version and status itself; any other argv is handed to full-main.ts (commander, every command).
 import { ExitCode } from '../core/errors.js';
-import { redactKeys } from '../core/redact.js';
-import { processContext } from './context.js';
-import { run } from './run.js';
+import { fastCommand, runFast } from './fast-path.js';
+import { runProcess } from './process.js';
 
-function main(): void {
-  // Until run() settles, any way out is a failure: Node exits 0 when nothing is left to wait
-  // for (a prompt whose stdin was released, say), and that must never look like success.
-  process.exitCode = ExitCode.bug;
-  let settled = false;
-  process.on('beforeExit', () => {
-    if (settled) return;
-    settled = true;
-    process.stderr.write(
-      'sekuire stopped before the command finished (nothing left to wait for). This is a bug in sekuire; please report it.\n',
-    );
+const fast = fastCommand(process.argv.slice(2));
+if (fast !== undefined) {
+  runProcess((ctx) => runFast(ctx, fast));
+} else {
+  // A file of its own in the package (dist/full.cjs): the commands run before every job never
+  // compile commander, the prompts and the other commands.
+  import('./full-main.js').catch((error: unknown) => {
+    process.stderr.write(`sekuire cannot load its commands: ${String(error)}\n`);
     process.exit(ExitCode.bug);
   });
-  // Write errors arrive through each write's callback (see run.ts); this keeps them from
-  // becoming uncaught exceptions, and a closed pipe from ending the process early.
-  process.stdout.on('error', () => {});
-  process.stderr.on('error', () => {});
-  process.on('SIGINT', () => {
-    process.stderr.write('\nInterrupted\n');
-    process.exit(ExitCode.interrupted);
-  });
-  run(processContext(), process.argv).then(
-    (code) => {
-      settled = true;
-      process.exit(code);
-    },
-    (error: unknown) => {
-      settled = true;
-      process.stderr.write(`${redactKeys(String(error))}\n`);
-      process.exit(ExitCode.bug);
-    },
-  );
 }
-
-main();

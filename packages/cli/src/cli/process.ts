@@ -1,0 +1,39 @@
+// Wires the process (exit code, signals, broken pipes) to one command's run; the one place that exits.
+import { ExitCode } from '../core/errors.js';
+import { type Context, processContext } from './context.js';
+
+export function runProcess(command: (ctx: Context) => Promise<number>): void {
+  // Until the command settles, any way out is a failure: Node exits 0 when nothing is left to
+  // wait for (a prompt whose stdin was released, say), and that must never look like success.
+  process.exitCode = ExitCode.bug;
+  let settled = false;
+  process.on('beforeExit', () => {
+    if (settled) return;
+    settled = true;
+    process.stderr.write(
+      'sekuire stopped before the command finished (nothing left to wait for). This is a bug in sekuire; please report it.\n',
+    );
+    process.exit(ExitCode.bug);
+  });
+  // Write errors arrive through each write's callback (see deliver.ts); this keeps them from
+  // becoming uncaught exceptions, and a closed pipe from ending the process early.
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
+  process.on('SIGINT', () => {
+    process.stderr.write('\nInterrupted\n');
+    process.exit(ExitCode.interrupted);
+  });
+  command(processContext()).then(
+    (code) => {
+      settled = true;
+      process.exit(code);
+    },
+    async (error: unknown) => {
+      settled = true;
+      // Loaded on this path only (it brings the key format): a bug, never the common case.
+      const { redactKeys } = await import('../core/redact.js');
+      process.stderr.write(`${redactKeys(String(error))}\n`);
+      process.exit(ExitCode.bug);
+    },
+  );
+}
