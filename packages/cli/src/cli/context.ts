@@ -70,10 +70,29 @@ export async function connectClient(
   return new BackendClient({ ...options, env, ...(transport ? { transport } : {}) });
 }
 
+/**
+ * process.stdout or process.stderr, created on first use (creating one costs start-up time: a
+ * tty or pipe stream, and `status` that succeeds never writes to stderr), with a listener that
+ * keeps a write error (reported through each write's callback, see deliver.ts) from becoming
+ * an uncaught exception, and a closed pipe from ending the process early.
+ */
+function lazyStream(name: 'stdout' | 'stderr'): () => NodeJS.WriteStream {
+  let stream: NodeJS.WriteStream | undefined;
+  return () => {
+    if (stream === undefined) {
+      stream = process[name];
+      stream.on('error', () => {});
+    }
+    return stream;
+  };
+}
+
 export function processContext(): Context {
   const env = process.env;
   const cwd = process.cwd();
   let home: string | undefined;
+  const stdout = lazyStream('stdout');
+  const stderr = lazyStream('stderr');
   return {
     env,
     cwd,
@@ -86,8 +105,12 @@ export function processContext(): Context {
     get stdin() {
       return process.stdin;
     },
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdout() {
+      return stdout();
+    },
+    get stderr() {
+      return stderr();
+    },
     platform,
     arch,
     now: () => new Date(),

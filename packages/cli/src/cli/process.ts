@@ -7,23 +7,21 @@ export function runProcess(command: (ctx: Context) => Promise<number>): void {
   // wait for (a prompt whose stdin was released, say), and that must never look like success.
   process.exitCode = ExitCode.bug;
   let settled = false;
+  // Its stdout and stderr are created when first written (see context.ts).
+  const ctx = processContext();
   process.on('beforeExit', () => {
     if (settled) return;
     settled = true;
-    process.stderr.write(
+    ctx.stderr.write(
       'sekuire stopped before the command finished (nothing left to wait for). This is a bug in sekuire; please report it.\n',
     );
     process.exit(ExitCode.bug);
   });
-  // Write errors arrive through each write's callback (see deliver.ts); this keeps them from
-  // becoming uncaught exceptions, and a closed pipe from ending the process early.
-  process.stdout.on('error', () => {});
-  process.stderr.on('error', () => {});
   process.on('SIGINT', () => {
-    process.stderr.write('\nInterrupted\n');
+    ctx.stderr.write('\nInterrupted\n');
     process.exit(ExitCode.interrupted);
   });
-  command(processContext()).then(
+  command(ctx).then(
     (code) => {
       settled = true;
       process.exit(code);
@@ -32,7 +30,7 @@ export function runProcess(command: (ctx: Context) => Promise<number>): void {
       settled = true;
       // Loaded on this path only (it brings the key format): a bug, never the common case.
       const { redactKeys } = await import('../core/redact.js');
-      process.stderr.write(`${redactKeys(String(error))}\n`);
+      ctx.stderr.write(`${redactKeys(String(error))}\n`);
       process.exit(ExitCode.bug);
     },
   );
