@@ -32,20 +32,28 @@ const lazyVendor: Plugin = {
 };
 
 /**
- * main.ts hands any argv its fast path does not run to full-main.ts: in the package that is
- * dist/full.cjs, a bundle of its own, loaded only then, with require() (an import() of it
- * would start Node's ESM loader, a few ms). The two bundles never share an object: each
- * builds its own context and errors.
+ * main.ts (dist/cli.cjs) prints --version and hands any other argv to status-main.ts or
+ * full-main.ts: in the package, dist/status.cjs and dist/full.cjs, bundles of their own, each
+ * loaded only then, with require() (an import() would start Node's ESM loader, a few ms).
+ * The bundles never share an object: each builds its own context and errors.
  */
-const fullBundle: Plugin = {
-  name: 'full-bundle',
+const ENTRIES = { cli: 'src/cli/main.ts', status: 'src/cli/status-main.ts', full: 'src/cli/full-main.ts' };
+
+const handOver: Plugin = {
+  name: 'hand-over',
   setup(builder) {
-    builder.onResolve({ filter: /^\.\/full-main\.js$/ }, () => ({ path: 'full-main', namespace: 'full' }));
-    builder.onLoad({ filter: /.*/, namespace: 'full' }, () => ({
-      contents: "require('./full.cjs');",
+    builder.onResolve({ filter: /^\.\/(status|full)-main\.js$/ }, (args) => ({
+      path: args.path.replace(/^\.\/(\w+)-main\.js$/, '$1'),
+      namespace: 'hand-over',
+    }));
+    builder.onLoad({ filter: /.*/, namespace: 'hand-over' }, (args) => ({
+      contents: `require('./${args.path}.cjs');`,
       loader: 'js',
     }));
-    builder.onResolve({ filter: /^\.\/full\.cjs$/ }, () => ({ path: './full.cjs', external: true }));
+    builder.onResolve({ filter: /^\.\/(status|full)\.cjs$/ }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
   },
 };
 
@@ -56,11 +64,12 @@ const results = await Promise.all([
   // here: Node's ESM loader costs ~3.5 ms on its first import plus a few per chunk, so an
   // ESM build split into chunks made `status --offline` ~20 ms slower than one CommonJS
   // file. Dynamic imports stay lazy inside a bundle (esbuild wraps them in init functions),
-  // but V8 still has to parse all of it: cli.cjs holds only what --version and status need,
-  // and full.cjs (every command, commander, the prompts) is read only for the rest.
+  // but V8 still has to parse all of it: cli.cjs holds only the argv check and --version,
+  // status.cjs what status needs, full.cjs every command, commander and the prompts.
   ...[
-    { entry: 'src/cli/main.ts', name: 'cli', plugins: [lazyVendor, fullBundle] },
-    { entry: 'src/cli/full-main.ts', name: 'full', plugins: [lazyVendor] },
+    { entry: ENTRIES.cli, name: 'cli', plugins: [lazyVendor, handOver] },
+    { entry: ENTRIES.status, name: 'status', plugins: [lazyVendor] },
+    { entry: ENTRIES.full, name: 'full', plugins: [lazyVendor] },
   ].map(({ entry, name, plugins }) =>
     build({
       ...common,
@@ -90,10 +99,10 @@ const results = await Promise.all([
   ),
 ]);
 
-for (const { metafile } of results.slice(0, 2)) {
+for (const { metafile } of results.slice(0, Object.keys(ENTRIES).length)) {
   if (metafile === undefined) continue;
-  // The one input that is no file: fullBundle's require of full.cjs.
-  const files = Object.entries(metafile.inputs).filter(([input]) => !input.startsWith('full:'));
+  // The inputs that are no files: handOver's requires of status.cjs and full.cjs.
+  const files = Object.entries(metafile.inputs).filter(([input]) => !input.startsWith('hand-over:'));
   assertInputsWithin({ ...metafile, inputs: Object.fromEntries(files) }, repoRoot, [
     'packages/cli/src',
     'packages/shared/src',

@@ -11,6 +11,7 @@ import type { NetworkPolicy } from '../core/http/policy.js';
 import type { HttpEvent } from '../core/http/send.js';
 import { type PlatformMachineId, readPlatformMachineId } from '../core/machine-id.js';
 import { osVersion } from '../core/os-facts.js';
+import { processStreams } from './streams.js';
 
 export interface OutStream {
   write(chunk: string, callback?: (error?: Error | null) => void): boolean;
@@ -70,29 +71,11 @@ export async function connectClient(
   return new BackendClient({ ...options, env, ...(transport ? { transport } : {}) });
 }
 
-/**
- * process.stdout or process.stderr, created on first use (creating one costs start-up time: a
- * tty or pipe stream, and `status` that succeeds never writes to stderr), with a listener that
- * keeps a write error (reported through each write's callback, see deliver.ts) from becoming
- * an uncaught exception, and a closed pipe from ending the process early.
- */
-function lazyStream(name: 'stdout' | 'stderr'): () => NodeJS.WriteStream {
-  let stream: NodeJS.WriteStream | undefined;
-  return () => {
-    if (stream === undefined) {
-      stream = process[name];
-      stream.on('error', () => {});
-    }
-    return stream;
-  };
-}
-
 export function processContext(): Context {
   const env = process.env;
   const cwd = process.cwd();
   let home: string | undefined;
-  const stdout = lazyStream('stdout');
-  const stderr = lazyStream('stderr');
+  const streams = processStreams();
   return {
     env,
     cwd,
@@ -106,10 +89,10 @@ export function processContext(): Context {
       return process.stdin;
     },
     get stdout() {
-      return stdout();
+      return streams.stdout;
     },
     get stderr() {
-      return stderr();
+      return streams.stderr;
     },
     platform,
     arch,

@@ -1,6 +1,7 @@
 // Writes a command's output and waits until it is handed over; a write that fails becomes the command's failure.
 import { ExitCode, SekuireError } from '../core/errors.js';
-import type { Context, OutStream } from './context.js';
+import type { OutStream } from './context.js';
+import type { Streams } from './streams.js';
 
 /** Writes and waits until the text is handed over; rejects when the stream reports an error. */
 export function emit(stream: OutStream, text: string): Promise<void> {
@@ -20,7 +21,7 @@ function errnoOf(error: unknown): string | undefined {
 }
 
 /** A result that could not be written is a failure, except a reader that closed the pipe on purpose. */
-export async function deliver(ctx: Context, text: string, code: number): Promise<number> {
+export async function deliver(ctx: Streams, text: string, code: number): Promise<number> {
   try {
     await emit(ctx.stdout, text);
     return code;

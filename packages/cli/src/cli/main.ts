@@ -1,17 +1,29 @@
 #!/usr/bin/env node
-// The sekuire bin: runs --version and status itself; any other argv is handed to full-main.ts (commander, every command).
+// The sekuire bin: prints --version itself, hands status to status-main.ts and any other argv to full-main.ts.
 import { ExitCode } from '../core/errors.js';
-import { fastCommand, runFast } from './fast-path.js';
+import { deliver } from './deliver.js';
+import { fastCommand } from './fast-argv.js';
 import { runProcess } from './process.js';
+import { processStreams } from './streams.js';
+import { VERSION } from './version.js';
 
-const fast = fastCommand(process.argv.slice(2));
-if (fast !== undefined) {
-  runProcess((ctx) => runFast(ctx, fast));
-} else {
-  // A file of its own in the package (dist/full.cjs): the commands run before every job never
-  // compile commander, the prompts and the other commands.
-  import('./full-main.js').catch((error: unknown) => {
+/**
+ * In the package each is a file of its own (dist/status.cjs, dist/full.cjs), so that each path
+ * parses only the code it runs: --version none of the commands, status not commander, the
+ * prompts or the other commands.
+ */
+function handOver(loading: Promise<unknown>): void {
+  loading.catch((error: unknown) => {
     process.stderr.write(`sekuire cannot load its commands: ${String(error)}\n`);
     process.exit(ExitCode.bug);
   });
+}
+
+const fast = fastCommand(process.argv.slice(2));
+if (fast?.kind === 'version') {
+  runProcess(processStreams(), (streams) => deliver(streams, `${VERSION}\n`, ExitCode.ok));
+} else if (fast?.kind === 'status') {
+  handOver(import('./status-main.js'));
+} else {
+  handOver(import('./full-main.js'));
 }

@@ -1,14 +1,14 @@
 // Wires the process (exit code, signals, broken pipes) to one command's run; the one place that exits.
 import { ExitCode } from '../core/errors.js';
-import { type Context, processContext } from './context.js';
+import type { Streams } from './streams.js';
 
-export function runProcess(command: (ctx: Context) => Promise<number>): void {
+/** Runs `command` with `ctx` (a whole context, or only the streams for --version) and exits with its code. */
+export function runProcess<C extends Streams>(ctx: C, command: (ctx: C) => Promise<number>): void {
   // Until the command settles, any way out is a failure: Node exits 0 when nothing is left to
   // wait for (a prompt whose stdin was released, say), and that must never look like success.
   process.exitCode = ExitCode.bug;
   let settled = false;
-  // Its stdout and stderr are created when first written (see context.ts).
-  const ctx = processContext();
+  // ctx's stdout and stderr are created when first written (see streams.ts).
   process.on('beforeExit', () => {
     if (settled) return;
     settled = true;

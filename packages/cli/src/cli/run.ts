@@ -5,7 +5,8 @@ import { looksLikeKey } from '../core/redact.js';
 import type { Task } from './commands/types.js';
 import type { Context } from './context.js';
 import { deliver, emit } from './deliver.js';
-import { fastCommand, runFast } from './fast-path.js';
+import { fastCommand } from './fast-argv.js';
+import { runFast } from './fast-path.js';
 import { deliverResult, settle } from './settle.js';
 import { VERSION } from './version.js';
 

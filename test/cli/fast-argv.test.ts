@@ -2,7 +2,7 @@
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { register } from '../../packages/cli/src/cli/commands/status.js';
-import { fastCommand } from '../../packages/cli/src/cli/fast-path.js';
+import { fastCommand } from '../../packages/cli/src/cli/fast-argv.js';
 
 /** The options commander hands status's action for `sekuire …args`, or its error code. */
 async function commanderReads(args: readonly string[]): Promise<Record<string, unknown> | string> {
