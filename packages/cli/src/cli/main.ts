@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The sekuire bin: prints --version itself, hands status to status-main.ts and any other argv to full-main.ts.
 import { ExitCode } from '../core/errors.js';
+import { enableCompileCache } from './compile-cache.js';
 import { deliver } from './deliver.js';
 import { fastCommand } from './fast-argv.js';
 import { runProcess } from './process.js';
@@ -12,8 +13,9 @@ import { VERSION } from './version.js';
  * parses only the code it runs: --version none of the commands, status not commander, the
  * prompts or the other commands.
  */
-function handOver(loading: Promise<unknown>): void {
-  loading.catch((error: unknown) => {
+function handOver(load: () => Promise<unknown>): void {
+  enableCompileCache(process.env, process.platform);
+  load().catch((error: unknown) => {
     process.stderr.write(`sekuire cannot load its commands: ${String(error)}\n`);
     process.exit(ExitCode.bug);
   });
@@ -23,7 +25,7 @@ const fast = fastCommand(process.argv.slice(2));
 if (fast?.kind === 'version') {
   runProcess(processStreams(), (streams) => deliver(streams, `${VERSION}\n`, ExitCode.ok));
 } else if (fast?.kind === 'status') {
-  handOver(import('./status-main.js'));
+  handOver(() => import('./status-main.js'));
 } else {
-  handOver(import('./full-main.js'));
+  handOver(() => import('./full-main.js'));
 }
