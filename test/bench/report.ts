@@ -79,16 +79,11 @@ export function cliRows(cli: CliBenchResult | undefined): Row[] {
   const signed = cli.signedStatus;
   const cost = cli.proofCost;
   const rows = [
-    // Judged in the start-up rows (per Node, the variable unset and set); these are hyperfine's
-    // means on the bench's own Node, with the environment's NODE_EXTRA_CA_CERTS.
-    startupRow('sekuire --version (bench Node, hyperfine)', cli.version, cli.baseline, undefined),
-    startupRow(
-      'sekuire status --offline (bench Node, hyperfine)',
-      cli.statusOffline,
-      cli.baseline,
-      undefined,
-    ),
-    startupRow('sekuire status, local server (bench Node, hyperfine)', cli.status, cli.baseline, undefined),
+    // Judged in the start-up rows (per Node, the variable unset and set); these are means on
+    // the bench's own Node, with the environment's NODE_EXTRA_CA_CERTS.
+    startupRow('sekuire --version (bench Node)', cli.version, cli.baseline, undefined),
+    startupRow('sekuire status --offline (bench Node)', cli.statusOffline, cli.baseline, undefined),
+    startupRow('sekuire status, local server (bench Node)', cli.status, cli.baseline, undefined),
     {
       what: 'sekuire status (local server) sends a signed request',
       measured: `binding key_thumbprint ${signed.binding === null ? 'null' : signed.binding === signed.deviceKeyJson ? '= device-key.json' : '!= device-key.json'}; unsigned GET: ${signed.unsignedStatus} ${signed.unsignedCode ?? ''}; signed GET: ${signed.signedStatus}`,
