@@ -31,24 +31,56 @@ const lazyVendor: Plugin = {
   },
 };
 
+/**
+ * main.ts (dist/cli.cjs) prints --version and hands any other argv to status-main.ts or
+ * full-main.ts: in the package, dist/status.cjs and dist/full.cjs, bundles of their own, each
+ * loaded only then, with require() (an import() would start Node's ESM loader, a few ms).
+ * The bundles never share an object: each builds its own context and errors.
+ */
+const ENTRIES = { cli: 'src/cli/main.ts', status: 'src/cli/status-main.ts', full: 'src/cli/full-main.ts' };
+
+const handOver: Plugin = {
+  name: 'hand-over',
+  setup(builder) {
+    builder.onResolve({ filter: /^\.\/(status|full)-main\.js$/ }, (args) => ({
+      path: args.path.replace(/^\.\/(\w+)-main\.js$/, '$1'),
+      namespace: 'hand-over',
+    }));
+    builder.onLoad({ filter: /.*/, namespace: 'hand-over' }, (args) => ({
+      contents: `require('./${args.path}.cjs');`,
+      loader: 'js',
+    }));
+    builder.onResolve({ filter: /^\.\/(status|full)\.cjs$/ }, (args) => ({
+      path: args.path,
+      external: true,
+    }));
+  },
+};
+
 await rm('dist', { recursive: true, force: true });
 
 const results = await Promise.all([
   // The CLI runs before every job, so start-up is a feature (docs/PERFORMANCE.md). Measured
   // here: Node's ESM loader costs ~3.5 ms on its first import plus a few per chunk, so an
   // ESM build split into chunks made `status --offline` ~20 ms slower than one CommonJS
-  // file. Dynamic imports stay lazy inside the bundle (esbuild wraps them in init
-  // functions): the prompt library and the HTTP client are parsed but never run on paths
-  // that do not use them; minifying keeps that parse short.
-  build({
-    ...common,
-    format: 'cjs',
-    entryPoints: { cli: 'src/cli/main.ts' },
-    outdir: 'dist',
-    outExtension: { '.js': '.cjs' },
-    minify: true,
-    plugins: [lazyVendor],
-  }),
+  // file. Dynamic imports stay lazy inside a bundle (esbuild wraps them in init functions),
+  // but V8 still has to parse all of it: cli.cjs holds only the argv check and --version,
+  // status.cjs what status needs, full.cjs every command, commander and the prompts.
+  ...[
+    { entry: ENTRIES.cli, name: 'cli', plugins: [lazyVendor, handOver] },
+    { entry: ENTRIES.status, name: 'status', plugins: [lazyVendor] },
+    { entry: ENTRIES.full, name: 'full', plugins: [lazyVendor] },
+  ].map(({ entry, name, plugins }) =>
+    build({
+      ...common,
+      format: 'cjs',
+      entryPoints: { [name]: entry },
+      outdir: 'dist',
+      outExtension: { '.js': '.cjs' },
+      minify: true,
+      plugins,
+    }),
+  ),
   ...Object.entries(LAZY).map(([name, ext]) =>
     build({
       ...common,
@@ -67,8 +99,15 @@ const results = await Promise.all([
   ),
 ]);
 
-const [cli] = results;
-if (cli?.metafile) assertInputsWithin(cli.metafile, repoRoot, ['packages/cli/src', 'packages/shared/src']);
+for (const { metafile } of results.slice(0, Object.keys(ENTRIES).length)) {
+  if (metafile === undefined) continue;
+  // The inputs that are no files: handOver's requires of status.cjs and full.cjs.
+  const files = Object.entries(metafile.inputs).filter(([input]) => !input.startsWith('hand-over:'));
+  assertInputsWithin({ ...metafile, inputs: Object.fromEntries(files) }, repoRoot, [
+    'packages/cli/src',
+    'packages/shared/src',
+  ]);
+}
 await writeLicenses(
   results.flatMap((result) => (result.metafile ? [result.metafile] : [])),
   'dist/THIRD-PARTY-LICENSES.txt',

@@ -1,5 +1,5 @@
 // `npm run bench`: CLI start-up and server load against same-run baselines; table on stdout, JSON in bench-results/.
-import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -7,19 +7,42 @@ import { type Cluster, SKIP_VARIABLE, startCluster, stopCluster } from '../helpe
 import { type CliBenchResult, cliBench } from './cli-bench.js';
 import { type DashboardBenchResult, dashboardBench } from './dashboard-bench.js';
 import { Resources } from './processes.js';
-import { cliRows, dashboardRows, type Row, serverRows, textTable } from './report.js';
+import { cliRows, dashboardRows, type Row, serverRows, startupRows, textTable } from './report.js';
 import { type ServerBenchResult, serverBench } from './server-bench.js';
-import { type Bins, snapshotDist } from './snapshot.js';
+import { type Bins, distBin, snapshotDists, snapshotPath } from './snapshot.js';
+import { type CliBuild, nodeBinaries, type StartupResult, startupBench } from './startup.js';
 import { hyperfineTimer, loopTimer, type Timer } from './timing.js';
 import { ensureTool, helpMentions, type Tool, toolVersion } from './tools.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const DIST = join(ROOT, 'dist');
 const RESULTS_DIR = join(ROOT, 'bench-results');
 const BARE_PATH = join(import.meta.dirname, 'bare-server.mjs');
 
 /** BENCH_QUICK=1: a fast smoke run of the bench itself; its figures are not the real ones. BENCH_STRICT=1: exit 1 on a MISS. */
 const QUICK = process.env.BENCH_QUICK === '1';
+/** BENCH_SECTIONS=startup,cli,server,dashboard (any of them): run only those; all by default. */
+const SECTION_NAMES = ['startup', 'cli', 'server', 'dashboard'] as const;
+type SectionName = (typeof SECTION_NAMES)[number];
+const SECTION_LABELS: Readonly<Record<SectionName, string>> = {
+  startup: 'start-up',
+  cli: 'CLI timings',
+  server: 'server load',
+  dashboard: 'dashboard',
+};
+const SECTIONS = new Set<SectionName>(
+  process.env.BENCH_SECTIONS === undefined || process.env.BENCH_SECTIONS.trim() === ''
+    ? SECTION_NAMES
+    : SECTION_NAMES.filter((name) => process.env.BENCH_SECTIONS?.split(',').includes(name)),
+);
+/**
+ * BENCH_BEFORE_CLI=path/to/cli.cjs: an older build of the CLI (e.g. built from the main branch),
+ * timed in the same alternating rounds as this one, so that before and after share the load.
+ */
+const BEFORE_CLI = process.env.BENCH_BEFORE_CLI;
+/** The Node majors the start-up section times the CLI on (binaries from scripts/node-bin.sh). */
+const STARTUP_MAJORS = (process.env.BENCH_NODES ?? '20,22,24').split(',').map((major) => major.trim());
+/** The CA bundle for the runs with NODE_EXTRA_CA_CERTS set: the environment's, else Debian's. */
+const CA_FILE = process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt';
 const SETTINGS = {
   warmup: QUICK ? 1 : 3,
   runs: QUICK ? 5 : 30,
@@ -42,21 +65,17 @@ const SETTINGS = {
   signInStreams: QUICK ? 2 : 4,
   signInsPerStream: QUICK ? 2 : 3,
   scryptRuns: QUICK ? 3 : 10,
+  startupWarmup: QUICK ? 1 : 2,
+  /** BENCH_STARTUP_ROUNDS overrides, e.g. for a longer run on a loaded machine. */
+  startupRounds: Number(process.env.BENCH_STARTUP_ROUNDS ?? (QUICK ? 7 : 31)),
 };
 
-/** The two bins from package.json, as paths inside dist/ (e.g. cli.cjs, server.js). */
+/** The two bins, each named by its package's package.json "bin" (packages/cli, packages/server). */
 function binsInDist(): Bins {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
-    bin?: Record<string, string>;
+  return {
+    cli: distBin(join(ROOT, 'packages/cli'), 'sekuire'),
+    server: distBin(join(ROOT, 'packages/server'), 'sekuire-server'),
   };
-  const inDist = (name: string): string => {
-    const path = pkg.bin?.[name];
-    if (path === undefined) throw new Error(`package.json has no bin "${name}"`);
-    const inside = relative(DIST, join(ROOT, path));
-    if (inside.startsWith('..')) throw new Error(`bin "${name}" (${path}) is not in dist/`);
-    return inside;
-  };
-  return { cli: inDist('sekuire'), server: inDist('sekuire-server') };
 }
 
 function environmentWithoutSekuire(): NodeJS.ProcessEnv {
@@ -107,19 +126,21 @@ async function main(): Promise<number> {
   }
 
   // BENCH_TIMER=loop skips hyperfine, to check the fallback timing loop.
-  const hyperfine: Tool =
-    process.env.BENCH_TIMER === 'loop'
+  const unused: Tool = { path: undefined, note: 'not needed: BENCH_SECTIONS leaves out the CLI timings' };
+  const hyperfine: Tool = !SECTIONS.has('cli')
+    ? unused
+    : process.env.BENCH_TIMER === 'loop'
       ? { path: undefined, note: 'skipped: BENCH_TIMER=loop' }
       : ensureTool('hyperfine', 'hyperfine');
-  const gnuTime = ensureTool('time', 'time', '/usr/bin/time');
+  const gnuTime = SECTIONS.has('cli') ? ensureTool('time', 'time', '/usr/bin/time') : unused;
   const hyperfineVersion = hyperfine.path === undefined ? undefined : toolVersion(hyperfine.path);
   const timerHasInput = hyperfine.path !== undefined && helpMentions(hyperfine.path, '--input');
-  if (hyperfine.path === undefined) {
+  if (hyperfine.path === undefined && SECTIONS.has('cli')) {
     notes.push(
       `hyperfine unavailable (${hyperfine.note}): timed with the bench's own loop (same warmups, runs and statistics)`,
     );
   }
-  if (gnuTime.path === undefined)
+  if (gnuTime.path === undefined && SECTIONS.has('cli'))
     notes.push(`GNU time unavailable (${gnuTime.note}): status RSS not measured`);
   for (const note of notes) process.stderr.write(`bench: note: ${note}\n`);
 
@@ -133,22 +154,42 @@ async function main(): Promise<number> {
   process.once('SIGTERM', onSignal);
 
   await mkdir(RESULTS_DIR, { recursive: true });
-  // The bench runs a copy of dist/ taken now: the build it measures stays put for the whole run.
+  // The bench runs a copy of the dist/ folders taken now: the build it measures stays put for the whole run.
   const snapshot = join(RESULTS_DIR, `.dist-${process.pid}`);
   resources.adoptDir(snapshot);
-  const cliPath = join(snapshot, bins.cli);
-  const serverPath = join(snapshot, bins.server);
+  const cliPath = snapshotPath(snapshot, bins.cli);
+  const serverPath = snapshotPath(snapshot, bins.server);
   const scratch = await resources.tempDir('sekuire-bench-');
   const timer: Timer = hyperfine.path === undefined ? loopTimer() : hyperfineTimer(hyperfine.path, scratch);
   const errors: string[] = [];
+  const optional = <T>(name: SectionName, fn: () => Promise<T>): Promise<T | undefined> =>
+    SECTIONS.has(name) ? section(SECTION_LABELS[name], errors, fn) : Promise.resolve(undefined);
   const baseEnv = environmentWithoutSekuire();
+  let startup: StartupResult | undefined;
   let cli: CliBenchResult | undefined;
   let server: ServerBenchResult | undefined;
   let dashboard: DashboardBenchResult | undefined;
   let cluster: Cluster | undefined;
   try {
-    await snapshotDist(DIST, snapshot, bins);
-    cli = await section('CLI timings', errors, () =>
+    await snapshotDists(snapshot, bins);
+    startup = await optional('startup', async () => {
+      const builds: CliBuild[] = [{ label: 'after', path: cliPath }];
+      if (BEFORE_CLI !== undefined) {
+        if (!existsSync(BEFORE_CLI)) throw new Error(`BENCH_BEFORE_CLI: no file ${BEFORE_CLI}`);
+        builds.push({ label: 'before', path: resolve(BEFORE_CLI) });
+      }
+      const { NODE_EXTRA_CA_CERTS: _ignored, ...withoutCa } = baseEnv;
+      return startupBench(resources, {
+        builds,
+        serverPath,
+        nodes: nodeBinaries(ROOT, STARTUP_MAJORS, notes),
+        caFile: existsSync(CA_FILE) ? CA_FILE : undefined,
+        warmup: SETTINGS.startupWarmup,
+        rounds: SETTINGS.startupRounds,
+        baseEnv: withoutCa,
+      });
+    });
+    cli = await optional('cli', () =>
       cliBench(resources, {
         cliPath,
         serverPath,
@@ -161,12 +202,14 @@ async function main(): Promise<number> {
         baseEnv,
       }),
     );
-    if (process.env[SKIP_VARIABLE] === '1') {
+    if (!SECTIONS.has('server') && !SECTIONS.has('dashboard')) {
+      // no section needs a database server
+    } else if (process.env[SKIP_VARIABLE] === '1') {
       notes.push(`PostgreSQL not measured: ${SKIP_VARIABLE}=1`);
     } else {
       cluster = await section('PostgreSQL cluster', errors, () => startCluster());
     }
-    server = await section('server load', errors, () =>
+    server = await optional('server', () =>
       serverBench(resources, {
         rounds: SETTINGS.rounds,
         revocations: SETTINGS.revocations,
@@ -184,7 +227,7 @@ async function main(): Promise<number> {
         baseEnv,
       }),
     );
-    dashboard = await section('dashboard', errors, () =>
+    dashboard = await optional('dashboard', () =>
       dashboardBench(resources, {
         rounds: SETTINGS.rounds,
         serverPath,
@@ -228,11 +271,15 @@ async function main(): Promise<number> {
   }
   const engines = cluster === undefined ? (['sqlite'] as const) : (['sqlite', 'postgres'] as const);
   const rows: Row[] = [
-    ...cliRows(cli),
-    ...serverRows(server, SETTINGS.smallKeys, SETTINGS.largeKeys, engines),
-    ...dashboardRows(dashboard, SETTINGS.dashboardKeys, SETTINGS.dashboardConnections, engines),
+    ...(SECTIONS.has('startup') ? startupRows(startup) : []),
+    ...(SECTIONS.has('cli') ? cliRows(cli) : []),
+    ...(SECTIONS.has('server') ? serverRows(server, SETTINGS.smallKeys, SETTINGS.largeKeys, engines) : []),
+    ...(SECTIONS.has('dashboard')
+      ? dashboardRows(dashboard, SETTINGS.dashboardKeys, SETTINGS.dashboardConnections, engines)
+      : []),
   ];
   const method = {
+    startup: `per Node (${STARTUP_MAJORS.join(', ')} from scripts/node-bin.sh), with NODE_EXTRA_CA_CERTS unset and set to ${CA_FILE}: node -e 0, sekuire --version, status --offline and status (signed, against a local sekuire-server on the bench's Node, http://127.0.0.1) each run once per round, ${SETTINGS.startupRounds} alternating rounds after ${SETTINGS.startupWarmup} warmups, spawnSync with output discarded; median ms, and the median of each round's ratio to node -e 0 of the same Node and setting${BEFORE_CLI === undefined ? '' : `; the build before: ${BEFORE_CLI}, in the same rounds`}`,
     cli:
       timer.kind === 'hyperfine'
         ? `hyperfine -N, mean of ${SETTINGS.runs} runs after ${SETTINGS.warmup} warmups; login stdin: ${cli?.loginStdin ?? '?'}`
@@ -248,11 +295,13 @@ async function main(): Promise<number> {
     `machine: ${machine.cpuModel} x ${machine.cpuCount}, ${machine.totalMemoryGb} GB RAM, Node ${machine.node}, ${machine.platform}`,
   );
   console.log(
-    `bins: node dist/${bins.cli} (sekuire), node dist/${bins.server} (sekuire-server), run from a copy of dist/`,
+    `bins: packages/${bins.cli.name}/dist/${bins.cli.file} (sekuire), packages/${bins.server.name}/dist/${bins.server.file} (sekuire-server), run from a copy of the dist/ folders`,
   );
-  console.log(`timing: ${hyperfineVersion ?? 'built-in loop'} (${method.cli})`);
-  console.log(`load: ${method.load}`);
-  console.log(`dashboard: ${method.dashboard}`);
+  console.log(`sections: ${[...SECTIONS].join(', ')}`);
+  if (SECTIONS.has('startup')) console.log(`start-up: ${method.startup}`);
+  if (SECTIONS.has('cli')) console.log(`timing: ${hyperfineVersion ?? 'built-in loop'} (${method.cli})`);
+  if (SECTIONS.has('server')) console.log(`load: ${method.load}`);
+  if (SECTIONS.has('dashboard')) console.log(`dashboard: ${method.dashboard}`);
   for (const note of notes) console.log(`note: ${note}`);
   console.log('');
   console.log(textTable(rows));
@@ -279,6 +328,7 @@ async function main(): Promise<number> {
     method,
     notes,
     rows,
+    startup: startup ?? null,
     cli: cli ?? null,
     server: server ?? null,
     dashboard: dashboard ?? null,

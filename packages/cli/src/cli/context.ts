@@ -11,6 +11,7 @@ import type { NetworkPolicy } from '../core/http/policy.js';
 import type { HttpEvent } from '../core/http/send.js';
 import { type PlatformMachineId, readPlatformMachineId } from '../core/machine-id.js';
 import { osVersion } from '../core/os-facts.js';
+import { processStreams } from './streams.js';
 
 export interface OutStream {
   write(chunk: string, callback?: (error?: Error | null) => void): boolean;
@@ -74,6 +75,7 @@ export function processContext(): Context {
   const env = process.env;
   const cwd = process.cwd();
   let home: string | undefined;
+  const streams = processStreams();
   return {
     env,
     cwd,
@@ -86,8 +88,12 @@ export function processContext(): Context {
     get stdin() {
       return process.stdin;
     },
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdout() {
+      return streams.stdout;
+    },
+    get stderr() {
+      return streams.stderr;
+    },
     platform,
     arch,
     now: () => new Date(),

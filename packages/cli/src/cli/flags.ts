@@ -1,5 +1,5 @@
 // Flags shared by commands: --backend (with the aliases older commands had) and how they combine.
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { UsageError } from '../core/errors.js';
 import type { Flag } from '../core/settings.js';
 
@@ -18,7 +18,8 @@ export function backendOption(
   alias?: keyof typeof ALIAS_KEYS,
 ): Command {
   command.option('--backend <url>', description);
-  if (alias) command.addOption(new Option(`${alias} <url>`, 'the same as --backend'));
+  // createOption, not `new Option`: this file is loaded by the fast path too, which never loads commander.
+  if (alias) command.addOption(command.createOption(`${alias} <url>`, 'the same as --backend'));
   return command;
 }
 

@@ -1,42 +1,31 @@
 #!/usr/bin/env node
-// The sekuire bin: wires the process (exit code, signals, broken pipes) to run(); the one place that exits.
+// The sekuire bin: prints --version itself, hands status to status-main.ts and any other argv to full-main.ts.
 import { ExitCode } from '../core/errors.js';
-import { redactKeys } from '../core/redact.js';
-import { processContext } from './context.js';
-import { run } from './run.js';
+import { enableCompileCache } from './compile-cache.js';
+import { deliver } from './deliver.js';
+import { fastCommand } from './fast-argv.js';
+import { runProcess } from './process.js';
+import { processStreams } from './streams.js';
+import { VERSION } from './version.js';
 
-function main(): void {
-  // Until run() settles, any way out is a failure: Node exits 0 when nothing is left to wait
-  // for (a prompt whose stdin was released, say), and that must never look like success.
-  process.exitCode = ExitCode.bug;
-  let settled = false;
-  process.on('beforeExit', () => {
-    if (settled) return;
-    settled = true;
-    process.stderr.write(
-      'sekuire stopped before the command finished (nothing left to wait for). This is a bug in sekuire; please report it.\n',
-    );
+/**
+ * In the package each is a file of its own (dist/status.cjs, dist/full.cjs), so that each path
+ * parses only the code it runs: --version none of the commands, status not commander, the
+ * prompts or the other commands.
+ */
+function handOver(load: () => Promise<unknown>): void {
+  enableCompileCache(process.env, process.platform);
+  load().catch((error: unknown) => {
+    process.stderr.write(`sekuire cannot load its commands: ${String(error)}\n`);
     process.exit(ExitCode.bug);
   });
-  // Write errors arrive through each write's callback (see run.ts); this keeps them from
-  // becoming uncaught exceptions, and a closed pipe from ending the process early.
-  process.stdout.on('error', () => {});
-  process.stderr.on('error', () => {});
-  process.on('SIGINT', () => {
-    process.stderr.write('\nInterrupted\n');
-    process.exit(ExitCode.interrupted);
-  });
-  run(processContext(), process.argv).then(
-    (code) => {
-      settled = true;
-      process.exit(code);
-    },
-    (error: unknown) => {
-      settled = true;
-      process.stderr.write(`${redactKeys(String(error))}\n`);
-      process.exit(ExitCode.bug);
-    },
-  );
 }
 
-main();
+const fast = fastCommand(process.argv.slice(2));
+if (fast?.kind === 'version') {
+  runProcess(processStreams(), (streams) => deliver(streams, `${VERSION}\n`, ExitCode.ok));
+} else if (fast?.kind === 'status') {
+  handOver(() => import('./status-main.js'));
+} else {
+  handOver(() => import('./full-main.js'));
+}

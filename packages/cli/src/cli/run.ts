@@ -1,12 +1,14 @@
 // One command, start to finish: parse argv, run the command, render its result or error; returns the exit code.
 import type { Command, CommanderError } from 'commander';
-import { ExitCode, SekuireError, UsageError } from '../core/errors.js';
-import { looksLikeKey, redactKeys } from '../core/redact.js';
+import { ExitCode, UsageError } from '../core/errors.js';
+import { looksLikeKey } from '../core/redact.js';
 import type { Task } from './commands/types.js';
-import type { Context, OutStream } from './context.js';
-import { renderError, renderResult } from './output.js';
-
-const VERSION = typeof __SEKUIRE_VERSION__ === 'string' ? __SEKUIRE_VERSION__ : '0.0.0-dev';
+import type { Context } from './context.js';
+import { deliver, emit } from './deliver.js';
+import { fastCommand } from './fast-argv.js';
+import { runFast } from './fast-path.js';
+import { deliverResult, settle } from './settle.js';
+import { VERSION } from './version.js';
 
 /** What commander would print: help for stdout or stderr, and its error messages. */
 interface Sink {
@@ -15,7 +17,7 @@ interface Sink {
   readonly errors: string[];
 }
 
-/** Commander and every command file, built only when argv needs more than --version. */
+/** Commander and every command file, built only when argv is not one fastCommand runs. */
 async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise<Command> {
   const [
     { Command: CommandClass },
@@ -117,54 +119,15 @@ function usageFromCommander(error: CommanderError, messages: readonly string[]):
   return new UsageError(`${message}${exposed}`, 'usage', { hint: "Run 'sekuire --help' for usage" });
 }
 
-/** Writes and waits until the text is handed over; rejects when the stream reports an error. */
-export function emit(stream: OutStream, text: string): Promise<void> {
-  if (text === '') return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    try {
-      stream.write(text, (error) => (error ? reject(error) : resolve()));
-    } catch (error) {
-      reject(error);
-    }
-  });
-}
-
-function errnoOf(error: unknown): string | undefined {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-/** A result that could not be written is a failure, except a reader that closed the pipe on purpose. */
-async function deliver(ctx: Context, text: string, code: number): Promise<number> {
-  try {
-    await emit(ctx.stdout, text);
-    return code;
-  } catch (error) {
-    const errno = errnoOf(error);
-    // `sekuire auth token | head -c 1`: the reader took what it wanted.
-    if (errno === 'EPIPE') return code;
-    const why = errno === 'ENOSPC' ? 'no space left on the device' : (errno ?? String(error));
-    const failure = new SekuireError(
-      'output_failed',
-      `Cannot write the output to standard output: ${why}${errno && errno !== why ? ` (${errno})` : ''}.${code === ExitCode.ok ? ' The command itself completed.' : ''}`,
-      'bug',
-      { hint: 'Check where standard output goes (a full disk, a closed file)' },
-    );
-    await emit(ctx.stderr, renderError(failure, false).stderr).catch(() => {});
-    return failure.exitCode;
-  }
-}
-
 export async function run(ctx: Context, argv: readonly string[]): Promise<number> {
   const args = argv.slice(2);
-  // The fast path: no commander, no command files.
-  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
-    return deliver(ctx, `${VERSION}\n`, ExitCode.ok);
-  }
+  // --version and status: no commander, no other command files.
+  const fast = fastCommand(args);
+  if (fast !== undefined) return runFast(ctx, fast);
   const asJson = args.includes('--json');
   let task: Task | undefined;
   const sink: Sink = { out: '', err: '', errors: [] };
-  try {
+  return settle(ctx, asJson, async () => {
     const program = await buildProgram((scheduled) => {
       task = scheduled;
     }, sink);
@@ -191,26 +154,6 @@ export async function run(ctx: Context, argv: readonly string[]): Promise<number
       throw error;
     }
     if (!task) return ExitCode.usage;
-    const result = await task(ctx);
-    return deliver(ctx, renderResult(result, asJson), ExitCode.ok);
-  } catch (error) {
-    const known =
-      error instanceof SekuireError
-        ? error
-        : new SekuireError(
-            'internal_error',
-            `Unexpected error: ${error instanceof Error ? error.message : String(error)}`,
-            'bug',
-            { hint: 'This is a bug in sekuire; please report it (set SEKUIRE_DEBUG=1 for details)' },
-          );
-    if (!(error instanceof SekuireError) && ctx.env.SEKUIRE_DEBUG) {
-      await emit(
-        ctx.stderr,
-        `${redactKeys(error instanceof Error ? (error.stack ?? error.message) : String(error))}\n`,
-      );
-    }
-    const rendered = renderError(known, asJson);
-    await emit(ctx.stderr, rendered.stderr).catch(() => {});
-    return deliver(ctx, rendered.stdout, known.exitCode);
-  }
+    return deliverResult(ctx, await task(ctx), asJson);
+  });
 }

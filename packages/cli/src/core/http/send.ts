@@ -150,7 +150,8 @@ export async function send(request: HttpRequest, options: SendOptions): Promise<
   const { policy } = options;
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? defaultSleep;
-  const now = options.now ?? (() => performance.now());
+  // process.hrtime, not performance.now(): the first use of `performance` loads perf_hooks.
+  const now = options.now ?? (() => Number(process.hrtime.bigint()) / 1e6);
   const attempt = options.attempt ?? runAttempt;
   const emit = options.onEvent ?? (() => {});
   const { url } = request;

@@ -1,0 +1,13 @@
+// `sekuire status`, started by main.ts: the status command and the backend client, without commander.
+import { processContext } from './context.js';
+import { fastCommand } from './fast-argv.js';
+import { runFast } from './fast-path.js';
+import { runProcess } from './process.js';
+
+// main.ts read the same argv as status's: it is read again here, as this file shares nothing with main.ts.
+const command = fastCommand(process.argv.slice(2));
+runProcess(processContext(), (ctx) =>
+  command === undefined
+    ? Promise.reject(new Error('status-main.ts was started for an argv that is not status'))
+    : runFast(ctx, command),
+);
