@@ -1,5 +1,6 @@
 // API keys: minting, parsing (every problem kind, offline), the CRC-32 checksum and the masked form.
 import { crc32 } from 'node:zlib';
+import { crc32 as ownCrc32 } from '@sekuire/shared/crc32';
 import {
   BASE62,
   checksum,
@@ -337,5 +338,13 @@ describe('maskKey', () => {
     expect(maskKey('sk_live_abc')).toBe('sk_...');
     expect(maskKey('not-a-key-at-all-0123456789')).toBe('sk_...');
     expect(maskKey('')).toBe('sk_...');
+  });
+});
+
+describe('crc32', () => {
+  it("is zlib's CRC-32 of the UTF-8 bytes, for any text", () => {
+    expect(ownCrc32('')).toBe(0);
+    expect(ownCrc32('123456789')).toBe(0xcbf43926);
+    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (text) => ownCrc32(text) === crc32(text)));
   });
 });

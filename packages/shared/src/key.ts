@@ -1,6 +1,6 @@
 // API keys: sk_<env>_<32 base62 random><6 base62 CRC-32 checksum>; parse, mint, mask.
 import { randomInt } from 'node:crypto';
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.js';
 
 export const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const KEY_ENVIRONMENTS = ['live', 'test'] as const;
@@ -41,7 +41,7 @@ export class KeyFormatError extends Error {
   }
 }
 
-/** The checksum of a 32-character random part: CRC-32 (zlib) in base62, padded to 6. */
+/** The checksum of a 32-character random part: CRC-32 (as zlib computes it) in base62, padded to 6. */
 export function checksum(random: string): string {
   let n = crc32(random);
   let out = '';
