@@ -459,15 +459,19 @@ describe('send: timeouts', () => {
     );
     const error = await failure(send(get(new URL(`http://127.0.0.1:${server.port}/`)), sendOptions));
     const elapsed = performance.now() - started;
-    expect(summary(error)).toEqual({
+    // Three attempts fit in 500 ms on an idle machine (0, 200, 400 ms); on a loaded one the
+    // timers fire late and the deadline may come during the second. Either way it stops there,
+    // with no attempt the deadline did not allow, and says so.
+    const { attempts, ...rest } = summary(error);
+    expect(rest).toEqual({
       kind: 'deadline',
       message: `No answer from 127.0.0.1:${server.port} before the 500 ms deadline.`,
       detail: undefined,
-      attempts: 3,
     });
-    expect(delays).toEqual([0, 0]);
+    expect([2, 3]).toContain(attempts);
+    expect(server.connections()).toBe(attempts);
+    expect(delays).toEqual(Array(attempts - 1).fill(0));
     expect(elapsed).toBeGreaterThanOrEqual(480);
-    expect(server.connections()).toBe(3);
   });
 
   // 10.255.255.1 "connects" in this container (something answers SYNs), so a TLS server that
