@@ -71,11 +71,11 @@ export async function connectClient(
   return new BackendClient({ ...options, env, ...(transport ? { transport } : {}) });
 }
 
-export function processContext(): Context {
+/** This process's context; `streams` as processStreams() makes them (status writes through the descriptors). */
+export function processContext(streams = processStreams()): Context {
   const env = process.env;
   const cwd = process.cwd();
   let home: string | undefined;
-  const streams = processStreams();
   return {
     env,
     cwd,

@@ -23,7 +23,7 @@ function handOver(load: () => Promise<unknown>): void {
 
 const fast = fastCommand(process.argv.slice(2));
 if (fast?.kind === 'version') {
-  runProcess(processStreams(), (streams) => deliver(streams, `${VERSION}\n`, ExitCode.ok));
+  runProcess(processStreams(true), (streams) => deliver(streams, `${VERSION}\n`, ExitCode.ok));
 } else if (fast?.kind === 'status') {
   handOver(() => import('./status-main.js'));
 } else {

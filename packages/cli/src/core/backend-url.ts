@@ -1,6 +1,6 @@
 // The backend's base URL: parsed and refused early (bad scheme, credentials, plain http off loopback).
-import { isIP } from 'node:net';
 import { UsageError } from './errors.js';
+import { ipFamily } from './ip.js';
 
 const EXAMPLE = 'e.g. https://api.sekuire.ai';
 
@@ -99,7 +99,7 @@ export function isLoopbackHost(hostname: string): boolean {
   let host = hostname.toLowerCase().replace(/\.$/, '');
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
-  const family = isIP(host);
+  const family = ipFamily(host);
   if (family === 4) return host.split('.')[0] === '127';
   // Canonical form through URL, so 0:0:0:0:0:0:0:1 counts as ::1.
   if (family !== 6) return false;

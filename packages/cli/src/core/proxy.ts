@@ -1,8 +1,8 @@
 // Which proxy a request goes through: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY and NO_PROXY, as curl reads them.
-import { isIP } from 'node:net';
 import { isLoopbackHost } from './backend-url.js';
 import { UsageError } from './errors.js';
 import type { Env } from './home.js';
+import { ipFamily } from './ip.js';
 
 /** The first variable that is set and not blank; lowercase first, as curl does. */
 function firstSet(env: Env, names: readonly string[]): { name: string; value: string } | undefined {
@@ -17,7 +17,7 @@ function bare(host: string): string {
   let h = host.toLowerCase().replace(/\.$/, '');
   if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
   // One spelling per IPv6 address, so that ::1 and 0:0:0:0:0:0:0:1 compare equal.
-  if (isIP(h) === 6) {
+  if (ipFamily(h) === 6) {
     try {
       h = new URL(`http://[${h}]/`).hostname.slice(1, -1);
     } catch {
@@ -60,7 +60,7 @@ function excluded(target: URL, noProxy: string): boolean {
     if (!exclusion) return false;
     if (exclusion.port !== undefined && exclusion.port !== port) return false;
     // An address matches only itself; a name matches itself and its subdomains.
-    if (isIP(exclusion.host) !== 0) return host === exclusion.host;
+    if (ipFamily(exclusion.host) !== 0) return host === exclusion.host;
     return host === exclusion.host || host.endsWith(`.${exclusion.host}`);
   });
 }
