@@ -5,6 +5,7 @@ import { ProofVerifier } from '../domain/proofs.js';
 import type { Store } from '../store/store.js';
 import { cliApi } from './cli-api.js';
 import { cliGrantsApi } from './cli-grants-api.js';
+import { DEFAULT_DEVICE_CODE_LIMIT, type DeviceCodeLimit } from './device-code-limit.js';
 import {
   clientErrorReply,
   type ErrorLog,
@@ -42,6 +43,8 @@ export interface AppOptions {
   /** Password hashing cost for new passwords and decoys (tests lower it). */
   readonly passwordCost?: ScryptCost;
   readonly signInLimit?: SignInLimit;
+  /** Device codes per client address and overall before 429. */
+  readonly deviceCodeLimit?: DeviceCodeLimit;
   /**
    * `start --allow-self-rebind`: `login --rebind` moves a binding at once, by the key alone, as
    * before device proof (test setups; README, "Security", says why it is weaker).
@@ -116,7 +119,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     allowSelfRebind: options.allowSelfRebind === true,
   };
   await app.register(cliApi, cliDeps);
-  await app.register(cliGrantsApi, cliDeps);
+  await app.register(cliGrantsApi, {
+    ...cliDeps,
+    deviceCodeLimit: options.deviceCodeLimit ?? DEFAULT_DEVICE_CODE_LIMIT,
+  });
   await app.register(webSurfaces, {
     store: options.store,
     secret: options.secret,
