@@ -505,6 +505,7 @@ describe('create-user', () => {
       created: true,
       organization: { id: expect.stringMatching(/^org_/), name: 'Personal (ada@example.com)' },
       role: 'owner',
+      sessions_ended: 0,
     });
     expect(run.stdout + run.stderr).not.toContain('correct horse battery');
     expect(readFileSync(db).includes('correct horse battery')).toBe(false);

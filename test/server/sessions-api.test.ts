@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../packages/server/src/http/app.js';
 import { openStore } from '../../packages/server/src/store/open.js';
 import { forEachEngine } from '../helpers/engines.js';
+import { formSession } from './form-session.js';
 import { type Harness, type HarnessOptions, harness, PASSWORD, T0, TEST_PASSWORD_COST } from './harness.js';
 
 forEachEngine((engine) => {
@@ -265,6 +266,64 @@ forEachEngine((engine) => {
       });
       expect(cli.statusCode).toBe(401);
       expect(cli.json().error).toBe('invalid_key');
+    });
+
+    it('a new password ends every session of that person on every instance at once, audited', async () => {
+      await start();
+      const ada = await h.createUser({ email: 'ada@example.com' });
+      await h.createUser({ email: 'bob@example.com' });
+      const tokens = (await signIn('ada@example.com', PASSWORD)).json();
+      const browser = formSession(h);
+      expect((await browser.signIn('ada@example.com')).statusCode).toBe(303);
+      const bob = (await signIn('bob@example.com', PASSWORD)).json();
+      // Another instance on the same database.
+      const store = await openStore(h.target);
+      const other = await buildApp({
+        store,
+        secret: h.secret,
+        now: h.now,
+        logError: (message) => h.logged.push(message),
+        passwordCost: TEST_PASSWORD_COST,
+      });
+      const cookie = browser.session() as string;
+      const onEach = async () => {
+        const statuses: number[] = [];
+        for (const app of [h.app, other]) {
+          const headers = { authorization: `Bearer ${tokens.access_token}` };
+          statuses.push((await app.inject({ method: 'GET', url: '/api/v1/auth/me', headers })).statusCode);
+          const page = await app.inject({
+            method: 'GET',
+            url: '/dashboard/settings?tab=api-keys',
+            cookies: { sekuire_session: cookie },
+          });
+          statuses.push(page.statusCode);
+        }
+        return statuses;
+      };
+      try {
+        expect(await onEach()).toEqual([200, 200, 200, 200]);
+        const changed = await h.createUser({ email: 'ada@example.com', password: 'a brand new passphrase' });
+        expect(changed.sessionsEnded).toBe(2);
+        expect(await onEach()).toEqual([401, 303, 401, 303]);
+        expect((await refresh(tokens.refresh_token)).statusCode).toBe(401);
+        // Someone else's session goes on; the new password signs in, the old one does not.
+        expect((await me(bob.access_token)).statusCode).toBe(200);
+        expect((await signIn('ada@example.com', PASSWORD)).statusCode).toBe(401);
+        expect((await signIn('ada@example.com', 'a brand new passphrase')).statusCode).toBe(200);
+        const set = (await h.store.read.audit.list()).filter((event) => event.event === 'password_set');
+        expect(set.map((event) => event.detail)).toEqual([
+          {
+            email: 'ada@example.com',
+            organization_id: ada.organization.id,
+            role: 'owner',
+            password_set: true,
+            sessions_ended: 2,
+          },
+        ]);
+      } finally {
+        await other.close();
+        await store.close();
+      }
     });
 
     it('no token, password or key in the audit trail', async () => {

@@ -22,6 +22,8 @@ export interface CreatedUser {
   /** False when the email already existed (its name, password or role may have changed). */
   readonly created: boolean;
   readonly passwordSet: boolean;
+  /** Sessions (dashboard and API) a new password ended: the old password's sign-ins. */
+  readonly sessionsEnded: number;
 }
 
 export async function createUser(
@@ -48,13 +50,25 @@ export async function createUser(
         role = input.role;
       }
     }
-    if (hash !== undefined) await tx.accounts.setPassword(user.id, hash);
+    let sessionsEnded = 0;
+    if (hash !== undefined) {
+      await tx.accounts.setPassword(user.id, hash);
+      // A new password is how an operator shuts out whoever learnt the old one: the cookies and
+      // tokens signed in with it (a refresh token lives 30 days) must stop working with it.
+      sessionsEnded = await tx.sessions.endSessionsOf(user.id, at, 'password_set');
+    }
     await tx.audit.record({
       at,
       event: !existed ? 'user_create' : hash !== undefined ? 'password_set' : 'user_update',
       actor_user_id: user.id,
-      detail: { email: user.email, organization_id: organization.id, role, password_set: hash !== undefined },
+      detail: {
+        email: user.email,
+        organization_id: organization.id,
+        role,
+        password_set: hash !== undefined,
+        ...(hash !== undefined && existed && { sessions_ended: sessionsEnded }),
+      },
     });
-    return { user, organization, role, created: !existed, passwordSet: hash !== undefined };
+    return { user, organization, role, created: !existed, passwordSet: hash !== undefined, sessionsEnded };
   });
 }
