@@ -111,11 +111,11 @@ forEachEngine((engine) => {
   });
 
   describe('the limiter stands in front of the password hash', () => {
-    it('per account: the 11th attempt gets 429 with Retry-After, and from then on no password is checked', async () => {
+    it('per account: after 50 failures, 429 with Retry-After, and from then on no password is checked', async () => {
       await start();
       await h.createUser({ email: 'ada@example.com' });
-      for (let i = 0; i < 10; i++) {
-        // From many addresses: a distributed guess at one account meets the account's limit.
+      for (let i = 0; i < 50; i++) {
+        // From many addresses: a distributed guess at one account meets the account's cap.
         expect((await signIn('ada@example.com', `guess ${i}`, `10.0.0.${i + 1}`)).statusCode).toBe(401);
       }
       const failuresBefore = (await h.store.read.audit.list()).filter(
@@ -135,6 +135,25 @@ forEachEngine((engine) => {
       // Another account is unaffected.
       await h.createUser({ email: 'bob@example.com' });
       expect((await signIn('bob@example.com', PASSWORD, '10.0.2.1')).statusCode).toBe(200);
+    });
+
+    it('guesses from one address close that address, never the account: the owner elsewhere gets in', async () => {
+      await start();
+      await h.createUser({ email: 'ada@example.com' });
+      const statuses = [];
+      for (let i = 0; i < 31; i++)
+        statuses.push((await signIn('ada@example.com', `guess ${i}`, '10.6.6.6')).statusCode);
+      expect(statuses).toEqual([...Array(30).fill(401), 429]);
+      expect((await signIn('ada@example.com', PASSWORD, '10.6.6.6')).statusCode).toBe(429);
+      expect((await signIn('ada@example.com', PASSWORD, '10.0.0.1')).statusCode).toBe(200);
+    });
+
+    it('a right password is not counted against the account', async () => {
+      await start({ signInLimit: { perAddress: 100, perAccount: 3, windowMs: 60_000 } });
+      await h.createUser({ email: 'ada@example.com' });
+      for (let i = 0; i < 5; i++) expect((await signIn('ada@example.com', PASSWORD)).statusCode).toBe(200);
+      expect((await signIn('ada@example.com', 'wrong guess')).statusCode).toBe(401);
+      expect((await signIn('ada@example.com', PASSWORD)).statusCode).toBe(200);
     });
 
     it('instances on one database share the counts, and a restart does not reset them', async () => {

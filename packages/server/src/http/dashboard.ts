@@ -246,7 +246,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     const again = (status: number, error: string) =>
       reply.code(status).view('login.eta', page(request, reply, 'Sign in', { next, email, error }));
     if (email === '' || password === '') return again(400, 'Enter your email and password.');
-    const retryAfter = await gate(request);
+    const retryAfter = await gate.admit(request, email);
     if (retryAfter !== undefined) {
       return again(429, `Too many sign-in attempts. Try again in ${Math.ceil(retryAfter / 60)} min.`);
     }
@@ -256,8 +256,12 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       { email, password, clientIp: request.ip, now: deps.now(), kind: 'cookie' },
       deps.passwordCost,
     );
-    if (!outcome.ok || !('cookie' in outcome)) return again(401, 'Wrong email or password');
+    if (!outcome.ok || !('cookie' in outcome)) {
+      await gate.failed(email);
+      return again(401, 'Wrong email or password');
+    }
     setSessionCookie(reply, deps, outcome.cookie, outcome.expiresAt);
+    gate.remember(reply, email);
     return reply.redirect(next, 303);
   });
 

@@ -10,12 +10,15 @@ import { ApiError } from './api-error.js';
 export interface SignInLimit {
   /** Sign-in attempts per client address (IPv6: per /64) per window. */
   readonly perAddress: number;
-  /** Sign-in attempts per account (email) per window, whoever makes them. */
+  /**
+   * Failed sign-ins per account (email) per window, from all addresses together; past it only
+   * browsers known to the account may try. More than perAddress: one address never reaches it.
+   */
   readonly perAccount: number;
   readonly windowMs: number;
 }
 
-export const DEFAULT_SIGN_IN_LIMIT: SignInLimit = { perAddress: 30, perAccount: 10, windowMs: 15 * 60_000 };
+export const DEFAULT_SIGN_IN_LIMIT: SignInLimit = { perAddress: 30, perAccount: 50, windowMs: 15 * 60_000 };
 
 export interface WebDeps {
   readonly store: Store;

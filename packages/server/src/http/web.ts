@@ -4,11 +4,12 @@ import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import helmet from '@fastify/helmet';
 import type { FastifyPluginAsync } from 'fastify';
-import { authApi, signInGate } from './auth-api.js';
+import { authApi } from './auth-api.js';
 import { dashboard } from './dashboard.js';
 import { keysApi } from './keys-api.js';
 import { movesApi } from './moves-api.js';
 import { csrfCookieName, resolveSessions, type WebDeps, who } from './session-auth.js';
+import { signInGate } from './sign-in-gate.js';
 
 /**
  * Registered beside the CLI API, not around it: the CLI's requests (the hot path) never run
