@@ -1,5 +1,6 @@
 // Assembles the Fastify app: server and timeouts, JSON-only bodies, error replies, limiter, routes.
 import fastify, { type FastifyInstance } from 'fastify';
+import { DEFAULT_PASSWORD_SLOTS, type PasswordSlots, passwordSlots } from '../domain/password-slots.js';
 import type { ScryptCost } from '../domain/passwords.js';
 import { ProofVerifier } from '../domain/proofs.js';
 import type { Store } from '../store/store.js';
@@ -43,6 +44,8 @@ export interface AppOptions {
   /** Password hashing cost for new passwords and decoys (tests lower it). */
   readonly passwordCost?: ScryptCost;
   readonly signInLimit?: SignInLimit;
+  /** Password hashes at once, across this app's sign-ins (tests hold them to fill them). */
+  readonly passwordSlots?: PasswordSlots;
   /** Device codes per client address and overall before 429. */
   readonly deviceCodeLimit?: DeviceCodeLimit;
   /**
@@ -130,6 +133,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     tls: options.https !== undefined,
     logError,
     signInLimit: options.signInLimit ?? DEFAULT_SIGN_IN_LIMIT,
+    passwordSlots: options.passwordSlots ?? passwordSlots(DEFAULT_PASSWORD_SLOTS),
     ...(options.passwordCost !== undefined && { passwordCost: options.passwordCost }),
   });
   return app;

@@ -21,6 +21,17 @@ export function tooManySignIns(retryAfter: number): ApiError {
   );
 }
 
+/** Every password slot taken, and the line for them full: nothing was checked. */
+function tooManyAtOnce(): ApiError {
+  return new ApiError(
+    503,
+    'service_unavailable',
+    'Too many sign-ins at once; retry in a second.',
+    {},
+    { 'retry-after': '1' },
+  );
+}
+
 export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
   const gate = deps.signInGate;
 
@@ -33,7 +44,9 @@ export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       deps.secret,
       { ...body, clientIp: request.ip, now: deps.now(), kind: 'api' },
       deps.passwordCost,
+      deps.passwordSlots,
     );
+    if (!outcome.ok && outcome.reason === 'busy') throw tooManyAtOnce();
     if (!outcome.ok || !('tokens' in outcome)) {
       await gate.failed(body.email);
       throw new ApiError(401, 'invalid_credentials', 'Wrong email or password.');

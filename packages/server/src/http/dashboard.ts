@@ -255,7 +255,11 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       deps.secret,
       { email, password, clientIp: request.ip, now: deps.now(), kind: 'cookie' },
       deps.passwordCost,
+      deps.passwordSlots,
     );
+    if (!outcome.ok && outcome.reason === 'busy') {
+      return again(503, 'Too many people are signing in at once. Try again in a moment.');
+    }
     if (!outcome.ok || !('cookie' in outcome)) {
       await gate.failed(email);
       return again(401, 'Wrong email or password');

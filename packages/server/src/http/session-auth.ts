@@ -2,6 +2,7 @@
 // The types of request.cookies and reply.setCookie come with the plugin (registered in web.ts).
 import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { PasswordSlots } from '../domain/password-slots.js';
 import type { ScryptCost } from '../domain/passwords.js';
 import { type Authenticated, authenticateToken } from '../domain/sessions.js';
 import type { Store } from '../store/store.js';
@@ -29,6 +30,8 @@ export interface WebDeps {
   /** Served over TLS: cookies get Secure and the __Host- prefix. */
   readonly tls: boolean;
   readonly passwordCost?: ScryptCost;
+  /** Shared by every sign-in of this app: how many password hashes run at once. */
+  readonly passwordSlots: PasswordSlots;
   readonly signInLimit: SignInLimit;
 }
 
