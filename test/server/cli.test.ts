@@ -463,6 +463,8 @@ describe('start --help', () => {
 });
 
 describe('create-user', () => {
+  const COMMON =
+    'error: That password is one of the first that guessers try (a common one, or one character repeated): choose another. Nothing was changed.\n';
   const withInput = (args: string[], input: string) =>
     new Promise<Run>((resolve) => {
       const env: NodeJS.ProcessEnv = {};
@@ -536,6 +538,10 @@ describe('create-user', () => {
       'error: A password needs at least 10 characters. Nothing was changed.\n',
     ],
     [['--password-stdin'], '', 'error: --password-stdin: standard input was empty. Pipe the password in.\n'],
+    [['--password-stdin'], 'Password123\n', COMMON],
+    [['--password-stdin'], 'QWERTYUIOP\n', COMMON],
+    [['--password-stdin'], `${'z'.repeat(12)}\n`, COMMON],
+    [['--password-stdin'], `${'\u{1F511}'.repeat(6)}\n`, COMMON],
     [
       [],
       'correct horse battery\n',
