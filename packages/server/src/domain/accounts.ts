@@ -1,13 +1,16 @@
 // People: create a user (or set the password of one), with an organization and a role.
 import type { NamedRow, Role, UserRow } from '../store/queries/accounts.js';
-import type { Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
 import { ensureUser, namedOrganization, personalOrganization } from './keys.js';
 import { hashPassword, type ScryptCost } from './passwords.js';
 
 export interface CreateUserInput {
   readonly email: string;
   readonly name?: string;
-  /** An organization by name (created if new); without it, the user's own. */
+  /**
+   * An organization by name (created if new); without it, a new user's own (someone who exists
+   * keeps their memberships as they are).
+   */
   readonly organization?: string;
   /** The role in that organization; default: owner of a new one, member of an existing one. */
   readonly role?: Role;
@@ -26,6 +29,17 @@ export interface CreatedUser {
   readonly sessionsEnded: number;
 }
 
+/** The organization to name for someone: their own if they have one, else the first they joined. */
+async function mainMembership(
+  tx: Tx,
+  user: UserRow,
+): Promise<{ organization: NamedRow; role: Role } | undefined> {
+  const memberships = await tx.accounts.memberships(user.id);
+  const own = await tx.accounts.personalOrganization(user.id);
+  const main = memberships.find((membership) => membership.id === own?.id) ?? memberships[0];
+  return main === undefined ? undefined : { organization: { id: main.id, name: main.name }, role: main.role };
+}
+
 export async function createUser(
   store: Store,
   input: CreateUserInput,
@@ -40,7 +54,11 @@ export async function createUser(
     const user = await ensureUser(tx, input.email, input.name, at);
     let organization: NamedRow;
     let role: Role;
-    if (input.organization === undefined) {
+    const kept = input.organization === undefined && existed ? await mainMembership(tx, user) : undefined;
+    if (kept !== undefined) {
+      // A new password (or name) for someone who belongs somewhere: memberships stay as they are.
+      ({ organization, role } = kept);
+    } else if (input.organization === undefined) {
       organization = await personalOrganization(tx, user, at);
       role = 'owner';
     } else {
