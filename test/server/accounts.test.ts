@@ -51,4 +51,44 @@ forEachEngine((engine) => {
       ]);
     });
   });
+  describe("a person's own organization is never found by its name", () => {
+    it('--org naming it is refused, and whoever tried joins nothing', async () => {
+      h = await harness({ engine });
+      const bob = await h.createUser({ email: 'bob@example.com' });
+      expect(bob.organization.name).toBe('Personal (bob@example.com)');
+      await expect(
+        h.createUser({
+          email: 'mallory@example.com',
+          organization: 'personal (BOB@example.com)',
+          role: 'owner',
+        }),
+      ).rejects.toThrow('"personal (BOB@example.com)" is a person\'s own organization');
+      await expect(
+        h.createKey({ email: 'mallory@example.com', organization: 'Personal (bob@example.com)' }),
+      ).rejects.toThrow("is a person's own organization");
+      expect(await organizations()).toEqual(['Personal (bob@example.com)']);
+      expect(await h.sql.all('SELECT email FROM users ORDER BY email')).toEqual([
+        { email: 'bob@example.com' },
+      ]);
+    });
+
+    it('an organization someone else gave that name earlier stays theirs; the person gets one of their own', async () => {
+      h = await harness({ engine });
+      // As a database from before names were kept could hold it.
+      const mallory = await h.createUser({ email: 'mallory@example.com', organization: 'Soon taken' });
+      await h.sql.run('UPDATE organizations SET name = ? WHERE id = ?', [
+        'Personal (bob@example.com)',
+        mallory.organization.id,
+      ]);
+      const created = await h.createKey({ email: 'bob@example.com' });
+      expect(created.organization.id).not.toBe(mallory.organization.id);
+      expect(created.organization.name).toBe(`Personal (bob@example.com) ${created.user.id}`);
+      expect(await h.store.read.accounts.personalOrganization(created.user.id)).toEqual(created.organization);
+      expect(await h.store.read.accounts.memberships(mallory.user.id)).toEqual([
+        { id: mallory.organization.id, name: 'Personal (bob@example.com)', role: 'owner' },
+      ]);
+      // The next key finds the same one, by whose it is.
+      expect((await h.createKey({ email: 'bob@example.com' })).organization).toEqual(created.organization);
+    });
+  });
 });

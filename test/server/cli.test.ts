@@ -553,6 +553,11 @@ describe('create-user', () => {
       'error: --role must be owner, admin or member, not "king".\n',
     ],
     [
+      ['--org', 'Personal (bob@example.com)', '--password-stdin'],
+      'correct horse battery\n',
+      'error: --org: names beginning "Personal (" are kept for people\'s own organizations; choose another.\n',
+    ],
+    [
       ['--role', 'admin', '--password-stdin'],
       'x\n',
       'error: --role applies to --org: name the organization (a user always owns their own).\n',

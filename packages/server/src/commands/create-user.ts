@@ -7,7 +7,7 @@ import { ROLES, type Role } from '../store/queries/accounts.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
 import { UsageError } from './errors.js';
-import { parseEmail, parseLabel } from './flags.js';
+import { parseEmail, parseLabel, parseOrganization } from './flags.js';
 
 export interface CreateUserOptions {
   readonly db?: string;
@@ -120,7 +120,7 @@ function ended(sessions: number): string {
 export async function runCreateUser(ctx: CommandContext, options: CreateUserOptions): Promise<void> {
   const email = parseEmail(options.email);
   const name = options.name === undefined ? undefined : parseLabel(options.name, '--name');
-  const organization = options.org === undefined ? undefined : parseLabel(options.org, '--org');
+  const organization = options.org === undefined ? undefined : parseOrganization(options.org);
   const role = options.role === undefined ? undefined : parseRole(options.role);
   if (role !== undefined && organization === undefined) {
     throw new UsageError('--role applies to --org: name the organization (a user always owns their own).');

@@ -80,15 +80,32 @@ export function accountQueries(sql: Sql) {
       );
     },
 
-    /** An organization by name (any case), created if new; `personalOf` marks a user's own. */
-    async ensureOrganization(org: NamedRow, at: string, personalOf: string | null = null): Promise<NamedRow> {
+    /**
+     * An organization by name (any case), created if new. `personal_user_id` says whose own it
+     * is, if anyone's: the caller must not hand a person's own organization to someone else.
+     */
+    async ensureOrganization(
+      org: NamedRow,
+      at: string,
+    ): Promise<NamedRow & { personal_user_id: string | null }> {
       await sql.run(
-        'INSERT INTO organizations (id, name, created_at, personal_user_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-        [org.id, org.name, at, personalOf],
+        'INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+        [org.id, org.name, at],
       );
-      return (await sql.get<NamedRow>('SELECT id, name FROM organizations WHERE lower(name) = lower(?)', [
-        org.name,
-      ])) as NamedRow;
+      return (await sql.get<NamedRow & { personal_user_id: string | null }>(
+        'SELECT id, name, personal_user_id FROM organizations WHERE lower(name) = lower(?)',
+        [org.name],
+      )) as NamedRow & { personal_user_id: string | null };
+    },
+
+    /** A user's own organization; false when its name is taken (nothing is inserted then). */
+    async insertPersonalOrganization(org: NamedRow, at: string, userId: string): Promise<boolean> {
+      return (
+        (await sql.run(
+          'INSERT INTO organizations (id, name, created_at, personal_user_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+          [org.id, org.name, at, userId],
+        )) === 1
+      );
     },
 
     personalOrganization(userId: string): Promise<NamedRow | undefined> {
