@@ -20,12 +20,15 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A new empty database: a file in `dir` for SQLite, a fresh database in the run's cluster for PostgreSQL. */
-export async function testDatabase(engine: Engine, dir: string): Promise<TestDatabase> {
+/**
+ * A new empty database: a file in `dir` for SQLite, a fresh database in the run's cluster for
+ * PostgreSQL (with `ctype` as its LC_CTYPE, if given).
+ */
+export async function testDatabase(engine: Engine, dir: string, ctype?: string): Promise<TestDatabase> {
   if (engine === 'sqlite') return { target: `${dir}/sekuire.db`, drop: async () => {} };
   const cluster = inject('postgres');
   if (cluster === null) throw new Error('PostgreSQL tests are skipped in this run');
-  const target = await createDatabase(cluster.adminUrl);
+  const target = await createDatabase(cluster.adminUrl, ctype);
   return { target, drop: () => dropDatabase(cluster.adminUrl, target) };
 }
 

@@ -124,12 +124,20 @@ export async function restartCluster(cluster: Cluster, downMs = 0): Promise<void
   await pgCtl(cluster, ['-o', cluster.options, '-l', join(cluster.dir, 'log'), '-w', '-t', '60', 'start']);
 }
 
-/** A new empty database in the cluster; drop it with dropDatabase. */
-export async function createDatabase(adminUrl: string): Promise<string> {
+/**
+ * A new empty database in the cluster; drop it with dropDatabase. `ctype` gives it a locale for
+ * character classes and case (the cluster's is C), as a deployment's could have: lower() then
+ * folds more than ASCII.
+ */
+export async function createDatabase(adminUrl: string, ctype?: string): Promise<string> {
   const name = `t_${randomBytes(6).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`CREATE DATABASE ${name}`);
+    await admin.unsafe(
+      ctype === undefined
+        ? `CREATE DATABASE ${name}`
+        : `CREATE DATABASE ${name} TEMPLATE template0 LC_CTYPE '${ctype.replace(/'/g, "''")}'`,
+    );
   } finally {
     await admin.end({ timeout: 1 });
   }

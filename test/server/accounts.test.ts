@@ -1,8 +1,42 @@
 // People and their organizations as create-user and create-key leave them: memberships, roles,
 // personal organizations.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../packages/server/src/store/open.js';
+import { MIGRATIONS } from '../../packages/server/src/store/sqlite/migrations.js';
 import { forEachEngine } from '../helpers/engines.js';
 import { type Harness, harness } from './harness.js';
+
+describe('emails stored before they had one form', () => {
+  it('are brought to it (ASCII in lower case) when the database is upgraded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sekuire-emails-'));
+    try {
+      const db = join(dir, 'old.db');
+      const raw = new Database(db);
+      for (const migration of MIGRATIONS.slice(0, 6)) raw.exec(migration);
+      raw.pragma('user_version = 6');
+      raw
+        .prepare('INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?)')
+        .run('user_old', 'Bob.\u00C5s@Example.COM', 'Bob', '2030-01-01T00:00:00.000Z');
+      raw.close();
+      const store = await openStore(db);
+      try {
+        expect(await store.read.accounts.userByEmail('bob.\u00C5s@example.com')).toEqual({
+          id: 'user_old',
+          email: 'bob.\u00C5s@example.com',
+          name: 'Bob',
+        });
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 forEachEngine((engine) => {
   let h: Harness;

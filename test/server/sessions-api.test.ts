@@ -148,6 +148,24 @@ forEachEngine((engine) => {
       expect((await signIn('ada@example.com', PASSWORD, '10.0.0.1')).statusCode).toBe(200);
     });
 
+    it('an email is one account on both engines: a variant the database would fold counts with it, or is another', async () => {
+      // C.utf8 on PostgreSQL, as a deployment's locale: there lower('İ') is 'i'.
+      await start({ ctype: 'C.utf8', signInLimit: { perAddress: 100, perAccount: 3, windowMs: 60_000 } });
+      await h.createUser({ email: 'alice@example.com' });
+      for (let i = 0; i < 3; i++)
+        expect((await signIn('alice@example.com', `guess ${i}`, `10.0.0.${i + 1}`)).statusCode).toBe(401);
+      const statuses = [];
+      for (const [email, address] of [
+        ['ALICE@Example.COM', '10.0.1.1'],
+        [' alice@example.com ', '10.0.1.2'],
+        ['al\u0130ce@example.com', '10.0.1.3'],
+        ['al\u0130ce@example.com', '10.0.1.4'],
+      ] as const)
+        statuses.push((await signIn(email, PASSWORD, address)).statusCode);
+      // The dotted capital I is another address, not alice's: wrong, and not in her count.
+      expect(statuses).toEqual([429, 429, 401, 401]);
+    });
+
     it('a right password is not counted against the account', async () => {
       await start({ signInLimit: { perAddress: 100, perAccount: 3, windowMs: 60_000 } });
       await h.createUser({ email: 'ada@example.com' });

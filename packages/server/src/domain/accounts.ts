@@ -1,6 +1,7 @@
 // People: create a user (or set the password of one), with an organization and a role.
 import type { NamedRow, Role, UserRow } from '../store/queries/accounts.js';
 import type { Store, Tx } from '../store/store.js';
+import { normalizeEmail } from './emails.js';
 import { ensureUser, namedOrganization, personalOrganization } from './keys.js';
 import { hashPassword, type ScryptCost } from './passwords.js';
 
@@ -50,7 +51,7 @@ export async function createUser(
   // Hashing takes a while: outside the transaction, which holds the write lock.
   const hash = input.password === undefined ? undefined : await hashPassword(input.password, cost);
   return store.transaction(async (tx) => {
-    const existed = (await tx.accounts.userByEmail(input.email)) !== undefined;
+    const existed = (await tx.accounts.userByEmail(normalizeEmail(input.email))) !== undefined;
     const user = await ensureUser(tx, input.email, input.name, at);
     let organization: NamedRow;
     let role: Role;

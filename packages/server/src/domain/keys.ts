@@ -5,6 +5,7 @@ import type { AuditInput } from '../store/queries/audit.js';
 import type { KeyListing, KeyRow, KeyType } from '../store/queries/keys.js';
 import type { Store, Tx } from '../store/store.js';
 import { keyDigest } from './digest.js';
+import { normalizeEmail } from './emails.js';
 import { newId } from './ids.js';
 
 export const DEFAULT_WORKSPACE = 'Default';
@@ -120,8 +121,9 @@ export async function ensureUser(
   name: string | undefined,
   at: string,
 ): Promise<UserRow> {
+  const normalized = normalizeEmail(email);
   const user = await tx.accounts.ensureUser(
-    { id: newId('user'), email, name: name ?? email.split('@')[0] ?? email },
+    { id: newId('user'), email: normalized, name: name ?? normalized.split('@')[0] ?? normalized },
     at,
   );
   if (name !== undefined && user.name !== name) {
@@ -256,6 +258,6 @@ export interface ListedKey extends KeyListing {
 }
 
 export async function listKeys(store: Store, now: Date, email?: string): Promise<ListedKey[]> {
-  const keys = await store.read.keys.list(email);
+  const keys = await store.read.keys.list(email === undefined ? undefined : normalizeEmail(email));
   return keys.map((key) => ({ ...key, status: keyStatus(key, now) }));
 }

@@ -2,6 +2,7 @@
 import type { Profile, UserRow } from '../store/queries/accounts.js';
 import type { SessionKind, SessionRow, TokenKind } from '../store/queries/sessions.js';
 import type { Store, Tx } from '../store/store.js';
+import { normalizeEmail } from './emails.js';
 import { newId } from './ids.js';
 import type { PasswordSlots } from './password-slots.js';
 import { decoyHash, type ScryptCost, verifyPassword } from './passwords.js';
@@ -86,7 +87,7 @@ export async function signIn(
   cost?: ScryptCost,
   slots?: PasswordSlots,
 ): Promise<SignInOutcome> {
-  const found = await store.read.accounts.credentials(input.email);
+  const found = await store.read.accounts.credentials(normalizeEmail(input.email));
   const hash = found?.password_hash ?? decoyHash(cost);
   const check = () => verifyPassword(input.password, hash);
   const matches = slots === undefined ? await check() : await slots.run(check);

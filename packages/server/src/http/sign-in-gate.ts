@@ -2,6 +2,7 @@
 // a cap on each account's failures that browsers known to the account pass.
 import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { normalizeEmail } from '../domain/emails.js';
 import { isKnownBrowser, KNOWN_BROWSER_TTL_MS, knownBrowserMark } from '../domain/known-browsers.js';
 import { signInCounter } from '../domain/sign-in-limits.js';
 import type { WebDeps } from './session-auth.js';
@@ -20,9 +21,9 @@ export function knownBrowserCookieName(tls: boolean): string {
   return tls ? '__Host-sekuire_known' : 'sekuire_known';
 }
 
-/** The email as counted: whatever its case; no address is longer than 254 (RFC 5321). */
+/** The email as counted: as stored and looked up (normalizeEmail); none is longer than 254 (RFC 5321). */
 function accountKey(email: string): string {
-  return email.trim().toLowerCase().slice(0, 254);
+  return normalizeEmail(email).slice(0, 254);
 }
 
 /**
