@@ -325,9 +325,17 @@ forEachEngine((engine) => {
       expect(refused.headers['retry-after']).toBe('900');
       expect(refused.json()).toEqual({
         error: 'rate_limited',
-        message: 'Too many device codes asked for; retry in 900 seconds.',
+        message: 'Too many device codes asked for from this address; retry in 900 seconds.',
       });
       expect(await grantCount()).toBe(20);
+      // The first refusal of the window is audited, the next ones are not.
+      expect(
+        (await h.post('/api/v1/cli/device/code', deviceBody(FP_B), { device: h.deviceKey(FP_B) })).statusCode,
+      ).toBe(429);
+      const limited = (await h.store.read.audit.list()).filter((event) => event.event === 'rate_limited');
+      expect(limited.map((event) => [event.client_ip, event.detail])).toEqual([
+        ['127.0.0.1', { retry_after_seconds: 900, scope: 'address', limit: 'device_code' }],
+      ]);
     });
 
     it('and overall, whatever the address', async () => {
@@ -349,6 +357,9 @@ forEachEngine((engine) => {
       const refused = await ask('10.0.0.5');
       expect(refused.statusCode).toBe(429);
       expect(refused.headers['retry-after']).toBe('60');
+      expect(refused.json().message).toBe(
+        'Too many device codes asked for from all addresses together; retry in 60 seconds.',
+      );
       expect(await grantCount()).toBe(5);
     });
 

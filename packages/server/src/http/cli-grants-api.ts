@@ -56,14 +56,27 @@ export const cliGrantsApi: FastifyPluginAsync<CliGrantsDeps> = async (app, deps)
 
   app.post('/api/v1/cli/device/code', async (request) => {
     const body = parseDeviceCodeBody(request.body);
-    const retryAfter = await deviceCodes(request);
-    if (retryAfter !== undefined) {
+    const refused = await deviceCodes(request);
+    if (refused !== undefined) {
+      if (refused.firstInWindow) {
+        await deps.store.read.audit.record({
+          at: deps.now().toISOString(),
+          event: 'rate_limited',
+          client_ip: request.ip,
+          detail: {
+            retry_after_seconds: refused.retryAfterSeconds,
+            scope: refused.scope,
+            limit: 'device_code',
+          },
+        });
+      }
+      const who = refused.scope === 'address' ? 'this address' : 'all addresses together';
       throw new ApiError(
         429,
         'rate_limited',
-        `Too many device codes asked for; retry in ${retryAfter} seconds.`,
+        `Too many device codes asked for from ${who}; retry in ${refused.retryAfterSeconds} seconds.`,
         {},
-        { 'retry-after': String(retryAfter) },
+        { 'retry-after': String(refused.retryAfterSeconds) },
       );
     }
     const deviceKey = storedDeviceKey(body.publicKey);

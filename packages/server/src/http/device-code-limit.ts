@@ -21,8 +21,15 @@ export const DEFAULT_DEVICE_CODE_LIMIT: DeviceCodeLimit = {
   windowMs: 15 * 60_000,
 };
 
-/** Undefined when a code may be made; else the seconds until the window that refused it ends. */
-export type DeviceCodeGate = (request: FastifyRequest) => Promise<number | undefined>;
+export interface DeviceCodeRefusal {
+  readonly retryAfterSeconds: number;
+  readonly scope: 'address' | 'global';
+  /** True for the first refusal of a window (the one worth an audit event). */
+  readonly firstInWindow: boolean;
+}
+
+/** Undefined when a code may be made; else why not, and for how long. */
+export type DeviceCodeGate = (request: FastifyRequest) => Promise<DeviceCodeRefusal | undefined>;
 
 /**
  * Counted in this instance's memory (the limiter registered in rate-limit.ts), before the proof is
@@ -37,9 +44,19 @@ export function deviceCodeGate(app: FastifyInstance, limit: DeviceCodeLimit): De
     keyGenerator: () => 'all-addresses',
   });
   return async (request) => {
-    for (const check of [perAddress, overall]) {
+    for (const [check, scope] of [
+      [perAddress, 'address'],
+      [overall, 'global'],
+    ] as const) {
       const result = await check(request);
-      if (!result.isAllowed && result.isExceeded) return Math.max(1, result.ttlInSeconds);
+      if (!result.isAllowed && result.isExceeded) {
+        // ban = 1 (rate-limit.ts): only the first refused request of a window is not "banned".
+        return {
+          retryAfterSeconds: Math.max(1, result.ttlInSeconds),
+          scope,
+          firstInWindow: !result.isBanned,
+        };
+      }
     }
     return undefined;
   };
