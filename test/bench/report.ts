@@ -518,7 +518,7 @@ export function dashboardRows(
     rows.push({
       what: `${engine}: a flood of sign-ins (not a target)`,
       measured: `one core absorbs ${perCore.toFixed(1)} attempts/s (1 / CPU per attempt); ${signIn.burst.streams} clients at once: ${signIn.burst.attemptsPerSecond.toFixed(1)} attempts/s, server CPU ${signIn.burst.serverCpuPercent.toFixed(0)} %, server VmHWM ${signIn.burst.serverHwmMb.toFixed(0)} MB (before: ${signIn.serverHwmBeforeMb.toFixed(0)} MB; 128 MiB per scrypt in flight)`,
-      baseline: `limits: 30 per address and 10 per account per 15 min, so one address adds at most 0.033 attempts/s: keeping one core busy takes ${addresses} addresses (IPv6: /64s); refusals cost ${cpuText(signIn.refused)} ms CPU`,
+      baseline: `limits: 30 per address and 50 failures per account per 15 min, so one address adds at most 0.033 attempts/s: keeping one core busy takes ${addresses} addresses (IPv6: /64s); refusals cost ${cpuText(signIn.refused)} ms CPU`,
       ratio: undefined,
       target: 'info',
       verdict: 'INFO',

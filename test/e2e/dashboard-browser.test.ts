@@ -413,7 +413,11 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     for (const path of [KEYS_TAB, DEVICES_TAB]) await checkHeaders(path);
 
     const cookies = await context.cookies();
-    expect(cookies.map((cookie) => cookie.name).sort()).toEqual(['sekuire_csrf', 'sekuire_session']);
+    expect(cookies.map((cookie) => cookie.name).sort()).toEqual([
+      'sekuire_csrf',
+      'sekuire_known',
+      'sekuire_session',
+    ]);
     for (const cookie of cookies) {
       expect({
         name: cookie.name,

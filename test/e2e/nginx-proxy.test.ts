@@ -127,6 +127,9 @@ describeOnPostgres('nginx in front of two instances, --trust-proxy 127.0.0.1', (
       expect.stringMatching(
         /^__Host-sekuire_session=sek_ck_\w+; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/,
       ),
+      expect.stringMatching(
+        /^__Host-sekuire_known=[^;]+; Max-Age=15552000; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+      ),
     ]);
     expect(await events('sign_in')).toEqual(['127.0.0.3']);
     // The next request goes to the other instance: the session is the database's, not one process's.
@@ -176,6 +179,7 @@ describeOnPostgres('nginx in front of two instances, --trust-proxy 127.0.0.1', (
       const cookies = (await context.cookies()).map(({ name, secure, path }) => ({ name, secure, path }));
       expect(cookies.sort((x, y) => x.name.localeCompare(y.name))).toEqual([
         { name: '__Host-sekuire_csrf', secure: true, path: '/' },
+        { name: '__Host-sekuire_known', secure: true, path: '/' },
         { name: '__Host-sekuire_session', secure: true, path: '/' },
       ]);
     } finally {

@@ -31,7 +31,7 @@ const MIGRATED_TEMPLATE = 'sekuire_migrated';
  */
 async function migratedDatabase(adminUrl: string): Promise<string> {
   try {
-    return await createDatabase(adminUrl, MIGRATED_TEMPLATE);
+    return await createDatabase(adminUrl, { template: MIGRATED_TEMPLATE });
   } catch (error) {
     if ((error as { code?: string }).code !== UNDEFINED_DATABASE) throw error;
   }
@@ -40,18 +40,22 @@ async function migratedDatabase(adminUrl: string): Promise<string> {
   await store.close();
   // Two workers may race here: the loser's copy is dropped and the winner's template used.
   if (!(await renameDatabase(adminUrl, fresh, MIGRATED_TEMPLATE))) await dropDatabase(adminUrl, fresh);
-  return createDatabase(adminUrl, MIGRATED_TEMPLATE);
+  return createDatabase(adminUrl, { template: MIGRATED_TEMPLATE });
 }
 
 /**
  * A new database on the current schema, nothing in it: a file in `dir` for SQLite (migrated
- * when first opened), a copy of a migrated database in the run's cluster for PostgreSQL.
+ * when first opened), a copy of a migrated database in the run's cluster for PostgreSQL; or,
+ * given `ctype`, a fresh PostgreSQL database with that LC_CTYPE (migrated when first opened).
  */
-export async function testDatabase(engine: Engine, dir: string): Promise<TestDatabase> {
+export async function testDatabase(engine: Engine, dir: string, ctype?: string): Promise<TestDatabase> {
   if (engine === 'sqlite') return { target: `${dir}/sekuire.db`, drop: async () => {} };
   const cluster = inject('postgres');
   if (cluster === null) throw new Error('PostgreSQL tests are skipped in this run');
-  const target = await migratedDatabase(cluster.adminUrl);
+  const target =
+    ctype === undefined
+      ? await migratedDatabase(cluster.adminUrl)
+      : await createDatabase(cluster.adminUrl, { template: 'template0', ctype });
   return { target, drop: () => dropDatabase(cluster.adminUrl, target) };
 }
 

@@ -129,9 +129,13 @@ export async function restartCluster(cluster: Cluster, downMs = 0): Promise<void
 
 /**
  * A new database in the cluster, empty or a copy of `template` (which nobody may be connected
- * to); drop it with dropDatabase.
+ * to); drop it with dropDatabase. `ctype` gives it a locale for character classes and case (the
+ * cluster's is C), as a deployment's could have: lower() then folds more than ASCII.
  */
-export async function createDatabase(adminUrl: string, template = 'template1'): Promise<string> {
+export async function createDatabase(
+  adminUrl: string,
+  { template = 'template1', ctype }: { template?: string; ctype?: string } = {},
+): Promise<string> {
   const name = `t_${randomBytes(6).toString('hex')}`;
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
@@ -139,7 +143,8 @@ export async function createDatabase(adminUrl: string, template = 'template1'): 
     // WAL: a quarter of the time on a cluster without fsync, and tests make hundreds of databases.
     const [version] = await admin.unsafe<{ server_version_num: string }[]>('SHOW server_version_num');
     const strategy = Number(version?.server_version_num) >= 150_000 ? ' STRATEGY = FILE_COPY' : '';
-    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${template}${strategy}`);
+    const locale = ctype === undefined ? '' : ` LC_CTYPE '${ctype.replace(/'/g, "''")}'`;
+    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${template}${strategy}${locale}`);
   } finally {
     await admin.end({ timeout: 1 });
   }

@@ -239,6 +239,8 @@ forEachEngine((engine) => {
       };
     };
     const poll = (deviceCode: string) => token({ grant_type: DEVICE_GRANT, device_code: deviceCode });
+    const grantCount = async () =>
+      Number((await h.sql.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM cli_grants'))?.n);
 
     it('code, pending, slow_down, approve on /device, then the key once', async () => {
       h = await harness({ engine });
@@ -252,13 +254,13 @@ forEachEngine((engine) => {
         interval: 5,
       });
       expect((await poll(started.device_code)).json().error).toBe('authorization_pending');
-      // Asking again within the interval: slow down, and the interval grows by 5 s.
+      // Asking again within the interval: slow down.
       h.advance(1_000);
       expect((await poll(started.device_code)).json().error).toBe('slow_down');
-      h.advance(5_000);
-      // 5 s after the last poll, but the interval is 10 s now: slower still (15 s).
+      h.advance(3_999);
       expect((await poll(started.device_code)).json().error).toBe('slow_down');
-      h.advance(15_000);
+      // The interval after the last poll that counted (an early one does not count).
+      h.advance(1);
       expect((await poll(started.device_code)).json().error).toBe('authorization_pending');
 
       const b = await browser();
@@ -291,6 +293,74 @@ forEachEngine((engine) => {
       expect(
         (await b.post('/device', { grant, code: started.user_code, decision: 'authorize' })).statusCode,
       ).toBe(404);
+    });
+
+    it('a poll too soon answers slow_down and writes nothing', async () => {
+      h = await harness({ engine });
+      const started = await startDevice();
+      const row = () =>
+        h.sql.get('SELECT last_polled_at, interval_seconds FROM cli_grants WHERE user_code = ?', [
+          started.user_code,
+        ]);
+      expect((await poll(started.device_code)).json().error).toBe('authorization_pending');
+      const recorded = await row();
+      expect(recorded).toEqual({ last_polled_at: h.now().toISOString(), interval_seconds: 5 });
+      for (let i = 0; i < 40; i++) {
+        h.advance(100);
+        expect((await poll(started.device_code)).json().error).toBe('slow_down');
+      }
+      expect(await row()).toEqual(recorded);
+      h.advance(1_000);
+      expect((await poll(started.device_code)).json().error).toBe('authorization_pending');
+      expect(await row()).toEqual({ last_polled_at: h.now().toISOString(), interval_seconds: 5 });
+    });
+
+    it('device codes are limited per address (20 per 15 minutes by default): 429 past it', async () => {
+      h = await harness({ engine });
+      for (let i = 0; i < 20; i++) await startDevice();
+      const refused = await h.post('/api/v1/cli/device/code', deviceBody(FP_B), {
+        device: h.deviceKey(FP_B),
+      });
+      expect(refused.statusCode).toBe(429);
+      expect(refused.headers['retry-after']).toBe('900');
+      expect(refused.json()).toEqual({
+        error: 'rate_limited',
+        message: 'Too many device codes asked for from this address; retry in 900 seconds.',
+      });
+      expect(await grantCount()).toBe(20);
+      // The first refusal of the window is audited, the next ones are not.
+      expect(
+        (await h.post('/api/v1/cli/device/code', deviceBody(FP_B), { device: h.deviceKey(FP_B) })).statusCode,
+      ).toBe(429);
+      const limited = (await h.store.read.audit.list()).filter((event) => event.event === 'rate_limited');
+      expect(limited.map((event) => [event.client_ip, event.detail])).toEqual([
+        ['127.0.0.1', { retry_after_seconds: 900, scope: 'address', limit: 'device_code' }],
+      ]);
+    });
+
+    it('and overall, whatever the address', async () => {
+      h = await harness({ engine, deviceCodeLimit: { perAddress: 2, overall: 5, windowMs: 60_000 } });
+      const ask = (remoteAddress: string) =>
+        h.post('/api/v1/cli/device/code', deviceBody(FP_B), { device: h.deviceKey(FP_B), remoteAddress });
+      const statuses: number[] = [];
+      for (const address of [
+        '10.0.0.1',
+        '10.0.0.1',
+        '10.0.0.1',
+        '10.0.0.2',
+        '10.0.0.2',
+        '10.0.0.3',
+        '10.0.0.4',
+      ])
+        statuses.push((await ask(address)).statusCode);
+      expect(statuses).toEqual([200, 200, 429, 200, 200, 200, 429]);
+      const refused = await ask('10.0.0.5');
+      expect(refused.statusCode).toBe(429);
+      expect(refused.headers['retry-after']).toBe('60');
+      expect(refused.json().message).toBe(
+        'Too many device codes asked for from all addresses together; retry in 60 seconds.',
+      );
+      expect(await grantCount()).toBe(5);
     });
 
     it('denied: access_denied; expired: expired_token; an unknown code: invalid_grant', async () => {

@@ -474,6 +474,8 @@ describe('start --help', () => {
 });
 
 describe('create-user', () => {
+  const COMMON =
+    'error: That password is one of the first that guessers try (a common one, or one character repeated): choose another. Nothing was changed.\n';
   it('creates a person who owns an organization of their own; the password is never printed or stored', async () => {
     const run = await bin(
       [
@@ -497,6 +499,7 @@ describe('create-user', () => {
       created: true,
       organization: { id: expect.stringMatching(/^org_/), name: 'Personal (ada@example.com)' },
       role: 'owner',
+      sessions_ended: 0,
     });
     expect(run.stdout + run.stderr).not.toContain('correct horse battery');
     expect(readFileSync(db).includes('correct horse battery')).toBe(false);
@@ -540,6 +543,10 @@ describe('create-user', () => {
       'error: A password needs at least 10 characters. Nothing was changed.\n',
     ],
     [['--password-stdin'], '', 'error: --password-stdin: standard input was empty. Pipe the password in.\n'],
+    [['--password-stdin'], 'Password123\n', COMMON],
+    [['--password-stdin'], 'QWERTYUIOP\n', COMMON],
+    [['--password-stdin'], `${'z'.repeat(12)}\n`, COMMON],
+    [['--password-stdin'], `${'\u{1F511}'.repeat(6)}\n`, COMMON],
     [
       [],
       'correct horse battery\n',
@@ -549,6 +556,11 @@ describe('create-user', () => {
       ['--role', 'king', '--org', 'A', '--password-stdin'],
       'x\n',
       'error: --role must be owner, admin or member, not "king".\n',
+    ],
+    [
+      ['--org', 'Personal (bob@example.com)', '--password-stdin'],
+      'correct horse battery\n',
+      'error: --org: names beginning "Personal (" are kept for people\'s own organizations; choose another.\n',
     ],
     [
       ['--role', 'admin', '--password-stdin'],

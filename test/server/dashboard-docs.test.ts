@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { KNOWN_BROWSER_TTL_MS } from '../../packages/server/src/domain/known-browsers.js';
 import { MAX_EXPIRY_DAYS, MAX_GRACE_SECONDS } from '../../packages/server/src/domain/managed-keys.js';
+import { DEFAULT_PASSWORD_SLOTS } from '../../packages/server/src/domain/password-slots.js';
 import {
   DEFAULT_COST,
   MAX_PASSWORD_LENGTH,
@@ -22,7 +24,13 @@ describe('docs/DASHBOARD.md', () => {
   it('gives the sign-in limits, lifetimes, page size and password cost of the code', () => {
     const limit = DEFAULT_SIGN_IN_LIMIT;
     expect(docs).toContain(`at most **${limit.perAddress} attempts per client address**`);
-    expect(docs).toContain(`**${limit.perAccount} per account**`);
+    expect(docs).toContain(`**${limit.perAccount} failures per account**`);
+    expect(docs).toContain(
+      `computes **${DEFAULT_PASSWORD_SLOTS.inFlight} password hashes at once**, and lets ${DEFAULT_PASSWORD_SLOTS.waiting} more`,
+    );
+    expect(docs).toContain(
+      `last signed in to through the page for ${KNOWN_BROWSER_TTL_MS / (24 * HOUR_MS)} days`,
+    );
     expect(docs).toContain(`per **${limit.windowMs / 60_000} minutes**`);
     expect(docs).toContain(`Its access token lives ${ACCESS_TTL_MS / HOUR_MS} hour`);
     expect(docs).toContain(`An API session lasts ${REFRESH_TTL_MS / (24 * HOUR_MS)} days`);

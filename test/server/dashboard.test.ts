@@ -119,7 +119,7 @@ describe('pages', () => {
   it('the sign-in page and the API count toward one limit per account', async () => {
     const h = await start();
     await h.createUser({ email: 'ada@example.com' });
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 50; i++) {
       const guess = await h.inject({
         method: 'POST',
         url: '/api/v1/auth/login',
@@ -133,6 +133,70 @@ describe('pages', () => {
     expect(limited.statusCode).toBe(429);
     expect(limited.body).toContain('Too many sign-in attempts.');
     expect(b.session()).toBeUndefined();
+  });
+
+  it('past the account cap, only a browser that signed in to the account before gets in', async () => {
+    const h = await start({ signInLimit: { perAddress: 10, perAccount: 5, windowMs: 60_000 } });
+    await h.createUser({ email: 'ada@example.com' });
+    await h.createUser({ email: 'bob@example.com' });
+    const owner = browser();
+    const signedIn = await owner.signIn('ada@example.com');
+    expect(signedIn.statusCode).toBe(303);
+    const known = signedIn.cookies.find((cookie) => cookie.name === 'sekuire_known');
+    expect(known).toEqual({
+      name: 'sekuire_known',
+      value: expect.stringMatching(/^\d+\.[\w-]{43}$/),
+      path: '/',
+      maxAge: 180 * 24 * 60 * 60,
+      httpOnly: true,
+      sameSite: 'Lax',
+    });
+    await owner.get('/dashboard/settings?tab=api-keys');
+    expect((await owner.post('/logout', {})).statusCode).toBe(303);
+    const bobsBrowser = browser();
+    expect((await bobsBrowser.signIn('bob@example.com')).statusCode).toBe(303);
+    await bobsBrowser.get('/dashboard/settings?tab=api-keys');
+    expect((await bobsBrowser.post('/logout', {})).statusCode).toBe(303);
+    // Guesses from five addresses reach the account's cap of failures.
+    for (let i = 0; i < 5; i++) {
+      const guess = await h.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'ada@example.com', password: `guess ${i}` },
+        remoteAddress: `10.0.0.${i + 1}`,
+      });
+      expect(guess.statusCode).toBe(401);
+    }
+    // The right password from a browser the account does not know: closed for now.
+    const stranger = browser();
+    expect((await stranger.signIn('ada@example.com')).statusCode).toBe(429);
+    // Neither does a browser known to another account, nor a mark the server did not make.
+    expect((await bobsBrowser.signIn('ada@example.com')).statusCode).toBe(429);
+    const forged = await h.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email: 'ada@example.com', password: PASSWORD },
+      cookies: { sekuire_known: `${known?.value.split('.')[0]}.${'A'.repeat(43)}` },
+    });
+    expect(forged.statusCode).toBe(429);
+    // The owner's browser gets in.
+    const back = await owner.signIn('ada@example.com');
+    expect(back.statusCode).toBe(303);
+    expect(owner.session()).toMatch(/^sek_ck_/);
+    // Its mark lasts 180 days from its last sign-in, then it is a stranger too.
+    await owner.get('/dashboard/settings?tab=api-keys');
+    expect((await owner.post('/logout', {})).statusCode).toBe(303);
+    h.advance(180 * 24 * 60 * 60_000);
+    for (let i = 0; i < 5; i++) {
+      const guess = await h.inject({
+        method: 'POST',
+        url: '/api/v1/auth/login',
+        payload: { email: 'ada@example.com', password: `guess ${i}` },
+        remoteAddress: `10.0.1.${i + 1}`,
+      });
+      expect(guess.statusCode).toBe(401);
+    }
+    expect((await owner.signIn('ada@example.com')).statusCode).toBe(429);
   });
 
   it('a form without its CSRF token is refused with a page that says what to do', async () => {
@@ -204,6 +268,9 @@ describe('pages', () => {
       expect(signedIn.setCookie).toEqual([
         expect.stringMatching(
           /^__Host-sekuire_session=sek_ck_\w+; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/,
+        ),
+        expect.stringMatching(
+          /^__Host-sekuire_known=[^;]+; Max-Age=15552000; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
         ),
       ]);
       expect(signedIn.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');

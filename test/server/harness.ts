@@ -85,12 +85,14 @@ export interface HarnessOptions extends Partial<AppOptions> {
   readonly engine?: Engine;
   /** Serve cached answers as `start` does (listen or push for changes from other processes). */
   readonly watch?: boolean;
+  /** PostgreSQL only: the database's LC_CTYPE (the test cluster's is C). */
+  readonly ctype?: string;
 }
 
 export async function harness(options: HarnessOptions = {}): Promise<Harness> {
   const engine = options.engine ?? 'sqlite';
   const dir = mkdtempSync(join(tmpdir(), 'sekuire-app-'));
-  const database = await testDatabase(engine, dir);
+  const database = await testDatabase(engine, dir, options.ctype);
   const store = await openStore(database.target);
   if (options.watch !== false) await store.watch();
   const sql = rawSql(database.target);

@@ -262,11 +262,23 @@ forEachEngine((engine) => {
       const tooSoon = await poll(key, move.id, FP_B);
       expect(tooSoon.statusCode).toBe(400);
       expect(tooSoon.json()).toEqual(SLOW_DOWN);
-      // The interval is 10 s from now on: 5 s is still too soon, 10 s is fine.
-      h.advance(5_000);
-      expect((await poll(key, move.id, FP_B)).json()).toEqual(SLOW_DOWN);
-      h.advance(15_000);
+      // Early polls are not recorded: nothing is written, and the interval runs from the last
+      // poll on time.
+      const row = () =>
+        h.sql.get('SELECT last_polled_at, interval_seconds FROM device_moves WHERE id = ?', [move.id]);
+      const recorded = await row();
+      expect(recorded).toEqual({
+        last_polled_at: new Date(h.now().getTime() - 1_000).toISOString(),
+        interval_seconds: 5,
+      });
+      for (let i = 0; i < 30; i++) {
+        h.advance(100);
+        expect((await poll(key, move.id, FP_B)).json()).toEqual(SLOW_DOWN);
+      }
+      expect(await row()).toEqual(recorded);
+      h.advance(1_000);
       expect((await poll(key, move.id, FP_B)).json()).toEqual(PENDING);
+      expect(await row()).toEqual({ last_polled_at: h.now().toISOString(), interval_seconds: 5 });
       expect((await h.store.read.devices.active(keyId))?.fingerprint).toBe(FP_A);
     });
 

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../packages/server/src/http/app.js';
 import { openStore } from '../../packages/server/src/store/open.js';
 import { forEachEngine } from '../helpers/engines.js';
+import { formSession } from './form-session.js';
 import { type Harness, type HarnessOptions, harness, PASSWORD, T0, TEST_PASSWORD_COST } from './harness.js';
 
 forEachEngine((engine) => {
@@ -110,11 +111,11 @@ forEachEngine((engine) => {
   });
 
   describe('the limiter stands in front of the password hash', () => {
-    it('per account: the 11th attempt gets 429 with Retry-After, and from then on no password is checked', async () => {
+    it('per account: after 50 failures, 429 with Retry-After, and from then on no password is checked', async () => {
       await start();
       await h.createUser({ email: 'ada@example.com' });
-      for (let i = 0; i < 10; i++) {
-        // From many addresses: a distributed guess at one account meets the account's limit.
+      for (let i = 0; i < 50; i++) {
+        // From many addresses: a distributed guess at one account meets the account's cap.
         expect((await signIn('ada@example.com', `guess ${i}`, `10.0.0.${i + 1}`)).statusCode).toBe(401);
       }
       const failuresBefore = (await h.store.read.audit.list()).filter(
@@ -134,6 +135,43 @@ forEachEngine((engine) => {
       // Another account is unaffected.
       await h.createUser({ email: 'bob@example.com' });
       expect((await signIn('bob@example.com', PASSWORD, '10.0.2.1')).statusCode).toBe(200);
+    });
+
+    it('guesses from one address close that address, never the account: the owner elsewhere gets in', async () => {
+      await start();
+      await h.createUser({ email: 'ada@example.com' });
+      const statuses = [];
+      for (let i = 0; i < 31; i++)
+        statuses.push((await signIn('ada@example.com', `guess ${i}`, '10.6.6.6')).statusCode);
+      expect(statuses).toEqual([...Array(30).fill(401), 429]);
+      expect((await signIn('ada@example.com', PASSWORD, '10.6.6.6')).statusCode).toBe(429);
+      expect((await signIn('ada@example.com', PASSWORD, '10.0.0.1')).statusCode).toBe(200);
+    });
+
+    it('an email is one account on both engines: a variant the database would fold counts with it, or is another', async () => {
+      // C.utf8 on PostgreSQL, as a deployment's locale: there lower('İ') is 'i'.
+      await start({ ctype: 'C.utf8', signInLimit: { perAddress: 100, perAccount: 3, windowMs: 60_000 } });
+      await h.createUser({ email: 'alice@example.com' });
+      for (let i = 0; i < 3; i++)
+        expect((await signIn('alice@example.com', `guess ${i}`, `10.0.0.${i + 1}`)).statusCode).toBe(401);
+      const statuses = [];
+      for (const [email, address] of [
+        ['ALICE@Example.COM', '10.0.1.1'],
+        [' alice@example.com ', '10.0.1.2'],
+        ['al\u0130ce@example.com', '10.0.1.3'],
+        ['al\u0130ce@example.com', '10.0.1.4'],
+      ] as const)
+        statuses.push((await signIn(email, PASSWORD, address)).statusCode);
+      // The dotted capital I is another address, not alice's: wrong, and not in her count.
+      expect(statuses).toEqual([429, 429, 401, 401]);
+    });
+
+    it('a right password is not counted against the account', async () => {
+      await start({ signInLimit: { perAddress: 100, perAccount: 3, windowMs: 60_000 } });
+      await h.createUser({ email: 'ada@example.com' });
+      for (let i = 0; i < 5; i++) expect((await signIn('ada@example.com', PASSWORD)).statusCode).toBe(200);
+      expect((await signIn('ada@example.com', 'wrong guess')).statusCode).toBe(401);
+      expect((await signIn('ada@example.com', PASSWORD)).statusCode).toBe(200);
     });
 
     it('instances on one database share the counts, and a restart does not reset them', async () => {
@@ -265,6 +303,64 @@ forEachEngine((engine) => {
       });
       expect(cli.statusCode).toBe(401);
       expect(cli.json().error).toBe('invalid_key');
+    });
+
+    it('a new password ends every session of that person on every instance at once, audited', async () => {
+      await start();
+      const ada = await h.createUser({ email: 'ada@example.com' });
+      await h.createUser({ email: 'bob@example.com' });
+      const tokens = (await signIn('ada@example.com', PASSWORD)).json();
+      const browser = formSession(h);
+      expect((await browser.signIn('ada@example.com')).statusCode).toBe(303);
+      const bob = (await signIn('bob@example.com', PASSWORD)).json();
+      // Another instance on the same database.
+      const store = await openStore(h.target);
+      const other = await buildApp({
+        store,
+        secret: h.secret,
+        now: h.now,
+        logError: (message) => h.logged.push(message),
+        passwordCost: TEST_PASSWORD_COST,
+      });
+      const cookie = browser.session() as string;
+      const onEach = async () => {
+        const statuses: number[] = [];
+        for (const app of [h.app, other]) {
+          const headers = { authorization: `Bearer ${tokens.access_token}` };
+          statuses.push((await app.inject({ method: 'GET', url: '/api/v1/auth/me', headers })).statusCode);
+          const page = await app.inject({
+            method: 'GET',
+            url: '/dashboard/settings?tab=api-keys',
+            cookies: { sekuire_session: cookie },
+          });
+          statuses.push(page.statusCode);
+        }
+        return statuses;
+      };
+      try {
+        expect(await onEach()).toEqual([200, 200, 200, 200]);
+        const changed = await h.createUser({ email: 'ada@example.com', password: 'a brand new passphrase' });
+        expect(changed.sessionsEnded).toBe(2);
+        expect(await onEach()).toEqual([401, 303, 401, 303]);
+        expect((await refresh(tokens.refresh_token)).statusCode).toBe(401);
+        // Someone else's session goes on; the new password signs in, the old one does not.
+        expect((await me(bob.access_token)).statusCode).toBe(200);
+        expect((await signIn('ada@example.com', PASSWORD)).statusCode).toBe(401);
+        expect((await signIn('ada@example.com', 'a brand new passphrase')).statusCode).toBe(200);
+        const set = (await h.store.read.audit.list()).filter((event) => event.event === 'password_set');
+        expect(set.map((event) => event.detail)).toEqual([
+          {
+            email: 'ada@example.com',
+            organization_id: ada.organization.id,
+            role: 'owner',
+            password_set: true,
+            sessions_ended: 2,
+          },
+        ]);
+      } finally {
+        await other.close();
+        await store.close();
+      }
     });
 
     it('no token, password or key in the audit trail', async () => {

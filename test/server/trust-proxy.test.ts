@@ -153,9 +153,14 @@ describe('with --trust-proxy 127.0.0.1', () => {
       payload: new URLSearchParams({ _csrf: token, email: 'ada@example.com', password: PASSWORD }).toString(),
     });
     expect(signedIn.statusCode).toBe(303);
-    expect(signedIn.headers['set-cookie']).toMatch(
-      /^__Host-sekuire_session=sek_ck_\w+; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/,
-    );
+    expect(signedIn.headers['set-cookie']).toEqual([
+      expect.stringMatching(
+        /^__Host-sekuire_session=sek_ck_\w+; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=Lax$/,
+      ),
+      expect.stringMatching(
+        /^__Host-sekuire_known=[^;]+; Max-Age=15552000; Path=\/; HttpOnly; Secure; SameSite=Lax$/,
+      ),
+    ]);
     const session = signedIn.cookies[0] as { name: string; value: string };
     const keys = await server.inject({
       method: 'GET',

@@ -5,7 +5,14 @@ import { type CreatedKey, createApiKey, revokeApiKey } from '../domain/keys.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
 import { CommandError, UsageError } from './errors.js';
-import { parseEmail, parseEnvironment, parseExpiryDays, parseKeyType, parseLabel } from './flags.js';
+import {
+  parseEmail,
+  parseEnvironment,
+  parseExpiryDays,
+  parseKeyType,
+  parseLabel,
+  parseOrganization,
+} from './flags.js';
 import { loadSecret } from './secret.js';
 import { reportSecret } from './secret-notes.js';
 
@@ -107,7 +114,7 @@ export async function runCreateKey(ctx: CommandContext, options: CreateKeyOption
     type: parseKeyType(options.type),
     ...(options.name !== undefined && { userName: parseLabel(options.name, '--name') }),
     ...(options.keyName !== undefined && { keyName: parseLabel(options.keyName, '--key-name') }),
-    ...(options.org !== undefined && { organization: parseLabel(options.org, '--org') }),
+    ...(options.org !== undefined && { organization: parseOrganization(options.org) }),
     ...(options.workspace !== undefined && { workspace: parseLabel(options.workspace, '--workspace') }),
     ...(options.expiresIn !== undefined && { expiresInDays: parseExpiryDays(options.expiresIn) }),
   };

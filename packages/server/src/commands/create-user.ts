@@ -7,7 +7,7 @@ import { ROLES, type Role } from '../store/queries/accounts.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
 import { UsageError } from './errors.js';
-import { parseEmail, parseLabel } from './flags.js';
+import { parseEmail, parseLabel, parseOrganization } from './flags.js';
 
 export interface CreateUserOptions {
   readonly db?: string;
@@ -111,10 +111,16 @@ async function readPassword(ctx: CommandContext, options: CreateUserOptions): Pr
   }
 }
 
+/** The old password's sign-ins that the new one ended, if any. */
+function ended(sessions: number): string {
+  if (sessions === 0) return '';
+  return ` Ended ${sessions === 1 ? 'the session' : `all ${sessions} sessions`} signed in with the old password.`;
+}
+
 export async function runCreateUser(ctx: CommandContext, options: CreateUserOptions): Promise<void> {
   const email = parseEmail(options.email);
   const name = options.name === undefined ? undefined : parseLabel(options.name, '--name');
-  const organization = options.org === undefined ? undefined : parseLabel(options.org, '--org');
+  const organization = options.org === undefined ? undefined : parseOrganization(options.org);
   const role = options.role === undefined ? undefined : parseRole(options.role);
   if (role !== undefined && organization === undefined) {
     throw new UsageError('--role applies to --org: name the organization (a user always owns their own).');
@@ -145,11 +151,12 @@ export async function runCreateUser(ctx: CommandContext, options: CreateUserOpti
         created: created.created,
         organization: { id: created.organization.id, name: created.organization.name },
         role: created.role,
+        sessions_ended: created.sessionsEnded,
       })}\n`,
     );
     return;
   }
   await ctx.stdout.write(
-    `${created.created ? 'Created user' : 'Updated user'} ${created.user.email} (${created.user.id}), ${created.role} of ${created.organization.name}. They can sign in to the dashboard now.\n`,
+    `${created.created ? 'Created user' : 'Updated user'} ${created.user.email} (${created.user.id}), ${created.role} of ${created.organization.name}. They can sign in to the dashboard now.${ended(created.sessionsEnded)}\n`,
   );
 }

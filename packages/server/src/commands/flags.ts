@@ -1,5 +1,6 @@
 // Validation of flag and environment values; a bad value is a UsageError (exit 2).
 import { KEY_ENVIRONMENTS, type KeyEnvironment } from '@sekuire/shared/key';
+import { organizationNameProblem } from '../domain/keys.js';
 import { KEY_TYPES, type KeyType } from '../store/queries/keys.js';
 import { UsageError } from './errors.js';
 
@@ -53,6 +54,14 @@ export function parseLabel(text: string, flag: string): string {
     throw new UsageError(`${flag} must be 1 to ${MAX_LABEL_LENGTH} characters on one line.`);
   }
   return text;
+}
+
+/** --org: a label, and not the name of a person's own organization. */
+export function parseOrganization(text: string): string {
+  const name = parseLabel(text, '--org');
+  const problem = organizationNameProblem(name);
+  if (problem !== undefined) throw new UsageError(`--org: ${problem}`);
+  return name;
 }
 
 export function parseEnvironment(text: string): KeyEnvironment {

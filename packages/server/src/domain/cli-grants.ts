@@ -363,33 +363,44 @@ export type PollOutcome =
   | { readonly status: 'authorization_pending' | 'slow_down' | 'access_denied' | 'expired_token' }
   | { readonly status: 'invalid_grant'; readonly message: string };
 
+/**
+ * A poll of an undecided grant. Only a poll on time is written (its time, one row per interval
+ * at most): a poll too soon answers slow_down and writes nothing (RFC 8628 §3.5), so polling as
+ * fast as one can costs the database reads only. The interval does not grow on the server, as
+ * that would be a write per early poll; the client adds its 5 seconds itself.
+ */
+async function pendingPoll(store: Store, grant: GrantRow, now: Date): Promise<PollOutcome> {
+  const interval = grant.interval_seconds ?? POLL_INTERVAL_S;
+  const notAfter = new Date(now.getTime() - interval * 1000).toISOString();
+  if (grant.last_polled_at !== null && grant.last_polled_at > notAfter) return { status: 'slow_down' };
+  const recorded = await store.read.grants.polled(grant.id, now.toISOString(), notAfter);
+  return { status: recorded ? 'authorization_pending' : 'slow_down' };
+}
+
 /** The CLI polls (RFC 8628 §3.4): pending, slower please, denied, expired, or the new key, once. */
-export function pollDeviceGrant(
+export async function pollDeviceGrant(
   store: Store,
   secret: Buffer,
   deviceCode: string,
   clientIp: string,
   now: Date,
 ): Promise<PollOutcome> {
+  const digest = keyDigest(secret, deviceCode);
+  const seen = await store.read.grants.bySecret(digest);
+  if (seen === undefined || seen.flow !== 'device')
+    return { status: 'invalid_grant', message: 'The device code is not valid.' };
+  if (seen.exchanged_at !== null)
+    return { status: 'invalid_grant', message: 'The device code was already used.' };
+  if (Date.parse(seen.expires_at) <= now.getTime()) return { status: 'expired_token' };
+  if (seen.denied_at !== null) return { status: 'access_denied' };
+  if (seen.approved_at === null) return pendingPoll(store, seen, now);
+  // Approved: the key is made once, under the grant's lock, whoever else polls at the same time.
   return store.transaction(
     async (tx): Promise<PollOutcome> => {
-      const found = await tx.grants.bySecret(keyDigest(secret, deviceCode));
-      if (found === undefined || found.flow !== 'device')
-        return { status: 'invalid_grant', message: 'The device code is not valid.' };
-      await tx.lock('cli_grants', found.id);
-      const grant = (await tx.grants.bySecret(found.secret_digest)) as GrantRow;
+      await tx.lock('cli_grants', seen.id);
+      const grant = (await tx.grants.bySecret(digest)) as GrantRow;
       if (grant.exchanged_at !== null)
         return { status: 'invalid_grant', message: 'The device code was already used.' };
-      if (Date.parse(grant.expires_at) <= now.getTime()) return { status: 'expired_token' };
-      if (grant.denied_at !== null) return { status: 'access_denied' };
-      const interval = grant.interval_seconds ?? POLL_INTERVAL_S;
-      if (grant.approved_at === null) {
-        const tooSoon =
-          grant.last_polled_at !== null && now.getTime() - Date.parse(grant.last_polled_at) < interval * 1000;
-        // RFC 8628 §3.5: each slow_down adds 5 seconds to the interval the client must keep.
-        await tx.grants.polled(grant.id, now.toISOString(), tooSoon ? interval + 5 : interval);
-        return { status: tooSoon ? 'slow_down' : 'authorization_pending' };
-      }
       const approver = await tx.accounts.profile(grant.approved_by ?? '');
       if (approver === undefined)
         return { status: 'invalid_grant', message: 'The person who approved no longer exists.' };

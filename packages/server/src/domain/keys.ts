@@ -5,6 +5,7 @@ import type { AuditInput } from '../store/queries/audit.js';
 import type { KeyListing, KeyRow, KeyType } from '../store/queries/keys.js';
 import type { Store, Tx } from '../store/store.js';
 import { keyDigest } from './digest.js';
+import { normalizeEmail } from './emails.js';
 import { newId } from './ids.js';
 
 export const DEFAULT_WORKSPACE = 'Default';
@@ -103,6 +104,16 @@ export function personalOrganizationName(email: string): string {
   return `Personal (${email})`;
 }
 
+/**
+ * Why an organization cannot be named so, or undefined. Names of people's own organizations
+ * are kept for them: a name that found one would make whoever typed it a member of it.
+ */
+export function organizationNameProblem(name: string): string | undefined {
+  return /^personal \(/i.test(name.trim())
+    ? 'names beginning "Personal (" are kept for people\'s own organizations; choose another.'
+    : undefined;
+}
+
 /** The user with this email, created if new; a given name replaces the stored one. */
 export async function ensureUser(
   tx: Tx,
@@ -110,8 +121,9 @@ export async function ensureUser(
   name: string | undefined,
   at: string,
 ): Promise<UserRow> {
+  const normalized = normalizeEmail(email);
   const user = await tx.accounts.ensureUser(
-    { id: newId('user'), email, name: name ?? email.split('@')[0] ?? email },
+    { id: newId('user'), email: normalized, name: name ?? normalized.split('@')[0] ?? normalized },
     at,
   );
   if (name !== undefined && user.name !== name) {
@@ -121,17 +133,27 @@ export async function ensureUser(
   return user;
 }
 
-/** The user's own organization (they own it), created on first use. */
+/**
+ * The user's own organization (they own it), created on first use. Found by whose it is, never
+ * by its name: an organization someone else named so (before names were kept) stays theirs, and
+ * this one gets the user's id after the name.
+ */
 export async function personalOrganization(tx: Tx, user: UserRow, at: string): Promise<NamedRow> {
   const existing = await tx.accounts.personalOrganization(user.id);
   if (existing !== undefined) return existing;
-  const organization = await tx.accounts.ensureOrganization(
-    { id: newId('org'), name: personalOrganizationName(user.email) },
-    at,
-    user.id,
-  );
-  await tx.accounts.ensureMembership(user.id, organization.id, 'owner', at);
-  return organization;
+  const name = personalOrganizationName(user.email);
+  const organization = { id: newId('org'), name };
+  if (!(await tx.accounts.insertPersonalOrganization(organization, at, user.id))) {
+    await tx.accounts.insertPersonalOrganization(
+      { id: organization.id, name: `${name} ${user.id}` },
+      at,
+      user.id,
+    );
+  }
+  const created = await tx.accounts.personalOrganization(user.id);
+  if (created === undefined) throw new Error(`the organization of ${user.id} could not be created`);
+  await tx.accounts.ensureMembership(user.id, created.id, 'owner', at);
+  return created;
 }
 
 /**
@@ -145,7 +167,10 @@ export async function namedOrganization(
   at: string,
 ): Promise<{ organization: NamedRow; role: Role }> {
   const proposed = newId('org');
-  const organization = await tx.accounts.ensureOrganization({ id: proposed, name }, at);
+  const found = await tx.accounts.ensureOrganization({ id: proposed, name }, at);
+  // Callers check organizationNameProblem first; this holds whatever they do.
+  if (found.personal_user_id !== null) throw new Error(`"${name}" is a person's own organization`);
+  const organization = { id: found.id, name: found.name };
   const role = await tx.accounts.ensureMembership(
     user.id,
     organization.id,
@@ -233,6 +258,6 @@ export interface ListedKey extends KeyListing {
 }
 
 export async function listKeys(store: Store, now: Date, email?: string): Promise<ListedKey[]> {
-  const keys = await store.read.keys.list(email);
+  const keys = await store.read.keys.list(email === undefined ? undefined : normalizeEmail(email));
   return keys.map((key) => ({ ...key, status: keyStatus(key, now) }));
 }

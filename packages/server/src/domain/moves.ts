@@ -201,6 +201,14 @@ export async function moveOfKey(store: Store, keyId: string, moveId: string): Pr
   return move?.key_id === keyId ? move : undefined;
 }
 
+/** Polled again within the interval after the last poll that was recorded. */
+function tooSoon(move: MoveRow, now: Date): boolean {
+  return (
+    move.last_polled_at !== null &&
+    now.getTime() - Date.parse(move.last_polled_at) < move.interval_seconds * 1000
+  );
+}
+
 export type MovePoll =
   | { readonly status: 'moved'; readonly record: KeyRecord; readonly device: DeviceRow }
   | { readonly status: 'authorization_pending' | 'slow_down' | 'access_denied' | 'expired_token' }
@@ -219,7 +227,13 @@ export async function pollMove(
   now: Date,
 ): Promise<MovePoll> {
   const keyId = record.key.id;
-  // One transaction per poll records it (every 5 s); only a poll that binds tells every server.
+  // A poll too soon is answered from a read, writing nothing (RFC 8628 §3.5, as for device
+  // codes): polling as fast as one can costs no write and no lock. A move freed or rebound
+  // meanwhile is told at the next poll on time.
+  const seen = await store.read.moves.byId(moveId);
+  if (seen !== undefined && seen.key_id === keyId && moveState(seen, now) === 'pending' && tooSoon(seen, now))
+    return { status: 'slow_down' };
+  // One transaction per poll on time records it (every 5 s); only a poll that binds tells every server.
   const polled = await store.transaction(async (tx): Promise<MovePoll | 'free'> => {
     await tx.lock('api_keys', keyId);
     const move = await tx.moves.byId(moveId);
@@ -240,11 +254,10 @@ export async function pollMove(
         status: 'invalid_grant',
         message: 'The key was bound to another device since this move was asked for: ask again.',
       };
-    const interval = move.interval_seconds;
-    const tooSoon =
-      move.last_polled_at !== null && now.getTime() - Date.parse(move.last_polled_at) < interval * 1000;
-    await tx.moves.polled(move.id, now.toISOString(), tooSoon ? interval + 5 : interval);
-    return { status: tooSoon ? 'slow_down' : 'authorization_pending' };
+    // Another poll may have been recorded since the read above.
+    if (tooSoon(move, now)) return { status: 'slow_down' };
+    await tx.moves.polled(move.id, now.toISOString(), move.interval_seconds);
+    return { status: 'authorization_pending' };
   });
   if (polled !== 'free') return polled;
   return store.transaction(

@@ -1,5 +1,6 @@
 // Password hashes: scrypt from node:crypto, its cost stored in the hash so it can be raised later.
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { isCommonPassword } from './common-passwords.js';
 
 export interface ScryptCost {
   /** CPU/memory cost, a power of two. */
@@ -69,5 +70,7 @@ export function passwordProblem(password: string): string | undefined {
     return `A password needs at least ${MIN_PASSWORD_LENGTH} characters.`;
   if (password.length > MAX_PASSWORD_LENGTH)
     return `A password has at most ${MAX_PASSWORD_LENGTH} characters.`;
+  if (isCommonPassword(password))
+    return 'That password is one of the first that guessers try (a common one, or one character repeated): choose another.';
   return undefined;
 }

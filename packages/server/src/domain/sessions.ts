@@ -2,7 +2,9 @@
 import type { Profile, UserRow } from '../store/queries/accounts.js';
 import type { SessionKind, SessionRow, TokenKind } from '../store/queries/sessions.js';
 import type { Store, Tx } from '../store/store.js';
+import { normalizeEmail } from './emails.js';
 import { newId } from './ids.js';
+import type { PasswordSlots } from './password-slots.js';
 import { decoyHash, type ScryptCost, verifyPassword } from './passwords.js';
 import { newToken, tokenDigest } from './tokens.js';
 
@@ -31,7 +33,7 @@ export interface SignInInput {
 export type SignInOutcome =
   | { readonly ok: true; readonly user: UserRow; readonly tokens: ApiTokens }
   | { readonly ok: true; readonly user: UserRow; readonly cookie: string; readonly expiresAt: Date }
-  | { readonly ok: false };
+  | { readonly ok: false; readonly reason: 'wrong' | 'busy' };
 
 function later(now: Date, ms: number): string {
   return new Date(now.getTime() + ms).toISOString();
@@ -75,17 +77,21 @@ async function issueApiPair(
 
 /**
  * Checks the password (unknown emails cost one scrypt too, and get the same answer) and opens a
- * session: API tokens, or a dashboard cookie. The caller limits attempts before calling this.
+ * session: API tokens, or a dashboard cookie. The caller limits attempts before calling this;
+ * `slots` limits the hashes computed at once (busy: nothing was checked, nothing recorded).
  */
 export async function signIn(
   store: Store,
   secret: Buffer,
   input: SignInInput,
   cost?: ScryptCost,
+  slots?: PasswordSlots,
 ): Promise<SignInOutcome> {
-  const found = await store.read.accounts.credentials(input.email);
+  const found = await store.read.accounts.credentials(normalizeEmail(input.email));
   const hash = found?.password_hash ?? decoyHash(cost);
-  const matches = await verifyPassword(input.password, hash);
+  const check = () => verifyPassword(input.password, hash);
+  const matches = slots === undefined ? await check() : await slots.run(check);
+  if (matches === 'busy') return { ok: false, reason: 'busy' };
   const at = input.now.toISOString();
   if (found === undefined || found.password_hash === null || !matches) {
     await store.read.audit.record({
@@ -95,7 +101,7 @@ export async function signIn(
       actor_user_id: found?.id ?? null,
       detail: { email: input.email.slice(0, 254) },
     });
-    return { ok: false };
+    return { ok: false, reason: 'wrong' };
   }
   const user: UserRow = { id: found.id, email: found.email, name: found.name };
   return store.transaction(async (tx) => {

@@ -1,10 +1,12 @@
 // Assembles the Fastify app: server and timeouts, JSON-only bodies, error replies, limiter, routes.
 import fastify, { type FastifyInstance } from 'fastify';
+import { DEFAULT_PASSWORD_SLOTS, type PasswordSlots, passwordSlots } from '../domain/password-slots.js';
 import type { ScryptCost } from '../domain/passwords.js';
 import { ProofVerifier } from '../domain/proofs.js';
 import type { Store } from '../store/store.js';
 import { cliApi } from './cli-api.js';
 import { cliGrantsApi } from './cli-grants-api.js';
+import { DEFAULT_DEVICE_CODE_LIMIT, type DeviceCodeLimit } from './device-code-limit.js';
 import {
   clientErrorReply,
   type ErrorLog,
@@ -43,6 +45,10 @@ export interface AppOptions {
   /** Password hashing cost for new passwords and decoys (tests lower it). */
   readonly passwordCost?: ScryptCost;
   readonly signInLimit?: SignInLimit;
+  /** Password hashes at once, across this app's sign-ins (tests hold them to fill them). */
+  readonly passwordSlots?: PasswordSlots;
+  /** Device codes per client address and overall before 429. */
+  readonly deviceCodeLimit?: DeviceCodeLimit;
   /**
    * `start --allow-self-rebind`: `login --rebind` moves a binding at once, by the key alone, as
    * before device proof (test setups; README, "Security", says why it is weaker).
@@ -126,13 +132,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     allowSelfRebind: options.allowSelfRebind === true,
   };
   await app.register(cliApi, cliDeps);
-  await app.register(cliGrantsApi, cliDeps);
+  await app.register(cliGrantsApi, {
+    ...cliDeps,
+    deviceCodeLimit: options.deviceCodeLimit ?? DEFAULT_DEVICE_CODE_LIMIT,
+  });
   await app.register(webSurfaces, {
     store: options.store,
     secret: options.secret,
     now,
     logError,
     signInLimit: options.signInLimit ?? DEFAULT_SIGN_IN_LIMIT,
+    passwordSlots: options.passwordSlots ?? passwordSlots(DEFAULT_PASSWORD_SLOTS),
     ...(options.passwordCost !== undefined && { passwordCost: options.passwordCost }),
   });
   return app;

@@ -1,42 +1,14 @@
 // Sessions for people (DASHBOARD.md): sign in, refresh, sign out, who am I. Bearer tokens only.
-import { normalizeIP } from '@fastify/rate-limit';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { me, refresh, signIn, signOut } from '../domain/sessions.js';
-import { signInCounter } from '../domain/sign-in-limits.js';
 import { ApiError } from './api-error.js';
 import { requireWho, type WebDeps } from './session-auth.js';
+import type { SignInGate } from './sign-in-gate.js';
 import { parseRefreshBody, parseSignInBody } from './validation.js';
-
-/** Undefined when a sign-in attempt may go ahead; else the seconds to wait. */
-export type SignInGate = (request: FastifyRequest) => Promise<number | undefined>;
 
 /** The API and the sign-in page share one gate, so both count toward the same limits. */
 export interface SignInDeps extends WebDeps {
   readonly signInGate: SignInGate;
-}
-
-/**
- * Attempts are counted before any password is hashed (domain/sign-in-limits.ts), per address
- * (IPv6: per /64) and per account (a distributed guess at one account meets the second), in
- * the database: every instance on it shares the counts.
- */
-export function signInGate(deps: WebDeps): SignInGate {
-  const { perAddress, perAccount, windowMs } = deps.signInLimit;
-  const counter = signInCounter(deps.store, windowMs);
-  return (request) => {
-    const email = String((request.body as { email?: unknown })?.email ?? '')
-      .trim()
-      .toLowerCase()
-      // No address is longer (RFC 5321); a longer one matches no account, so the cap forgives nothing.
-      .slice(0, 254);
-    return counter.attempt(
-      [
-        { key: `address ${normalizeIP(request.ip, 64)}`, max: perAddress },
-        { key: `account ${email}`, max: perAccount },
-      ],
-      deps.now(),
-    );
-  };
 }
 
 export function tooManySignIns(retryAfter: number): ApiError {
@@ -49,20 +21,34 @@ export function tooManySignIns(retryAfter: number): ApiError {
   );
 }
 
+/** Every password slot taken, and the line for them full: nothing was checked. */
+function tooManyAtOnce(): ApiError {
+  return new ApiError(
+    503,
+    'service_unavailable',
+    'Too many sign-ins at once; retry in a second.',
+    {},
+    { 'retry-after': '1' },
+  );
+}
+
 export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
   const gate = deps.signInGate;
 
   app.post('/api/v1/auth/login', async (request) => {
     const body = parseSignInBody(request.body);
-    const retryAfter = await gate(request);
+    const retryAfter = await gate.admit(request, body.email);
     if (retryAfter !== undefined) throw tooManySignIns(retryAfter);
     const outcome = await signIn(
       deps.store,
       deps.secret,
       { ...body, clientIp: request.ip, now: deps.now(), kind: 'api' },
       deps.passwordCost,
+      deps.passwordSlots,
     );
+    if (!outcome.ok && outcome.reason === 'busy') throw tooManyAtOnce();
     if (!outcome.ok || !('tokens' in outcome)) {
+      await gate.failed(body.email);
       throw new ApiError(401, 'invalid_credentials', 'Wrong email or password.');
     }
     return {

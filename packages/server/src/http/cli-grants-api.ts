@@ -5,6 +5,7 @@ import { moveOfKey, pollMove } from '../domain/moves.js';
 import { storedDeviceKey } from '../domain/proofs.js';
 import { ApiError } from './api-error.js';
 import type { CliDeps } from './cli-api.js';
+import { type DeviceCodeLimit, deviceCodeGate } from './device-code-limit.js';
 import { authenticate } from './key-auth.js';
 import { loginJson, webOrigin } from './responses.js';
 import { parseDeviceCodeBody, parseTokenBody } from './validation.js';
@@ -31,7 +32,13 @@ const MOVE_MESSAGES = {
   expired_token: 'The move expired before it was approved.',
 } as const;
 
-export const cliGrantsApi: FastifyPluginAsync<CliDeps> = async (app, deps) => {
+export interface CliGrantsDeps extends CliDeps {
+  readonly deviceCodeLimit: DeviceCodeLimit;
+}
+
+export const cliGrantsApi: FastifyPluginAsync<CliGrantsDeps> = async (app, deps) => {
+  const deviceCodes = deviceCodeGate(app, deps.deviceCodeLimit);
+
   /** A refused grant is a guess, counted like an unknown key. */
   const refuse = async (request: FastifyRequest, message: string): Promise<never> => {
     const verdict = await deps.countFailure(request);
@@ -49,6 +56,29 @@ export const cliGrantsApi: FastifyPluginAsync<CliDeps> = async (app, deps) => {
 
   app.post('/api/v1/cli/device/code', async (request) => {
     const body = parseDeviceCodeBody(request.body);
+    const refused = await deviceCodes(request);
+    if (refused !== undefined) {
+      if (refused.firstInWindow) {
+        await deps.store.read.audit.record({
+          at: deps.now().toISOString(),
+          event: 'rate_limited',
+          client_ip: request.ip,
+          detail: {
+            retry_after_seconds: refused.retryAfterSeconds,
+            scope: refused.scope,
+            limit: 'device_code',
+          },
+        });
+      }
+      const who = refused.scope === 'address' ? 'this address' : 'all addresses together';
+      throw new ApiError(
+        429,
+        'rate_limited',
+        `Too many device codes asked for from ${who}; retry in ${refused.retryAfterSeconds} seconds.`,
+        {},
+        { 'retry-after': String(refused.retryAfterSeconds) },
+      );
+    }
     const deviceKey = storedDeviceKey(body.publicKey);
     // Signed with the key it registers: only the device holding it asks for a key bound to it.
     await deps.checkProof(request, deviceKey, null);

@@ -246,7 +246,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     const again = (status: number, error: string) =>
       reply.code(status).view('login.eta', page(request, reply, 'Sign in', { next, email, error }));
     if (email === '' || password === '') return again(400, 'Enter your email and password.');
-    const retryAfter = await gate(request);
+    const retryAfter = await gate.admit(request, email);
     if (retryAfter !== undefined) {
       return again(429, `Too many sign-in attempts. Try again in ${Math.ceil(retryAfter / 60)} min.`);
     }
@@ -255,9 +255,17 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       deps.secret,
       { email, password, clientIp: request.ip, now: deps.now(), kind: 'cookie' },
       deps.passwordCost,
+      deps.passwordSlots,
     );
-    if (!outcome.ok || !('cookie' in outcome)) return again(401, 'Wrong email or password');
+    if (!outcome.ok && outcome.reason === 'busy') {
+      return again(503, 'Too many people are signing in at once. Try again in a moment.');
+    }
+    if (!outcome.ok || !('cookie' in outcome)) {
+      await gate.failed(email);
+      return again(401, 'Wrong email or password');
+    }
     setSessionCookie(reply, outcome.cookie, outcome.expiresAt);
+    gate.remember(reply, email);
     return reply.redirect(next, 303);
   });
 

@@ -2,6 +2,7 @@
 // The types of request.cookies and reply.setCookie come with the plugin (registered in web.ts).
 import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { PasswordSlots } from '../domain/password-slots.js';
 import type { ScryptCost } from '../domain/passwords.js';
 import { type Authenticated, authenticateToken } from '../domain/sessions.js';
 import type { Store } from '../store/store.js';
@@ -11,12 +12,15 @@ import { overHttps } from './scheme.js';
 export interface SignInLimit {
   /** Sign-in attempts per client address (IPv6: per /64) per window. */
   readonly perAddress: number;
-  /** Sign-in attempts per account (email) per window, whoever makes them. */
+  /**
+   * Failed sign-ins per account (email) per window, from all addresses together; past it only
+   * browsers known to the account may try. More than perAddress: one address never reaches it.
+   */
   readonly perAccount: number;
   readonly windowMs: number;
 }
 
-export const DEFAULT_SIGN_IN_LIMIT: SignInLimit = { perAddress: 30, perAccount: 10, windowMs: 15 * 60_000 };
+export const DEFAULT_SIGN_IN_LIMIT: SignInLimit = { perAddress: 30, perAccount: 50, windowMs: 15 * 60_000 };
 
 export interface WebDeps {
   readonly store: Store;
@@ -25,6 +29,8 @@ export interface WebDeps {
   readonly secret: Buffer;
   readonly now: () => Date;
   readonly passwordCost?: ScryptCost;
+  /** Shared by every sign-in of this app: how many password hashes run at once. */
+  readonly passwordSlots: PasswordSlots;
   readonly signInLimit: SignInLimit;
 }
 

@@ -4,13 +4,14 @@ import cookie from '@fastify/cookie';
 import csrf from '@fastify/csrf-protection';
 import helmet from '@fastify/helmet';
 import type { FastifyPluginAsync } from 'fastify';
-import { authApi, signInGate } from './auth-api.js';
+import { authApi } from './auth-api.js';
 import { CSRF_SESSION_KEY, csrfSecretInCookie } from './csrf-cookie.js';
 import { dashboard } from './dashboard.js';
 import { keysApi } from './keys-api.js';
 import { movesApi } from './moves-api.js';
 import { overHttps } from './scheme.js';
 import { resolveSessions, type WebDeps, who } from './session-auth.js';
+import { signInGate } from './sign-in-gate.js';
 
 /** HSTS, a year, as @fastify/helmet would send it; over https only (a browser ignores it on http). */
 const HSTS = 'max-age=31536000; includeSubDomains';

@@ -237,4 +237,12 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sign_in_counts_window ON sign_in_counts (window_ends_at);
   `,
+  // As SQLite's 7: emails in one form (domain/emails.ts), unique as stored. lower() under the
+  // database's locale folded more than ASCII ("İ" to "i"), and SQLite's never did; with the C
+  // collation lower() folds ASCII only, like normalizeEmail.
+  `
+  UPDATE users SET email = lower(email COLLATE "C") WHERE email <> lower(email COLLATE "C");
+  DROP INDEX users_email;
+  CREATE UNIQUE INDEX users_email ON users (email);
+  `,
 ];

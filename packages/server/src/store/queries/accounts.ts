@@ -29,17 +29,20 @@ export interface Profile extends UserRow {
   readonly last_login_at: string | null;
 }
 
-// Names and emails are unique regardless of case on both engines (a unique index on lower()
-// in PostgreSQL, NOCASE columns in SQLite), so inserts say ON CONFLICT DO NOTHING without a
-// target, and lookups compare lower() on both sides.
+// Organization and workspace names are unique regardless of case on both engines (a unique
+// index on lower() in PostgreSQL, NOCASE columns in SQLite), so inserts say ON CONFLICT DO
+// NOTHING without a target, and lookups compare lower() on both sides. Emails are stored and
+// looked up in one form (domain/emails.ts, normalizeEmail), compared as they are: a database's
+// lower() folds by its locale, and the two engines would not agree.
 export function accountQueries(sql: Sql) {
+  /** `email` as normalizeEmail leaves it. */
   const userByEmail = (email: string): Promise<UserRow | undefined> =>
-    sql.get<UserRow>('SELECT id, email, name FROM users WHERE lower(email) = lower(?)', [email]);
+    sql.get<UserRow>('SELECT id, email, name FROM users WHERE email = ?', [email]);
 
   return {
     userByEmail,
 
-    /** Inserts the user unless the email exists (in any case); returns the stored row. */
+    /** Inserts the user unless the email exists (normalized: domain/emails.ts); returns the stored row. */
     async ensureUser(user: UserRow, at: string): Promise<UserRow> {
       await sql.run(
         'INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
@@ -52,11 +55,11 @@ export function accountQueries(sql: Sql) {
       await sql.run('UPDATE users SET name = ? WHERE id = ?', [name, id]);
     },
 
+    /** `email` as normalizeEmail leaves it. */
     credentials(email: string): Promise<Credentials | undefined> {
-      return sql.get<Credentials>(
-        'SELECT id, email, name, password_hash FROM users WHERE lower(email) = lower(?)',
-        [email],
-      );
+      return sql.get<Credentials>('SELECT id, email, name, password_hash FROM users WHERE email = ?', [
+        email,
+      ]);
     },
 
     profile(id: string): Promise<Profile | undefined> {
@@ -80,15 +83,32 @@ export function accountQueries(sql: Sql) {
       );
     },
 
-    /** An organization by name (any case), created if new; `personalOf` marks a user's own. */
-    async ensureOrganization(org: NamedRow, at: string, personalOf: string | null = null): Promise<NamedRow> {
+    /**
+     * An organization by name (any case), created if new. `personal_user_id` says whose own it
+     * is, if anyone's: the caller must not hand a person's own organization to someone else.
+     */
+    async ensureOrganization(
+      org: NamedRow,
+      at: string,
+    ): Promise<NamedRow & { personal_user_id: string | null }> {
       await sql.run(
-        'INSERT INTO organizations (id, name, created_at, personal_user_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-        [org.id, org.name, at, personalOf],
+        'INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+        [org.id, org.name, at],
       );
-      return (await sql.get<NamedRow>('SELECT id, name FROM organizations WHERE lower(name) = lower(?)', [
-        org.name,
-      ])) as NamedRow;
+      return (await sql.get<NamedRow & { personal_user_id: string | null }>(
+        'SELECT id, name, personal_user_id FROM organizations WHERE lower(name) = lower(?)',
+        [org.name],
+      )) as NamedRow & { personal_user_id: string | null };
+    },
+
+    /** A user's own organization; false when its name is taken (nothing is inserted then). */
+    async insertPersonalOrganization(org: NamedRow, at: string, userId: string): Promise<boolean> {
+      return (
+        (await sql.run(
+          'INSERT INTO organizations (id, name, created_at, personal_user_id) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
+          [org.id, org.name, at, userId],
+        )) === 1
+      );
     },
 
     personalOrganization(userId: string): Promise<NamedRow | undefined> {

@@ -79,12 +79,19 @@ export function grantQueries(sql: Sql) {
       return sql.get<GrantRow>(`SELECT ${COLUMNS} FROM cli_grants WHERE user_code = ?`, [userCode]);
     },
 
-    async polled(id: string, at: string, interval: number): Promise<void> {
-      await sql.run('UPDATE cli_grants SET last_polled_at = ?, interval_seconds = ? WHERE id = ?', [
-        at,
-        interval,
-        id,
-      ]);
+    /**
+     * Records a poll of an undecided grant unless another was recorded after `notAfter`; false
+     * when one was (a poll too soon, or two at once: only one of them counts).
+     */
+    async polled(id: string, at: string, notAfter: string): Promise<boolean> {
+      return (
+        (await sql.run(
+          `UPDATE cli_grants SET last_polled_at = ?
+           WHERE id = ? AND approved_at IS NULL AND denied_at IS NULL
+             AND (last_polled_at IS NULL OR last_polled_at <= ?)`,
+          [at, id, notAfter],
+        )) === 1
+      );
     },
 
     /** Approves or denies an undecided grant; false when someone decided first. */

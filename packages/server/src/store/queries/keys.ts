@@ -223,7 +223,7 @@ export function keyQueries(sql: Sql) {
       await sql.run('UPDATE api_keys SET last_used_at = ? WHERE id = ?', [at, id]);
     },
 
-    /** Every key, or one user's (by email, any case), oldest first. */
+    /** Every key, or one user's (by email, as normalizeEmail leaves it), oldest first. */
     list(email?: string): Promise<KeyListing[]> {
       return sql.all<KeyListing>(
         `SELECT ${KEY_COLUMNS}, u.email AS user_email, o.name AS org_name, w.name AS workspace_name
@@ -231,7 +231,7 @@ export function keyQueries(sql: Sql) {
          JOIN users u ON u.id = k.user_id
          JOIN workspaces w ON w.id = k.workspace_id
          JOIN organizations o ON o.id = w.org_id
-         ${email === undefined ? '' : 'WHERE lower(u.email) = lower(?)'}
+         ${email === undefined ? '' : 'WHERE u.email = ?'}
          ORDER BY k.created_at, k.id`,
         email === undefined ? [] : [email],
       );

@@ -110,6 +110,17 @@ export function sessionQueries(sql: Sql) {
       );
     },
 
+    /**
+     * Ends every live session of a person; the number ended. Every instance reads sessions from
+     * the database on each request, so they all refuse the tokens from the next request on.
+     */
+    endSessionsOf(userId: string, at: string, reason: string): Promise<number> {
+      return sql.run(
+        'UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND ended_at IS NULL',
+        [at, reason, userId],
+      );
+    },
+
     /** Ends the session: every token of it stops working at once. */
     async endSession(id: string, at: string, reason: string): Promise<boolean> {
       return (

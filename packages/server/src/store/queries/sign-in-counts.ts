@@ -30,6 +30,18 @@ export function signInCountQueries(sql: Sql) {
       return { count: Number(row.count), window_ends_at: row.window_ends_at };
     },
 
+    /** The count under `key` in its current window, without counting anything. */
+    current(key: string, now: string): Promise<AttemptCount | undefined> {
+      return sql
+        .get<AttemptCount>(
+          'SELECT count, window_ends_at FROM sign_in_counts WHERE key = ? AND window_ends_at > ?',
+          [key, now],
+        )
+        .then((row) =>
+          row === undefined ? undefined : { count: Number(row.count), window_ends_at: row.window_ends_at },
+        );
+    },
+
     /** Forgets the counts whose windows have ended. */
     purge(before: string): Promise<number> {
       return sql.run('DELETE FROM sign_in_counts WHERE window_ends_at <= ?', [before]);

@@ -196,4 +196,9 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX sign_in_counts_window ON sign_in_counts (window_ends_at);
   `,
+  // 7: emails in one form (domain/emails.ts): ASCII letters in lower case, as SQLite's lower()
+  // makes them. Stored so, they are found by equality on both engines.
+  `
+  UPDATE users SET email = lower(email);
+  `,
 ];
