@@ -1,12 +1,18 @@
 // `start`: serve the API until SIGTERM or SIGINT, then close the server and the database.
+
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../http/app.js';
+import { type InFlight, trackInFlight } from '../http/in-flight.js';
+import { Metrics } from '../http/metrics.js';
+import { serveMetrics } from '../http/metrics-server.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
 import { CommandError } from './errors.js';
 import { parsePort } from './flags.js';
+import { type OpsOptions, opsSettings } from './ops-flags.js';
 import { loadSecret } from './secret.js';
 import { reportSecret } from './secret-notes.js';
 import { loadTlsMaterial } from './tls-files.js';
@@ -16,7 +22,7 @@ export const DEFAULT_PORT = 5556;
 /** In-flight requests get this long after a stop signal before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 2_000;
 
-export interface StartOptions {
+export interface StartOptions extends OpsOptions {
   readonly host?: string;
   readonly port?: string;
   readonly db?: string;
@@ -39,6 +45,15 @@ export function defineStart(program: Command, ctx: CommandContext): void {
     .option('--secret-file <file>', 'server secret, created 0600 if missing (default <db>.secret)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option(
+      '--log-level <level>',
+      'JSON request log on stderr: trace, debug, info, warn, error or silent (env SEKUIRE_SERVER_LOG_LEVEL; default info)',
+    )
+    .option('--metrics', 'serve Prometheus metrics at /metrics on the API port (off by default)')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at /metrics on this port instead (same --host)',
+    )
     .option(
       '--allow-self-rebind',
       'let `sekuire login --rebind` move a binding at once, by the key alone (test setups only: a stolen key could then move itself)',
@@ -64,11 +79,16 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function describeListenFailure(error: NodeJS.ErrnoException, host: string, port: number): CommandError {
+function describeListenFailure(
+  error: NodeJS.ErrnoException,
+  host: string,
+  port: number,
+  flag = '--port',
+): CommandError {
   switch (error.code) {
     case 'EADDRINUSE':
       return new CommandError(
-        `Port ${port} on ${host} is already in use. Stop the other server or choose another port with --port.`,
+        `Port ${port} on ${host} is already in use. Stop the other server or choose another port with ${flag}.`,
       );
     case 'EACCES':
       return new CommandError(`Not allowed to listen on port ${port}. Use a port above 1023 or --port 0.`);
@@ -81,9 +101,12 @@ function describeListenFailure(error: NodeJS.ErrnoException, host: string, port:
   }
 }
 
-async function closeGracefully(app: FastifyInstance): Promise<void> {
+async function closeGracefully(app: FastifyInstance, inFlight: InFlight): Promise<void> {
   const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   try {
+    // Still listening (and /ready answering 503) while requests are in flight: a load balancer
+    // that has not seen the 503 yet still gets answers. Then the port closes and the rest finish.
+    await inFlight.settled(SHUTDOWN_GRACE_MS / 2);
     await app.close();
   } finally {
     clearTimeout(force);
@@ -100,6 +123,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
         : DEFAULT_PORT;
   const target = databaseTarget(options.db, ctx.env);
   const tls = loadTlsMaterial(options.tlsCert, options.tlsKey);
+  const ops = opsSettings(options, ctx.env);
   const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile, target);
   await reportSecret(ctx, secret);
 
@@ -108,22 +132,41 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
   const stopped = ctx.stopRequested();
   await withStore(target, {}, async (store) => {
     const watching = await store.watch();
+    let stopping = false;
+    const metrics = ops.metrics.on === 'off' ? undefined : new Metrics(store);
     const app = await buildApp({
       store,
       secret: secret.secret,
       https: tls,
       allowSelfRebind: options.allowSelfRebind === true,
+      log: { level: ops.logLevel },
+      ...(metrics !== undefined && { metrics, serveMetrics: ops.metrics.on === 'main-port' }),
+      stopping: () => stopping,
     });
+    const inFlight = trackInFlight(app.server);
     try {
       await app.listen({ host, port });
     } catch (error) {
       await app.close().catch(() => undefined);
       throw describeListenFailure(error as NodeJS.ErrnoException, host, port);
     }
+    let metricsServer: Server | undefined;
+    if (metrics !== undefined && ops.metrics.on === 'port') {
+      try {
+        metricsServer = await serveMetrics(metrics, host, ops.metrics.port);
+      } catch (error) {
+        await app.close().catch(() => undefined);
+        throw describeListenFailure(error as NodeJS.ErrnoException, host, ops.metrics.port, '--metrics-port');
+      }
+    }
     const address = app.server.address() as AddressInfo;
     const origin = `${tls ? 'https' : 'http'}://${urlHost(host)}:${address.port}`;
     await ctx.stdout.write(`Listening on ${origin}\n`);
     await ctx.stdout.write(`Dashboard: ${origin}/dashboard\n`);
+    if (metricsServer !== undefined) {
+      const { port } = metricsServer.address() as AddressInfo;
+      await ctx.stdout.write(`Metrics: http://${urlHost(host)}:${port}/metrics\n`);
+    }
     if (!(await store.read.accounts.anyoneCanSignIn())) {
       await ctx.stdout.write(
         `Nobody can sign in yet. Create a user: sekuire-server create-user --db ${target.includes('://') ? '<db>' : target} --email you@example.com\n`,
@@ -141,7 +184,10 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       );
     }
     const signal = await stopped;
+    stopping = true;
     await ctx.stderr.write(`Received ${signal}, shutting down\n`);
-    await closeGracefully(app);
+    await closeGracefully(app, inFlight);
+    metricsServer?.closeAllConnections();
+    await new Promise((resolve) => metricsServer?.close(resolve) ?? resolve(undefined));
   });
 }

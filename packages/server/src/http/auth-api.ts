@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { me, refresh, signIn, signOut } from '../domain/sessions.js';
 import { signInCounter } from '../domain/sign-in-limits.js';
 import { ApiError } from './api-error.js';
+import { identify } from './request-log.js';
 import { requireWho, type WebDeps } from './session-auth.js';
 import { parseRefreshBody, parseSignInBody } from './validation.js';
 
@@ -55,7 +56,10 @@ export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
   app.post('/api/v1/auth/login', async (request) => {
     const body = parseSignInBody(request.body);
     const retryAfter = await gate(request);
-    if (retryAfter !== undefined) throw tooManySignIns(retryAfter);
+    if (retryAfter !== undefined) {
+      deps.observe?.signedIn('rate_limited');
+      throw tooManySignIns(retryAfter);
+    }
     const outcome = await signIn(
       deps.store,
       deps.secret,
@@ -63,8 +67,11 @@ export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       deps.passwordCost,
     );
     if (!outcome.ok || !('tokens' in outcome)) {
+      deps.observe?.signedIn('invalid_credentials');
       throw new ApiError(401, 'invalid_credentials', 'Wrong email or password.');
     }
+    deps.observe?.signedIn('ok');
+    identify(request, { user_id: outcome.user.id });
     return {
       access_token: outcome.tokens.access_token,
       token_type: 'bearer',

@@ -6,6 +6,8 @@ import type { ScryptCost } from '../domain/passwords.js';
 import { type Authenticated, authenticateToken } from '../domain/sessions.js';
 import type { Store } from '../store/store.js';
 import { ApiError } from './api-error.js';
+import type { Observer } from './observer.js';
+import { identify } from './request-log.js';
 
 export interface SignInLimit {
   /** Sign-in attempts per client address (IPv6: per /64) per window. */
@@ -20,7 +22,8 @@ export const DEFAULT_SIGN_IN_LIMIT: SignInLimit = { perAddress: 30, perAccount: 
 export interface WebDeps {
   readonly store: Store;
   /** Where unexpected errors are reported (the app's error log). */
-  readonly logError: (message: string) => void;
+  readonly logError: (message: string, request?: FastifyRequest) => void;
+  readonly observe?: Observer;
   readonly secret: Buffer;
   readonly now: () => Date;
   /** Served over TLS: cookies get Secure and the __Host- prefix. */
@@ -52,13 +55,19 @@ export function resolveSessions(app: FastifyInstance, deps: WebDeps): void {
     const bearer = authorization === undefined ? undefined : /^Bearer[ \t]+(\S+)$/i.exec(authorization)?.[1];
     if (bearer !== undefined) {
       const who = await authenticateToken(deps.store, deps.secret, 'access', bearer, deps.now());
-      if (who !== undefined) request.setDecorator<Who>(WHO, { ...who, via: 'bearer' });
+      if (who !== undefined) {
+        request.setDecorator<Who>(WHO, { ...who, via: 'bearer' });
+        identify(request, { user_id: who.user.id });
+      }
       return;
     }
     const cookie = request.cookies[sessionCookieName(deps.tls)];
     if (cookie === undefined) return;
     const who = await authenticateToken(deps.store, deps.secret, 'cookie', cookie, deps.now());
-    if (who !== undefined) request.setDecorator<Who>(WHO, { ...who, via: 'cookie' });
+    if (who !== undefined) {
+      request.setDecorator<Who>(WHO, { ...who, via: 'cookie' });
+      identify(request, { user_id: who.user.id });
+    }
   });
 }
 

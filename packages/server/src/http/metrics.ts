@@ -1,0 +1,126 @@
+// The Prometheus metrics of one app (a registry of its own, never prom-client's global one).
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { ProofRefusal } from '../domain/proofs.js';
+import type { Store } from '../store/store.js';
+import {
+  KEY_CHECK_OUTCOMES,
+  type KeyCheckOutcome,
+  type Observer,
+  PROOF_REFUSALS,
+  SIGN_IN_OUTCOMES,
+  type SignInOutcome,
+} from './observer.js';
+
+/** Seconds: a cached status answers in well under a millisecond, a scrypt sign-in takes ~100 ms. */
+const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Seconds: 2–7 ms with every instance alive; up to the 3 s lease when one died without a word. */
+const CONFIRM_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5];
+
+interface RequestSeries {
+  readonly count: { inc(): void };
+  readonly duration: { observe(value: number): void };
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly observer: Observer;
+  private readonly requests: Counter<'method' | 'route' | 'status'>;
+  private readonly durations: Histogram<'method' | 'route'>;
+  /** Labelled series by "method route status": the label hashing happens once per series, not per request. */
+  private readonly series = new Map<string, RequestSeries>();
+
+  constructor(store: Store) {
+    const registers = [this.registry];
+    this.requests = new Counter({
+      name: 'sekuire_http_requests_total',
+      help: 'HTTP requests answered, by method, route template and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.durations = new Histogram({
+      name: 'sekuire_http_request_duration_seconds',
+      help: 'Time from a request arriving to its answer, by method and route template',
+      labelNames: ['method', 'route'],
+      buckets: REQUEST_BUCKETS,
+      registers,
+    });
+    const keyChecks = new Counter({
+      name: 'sekuire_key_checks_total',
+      help: 'API keys checked, by outcome (valid, unknown, revoked, expired)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    const proofsRefused = new Counter({
+      name: 'sekuire_proofs_refused_total',
+      help: 'Device proofs refused, by reason (the error code answered)',
+      labelNames: ['reason'],
+      registers,
+    });
+    const signIns = new Counter({
+      name: 'sekuire_sign_ins_total',
+      help: 'Sign-ins through the API or the /login page, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
+    const revocations = new Histogram({
+      name: 'sekuire_revocation_confirm_seconds',
+      help: 'Revocations made here (API or dashboard): from the commit until every instance confirmed',
+      buckets: CONFIRM_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: 'sekuire_db_pool_connections',
+      help: 'Database connections of this process: max (the pool size) and in_use (work under way)',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const counts = store.connections();
+        this.set({ state: 'max' }, counts.max);
+        this.set({ state: 'in_use' }, counts.inUse);
+      },
+    });
+    new Gauge({
+      name: 'sekuire_listen_up',
+      help: 'Whether changes made elsewhere reach this instance at once (PostgreSQL LISTEN; SQLite socket)',
+      registers,
+      collect() {
+        this.set(store.listening() ? 1 : 0);
+      },
+    });
+    // Every known outcome shows from the first scrape, at 0: a rate() needs the series to exist.
+    for (const outcome of KEY_CHECK_OUTCOMES) keyChecks.inc({ outcome }, 0);
+    for (const reason of PROOF_REFUSALS) proofsRefused.inc({ reason }, 0);
+    for (const outcome of SIGN_IN_OUTCOMES) signIns.inc({ outcome }, 0);
+    collectDefaultMetrics({ register: this.registry });
+    this.observer = {
+      keyChecked: (outcome: KeyCheckOutcome) => keyChecks.inc({ outcome }),
+      proofRefused: (reason: ProofRefusal) => proofsRefused.inc({ reason }),
+      signedIn: (outcome: SignInOutcome) => signIns.inc({ outcome }),
+      revocationConfirmed: (seconds: number) => revocations.observe(seconds),
+    };
+  }
+
+  /** `route`: from routeLabel. */
+  request(method: string, route: string, status: number, seconds: number): void {
+    const id = `${method} ${route} ${status}`;
+    let found = this.series.get(id);
+    if (found === undefined) {
+      found = {
+        count: this.requests.labels(method, route, String(status)),
+        duration: this.durations.labels(method, route),
+      };
+      this.series.set(id, found);
+    }
+    found.count.inc();
+    found.duration.observe(seconds);
+  }
+
+  /** The text a Prometheus scrape reads. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

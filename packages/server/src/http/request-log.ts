@@ -1,0 +1,60 @@
+// One JSON line per answered request (Fastify's pino logger): what was asked, the answer, by whom; never a secret.
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import { routeLabel } from './route-label.js';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface RequestLogOptions {
+  readonly level: LogLevel;
+  /** Where the lines go; standard error by default (standard output carries the listening lines). */
+  readonly stream?: { write(line: string): void };
+}
+
+/** Who a request acted as, once a key or a session proved it: an id, never the credential. */
+export type Subject = { readonly key_id: string } | { readonly user_id: string };
+
+const SUBJECT = 'sekuireSubject';
+
+/** The logger part of Fastify's options; its own two lines per request (incoming, completed) are off. */
+export function loggerOptions(
+  log: RequestLogOptions | undefined,
+): Pick<FastifyServerOptions, 'logger' | 'disableRequestLogging'> {
+  if (log === undefined || log.level === 'silent') return { logger: false };
+  return {
+    logger: {
+      level: log.level,
+      stream: log.stream ?? process.stderr,
+      // pid and hostname are the same on every line; whatever collects the stream knows them.
+      base: null,
+      timestamp: () => `,"time":"${new Date().toISOString()}"`,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    disableRequestLogging: true,
+  };
+}
+
+/** Declares where routes note who a request acted as; with the logger on, logs each answered request. */
+export function installRequestLog(app: FastifyInstance, log: RequestLogOptions | undefined): void {
+  app.decorateRequest(SUBJECT, null);
+  if (log === undefined || log.level === 'silent') return;
+  app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    const status = reply.statusCode;
+    const line = {
+      method: request.method,
+      // The template, not the URL: a path or query may carry a code or a name nobody should log.
+      route: routeLabel(request),
+      status,
+      duration_ms: Math.round(reply.elapsedTime * 1000) / 1000,
+      client_ip: request.ip,
+      ...request.getDecorator<Subject | null>(SUBJECT),
+    };
+    if (status >= 500) request.log.warn(line, 'request');
+    else request.log.info(line, 'request');
+    done();
+  });
+}
+
+export function identify(request: FastifyRequest, subject: Subject): void {
+  request.setDecorator(SUBJECT, subject);
+}
