@@ -12,6 +12,7 @@ import {
 } from '../../packages/server/src/domain/accounts.js';
 import { type CreatedKey, type CreateKeyInput, createApiKey } from '../../packages/server/src/domain/keys.js';
 import { type AppOptions, buildApp } from '../../packages/server/src/http/app.js';
+import { Metrics } from '../../packages/server/src/http/metrics.js';
 import { openStore } from '../../packages/server/src/store/open.js';
 import type { Engine, Store } from '../../packages/server/src/store/store.js';
 import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
@@ -85,6 +86,8 @@ export interface HarnessOptions extends Partial<AppOptions> {
   readonly engine?: Engine;
   /** Serve cached answers as `start` does (listen or push for changes from other processes). */
   readonly watch?: boolean;
+  /** Metrics of the app's own, served at /metrics (start --metrics). */
+  readonly withMetrics?: boolean;
 }
 
 export async function harness(options: HarnessOptions = {}): Promise<Harness> {
@@ -113,6 +116,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     now,
     logError: (message) => logged.push(message),
     passwordCost: TEST_PASSWORD_COST,
+    ...(options.withMetrics === true && { metrics: new Metrics(store), serveMetrics: true }),
     ...options,
   });
   await app.ready();

@@ -40,7 +40,7 @@ export interface AppOptions {
   readonly https?: TlsMaterial;
   /** One JSON line per answered request (request-log.ts); off by default. */
   readonly log?: RequestLogOptions;
-  /** Where unexpected errors are reported: the request log when on, else stderr. Clients only see internal_error. */
+  /** Where unexpected errors are reported: the request log when given (silent drops them), else stderr. Clients only see internal_error. */
   readonly logError?: ErrorLog;
   /** Count requests and outcomes here (metrics.ts). */
   readonly metrics?: Metrics;
@@ -87,12 +87,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { querystringParser: firstValues },
   });
 
-  // With the request log on, an unexpected error goes to it (with the request's reqId).
+  // With a request log (even a silent one), an unexpected error goes to it, with the request's reqId.
   const logError: ErrorLog =
     options.logError ??
-    (options.log !== undefined && options.log.level !== 'silent'
-      ? (message, request) => (request?.log ?? app.log).error(message)
-      : stderrLog);
+    (options.log !== undefined ? (message, request) => (request?.log ?? app.log).error(message) : stderrLog);
   installErrorReplies(app, logError);
   const observe = installOperations(app, options);
 
