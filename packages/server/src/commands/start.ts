@@ -19,8 +19,11 @@ import { loadTlsMaterial } from './tls-files.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 5556;
-/** In-flight requests get this long after a stop signal before their connections are cut. */
-const SHUTDOWN_GRACE_MS = 2_000;
+/**
+ * In-flight requests get this long after a stop signal before their connections are cut (the
+ * port stays open for at most half of it while any is in flight). Kubernetes waits 30 s.
+ */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 export interface StartOptions extends OpsOptions {
   readonly host?: string;
