@@ -34,8 +34,20 @@ export interface OpsBenchResult {
   readonly ratio: { readonly log: number; readonly metrics: number };
   /** The median of the per-round ratios (each round's variant against that round's off run). */
   readonly pairedRatio: { readonly log: number; readonly metrics: number };
+  /**
+   * Median server CPU per request, in µs: on a machine shared with other work the req/s of a
+   * round depend on who else ran; the CPU a request costs the server much less so.
+   */
+  readonly cpuMicrosPerRequest: Readonly<Record<OpsVariant, number>>;
+  /** median(off) / median(variant) of cpuMicrosPerRequest: the throughput ratio of a CPU-bound server. */
+  readonly cpuRatio: { readonly log: number; readonly metrics: number };
   /** Bytes of request log the log server wrote per request (from its stderr, over one probe). */
   readonly logBytesPerRequest: number;
+}
+
+/** Server CPU time per answered request, in µs. */
+function cpuMicros(load: LoadFigures): number {
+  return (load.cpuPercent.server / 100 / load.requestsPerSecond) * 1e6;
 }
 
 function log(text: string): void {
@@ -105,7 +117,7 @@ export async function opsBench(resources: Resources, options: OpsBenchOptions): 
           );
         }
         log(
-          `${load.requestsPerSecond.toFixed(0)} req/s, p99 ${load.latencyMs.p99} ms, CPU server ${load.cpuPercent.server.toFixed(0)} %`,
+          `${load.requestsPerSecond.toFixed(0)} req/s, p99 ${load.latencyMs.p99} ms, CPU server ${load.cpuPercent.server.toFixed(0)} % (${cpuMicros(load).toFixed(1)} µs a request)`,
         );
         rounds[variant].push(load);
       }
@@ -116,6 +128,8 @@ export async function opsBench(resources: Resources, options: OpsBenchOptions): 
       log: median(perSecond('log')),
       metrics: median(perSecond('metrics')),
     };
+    const cpu = (variant: OpsVariant) => median(rounds[variant].map(cpuMicros));
+    const cpuMicrosPerRequest = { off: cpu('off'), log: cpu('log'), metrics: cpu('metrics') };
     const paired = (variant: OpsVariant) =>
       median(perSecond(variant).map((value, index) => value / (perSecond('off')[index] ?? Number.NaN)));
     return {
@@ -123,6 +137,11 @@ export async function opsBench(resources: Resources, options: OpsBenchOptions): 
       medianRequestsPerSecond: medians,
       ratio: { log: medians.log / medians.off, metrics: medians.metrics / medians.off },
       pairedRatio: { log: paired('log'), metrics: paired('metrics') },
+      cpuMicrosPerRequest,
+      cpuRatio: {
+        log: cpuMicrosPerRequest.off / cpuMicrosPerRequest.log,
+        metrics: cpuMicrosPerRequest.off / cpuMicrosPerRequest.metrics,
+      },
       logBytesPerRequest,
     };
   } finally {

@@ -90,7 +90,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // With a request log (even a silent one), an unexpected error goes to it, with the request's reqId.
   const logError: ErrorLog =
     options.logError ??
-    (options.log !== undefined ? (message, request) => (request?.log ?? app.log).error(message) : stderrLog);
+    (options.log !== undefined
+      ? (message, request) => app.log.error(request === undefined ? {} : { reqId: request.id }, message)
+      : stderrLog);
   installErrorReplies(app, logError);
   const observe = installOperations(app, options);
 

@@ -10,40 +10,19 @@ import {
   SIGN_IN_OUTCOMES,
   type SignInOutcome,
 } from './observer.js';
+import { RequestMetrics } from './request-metrics.js';
 
-/** Seconds: a cached status answers in well under a millisecond, a scrypt sign-in takes ~100 ms. */
-const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Seconds: 2–7 ms with every instance alive; up to the 3 s lease when one died without a word. */
 const CONFIRM_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5];
-
-interface RequestSeries {
-  readonly count: { inc(): void };
-  readonly duration: { observe(value: number): void };
-}
 
 export class Metrics {
   readonly registry = new Registry();
   readonly observer: Observer;
-  private readonly requests: Counter<'method' | 'route' | 'status'>;
-  private readonly durations: Histogram<'method' | 'route'>;
-  /** Labelled series by "method route status": the label hashing happens once per series, not per request. */
-  private readonly series = new Map<string, RequestSeries>();
+  private readonly requests: RequestMetrics;
 
   constructor(store: Store) {
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: 'sekuire_http_requests_total',
-      help: 'HTTP requests answered, by method, route template and status',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    });
-    this.durations = new Histogram({
-      name: 'sekuire_http_request_duration_seconds',
-      help: 'Time from a request arriving to its answer, by method and route template',
-      labelNames: ['method', 'route'],
-      buckets: REQUEST_BUCKETS,
-      registers,
-    });
+    this.requests = new RequestMetrics(this.registry);
     const keyChecks = new Counter({
       name: 'sekuire_key_checks_total',
       help: 'API keys checked, by outcome (valid, unknown, revoked, expired)',
@@ -102,17 +81,7 @@ export class Metrics {
 
   /** `route`: from routeLabel. */
   request(method: string, route: string, status: number, seconds: number): void {
-    const id = `${method} ${route} ${status}`;
-    let found = this.series.get(id);
-    if (found === undefined) {
-      found = {
-        count: this.requests.labels(method, route, String(status)),
-        duration: this.durations.labels(method, route),
-      };
-      this.series.set(id, found);
-    }
-    found.count.inc();
-    found.duration.observe(seconds);
+    this.requests.record(method, route, status, seconds);
   }
 
   /** The text a Prometheus scrape reads. */

@@ -1,5 +1,6 @@
 // One JSON line per answered request (Fastify's pino logger): what was asked, the answer, by whom; never a secret.
 import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
+import { batchedStderr } from './log-stream.js';
 import { routeLabel } from './route-label.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
@@ -7,7 +8,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface RequestLogOptions {
   readonly level: LogLevel;
-  /** Where the lines go; standard error by default (standard output carries the listening lines). */
+  /** Where the lines go; standard error by default (standard output carries the listening lines), batched. */
   readonly stream?: { write(line: string): void };
 }
 
@@ -19,18 +20,21 @@ const SUBJECT = 'sekuireSubject';
 /** The logger part of Fastify's options; its own two lines per request (incoming, completed) are off. */
 export function loggerOptions(
   log: RequestLogOptions | undefined,
-): Pick<FastifyServerOptions, 'logger' | 'disableRequestLogging'> {
+): Pick<FastifyServerOptions, 'logger' | 'disableRequestLogging' | 'childLoggerFactory'> {
   if (log === undefined || log.level === 'silent') return { logger: false };
   return {
     logger: {
       level: log.level,
-      stream: log.stream ?? process.stderr,
+      stream: log.stream ?? batchedStderr(),
       // pid and hostname are the same on every line; whatever collects the stream knows them.
       base: null,
       timestamp: () => `,"time":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ level: label }) },
     },
     disableRequestLogging: true,
+    // Fastify makes a child logger (binding reqId) for every request, used or not: a measurable
+    // part of a cached status answer. The lines below name their reqId themselves instead.
+    childLoggerFactory: (logger) => logger,
   };
 }
 
@@ -41,6 +45,7 @@ export function installRequestLog(app: FastifyInstance, log: RequestLogOptions |
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const status = reply.statusCode;
     const line = {
+      reqId: request.id,
       method: request.method,
       // The template, not the URL: a path or query may carry a code or a name nobody should log.
       route: routeLabel(request),
