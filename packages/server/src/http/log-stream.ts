@@ -5,11 +5,12 @@
  * written during one turn of the event loop go out in one write at the end of that turn (so a
  * line is late by less than a turn, and nothing waits for a timer).
  */
-export function batchedStderr(): { write(line: string): void } {
+export function batchedStderr(): { write(line: string): void; flush(done?: () => void): void } {
   let pending: string[] = [];
   let scheduled = false;
   const flush = () => {
     scheduled = false;
+    if (pending.length === 0) return;
     const text = pending.join('');
     pending = [];
     process.stderr.write(text);
@@ -20,6 +21,11 @@ export function batchedStderr(): { write(line: string): void } {
       if (scheduled) return;
       scheduled = true;
       setImmediate(flush);
+    },
+    // pino's logger.flush() calls this: the app's onClose does, so a stop loses no line.
+    flush(done) {
+      flush();
+      done?.();
     },
   };
 }

@@ -42,6 +42,11 @@ export function loggerOptions(
 export function installRequestLog(app: FastifyInstance, log: RequestLogOptions | undefined): void {
   app.decorateRequest(SUBJECT, null);
   if (log === undefined || log.level === 'silent') return;
+  // The lines of the last requests may still wait for the end of an event-loop turn (log-stream.ts).
+  app.addHook('onClose', (instance, done) => {
+    (instance.log as { flush?: () => void }).flush?.();
+    done();
+  });
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const status = reply.statusCode;
     const line = {
