@@ -47,8 +47,15 @@ export function installRequestLog(app: FastifyInstance, log: RequestLogOptions |
     (instance.log as { flush?: () => void }).flush?.();
     done();
   });
+  const enabled = (level: LogLevel) => LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(log.level);
   app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const status = reply.statusCode;
+    const level = status >= 500 ? 'warn' : 'info';
+    // Nothing to build for a line the level drops (at warn, every request below 500).
+    if (!enabled(level)) {
+      done();
+      return;
+    }
     const line = {
       reqId: request.id,
       method: request.method,
@@ -59,8 +66,7 @@ export function installRequestLog(app: FastifyInstance, log: RequestLogOptions |
       client_ip: request.ip,
       ...request.getDecorator<Subject | null>(SUBJECT),
     };
-    if (status >= 500) request.log.warn(line, 'request');
-    else request.log.info(line, 'request');
+    request.log[level](line, 'request');
     done();
   });
 }
