@@ -1,6 +1,7 @@
 // /metrics: the names and labels of the issue, route templates only, outcomes counted where they are decided.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { forEachEngine } from '../helpers/engines.js';
+import { formSession } from './form-session.js';
 import { FP_A, type Harness, harness, PASSWORD } from './harness.js';
 
 /** The value of one sample line (`name{labels} value`), or undefined when it is absent. */
@@ -105,6 +106,12 @@ forEachEngine((engine) => {
     });
     expect(revoke.statusCode).toBe(200);
     expect((await h.get('/api/v1/cli/status', apiKey.value, FP_A)).json().error).toBe('key_revoked');
+    // And through the dashboard's page, signed in through its form.
+    const third = await h.createKey({ email: 'ada@example.com' });
+    const person = formSession(h);
+    expect((await person.signIn('ada@example.com')).statusCode).toBe(303);
+    expect((await person.get(`/dashboard/keys/${third.key.id}/revoke`)).statusCode).toBe(200);
+    expect((await person.post(`/dashboard/keys/${third.key.id}/revoke`, {})).statusCode).toBe(303);
 
     const text = await scrape();
     expect({
@@ -123,9 +130,9 @@ forEachEngine((engine) => {
       ok: sample(text, 'sekuire_sign_ins_total{outcome="ok"}'),
       invalid_credentials: sample(text, 'sekuire_sign_ins_total{outcome="invalid_credentials"}'),
       rate_limited: sample(text, 'sekuire_sign_ins_total{outcome="rate_limited"}'),
-    }).toEqual({ ok: 1, invalid_credentials: 1, rate_limited: 0 });
-    expect(sample(text, 'sekuire_revocation_confirm_seconds_count')).toBe(1);
-    expect(sample(text, 'sekuire_revocation_confirm_seconds_bucket{le="+Inf"}')).toBe(1);
+    }).toEqual({ ok: 2, invalid_credentials: 1, rate_limited: 0 });
+    expect(sample(text, 'sekuire_revocation_confirm_seconds_count')).toBe(2);
+    expect(sample(text, 'sekuire_revocation_confirm_seconds_bucket{le="+Inf"}')).toBe(2);
   });
 
   it('reports the database pool, LISTEN and the process', async () => {
@@ -135,6 +142,31 @@ forEachEngine((engine) => {
     expect(sample(text, 'sekuire_listen_up')).toBe(1);
     expect(sample(text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
     expect(sample(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+  });
+});
+
+describe('sign-ins past the limit', () => {
+  it('count as rate_limited', async () => {
+    const h = await harness({
+      withMetrics: true,
+      signInLimit: { perAddress: 100, perAccount: 1, windowMs: 60_000 },
+    });
+    try {
+      await h.createUser({ email: 'ada@example.com' });
+      const attempt = () =>
+        h.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          payload: { email: 'ada@example.com', password: 'not the password' },
+        });
+      expect((await attempt()).statusCode).toBe(401);
+      expect((await attempt()).statusCode).toBe(429);
+      const text = (await h.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(sample(text, 'sekuire_sign_ins_total{outcome="invalid_credentials"}')).toBe(1);
+      expect(sample(text, 'sekuire_sign_ins_total{outcome="rate_limited"}')).toBe(1);
+    } finally {
+      await h.close();
+    }
   });
 });
 
