@@ -15,6 +15,33 @@ import { RequestMetrics } from './request-metrics.js';
 /** Seconds: 2–7 ms with every instance alive; up to the 3 s lease when one died without a word. */
 const CONFIRM_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 4, 5];
 
+/**
+ * A counter with one label whose values are known: counted in a plain Map (a key check happens
+ * on every API request, and prom-client's inc() hashes its labels each time), copied into the
+ * prom-client counter when scraped. Every value shows from the first scrape, at 0: a rate()
+ * needs the series to exist.
+ */
+function outcomeCounter<T extends string>(
+  registers: Registry[],
+  name: string,
+  help: string,
+  label: string,
+  values: readonly T[],
+): { add(value: T): void } {
+  const counts = new Map<T, number>(values.map((value) => [value, 0]));
+  new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers,
+    collect() {
+      this.reset();
+      for (const [value, count] of counts) this.inc({ [label]: value }, count);
+    },
+  });
+  return { add: (value) => counts.set(value, (counts.get(value) ?? 0) + 1) };
+}
+
 export class Metrics {
   readonly registry = new Registry();
   readonly observer: Observer;
@@ -23,24 +50,27 @@ export class Metrics {
   constructor(store: Store) {
     const registers = [this.registry];
     this.requests = new RequestMetrics(this.registry);
-    const keyChecks = new Counter({
-      name: 'sekuire_key_checks_total',
-      help: 'API keys checked, by outcome (valid, unknown, revoked, expired)',
-      labelNames: ['outcome'],
+    const keyChecks = outcomeCounter(
       registers,
-    });
-    const proofsRefused = new Counter({
-      name: 'sekuire_proofs_refused_total',
-      help: 'Device proofs refused, by reason (the error code answered)',
-      labelNames: ['reason'],
+      'sekuire_key_checks_total',
+      'API keys checked, by outcome (valid, unknown, revoked, expired)',
+      'outcome',
+      KEY_CHECK_OUTCOMES,
+    );
+    const proofsRefused = outcomeCounter(
       registers,
-    });
-    const signIns = new Counter({
-      name: 'sekuire_sign_ins_total',
-      help: 'Sign-ins through the API or the /login page, by outcome',
-      labelNames: ['outcome'],
+      'sekuire_proofs_refused_total',
+      'Device proofs refused, by reason (the error code answered)',
+      'reason',
+      PROOF_REFUSALS,
+    );
+    const signIns = outcomeCounter(
       registers,
-    });
+      'sekuire_sign_ins_total',
+      'Sign-ins through the API or the /login page, by outcome',
+      'outcome',
+      SIGN_IN_OUTCOMES,
+    );
     const revocations = new Histogram({
       name: 'sekuire_revocation_confirm_seconds',
       help: 'Revocations made here (API or dashboard): from the commit until every instance confirmed',
@@ -66,15 +96,11 @@ export class Metrics {
         this.set(store.listening() ? 1 : 0);
       },
     });
-    // Every known outcome shows from the first scrape, at 0: a rate() needs the series to exist.
-    for (const outcome of KEY_CHECK_OUTCOMES) keyChecks.inc({ outcome }, 0);
-    for (const reason of PROOF_REFUSALS) proofsRefused.inc({ reason }, 0);
-    for (const outcome of SIGN_IN_OUTCOMES) signIns.inc({ outcome }, 0);
     collectDefaultMetrics({ register: this.registry });
     this.observer = {
-      keyChecked: (outcome: KeyCheckOutcome) => keyChecks.inc({ outcome }),
-      proofRefused: (reason: ProofRefusal) => proofsRefused.inc({ reason }),
-      signedIn: (outcome: SignInOutcome) => signIns.inc({ outcome }),
+      keyChecked: (outcome: KeyCheckOutcome) => keyChecks.add(outcome),
+      proofRefused: (reason: ProofRefusal) => proofsRefused.add(reason),
+      signedIn: (outcome: SignInOutcome) => signIns.add(outcome),
       revocationConfirmed: (seconds: number) => revocations.observe(seconds),
     };
   }
