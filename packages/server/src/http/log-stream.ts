@@ -6,18 +6,18 @@
  * line is late by less than a turn, and nothing waits for a timer).
  */
 export function batchedStderr(): { write(line: string): void; flush(done?: () => void): void } {
-  let pending: string[] = [];
+  let pending = '';
   let scheduled = false;
   const flush = () => {
     scheduled = false;
-    if (pending.length === 0) return;
-    const text = pending.join('');
-    pending = [];
+    if (pending === '') return;
+    const text = pending;
+    pending = '';
     process.stderr.write(text);
   };
   return {
     write(line) {
-      pending.push(line);
+      pending += line;
       if (scheduled) return;
       scheduled = true;
       setImmediate(flush);
