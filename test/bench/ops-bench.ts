@@ -15,13 +15,15 @@ export interface OpsBenchOptions extends LoadOptions {
   readonly baseEnv: NodeJS.ProcessEnv;
 }
 
-export type OpsVariant = 'off' | 'log' | 'metrics';
+export type OpsVariant = 'off' | 'control' | 'log' | 'metrics';
 
 /** The flags each server starts with: only the thing measured differs. */
 export const OPS_VARIANTS: Readonly<
   Record<OpsVariant, { readonly label: string; readonly args: readonly string[] }>
 > = {
   off: { label: 'log silent, metrics off', args: ['--log-level', 'silent'] },
+  // The same as off: how far apart two identical servers measure on this machine, this run.
+  control: { label: 'log silent, metrics off (control)', args: ['--log-level', 'silent'] },
   log: { label: 'log info (stderr, a pipe read by the bench), metrics off', args: ['--log-level', 'info'] },
   metrics: { label: 'log silent, --metrics', args: ['--log-level', 'silent', '--metrics'] },
 };
@@ -30,17 +32,17 @@ export interface OpsBenchResult {
   readonly rounds: Readonly<Record<OpsVariant, readonly LoadFigures[]>>;
   /** Median req/s per variant. */
   readonly medianRequestsPerSecond: Readonly<Record<OpsVariant, number>>;
-  /** median(variant) / median(off). */
-  readonly ratio: { readonly log: number; readonly metrics: number };
+  /** median(variant) / median(off); control's is the noise floor (1 on a quiet machine). */
+  readonly ratio: { readonly control: number; readonly log: number; readonly metrics: number };
   /** The median of the per-round ratios (each round's variant against that round's off run). */
-  readonly pairedRatio: { readonly log: number; readonly metrics: number };
+  readonly pairedRatio: { readonly control: number; readonly log: number; readonly metrics: number };
   /**
    * Median server CPU per request, in µs: on a machine shared with other work the req/s of a
    * round depend on who else ran; the CPU a request costs the server much less so.
    */
   readonly cpuMicrosPerRequest: Readonly<Record<OpsVariant, number>>;
   /** median(off) / median(variant) of cpuMicrosPerRequest: the throughput ratio of a CPU-bound server. */
-  readonly cpuRatio: { readonly log: number; readonly metrics: number };
+  readonly cpuRatio: { readonly control: number; readonly log: number; readonly metrics: number };
   /** Bytes of request log the log server wrote per request (from its stderr, over one probe). */
   readonly logBytesPerRequest: number;
 }
@@ -103,7 +105,7 @@ export async function opsBench(resources: Resources, options: OpsBenchOptions): 
     const logBytesPerRequest = logServer.server.stderr().length - before;
     if (logBytesPerRequest === 0) throw new Error('the log server wrote no request line at info');
 
-    const rounds: Record<OpsVariant, LoadFigures[]> = { off: [], log: [], metrics: [] };
+    const rounds: Record<OpsVariant, LoadFigures[]> = { off: [], control: [], log: [], metrics: [] };
     for (let round = 1; round <= options.rounds; round++) {
       // The order turns each round, so neither variant always runs right after the other.
       const order = variants.map((_, index) => variants[(index + round - 1) % variants.length] as OpsVariant);
@@ -125,20 +127,31 @@ export async function opsBench(resources: Resources, options: OpsBenchOptions): 
     const perSecond = (variant: OpsVariant) => rounds[variant].map((load) => load.requestsPerSecond);
     const medians = {
       off: median(perSecond('off')),
+      control: median(perSecond('control')),
       log: median(perSecond('log')),
       metrics: median(perSecond('metrics')),
     };
     const cpu = (variant: OpsVariant) => median(rounds[variant].map(cpuMicros));
-    const cpuMicrosPerRequest = { off: cpu('off'), log: cpu('log'), metrics: cpu('metrics') };
+    const cpuMicrosPerRequest = {
+      off: cpu('off'),
+      control: cpu('control'),
+      log: cpu('log'),
+      metrics: cpu('metrics'),
+    };
     const paired = (variant: OpsVariant) =>
       median(perSecond(variant).map((value, index) => value / (perSecond('off')[index] ?? Number.NaN)));
     return {
       rounds,
       medianRequestsPerSecond: medians,
-      ratio: { log: medians.log / medians.off, metrics: medians.metrics / medians.off },
-      pairedRatio: { log: paired('log'), metrics: paired('metrics') },
+      ratio: {
+        control: medians.control / medians.off,
+        log: medians.log / medians.off,
+        metrics: medians.metrics / medians.off,
+      },
+      pairedRatio: { control: paired('control'), log: paired('log'), metrics: paired('metrics') },
       cpuMicrosPerRequest,
       cpuRatio: {
+        control: cpuMicrosPerRequest.off / cpuMicrosPerRequest.control,
         log: cpuMicrosPerRequest.off / cpuMicrosPerRequest.log,
         metrics: cpuMicrosPerRequest.off / cpuMicrosPerRequest.metrics,
       },

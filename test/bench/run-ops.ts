@@ -46,7 +46,7 @@ async function main(): Promise<number> {
   } finally {
     await resources.releaseAll();
   }
-  const row = (name: string, variant: 'off' | 'log' | 'metrics') =>
+  const row = (name: string, variant: 'off' | 'control' | 'log' | 'metrics') =>
     `  ${name.padEnd(34)} ${result.medianRequestsPerSecond[variant].toFixed(0).padStart(7)} req/s, server CPU ${result.cpuMicrosPerRequest[variant].toFixed(1)} µs a request`;
   console.log(
     `sekuire-server operations overhead, ${startedAt.toISOString()}, ${cpus().length} CPUs, load ${loadavg()[0]?.toFixed(2)} at start`,
@@ -55,8 +55,12 @@ async function main(): Promise<number> {
     `GET /api/v1/cli/status, ${SETTINGS.keys} keys (unsigned), autocannon ${SETTINGS.connections} connections, ${SETTINGS.warmupSeconds} s warmup + ${SETTINGS.durationSeconds} s, ${SETTINGS.rounds} rounds in turning order, medians`,
   );
   console.log(row('both off', 'off'));
+  console.log(row('both off again (control)', 'control'));
   console.log(row('log info, metrics off', 'log'));
   console.log(row('metrics on, log silent', 'metrics'));
+  console.log(
+    `  control / off: ${result.ratio.control.toFixed(3)} x (per-round pairs: ${result.pairedRatio.control.toFixed(3)} x; by server CPU a request: ${result.cpuRatio.control.toFixed(3)} x): the noise of this machine, this run`,
+  );
   let met = 0;
   for (const variant of ['log', 'metrics'] as const) {
     const pass = result.ratio[variant] >= TARGETS[variant];
