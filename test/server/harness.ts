@@ -12,6 +12,7 @@ import {
 } from '../../packages/server/src/domain/accounts.js';
 import { type CreatedKey, type CreateKeyInput, createApiKey } from '../../packages/server/src/domain/keys.js';
 import { type AppOptions, buildApp } from '../../packages/server/src/http/app.js';
+import { Metrics } from '../../packages/server/src/http/metrics.js';
 import { openStore } from '../../packages/server/src/store/open.js';
 import type { Engine, Store } from '../../packages/server/src/store/store.js';
 import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
@@ -87,6 +88,8 @@ export interface HarnessOptions extends Partial<AppOptions> {
   readonly watch?: boolean;
   /** PostgreSQL only: the database's LC_CTYPE (the test cluster's is C). */
   readonly ctype?: string;
+  /** Metrics of the app's own, served at /metrics (start --metrics). */
+  readonly withMetrics?: boolean;
 }
 
 export async function harness(options: HarnessOptions = {}): Promise<Harness> {
@@ -115,6 +118,7 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     now,
     logError: (message) => logged.push(message),
     passwordCost: TEST_PASSWORD_COST,
+    ...(options.withMetrics === true && { metrics: new Metrics(store), serveMetrics: true }),
     ...options,
   });
   await app.ready();

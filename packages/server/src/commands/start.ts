@@ -1,22 +1,29 @@
 // `start`: serve the API until SIGTERM or SIGINT, then close the server and the database.
+
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
+import type { InFlight } from '../http/in-flight.js';
 import { parseTrustProxy } from '../http/trust-proxy.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
 import { CommandError, UsageError } from './errors.js';
 import { parsePort } from './flags.js';
+import { type OpsOptions, opsSettings } from './ops-flags.js';
 import { loadSecret } from './secret.js';
 import { reportSecret } from './secret-notes.js';
 import { loadTlsMaterial } from './tls-files.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 5556;
-/** In-flight requests get this long after a stop signal before their connections are cut. */
-const SHUTDOWN_GRACE_MS = 2_000;
+/**
+ * In-flight requests get this long after a stop signal before their connections are cut (the
+ * port stays open for at most half of it while any is in flight). Kubernetes waits 30 s.
+ */
+const SHUTDOWN_GRACE_MS = 10_000;
 
-export interface StartOptions {
+export interface StartOptions extends OpsOptions {
   readonly host?: string;
   readonly port?: string;
   readonly db?: string;
@@ -40,6 +47,15 @@ export function defineStart(program: Command, ctx: CommandContext): void {
     .option('--secret-file <file>', 'server secret, created 0600 if missing (default <db>.secret)')
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option(
+      '--log-level <level>',
+      'JSON request log on stderr: trace, debug, info, warn, error or silent (env SEKUIRE_SERVER_LOG_LEVEL; default info)',
+    )
+    .option('--metrics', 'serve Prometheus metrics at /metrics on the API port (off by default)')
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics at /metrics on this port instead (same --host)',
+    )
     .option(
       '--allow-self-rebind',
       'let `sekuire login --rebind` move a binding at once, by the key alone (test setups only: a stolen key could then move itself)',
@@ -69,11 +85,16 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function describeListenFailure(error: NodeJS.ErrnoException, host: string, port: number): CommandError {
+function describeListenFailure(
+  error: NodeJS.ErrnoException,
+  host: string,
+  port: number,
+  flag = '--port',
+): CommandError {
   switch (error.code) {
     case 'EADDRINUSE':
       return new CommandError(
-        `Port ${port} on ${host} is already in use. Stop the other server or choose another port with --port.`,
+        `Port ${port} on ${host} is already in use. Stop the other server or choose another port with ${flag}.`,
       );
     case 'EACCES':
       return new CommandError(`Not allowed to listen on port ${port}. Use a port above 1023 or --port 0.`);
@@ -95,9 +116,12 @@ function trustedProxies(flag: string | undefined, env: string | undefined) {
   return parsed.trust;
 }
 
-async function closeGracefully(app: FastifyInstance): Promise<void> {
+async function closeGracefully(app: FastifyInstance, inFlight: InFlight): Promise<void> {
   const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   try {
+    // Still listening (and /ready answering 503) while requests are in flight: a load balancer
+    // that has not seen the 503 yet still gets answers. Then the port closes and the rest finish.
+    await inFlight.settled(SHUTDOWN_GRACE_MS / 2);
     await app.close();
   } finally {
     clearTimeout(force);
@@ -115,6 +139,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
   const target = databaseTarget(options.db, ctx.env);
   const tls = loadTlsMaterial(options.tlsCert, options.tlsKey);
   const trustProxy = trustedProxies(options.trustProxy, ctx.env.SEKUIRE_SERVER_TRUST_PROXY);
+  const ops = opsSettings(options, ctx.env);
   const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile, target);
   await reportSecret(ctx, secret);
 
@@ -122,26 +147,52 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
   // must still close cleanly.
   const stopped = ctx.stopRequested();
   // Fastify and the dashboard load here, for `start` alone: the other commands never serve.
-  const { buildApp } = await import('../http/app.js');
+  // Loaded when the server starts, not when the program is built: every other command (and a
+  // test that runs one in process) would otherwise pay for Fastify, the dashboard and prom-client.
+  const [{ buildApp }, { trackInFlight }, { Metrics }, { serveMetrics }] = await Promise.all([
+    import('../http/app.js'),
+    import('../http/in-flight.js'),
+    import('../http/metrics.js'),
+    import('../http/metrics-server.js'),
+  ]);
   await withStore(target, {}, async (store) => {
     const watching = await store.watch();
+    let stopping = false;
+    const metrics = ops.metrics.on === 'off' ? undefined : new Metrics(store);
     const app = await buildApp({
       store,
       secret: secret.secret,
       https: tls,
       allowSelfRebind: options.allowSelfRebind === true,
       ...(trustProxy !== undefined && { trustProxy }),
+      log: { level: ops.logLevel },
+      ...(metrics !== undefined && { metrics, serveMetrics: ops.metrics.on === 'main-port' }),
+      stopping: () => stopping,
     });
+    const inFlight = trackInFlight(app.server);
     try {
       await app.listen({ host, port });
     } catch (error) {
       await app.close().catch(() => undefined);
       throw describeListenFailure(error as NodeJS.ErrnoException, host, port);
     }
+    let metricsServer: Server | undefined;
+    if (metrics !== undefined && ops.metrics.on === 'port') {
+      try {
+        metricsServer = await serveMetrics(metrics, host, ops.metrics.port);
+      } catch (error) {
+        await app.close().catch(() => undefined);
+        throw describeListenFailure(error as NodeJS.ErrnoException, host, ops.metrics.port, '--metrics-port');
+      }
+    }
     const address = app.server.address() as AddressInfo;
     const origin = `${tls ? 'https' : 'http'}://${urlHost(host)}:${address.port}`;
     await ctx.stdout.write(`Listening on ${origin}\n`);
     await ctx.stdout.write(`Dashboard: ${origin}/dashboard\n`);
+    if (metricsServer !== undefined) {
+      const { port } = metricsServer.address() as AddressInfo;
+      await ctx.stdout.write(`Metrics: http://${urlHost(host)}:${port}/metrics\n`);
+    }
     if (!(await store.read.accounts.anyoneCanSignIn())) {
       await ctx.stdout.write(
         `Nobody can sign in yet. Create a user: sekuire-server create-user --db ${target.includes('://') ? '<db>' : target} --email you@example.com\n`,
@@ -159,7 +210,10 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       );
     }
     const signal = await stopped;
+    stopping = true;
     await ctx.stderr.write(`Received ${signal}, shutting down\n`);
-    await closeGracefully(app);
+    await closeGracefully(app, inFlight);
+    metricsServer?.closeAllConnections();
+    await new Promise((resolve) => metricsServer?.close(resolve) ?? resolve(undefined));
   });
 }

@@ -128,8 +128,16 @@ export type RevokeForOutcome =
   | { readonly ok: true; readonly id: string; readonly revokedAt: string }
   | { readonly ok: false; readonly reason: 'not_found' };
 
-/** Idempotent: revoking a revoked key answers when it was revoked. Every server refuses it once this resolves. */
-export function revokeKeyFor(store: Store, actor: Actor, keyId: string): Promise<RevokeForOutcome> {
+/**
+ * Idempotent: revoking a revoked key answers when it was revoked. Every server refuses it once
+ * this resolves; onConfirmed hears how long that took after the commit.
+ */
+export function revokeKeyFor(
+  store: Store,
+  actor: Actor,
+  keyId: string,
+  onConfirmed?: (seconds: number) => void,
+): Promise<RevokeForOutcome> {
   const at = actor.now.toISOString();
   return store.transaction(
     async (tx): Promise<RevokeForOutcome> => {
@@ -147,7 +155,7 @@ export function revokeKeyFor(store: Store, actor: Actor, keyId: string): Promise
       });
       return { ok: true, id: key.id, revokedAt: at };
     },
-    { invalidates: true },
+    { invalidates: true, ...(onConfirmed && { onConfirmed }) },
   );
 }
 

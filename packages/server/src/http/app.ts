@@ -15,8 +15,11 @@ import {
 } from './error-replies.js';
 import { firstValues } from './fields.js';
 import { createNodeServer, DEFAULT_TIMEOUTS, type TlsMaterial } from './http-server.js';
+import type { Metrics } from './metrics.js';
+import { installOperations } from './operations.js';
 import { keepRawBodies, proofChecker, rememberRawBody } from './proof-check.js';
 import { DEFAULT_FAILURE_LIMIT, type FailureLimit, registerFailureLimiter } from './rate-limit.js';
+import { loggerOptions, type RequestLogOptions } from './request-log.js';
 import { DEFAULT_SIGN_IN_LIMIT, type SignInLimit } from './session-auth.js';
 import type { TrustProxy } from './trust-proxy.js';
 import { webSurfaces } from './web.js';
@@ -38,10 +41,16 @@ export interface AppOptions {
   readonly connectionTimeout?: number;
   /** Serve HTTPS with this PEM certificate and key. */
   readonly https?: TlsMaterial;
-  /** Fastify's request log (method, URL, status; never headers); off by default. */
-  readonly logger?: boolean;
-  /** Where unexpected errors are reported; stderr by default. Clients only see internal_error. */
+  /** One JSON line per answered request (request-log.ts); off by default. */
+  readonly log?: RequestLogOptions;
+  /** Where unexpected errors are reported: the request log when given (silent drops them), else stderr. Clients only see internal_error. */
   readonly logError?: ErrorLog;
+  /** Count requests and outcomes here (metrics.ts). */
+  readonly metrics?: Metrics;
+  /** Serve the metrics at /metrics on this app's port. */
+  readonly serveMetrics?: boolean;
+  /** True once the server is stopping: /api/v1/ready answers 503 from then on. */
+  readonly stopping?: () => boolean;
   /** Password hashing cost for new passwords and decoys (tests lower it). */
   readonly passwordCost?: ScryptCost;
   readonly signInLimit?: SignInLimit;
@@ -77,7 +86,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = fastify({
     serverFactory: (handler) => createNodeServer(handler, timeouts, options.https),
     bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
-    logger: options.logger === true ? { level: 'info' } : false,
+    ...loggerOptions(options.log),
     // Timeouts live in createNodeServer: Fastify ignores its own when given a server factory.
     // On close, idle keep-alive connections go at once; requests already sent are still
     // answered normally (Fastify's 503 body would not be the contract's error shape).
@@ -94,7 +103,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }),
   });
 
-  installErrorReplies(app, options.logError ?? stderrLog);
+  // With a request log (even a silent one), an unexpected error goes to it, with the request's reqId.
+  const logError: ErrorLog =
+    options.logError ??
+    (options.log !== undefined
+      ? (message, request) => app.log.error(request === undefined ? {} : { reqId: request.id }, message)
+      : stderrLog);
+  installErrorReplies(app, logError);
+  const observe = installOperations(app, options);
 
   // Only JSON: other types get 400. An empty JSON body is allowed (logout needs none); the
   // routes that need one reject its absence with a message naming the field. The text is kept:
@@ -114,7 +130,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const countFailure = await registerFailureLimiter(app, options.failureLimit ?? DEFAULT_FAILURE_LIMIT);
   const now = options.now ?? (() => new Date());
-  const logError = options.logError ?? stderrLog;
   // With PostgreSQL, every instance shares one replay cache (the proof_nonces table): a recorded
   // request replayed against another instance is refused too. SQLite serves one machine, and
   // its cache stays in memory (domain/proofs.ts).
@@ -128,7 +143,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     secret: options.secret,
     now,
     countFailure,
-    checkProof: proofChecker({ store: options.store, proofs, countFailure, now }),
+    checkProof: proofChecker({ store: options.store, proofs, countFailure, now, observe }),
+    observe,
     allowSelfRebind: options.allowSelfRebind === true,
   };
   await app.register(cliApi, cliDeps);
@@ -141,6 +157,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     secret: options.secret,
     now,
     logError,
+    observe,
     signInLimit: options.signInLimit ?? DEFAULT_SIGN_IN_LIMIT,
     passwordSlots: options.passwordSlots ?? passwordSlots(DEFAULT_PASSWORD_SLOTS),
     ...(options.passwordCost !== undefined && { passwordCost: options.passwordCost }),

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { me, refresh, signIn, signOut } from '../domain/sessions.js';
 import { ApiError } from './api-error.js';
+import { identify } from './request-log.js';
 import { requireWho, type WebDeps } from './session-auth.js';
 import type { SignInGate } from './sign-in-gate.js';
 import { parseRefreshBody, parseSignInBody } from './validation.js';
@@ -38,7 +39,10 @@ export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
   app.post('/api/v1/auth/login', async (request) => {
     const body = parseSignInBody(request.body);
     const retryAfter = await gate.admit(request, body.email);
-    if (retryAfter !== undefined) throw tooManySignIns(retryAfter);
+    if (retryAfter !== undefined) {
+      deps.observe?.signedIn('rate_limited');
+      throw tooManySignIns(retryAfter);
+    }
     const outcome = await signIn(
       deps.store,
       deps.secret,
@@ -46,11 +50,17 @@ export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       deps.passwordCost,
       deps.passwordSlots,
     );
-    if (!outcome.ok && outcome.reason === 'busy') throw tooManyAtOnce();
+    if (!outcome.ok && outcome.reason === 'busy') {
+      deps.observe?.signedIn('busy');
+      throw tooManyAtOnce();
+    }
     if (!outcome.ok || !('tokens' in outcome)) {
       await gate.failed(body.email);
+      deps.observe?.signedIn('invalid_credentials');
       throw new ApiError(401, 'invalid_credentials', 'Wrong email or password.');
     }
+    deps.observe?.signedIn('ok');
+    identify(request, { user_id: outcome.user.id });
     return {
       access_token: outcome.tokens.access_token,
       token_type: 'bearer',

@@ -93,6 +93,7 @@ export const cliApi: FastifyPluginAsync<CliDeps> = async (app, deps) => {
       case 'device_mismatch':
         throw deviceMismatch(outcome.bound, outcome.sameMachine === true);
       case 'device_key_required':
+        deps.observe?.proofRefused('proof_required');
         throw new ApiError(
           401,
           'proof_required',

@@ -25,6 +25,7 @@ import { type PageKit, registerApprovalPages } from './approval-pages.js';
 import type { SignInDeps } from './auth-api.js';
 import { firstValues } from './fields.js';
 import { form } from './forms.js';
+import { identify } from './request-log.js';
 import { clearSessionCookie, setSessionCookie, type Who, who } from './session-auth.js';
 import { keyName, MAX_TEXT_LENGTH } from './validation.js';
 import { webRoot } from './web-root.js';
@@ -224,6 +225,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     if (status === 500) {
       deps.logError(
         `sekuire-server: unexpected error in ${request.method} ${request.routeOptions.url ?? '(no route)'}: ${error.stack ?? String(error)}`,
+        request,
       );
     }
     const heading = ERROR_HEADINGS[status] ?? (status >= 500 ? 'Something went wrong' : 'That did not work');
@@ -248,6 +250,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     if (email === '' || password === '') return again(400, 'Enter your email and password.');
     const retryAfter = await gate.admit(request, email);
     if (retryAfter !== undefined) {
+      deps.observe?.signedIn('rate_limited');
       return again(429, `Too many sign-in attempts. Try again in ${Math.ceil(retryAfter / 60)} min.`);
     }
     const outcome = await signIn(
@@ -258,12 +261,16 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       deps.passwordSlots,
     );
     if (!outcome.ok && outcome.reason === 'busy') {
+      deps.observe?.signedIn('busy');
       return again(503, 'Too many people are signing in at once. Try again in a moment.');
     }
     if (!outcome.ok || !('cookie' in outcome)) {
       await gate.failed(email);
+      deps.observe?.signedIn('invalid_credentials');
       return again(401, 'Wrong email or password');
     }
+    deps.observe?.signedIn('ok');
+    identify(request, { user_id: outcome.user.id });
     setSessionCookie(reply, outcome.cookie, outcome.expiresAt);
     gate.remember(reply, email);
     return reply.redirect(next, 303);
@@ -392,6 +399,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       deps.store,
       actor(signedIn, request),
       (request.params as { id: string }).id,
+      (seconds) => deps.observe?.revocationConfirmed(seconds),
     );
     if (!outcome.ok) throw noSuchKey();
     return reply.redirect(`${KEYS_TAB}&done=revoked`, 303);

@@ -4,7 +4,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { StoreError } from '../store/errors.js';
 import { ApiError } from './api-error.js';
 
-export type ErrorLog = (message: string) => void;
+/** `request`, when there is one, lets the line name the request it belongs to. */
+export type ErrorLog = (message: string, request?: FastifyRequest) => void;
 
 export const NO_STORE = 'no-store';
 
@@ -83,6 +84,7 @@ export function installErrorReplies(app: FastifyInstance, log: ErrorLog): void {
       `sekuire-server: unexpected error in ${request.method} ${request.routeOptions.url ?? '(no route)'}: ${
         error.stack ?? String(error)
       }`,
+      request,
     );
     return send(reply, new ApiError(500, 'internal_error', 'Internal server error.'));
   });

@@ -6,13 +6,16 @@ import { StoreError } from '../store/errors.js';
 import type { KeyState } from '../store/key-cache.js';
 import type { Store } from '../store/store.js';
 import { ApiError } from './api-error.js';
+import type { Observer } from './observer.js';
 import type { FailureCounter } from './rate-limit.js';
+import { identify } from './request-log.js';
 
 export interface KeyAuthDeps {
   readonly store: Store;
   readonly secret: Buffer;
   readonly now: () => Date;
   readonly countFailure: FailureCounter;
+  readonly observe?: Observer;
 }
 
 /** X-API-Key, else `Authorization: Bearer <key>`; undefined when neither is there. */
@@ -34,7 +37,9 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
 export async function authenticate(request: FastifyRequest, deps: KeyAuthDeps): Promise<KeyState> {
   const now = deps.now();
   const check = await checkKey(deps.store, deps.secret, presentedKey(request.headers), now);
+  deps.observe?.keyChecked(check.ok ? 'valid' : check.reason);
   if (check.ok) {
+    identify(request, { key_id: check.state.record.key.id });
     try {
       await recordKeyUse(deps.store, check.state, now);
     } catch (error) {

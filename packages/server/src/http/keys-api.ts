@@ -132,7 +132,9 @@ export const keysApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   });
 
   app.delete('/api/v1/keys/:id', changes, async (request) => {
-    const outcome = await revokeKeyFor(deps.store, actor(request), id(request));
+    const outcome = await revokeKeyFor(deps.store, actor(request), id(request), (seconds) =>
+      deps.observe?.revocationConfirmed(seconds),
+    );
     if (!outcome.ok) throw notFound('key');
     return { id: outcome.id, status: 'revoked', revoked_at: outcome.revokedAt };
   });

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ExpectedKey, ProofVerifier } from '../domain/proofs.js';
 import type { Store } from '../store/store.js';
 import { ApiError } from './api-error.js';
+import type { Observer } from './observer.js';
 import type { FailureCounter } from './rate-limit.js';
 import { DEVICE_HEADER } from './validation.js';
 
@@ -22,6 +23,7 @@ export interface ProofDeps {
   readonly proofs: ProofVerifier;
   readonly countFailure: FailureCounter;
   readonly now: () => Date;
+  readonly observe?: Observer;
 }
 
 /** At most one audit event per key and refusal a minute: a flood must not become a flood of writes. */
@@ -96,6 +98,7 @@ async function requireProof(
     expected,
   );
   if (verdict.ok) return;
+  deps.observe?.proofRefused(verdict.code);
   if (keyId !== null) await auditRefusal(request, deps, lastAudited, keyId, verdict.code);
   const limited = await deps.countFailure(request);
   if (limited.limited) {

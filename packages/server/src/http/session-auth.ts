@@ -7,6 +7,8 @@ import type { ScryptCost } from '../domain/passwords.js';
 import { type Authenticated, authenticateToken } from '../domain/sessions.js';
 import type { Store } from '../store/store.js';
 import { ApiError } from './api-error.js';
+import type { Observer } from './observer.js';
+import { identify } from './request-log.js';
 import { overHttps } from './scheme.js';
 
 export interface SignInLimit {
@@ -25,7 +27,8 @@ export const DEFAULT_SIGN_IN_LIMIT: SignInLimit = { perAddress: 30, perAccount: 
 export interface WebDeps {
   readonly store: Store;
   /** Where unexpected errors are reported (the app's error log). */
-  readonly logError: (message: string) => void;
+  readonly logError: (message: string, request?: FastifyRequest) => void;
+  readonly observe?: Observer;
   readonly secret: Buffer;
   readonly now: () => Date;
   readonly passwordCost?: ScryptCost;
@@ -60,13 +63,19 @@ export function resolveSessions(app: FastifyInstance, deps: WebDeps): void {
     const bearer = authorization === undefined ? undefined : /^Bearer[ \t]+(\S+)$/i.exec(authorization)?.[1];
     if (bearer !== undefined) {
       const who = await authenticateToken(deps.store, deps.secret, 'access', bearer, deps.now());
-      if (who !== undefined) request.setDecorator<Who>(WHO, { ...who, via: 'bearer' });
+      if (who !== undefined) {
+        request.setDecorator<Who>(WHO, { ...who, via: 'bearer' });
+        identify(request, { user_id: who.user.id });
+      }
       return;
     }
     const cookie = request.cookies[sessionCookieName(overHttps(request))];
     if (cookie === undefined) return;
     const who = await authenticateToken(deps.store, deps.secret, 'cookie', cookie, deps.now());
-    if (who !== undefined) request.setDecorator<Who>(WHO, { ...who, via: 'cookie' });
+    if (who !== undefined) {
+      request.setDecorator<Who>(WHO, { ...who, via: 'cookie' });
+      identify(request, { user_id: who.user.id });
+    }
   });
 }
 

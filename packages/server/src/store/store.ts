@@ -18,6 +18,19 @@ export interface TransactionOptions {
   readonly invalidates?: boolean;
   /** Servers that did not confirm in time; they catch up by themselves (README, "Two engines"). */
   readonly onUnconfirmed?: (servers: readonly string[]) => void;
+  /**
+   * With invalidates: the seconds from the commit until every running server confirmed (or the
+   * wait for the silent ones ended), for sekuire_revocation_confirm_seconds.
+   */
+  readonly onConfirmed?: (seconds: number) => void;
+}
+
+/** The database connections of this process, for sekuire_db_pool_connections. */
+export interface ConnectionCounts {
+  /** The pool's size (SQLite: its one connection). */
+  readonly max: number;
+  /** Transactions and statements under way, at most max (more wait or share a connection). */
+  readonly inUse: number;
 }
 
 /** How a serving instance learns of changes made elsewhere; `start` prints it. */
@@ -44,5 +57,16 @@ export interface Store {
   updateCached(digest: Buffer, change: (state: KeyState) => KeyState): void;
   /** For `start`: begin hearing about changes other processes make. */
   watch(): Promise<Watching>;
+  /**
+   * Resolves when the database answers (SQLite: and the file at its path is still the one
+   * open); throws StoreError('unavailable') otherwise. For /api/v1/ready.
+   */
+  ping(): Promise<void>;
+  /**
+   * Whether changes committed elsewhere reach this instance the moment they commit: PostgreSQL's
+   * LISTEN connection is up and its lease held; SQLite's socket is open. False before watch().
+   */
+  listening(): boolean;
+  connections(): ConnectionCounts;
   close(): Promise<void>;
 }

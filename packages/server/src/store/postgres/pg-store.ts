@@ -5,7 +5,7 @@ import { StoreError } from '../errors.js';
 import { createKeyCache, type KeyState } from '../key-cache.js';
 import { queries } from '../queries/index.js';
 import type { Sql, SqlValue, TxSql } from '../sql.js';
-import type { Store, TransactionOptions, Tx, Watching } from '../store.js';
+import type { ConnectionCounts, Store, TransactionOptions, Tx, Watching } from '../store.js';
 import { CacheListener, CHANNEL, LEASE_MS } from './listener.js';
 import { MIGRATIONS } from './migrations.js';
 import { openFailure, storeFailure } from './pg-errors.js';
@@ -41,14 +41,22 @@ export function numbered(text: string): string {
   return converted;
 }
 
-function executor(connection: postgres.Sql | postgres.TransactionSql): Sql {
+/** Work under way on a pool: statements outside transactions and whole transactions. */
+interface Busy {
+  count: number;
+}
+
+function executor(connection: postgres.Sql | postgres.TransactionSql, busy?: Busy): Sql {
   const query = async <T>(text: string, params: readonly SqlValue[]) => {
+    if (busy !== undefined) busy.count++;
     try {
       return (await connection.unsafe(numbered(text), params as postgres.ParameterOrJSON<never>[], {
         prepare: true,
       })) as unknown as T[] & { count: number };
     } catch (error) {
       throw storeFailure(error);
+    } finally {
+      if (busy !== undefined) busy.count--;
     }
   };
   return {
@@ -129,13 +137,14 @@ class PostgresStore implements Store {
   private readonly base: Sql;
   private readonly cache;
   private listener: CacheListener | undefined;
+  private readonly busy: Busy = { count: 0 };
 
   constructor(
     private readonly connection: postgres.Sql,
     private readonly url: string,
     readonly where: string,
   ) {
-    this.base = executor(connection);
+    this.base = executor(connection, this.busy);
     this.read = queries(this.base);
     this.cache = createKeyCache(
       async (digest): Promise<KeyState | undefined> => {
@@ -152,6 +161,7 @@ class PostgresStore implements Store {
   async transaction<T>(fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     let epoch: string | undefined;
     let result: T;
+    this.busy.count++;
     try {
       result = (await this.connection.begin(async (connection) => {
         const inside = executor(connection);
@@ -167,10 +177,14 @@ class PostgresStore implements Store {
       })) as T;
     } catch (error) {
       throw storeFailure(error);
+    } finally {
+      this.busy.count--;
     }
     if (epoch !== undefined) {
+      const committed = performance.now();
       this.cache.clear();
       await this.awaitAcknowledgements(epoch, options);
+      options.onConfirmed?.((performance.now() - committed) / 1000);
     }
     return result;
   }
@@ -216,6 +230,18 @@ class PostgresStore implements Store {
     this.listener = listener;
     await listener.start();
     return { mode: 'listen' };
+  }
+
+  async ping(): Promise<void> {
+    await this.base.get('SELECT 1 AS one');
+  }
+
+  listening(): boolean {
+    return this.listener?.usable() === true;
+  }
+
+  connections(): ConnectionCounts {
+    return { max: POOL_SIZE, inUse: Math.min(this.busy.count, POOL_SIZE) };
   }
 
   async close(): Promise<void> {

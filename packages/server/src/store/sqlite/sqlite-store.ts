@@ -1,11 +1,12 @@
 // The embedded engine: one better-sqlite3 connection (WAL), with writes pushed to running servers.
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, type Stats, statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import { createKeyCache, type KeyState } from '../key-cache.js';
 import { queries } from '../queries/index.js';
 import type { SqlValue, TxSql } from '../sql.js';
-import type { Store, TransactionOptions, Tx, Watching } from '../store.js';
+import type { ConnectionCounts, Store, TransactionOptions, Tx, Watching } from '../store.js';
 import { MIGRATIONS } from './migrations.js';
 import { listenForPushes, type PushListener, pushInvalidation } from './push.js';
 
@@ -106,7 +107,7 @@ export function openSqliteStore(path: string, options: SqliteOptions = {}): Stor
     if (error instanceof StoreError) throw error;
     throw describeOpenFailure(path, error, mustExist);
   }
-  return new SqliteStore(db, path);
+  return new SqliteStore(db, path, statSync(path));
 }
 
 class SqliteStore implements Store {
@@ -127,6 +128,8 @@ class SqliteStore implements Store {
   constructor(
     private readonly db: Database.Database,
     readonly where: string,
+    /** The file as opened: a file removed or replaced at that path is not this database any more. */
+    private readonly opened: Stats,
   ) {
     const outside = {
       all: <T>(text: string, params: readonly SqlValue[] = []) =>
@@ -202,8 +205,10 @@ class SqliteStore implements Store {
   async transaction<T>(fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
     const result = await this.exclusive(() => this.runTransaction(fn));
     if (options.invalidates) {
+      const committed = performance.now();
       this.cache.clear();
       const report = await pushInvalidation(this.where, PUSH_TIMEOUT_MS, this.push?.path);
+      options.onConfirmed?.((performance.now() - committed) / 1000);
       if (report.unconfirmed.length > 0) options.onUnconfirmed?.(report.unconfirmed);
     }
     return result;
@@ -251,6 +256,28 @@ class SqliteStore implements Store {
       mode: 'poll-every-request',
       note: `Note: no socket could be made beside ${this.where}, so the database is checked for changes on every request (slower).`,
     };
+  }
+
+  async ping(): Promise<void> {
+    let now: Stats;
+    try {
+      now = statSync(this.where);
+    } catch (error) {
+      throw new StoreError('unavailable', `The database file ${this.where} is gone.`, { cause: error });
+    }
+    // The open connection would go on writing to a removed file, which nothing else can see.
+    if (now.ino !== this.opened.ino || now.dev !== this.opened.dev) {
+      throw new StoreError('unavailable', `The database file ${this.where} was replaced.`);
+    }
+    await this.alone(() => this.statement('SELECT 1').get());
+  }
+
+  listening(): boolean {
+    return this.push !== undefined;
+  }
+
+  connections(): ConnectionCounts {
+    return { max: 1, inUse: this.pending > 0 ? 1 : 0 };
   }
 
   async close(): Promise<void> {
