@@ -162,6 +162,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
     const app = await buildApp({
       store,
       secret: secret.secret,
+      olderSecrets: secret.older,
       https: tls,
       allowSelfRebind: options.allowSelfRebind === true,
       ...(trustProxy !== undefined && { trustProxy }),
