@@ -69,6 +69,8 @@ export function defineStart(program: Command, ctx: CommandContext): void {
       '\nThe first line on stdout is "Listening on http://HOST:PORT" (https:// with TLS).\n' +
         'SEKUIRE_SERVER_SECRET (at least 32 hex characters; openssl rand -hex 32 makes one) replaces the secret file;\n' +
         'with a postgres:// database give every instance the same one (or the same --secret-file).\n' +
+        'Several secrets, newest first and comma-separated, rotate it: sekuire-server rotate-secret --help.\n' +
+        'A postgres:// URL may carry pool_max, statement_timeout, sslmode and sslrootcert (docs/SERVER.md).\n' +
         'Remote CLIs send keys only over https: serve on a non-loopback address with --tls-cert and --tls-key\n' +
         '(or behind a TLS proxy).',
     )
