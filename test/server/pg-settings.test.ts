@@ -7,7 +7,13 @@ import { StoreError } from '../../packages/server/src/store/errors.js';
 import { openStore } from '../../packages/server/src/store/open.js';
 import { pgSettings } from '../../packages/server/src/store/postgres/url-settings.js';
 import { describeOnPostgres } from '../helpers/engines.js';
-import { createDatabase, dropDatabase } from '../helpers/postgres.js';
+import {
+  type Cluster,
+  createDatabase,
+  dropDatabase,
+  startCluster,
+  stopCluster,
+} from '../helpers/postgres.js';
 import { rawSql } from '../helpers/raw-sql.js';
 import { runServer } from '../helpers/server-commands.js';
 import { selfSignedCert } from '../helpers/tls.js';
@@ -97,15 +103,16 @@ describe('the settings read from the URL', () => {
     const ca =
       full.settings.tls !== false && typeof full.settings.tls === 'object' ? full.settings.tls.ca : undefined;
     expect(String(ca)).toContain('-----BEGIN CERTIFICATE-----');
-    expect(full.settings.tls).toEqual({ rejectUnauthorized: true, ca });
+    expect(full.settings.tls).toEqual({ rejectUnauthorized: true, host: '127.0.0.1', ca });
     expect(chain.settings.tls).toEqual({
       rejectUnauthorized: true,
+      host: '127.0.0.1',
       ca,
       checkServerIdentity: expect.any(Function),
     });
     expect(pgSettings(`${BASE}?sslmode=verify-full`)).toEqual({
       ok: true,
-      settings: { url: BASE, poolMax: 10, tls: { rejectUnauthorized: true } },
+      settings: { url: BASE, poolMax: 10, tls: { rejectUnauthorized: true, host: '127.0.0.1' } },
     });
     expect(pgSettings(`${BASE}?sslmode=disable`)).toEqual({
       ok: true,
@@ -153,3 +160,59 @@ describeOnPostgres('pool_max and statement_timeout on the test cluster', () => {
     }
   });
 });
+
+describeOnPostgres(
+  'TLS to PostgreSQL (a cluster of its own, with ssl=on and a throwaway certificate)',
+  () => {
+    let cluster: Cluster | undefined;
+    afterEach(async () => {
+      if (cluster !== undefined) await stopCluster(cluster).catch(() => undefined);
+      cluster = undefined;
+    });
+
+    /** The outcome of opening the store at `url`: the connections it holds over TLS, or the error. */
+    async function open(url: string, admin: string): Promise<string> {
+      let store: Awaited<ReturnType<typeof openStore>>;
+      try {
+        store = await openStore(url);
+      } catch (error) {
+        return error instanceof StoreError ? `${error.kind}: ${error.message}` : String(error);
+      }
+      const raw = rawSql(admin);
+      try {
+        await store.ping();
+        const [row] = await raw.all<{ tls: number; clear: number }>(
+          `SELECT count(*) FILTER (WHERE s.ssl)::int AS tls, count(*) FILTER (WHERE NOT s.ssl)::int AS clear
+         FROM pg_stat_ssl s JOIN pg_stat_activity a ON a.pid = s.pid WHERE a.application_name = 'sekuire-server'`,
+        );
+        return `open: ${row?.tls} over TLS, ${row?.clear} in clear`;
+      } finally {
+        await raw.close();
+        await store.close();
+      }
+    }
+
+    it('verify-full with the CA connects over TLS; a wrong CA or host name is refused; verify-ca skips the name', async () => {
+      if (inject('postgres') === null) return;
+      const server = selfSignedCert(mkdtempSync(join(dir, 'server-')), ['127.0.0.1']);
+      const stranger = selfSignedCert(mkdtempSync(join(dir, 'stranger-')), ['127.0.0.1']);
+      cluster = await startCluster(server);
+      const target = await createDatabase(cluster.adminUrl);
+      const byName = target.replace('@127.0.0.1:', '@localhost:');
+      const where = (url: string) => url.replace(/\?.*$/, '');
+      expect(await open(`${target}?sslmode=verify-full&sslrootcert=${server.cert}`, cluster.adminUrl)).toBe(
+        'open: 1 over TLS, 0 in clear',
+      );
+      expect(await open(`${target}?sslmode=disable`, cluster.adminUrl)).toBe('open: 0 over TLS, 1 in clear');
+      expect(await open(`${target}?sslmode=verify-full&sslrootcert=${stranger.cert}`, cluster.adminUrl)).toBe(
+        `open: Cannot use the PostgreSQL database ${where(target)}?sslmode=verify-full&sslrootcert=${stranger.cert}: self-signed certificate`,
+      );
+      expect(await open(`${byName}?sslmode=verify-full&sslrootcert=${server.cert}`, cluster.adminUrl)).toBe(
+        `open: Cannot use the PostgreSQL database ${where(byName)}?sslmode=verify-full&sslrootcert=${server.cert}: Hostname/IP does not match certificate's altnames: Host: localhost. is not cert's CN: 127.0.0.1`,
+      );
+      expect(await open(`${byName}?sslmode=verify-ca&sslrootcert=${server.cert}`, cluster.adminUrl)).toBe(
+        'open: 1 over TLS, 0 in clear',
+      );
+    });
+  },
+);

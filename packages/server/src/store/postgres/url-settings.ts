@@ -89,6 +89,9 @@ export function pgSettings(url: string): PgSettingsOutcome {
   else {
     tls = {
       rejectUnauthorized: true,
+      // The name the certificate must carry: the driver gives none for an IP address (SNI
+      // takes no addresses), and Node would then check it against "localhost".
+      host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
       ...(ca === undefined ? {} : { ca }),
       // verify-ca: the chain is checked, the host name is not (libpq's meaning).
       ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),
