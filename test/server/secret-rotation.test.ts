@@ -165,12 +165,31 @@ forEachEngine((engine) => {
 
   it('an older secret nothing depends on any more: rotate-secret says it can be dropped', async () => {
     h = await harness({ engine, secret: B });
-    await createApiKey(h.store, B, { email: 'ada@example.com', environment: 'test' }, h.now());
+    const created = await createApiKey(
+      h.store,
+      B,
+      { email: 'ada@example.com', environment: 'test' },
+      h.now(),
+    );
     expect(await rotateSecret(`${B_HEX},${A_HEX}`)).toEqual({
       code: 0,
       stdout: `${B_ID} newest: 1 key, 0 sessions (0 tokens)\n${A_ID} older: nothing depends on it any more; it can be dropped.\n`,
       stderr: '',
     });
+    const json = await runServer(['rotate-secret', '--db', h.target, '--json'], {
+      env: { SEKUIRE_SERVER_SECRET: `${B_HEX},${A_HEX}` },
+      now: h.now,
+    });
+    expect(JSON.parse(json.stdout)).toEqual([
+      {
+        id: B_ID,
+        role: 'newest',
+        keys: [{ id: created.key.id, masked: created.key.masked, name: 'CLI key' }],
+        sessions: 0,
+        tokens: 0,
+      },
+      { id: A_ID, role: 'older', keys: [], sessions: 0, tokens: 0 },
+    ]);
   });
   it('SEKUIRE_SERVER_SECRET with a wrong or repeated secret in the list: one line, exit 2', async () => {
     h = await harness({ engine, secret: B });
