@@ -191,6 +191,25 @@ forEachEngine((engine) => {
       { id: A_ID, role: 'older', keys: [], sessions: 0, tokens: 0 },
     ]);
   });
+  it('a key from before secret ids were recorded counts under every older secret, and gets its record on use', async () => {
+    h = await harness({ engine, secret: A });
+    await h.createUser({ email: 'ada@example.com' });
+    const old = await createApiKey(h.store, A, { email: 'ada@example.com', environment: 'test' }, h.now());
+    await h.sql.run('UPDATE api_keys SET secret_id = NULL WHERE id = ?', [old.key.id]);
+    const C_HEX = 'c3'.repeat(32);
+    const C_ID = secretId(Buffer.from(C_HEX, 'hex'));
+    const unrecorded = `1 key, 0 sessions (0 tokens) still depend on it; dropping it now would revoke 1 key and sign out 0 sessions.\n  ${old.key.id}  ${old.key.masked}  CLI key\n`;
+    expect((await rotateSecret(A_HEX)).stdout).toBe(`${A_ID} newest: 1 key, 0 sessions (0 tokens)\n`);
+    expect((await rotateSecret(`${B_HEX},${A_HEX},${C_HEX}`)).stdout).toBe(
+      `${B_ID} newest: 0 keys, 0 sessions (0 tokens)\n${A_ID} older: ${unrecorded}${C_ID} older: ${unrecorded}`,
+    );
+    expect((await h.login(old.apiKey.value, FP_A)).statusCode).toBe(200);
+    expect((await whoami(await instance(B, [A]), old.apiKey.value)).statusCode).toBe(200);
+    expect((await rotateSecret(`${B_HEX},${A_HEX},${C_HEX}`)).stdout).toBe(
+      `${B_ID} newest: 1 key, 0 sessions (0 tokens)\n${A_ID} older: nothing depends on it any more; it can be dropped.\n${C_ID} older: nothing depends on it any more; it can be dropped.\n`,
+    );
+  });
+
   it('SEKUIRE_SERVER_SECRET with a wrong or repeated secret in the list: one line, exit 2', async () => {
     h = await harness({ engine, secret: B });
     for (const secrets of [`${B_HEX},xyz`, `${B_HEX},${B_HEX}`, `${B_HEX},`]) {

@@ -40,19 +40,17 @@ export async function checkKey(
   const wellFormed = isWellFormed(text);
   const found = await findKey(store, secrets, text.trim());
   if (!wellFormed || found === undefined) return { ok: false, reason: 'unknown' };
-  let { state } = found;
-  if (found.under !== secrets[0]) {
-    const digest = keyDigest(secrets[0], text.trim());
-    // One statement: a request racing this one finds the row under one digest or the other.
-    // Every other instance learns of it as of any change to a digest (and finds it either way).
-    await store.read.keys.redigest(state.record.digest, digest, secretId(secrets[0]));
-    state = { ...state, record: { ...state.record, digest } };
-  }
+  const { state } = found;
   const status = keyStatus(state.record.key, now);
   if (status === 'revoked') return { ok: false, reason: 'revoked' };
   if (status === 'expired')
     return { ok: false, reason: 'expired', expiresAt: state.record.key.expires_at ?? '' };
-  return { ok: true, state };
+  if (found.under === secrets[0]) return { ok: true, state };
+  const digest = keyDigest(secrets[0], text.trim());
+  // One statement: a request racing this one finds the row under one digest or the other.
+  // Every other instance learns of it as of any change to a digest (and finds it either way).
+  await store.read.keys.redigest(state.record.digest, digest, secretId(secrets[0]));
+  return { ok: true, state: { ...state, record: { ...state.record, digest } } };
 }
 
 async function findKey(

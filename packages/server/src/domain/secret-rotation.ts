@@ -22,10 +22,10 @@ export interface SecretDependents {
 
 /**
  * Per secret, newest first, then any that made digests but is not listed. A row from before
- * secret ids were recorded (migration 9) counts under the oldest listed secret: there was one
- * secret then, and while those rows work it is still listed, last unless someone added an
- * older one (then they are counted where dropping would matter least, never where it would
- * revoke unseen).
+ * secret ids were recorded (migration 9) was made under the one secret of its day, which
+ * nobody can name now: it counts under every older secret (under the only one when one is
+ * listed), so that no older secret is called droppable while such a row may depend on it. A
+ * key or token found under an older secret gets its record when it is digested anew.
  */
 export async function secretDependents(
   store: Store,
@@ -34,8 +34,8 @@ export async function secretDependents(
 ): Promise<SecretDependents[]> {
   const at = now.toISOString();
   const ids = secrets.map(secretId);
-  const oldest = ids[ids.length - 1] as string;
-  const owner = (id: string | null): string => id ?? oldest;
+  const unrecorded = ids.length === 1 ? ids : ids.slice(1);
+  const owners = (id: string | null): readonly string[] => (id === null ? unrecorded : [id]);
   const result = new Map<string, { keys: DependentKey[]; sessions: Set<string>; tokens: number }>();
   const entry = (id: string) => {
     let found = result.get(id);
@@ -47,12 +47,15 @@ export async function secretDependents(
   };
   for (const id of ids) entry(id);
   for (const key of await store.read.keys.workingBySecret(at)) {
-    entry(owner(key.secret_id)).keys.push({ id: key.id, masked: key.masked, name: key.name });
+    for (const id of owners(key.secret_id))
+      entry(id).keys.push({ id: key.id, masked: key.masked, name: key.name });
   }
   for (const token of await store.read.sessions.workingTokensBySecret(at)) {
-    const found = entry(owner(token.secret_id));
-    found.sessions.add(token.session_id);
-    found.tokens++;
+    for (const id of owners(token.secret_id)) {
+      const found = entry(id);
+      found.sessions.add(token.session_id);
+      found.tokens++;
+    }
   }
   return [...result].map(([id, found], index) => ({
     id,
