@@ -39,6 +39,13 @@ it('a restart with "new,old" in the secret file keeps the session, which moves t
 
   writeFileSync(secretFile, `${B_HEX},${A_HEX}\n`);
   server = await startServer({ database, secretFile });
+  // stderr and stdout are two pipes: the line written before "Listening on" may arrive after it.
+  for (let waited = 0; !server.stderr().includes('Server secrets') && waited < 5_000; waited += 20) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  expect(server.stderr()).toContain(
+    `Server secrets, newest first: ${secretId(Buffer.from(B_HEX, 'hex'))}, ${secretId(Buffer.from(A_HEX, 'hex'))} (new digests under ${secretId(Buffer.from(B_HEX, 'hex'))}; what the older ones made moves to it on use).\n`,
+  );
   const me = await fetch(`${server.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } });
   expect(me.status).toBe(200);
   const report = await runServer(['rotate-secret', '--db', database, '--secret-file', secretFile]);

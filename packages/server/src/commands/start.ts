@@ -12,7 +12,7 @@ import { CommandError, UsageError } from './errors.js';
 import { parsePort } from './flags.js';
 import { type OpsOptions, opsSettings } from './ops-flags.js';
 import { loadSecret } from './secret.js';
-import { reportSecret } from './secret-notes.js';
+import { reportSecret, reportSecretIds } from './secret-notes.js';
 import { loadTlsMaterial } from './tls-files.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -144,6 +144,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
   const ops = opsSettings(options, ctx.env);
   const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile, target);
   await reportSecret(ctx, secret);
+  await reportSecretIds(ctx, secret);
 
   // Listen for the signal before listening on the port: a stop right after the first line
   // must still close cleanly.
