@@ -1,7 +1,7 @@
 // A throwaway PostgreSQL cluster for tests: initdb + pg_ctl in a temp directory, on 127.0.0.1 only.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +69,11 @@ async function pgCtl(cluster: Pick<Cluster, 'bin' | 'dir'>, args: string[]): Pro
   await run(command, full, { timeout: 60_000 });
 }
 
-export async function startCluster(): Promise<Cluster> {
+/**
+ * A new cluster of its own. `tls`: served with this certificate and key as well as in clear
+ * (`ssl=on`); copied into the cluster's directory, owned by the cluster's owner.
+ */
+export async function startCluster(tls?: { readonly cert: string; readonly key: string }): Promise<Cluster> {
   const bin = findPostgresBin();
   if (bin === undefined) {
     throw new Error(
@@ -81,6 +85,20 @@ export async function startCluster(): Promise<Cluster> {
     const { stdout } = await run('id', ['-u', 'postgres']);
     const { stdout: group } = await run('id', ['-g', 'postgres']);
     chownSync(dir, Number(stdout.trim()), Number(group.trim()));
+  }
+  let tlsOptions = '';
+  if (tls !== undefined) {
+    const cert = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    copyFileSync(tls.cert, cert);
+    copyFileSync(tls.key, key);
+    chmodSync(key, 0o600);
+    if (userInfo().uid === 0) {
+      const { stdout } = await run('id', ['-u', 'postgres']);
+      const { stdout: group } = await run('id', ['-g', 'postgres']);
+      for (const file of [cert, key]) chownSync(file, Number(stdout.trim()), Number(group.trim()));
+    }
+    tlsOptions = ` -c ssl=on -c ssl_cert_file=${cert} -c ssl_key_file=${key}`;
   }
   const [initdb, initArgs] = asClusterOwner(join(bin, 'initdb'), [
     '-D',
@@ -100,7 +118,7 @@ export async function startCluster(): Promise<Cluster> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
     // Only 127.0.0.1 and a socket in the temp directory; fsync off: a test cluster needs no durability.
-    const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=200`;
+    const options = `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c fsync=off -c full_page_writes=off -c max_connections=200${tlsOptions}`;
     try {
       await pgCtl(cluster, ['-o', options, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
       return { ...cluster, port, options, adminUrl: `postgres://${SUPERUSER}@127.0.0.1:${port}/postgres` };

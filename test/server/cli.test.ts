@@ -146,7 +146,7 @@ describe('create-key', () => {
     });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toBe(
-      'error: SEKUIRE_SERVER_SECRET must be at least 32 hexadecimal characters (an even number); make one with: openssl rand -hex 32\n',
+      'error: SEKUIRE_SERVER_SECRET must be at least 32 hexadecimal characters (an even number), or several such, newest first, separated by commas; make one with: openssl rand -hex 32\n',
     );
   });
 

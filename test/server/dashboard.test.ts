@@ -508,6 +508,7 @@ describe('pages', () => {
         await tx.keys.insert({
           id: `key_${String(i).padStart(16, '0')}`,
           digest: Buffer.alloc(32, i % 256).fill(Math.floor(i / 256), 0, 1),
+          secret_id: '00000000',
           masked: 'sk_test_abc...xyz',
           environment: 'test',
           type: 'client',

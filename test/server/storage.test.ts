@@ -109,10 +109,32 @@ describe('server secret', () => {
   it('SEKUIRE_SERVER_SECRET wins over the file and must be 32+ hex characters', () => {
     const hex = randomBytes(32).toString('hex');
     const fromEnv = loadSecret(` ${hex}\n`, join(dir, 'never.secret'), 'unused.db');
-    expect(fromEnv).toEqual({ secret: Buffer.from(hex, 'hex'), created: false });
+    expect(fromEnv).toEqual({ secret: Buffer.from(hex, 'hex'), older: [], created: false });
     expect(existsSync(join(dir, 'never.secret'))).toBe(false);
     for (const bad of ['abc', 'z'.repeat(64), 'a'.repeat(33), 'a'.repeat(30)]) {
       expect(() => loadSecret(bad, join(dir, 'never.secret'), 'unused.db')).toThrow(UsageError);
+    }
+  });
+
+  it('several secrets, newest first, from the variable or the file; a repeated or empty one is refused', () => {
+    const [a, b, c] = [randomBytes(32), randomBytes(16), randomBytes(32)].map((secret) =>
+      secret.toString('hex'),
+    );
+    expect(loadSecret(` ${a} ,\n${b},${c}`, undefined, 'unused.db')).toEqual({
+      secret: Buffer.from(a as string, 'hex'),
+      older: [Buffer.from(b as string, 'hex'), Buffer.from(c as string, 'hex')],
+      created: false,
+    });
+    const file = join(dir, 'db.secret');
+    writeFileSync(file, `${a},${b}\n`, { mode: 0o600 });
+    expect(loadSecret(undefined, file, 'unused.db')).toEqual({
+      secret: Buffer.from(a as string, 'hex'),
+      older: [Buffer.from(b as string, 'hex')],
+      file,
+      created: false,
+    });
+    for (const bad of [`${a},${a}`, `${a},`, `,${a}`, `${a},,${b}`]) {
+      expect(() => loadSecret(bad, undefined, 'unused.db')).toThrow(UsageError);
     }
   });
 

@@ -1,6 +1,7 @@
 // Opens the store a command names with --db, and turns the store's failures into the command's.
 import { StoreError } from '../store/errors.js';
 import { isPostgresUrl, openStore } from '../store/open.js';
+import { pgSettings } from '../store/postgres/url-settings.js';
 import type { Store } from '../store/store.js';
 import type { CommandContext } from './context.js';
 import { CommandError, UsageError } from './errors.js';
@@ -16,6 +17,11 @@ export function databaseTarget(flag: string | undefined, env: CommandContext['en
     throw new UsageError(
       `--db takes a SQLite file path or a postgres:// URL, not a ${target.split(':')[0]}:// URL.`,
     );
+  }
+  if (isPostgresUrl(target)) {
+    // A wrong pool_max, statement_timeout, sslmode or sslrootcert is the user's to fix (exit 2).
+    const settings = pgSettings(target);
+    if (!settings.ok) throw new UsageError(settings.problem);
   }
   return target;
 }

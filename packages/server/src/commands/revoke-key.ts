@@ -6,7 +6,7 @@ import { keyIdOf, type RevokeOutcome, revokeApiKey } from '../domain/keys.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, reportUnconfirmed, withStore } from './database.js';
 import { CommandError } from './errors.js';
-import { loadSecret } from './secret.js';
+import { allSecrets, loadSecret } from './secret.js';
 import { reportSecret } from './secret-notes.js';
 
 export interface RevokeKeyOptions {
@@ -51,7 +51,7 @@ export async function runRevokeKey(ctx: CommandContext, options: RevokeKeyOption
     if (givenKey) {
       const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile, target);
       await reportSecret(ctx, secret);
-      const found = await keyIdOf(store, secret.secret, options.id);
+      const found = await keyIdOf(store, allSecrets(secret), options.id);
       if (found === undefined) return { status: 'not_found' };
       id = found;
     }

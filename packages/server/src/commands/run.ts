@@ -7,6 +7,7 @@ import { defineCreateUser } from './create-user.js';
 import { CommandError, UsageError } from './errors.js';
 import { defineListKeys } from './list-keys.js';
 import { defineRevokeKey } from './revoke-key.js';
+import { defineRotateSecret } from './rotate-secret.js';
 import { defineStart } from './start.js';
 import { defineUnbind } from './unbind.js';
 
@@ -32,6 +33,7 @@ function program(ctx: CommandContext): Command {
   defineUnbind(root, ctx);
   defineListKeys(root, ctx);
   defineAudit(root, ctx);
+  defineRotateSecret(root, ctx);
   return root;
 }
 

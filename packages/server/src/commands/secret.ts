@@ -1,11 +1,15 @@
-// The server secret that keys the digests: from SEKUIRE_SERVER_SECRET, or a 0600 file made once.
+// The server secrets that key the digests, newest first: from SEKUIRE_SERVER_SECRET, or a 0600 file made once.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import type { Secrets } from '../domain/digest.js';
 import { isPostgresUrl } from '../store/open.js';
 import { CommandError, UsageError } from './errors.js';
 
 export interface LoadedSecret {
+  /** The newest: every new digest is made under it. */
   readonly secret: Buffer;
+  /** Older secrets, newer first: digests made under them still work (and are re-made on use). */
+  readonly older: readonly Buffer[];
   /** The file it came from; undefined when it came from the environment. */
   readonly file?: string;
   readonly created: boolean;
@@ -13,8 +17,22 @@ export interface LoadedSecret {
   readonly warning?: string;
 }
 
+/** Every secret, newest first: what a lookup by digest tries. */
+export function allSecrets(loaded: LoadedSecret): Secrets {
+  return [loaded.secret, ...loaded.older];
+}
+
 const SECRET_PATTERN = /^(?:[0-9a-fA-F]{2}){16,}$/;
 const SECRET_BYTES = 32;
+
+/** "new,old,…" (spaces and line breaks around each allowed); undefined when any is not a secret or one repeats. */
+function parseSecrets(text: string): { secret: Buffer; older: Buffer[] } | undefined {
+  const parts = text.split(',').map((part) => part.trim().toLowerCase());
+  if (!parts.every((part) => SECRET_PATTERN.test(part)) || new Set(parts).size !== parts.length)
+    return undefined;
+  const [secret, ...older] = parts.map((part) => Buffer.from(part, 'hex'));
+  return secret === undefined ? undefined : { secret, older };
+}
 
 /**
  * SEKUIRE_SERVER_SECRET when set; otherwise the file (--secret-file, else `<db>.secret` beside a
@@ -27,13 +45,13 @@ export function loadSecret(
   database: string,
 ): LoadedSecret {
   if (envValue !== undefined && envValue !== '') {
-    const text = envValue.trim();
-    if (!SECRET_PATTERN.test(text)) {
+    const secrets = parseSecrets(envValue);
+    if (secrets === undefined) {
       throw new UsageError(
-        'SEKUIRE_SERVER_SECRET must be at least 32 hexadecimal characters (an even number); make one with: openssl rand -hex 32',
+        'SEKUIRE_SERVER_SECRET must be at least 32 hexadecimal characters (an even number), or several such, newest first, separated by commas; make one with: openssl rand -hex 32',
       );
     }
-    return { secret: Buffer.from(text, 'hex'), created: false };
+    return { ...secrets, created: false };
   }
   const file = fileFlag ?? (isPostgresUrl(database) ? undefined : `${database}.secret`);
   if (file === undefined) {
@@ -80,7 +98,7 @@ function createSecretFile(file: string): boolean {
   }
 }
 
-function readSecretFile(file: string): { secret: Buffer; warning?: string } {
+function readSecretFile(file: string): { secret: Buffer; older: Buffer[]; warning?: string } {
   let text: string;
   let mode: number;
   try {
@@ -94,16 +112,15 @@ function readSecretFile(file: string): { secret: Buffer; warning?: string } {
   } catch (error) {
     throw new CommandError(`Cannot read the secret file ${file}: ${(error as Error).message}`);
   }
-  if (!SECRET_PATTERN.test(text)) {
+  const secrets = parseSecrets(text);
+  if (secrets === undefined) {
     throw new CommandError(
-      `The secret file ${file} does not hold a hex secret. Restore it from a backup: a new secret makes every existing key invalid.`,
+      `The secret file ${file} does not hold a hex secret (or several, newest first, separated by commas). Restore it from a backup: a new secret makes every existing key invalid.`,
     );
   }
   const warning =
     (mode & 0o077) !== 0
       ? `Warning: the secret file ${file} is accessible by other users (mode ${(mode & 0o777).toString(8)}); run: chmod 600 ${file}`
       : undefined;
-  return warning === undefined
-    ? { secret: Buffer.from(text, 'hex') }
-    : { secret: Buffer.from(text, 'hex'), warning };
+  return warning === undefined ? secrets : { ...secrets, warning };
 }

@@ -12,7 +12,7 @@ import { CommandError, UsageError } from './errors.js';
 import { parsePort } from './flags.js';
 import { type OpsOptions, opsSettings } from './ops-flags.js';
 import { loadSecret } from './secret.js';
-import { reportSecret } from './secret-notes.js';
+import { reportSecret, reportSecretIds } from './secret-notes.js';
 import { loadTlsMaterial } from './tls-files.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -69,6 +69,8 @@ export function defineStart(program: Command, ctx: CommandContext): void {
       '\nThe first line on stdout is "Listening on http://HOST:PORT" (https:// with TLS).\n' +
         'SEKUIRE_SERVER_SECRET (at least 32 hex characters; openssl rand -hex 32 makes one) replaces the secret file;\n' +
         'with a postgres:// database give every instance the same one (or the same --secret-file).\n' +
+        'Several secrets, newest first and comma-separated, rotate it: sekuire-server rotate-secret --help.\n' +
+        'A postgres:// URL may carry pool_max, statement_timeout, sslmode and sslrootcert (docs/SERVER.md).\n' +
         'Remote CLIs send keys only over https: serve on a non-loopback address with --tls-cert and --tls-key\n' +
         '(or behind a TLS proxy).',
     )
@@ -142,6 +144,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
   const ops = opsSettings(options, ctx.env);
   const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile, target);
   await reportSecret(ctx, secret);
+  await reportSecretIds(ctx, secret);
 
   // Listen for the signal before listening on the port: a stop right after the first line
   // must still close cleanly.
@@ -162,6 +165,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
     const app = await buildApp({
       store,
       secret: secret.secret,
+      olderSecrets: secret.older,
       https: tls,
       allowSelfRebind: options.allowSelfRebind === true,
       ...(trustProxy !== undefined && { trustProxy }),

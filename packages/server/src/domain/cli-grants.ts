@@ -5,9 +5,10 @@ import { BASE62 } from '@sekuire/shared/key';
 import type { UserRow } from '../store/queries/accounts.js';
 import type { DeviceFacts, DeviceRow } from '../store/queries/devices.js';
 import type { GrantRow } from '../store/queries/grants.js';
+import type { Queries } from '../store/queries/index.js';
 import type { KeyRow } from '../store/queries/keys.js';
 import type { Store, Tx } from '../store/store.js';
-import { keyDigest } from './digest.js';
+import { keyDigest, type Secrets } from './digest.js';
 import { newId } from './ids.js';
 import { type Actor, insertKey, targetWorkspace } from './managed-keys.js';
 import type { ExpectedKey } from './proofs.js';
@@ -220,7 +221,7 @@ function invalidGrant(message: string): ExchangeOutcome {
  */
 export function exchangeCode(
   store: Store,
-  secret: Buffer,
+  secrets: Secrets,
   request: {
     code: string;
     verifier: string;
@@ -234,7 +235,7 @@ export function exchangeCode(
 ): Promise<ExchangeOutcome> {
   return store.transaction(
     async (tx): Promise<ExchangeOutcome> => {
-      const grant = await tx.grants.bySecret(keyDigest(secret, request.code));
+      const grant = await grantBySecret(tx, secrets, request.code);
       if (grant === undefined || grant.flow !== 'loopback') return invalidGrant('The code is not valid.');
       await tx.lock('cli_grants', grant.id);
       const fresh = (await tx.grants.bySecret(grant.secret_digest)) as GrantRow;
@@ -248,7 +249,7 @@ export function exchangeCode(
       if (approver === undefined) return invalidGrant('The person who approved no longer exists.');
       const granted = await mintFor(
         tx,
-        secret,
+        secrets[0],
         approver,
         request.device,
         request.deviceKey,
@@ -377,16 +378,31 @@ async function pendingPoll(store: Store, grant: GrantRow, now: Date): Promise<Po
   return { status: recorded ? 'authorization_pending' : 'slow_down' };
 }
 
+/**
+ * A grant by its code under each secret, newest first. A grant lives minutes: one made under an
+ * older secret is found, not digested anew.
+ */
+async function grantBySecret(
+  queries: Pick<Queries, 'grants'>,
+  secrets: Secrets,
+  code: string,
+): Promise<GrantRow | undefined> {
+  for (const secret of secrets) {
+    const grant = await queries.grants.bySecret(keyDigest(secret, code));
+    if (grant !== undefined) return grant;
+  }
+  return undefined;
+}
+
 /** The CLI polls (RFC 8628 §3.4): pending, slower please, denied, expired, or the new key, once. */
 export async function pollDeviceGrant(
   store: Store,
-  secret: Buffer,
+  secrets: Secrets,
   deviceCode: string,
   clientIp: string,
   now: Date,
 ): Promise<PollOutcome> {
-  const digest = keyDigest(secret, deviceCode);
-  const seen = await store.read.grants.bySecret(digest);
+  const seen = await grantBySecret(store.read, secrets, deviceCode);
   if (seen === undefined || seen.flow !== 'device')
     return { status: 'invalid_grant', message: 'The device code is not valid.' };
   if (seen.exchanged_at !== null)
@@ -398,7 +414,7 @@ export async function pollDeviceGrant(
   return store.transaction(
     async (tx): Promise<PollOutcome> => {
       await tx.lock('cli_grants', seen.id);
-      const grant = (await tx.grants.bySecret(digest)) as GrantRow;
+      const grant = (await tx.grants.bySecret(seen.secret_digest)) as GrantRow;
       if (grant.exchanged_at !== null)
         return { status: 'invalid_grant', message: 'The device code was already used.' };
       const approver = await tx.accounts.profile(grant.approved_by ?? '');
@@ -414,7 +430,7 @@ export async function pollDeviceGrant(
       if (grant.public_key === null || grant.key_thumbprint === null)
         return { status: 'invalid_grant', message: 'The device code was requested without a device key.' };
       const deviceKey = { publicKey: grant.public_key, thumbprint: grant.key_thumbprint };
-      const granted = await mintFor(tx, secret, approver, facts, deviceKey, clientIp, now);
+      const granted = await mintFor(tx, secrets[0], approver, facts, deviceKey, clientIp, now);
       if (granted === undefined)
         return { status: 'invalid_grant', message: 'The person who approved belongs to no organization.' };
       await tx.grants.exchange(grant.id, now.toISOString(), granted.key.id);

@@ -2,7 +2,7 @@
 import { KeyFormatError, parseKey } from '@sekuire/shared/key';
 import type { KeyState } from '../store/key-cache.js';
 import type { Store } from '../store/store.js';
-import { digestsEqual, keyDigest } from './digest.js';
+import { digestsEqual, keyDigest, type Secrets, secretId } from './digest.js';
 import { keyStatus } from './keys.js';
 
 /** Writes of "last used" and "last seen" happen at most this often per key and device. */
@@ -27,26 +27,43 @@ function isWellFormed(text: string): boolean {
 
 /**
  * Checks a presented key. A malformed key is digested and looked up like any other, so the two
- * cost the same and answer the same.
+ * cost the same and answer the same. Each secret is tried, newest first; a key found under an
+ * older one gets its digest under the newest now, the one moment the key itself is at hand.
  */
 export async function checkKey(
   store: Store,
-  secret: Buffer,
+  secrets: Secrets,
   text: string | undefined,
   now: Date,
 ): Promise<KeyCheck> {
   if (text === undefined) return { ok: false, reason: 'unknown' };
   const wellFormed = isWellFormed(text);
-  const digest = keyDigest(secret, text.trim());
-  const state = await store.keyState(digest);
-  if (!wellFormed || state === undefined || !digestsEqual(state.record.digest, digest)) {
-    return { ok: false, reason: 'unknown' };
-  }
+  const found = await findKey(store, secrets, text.trim());
+  if (!wellFormed || found === undefined) return { ok: false, reason: 'unknown' };
+  const { state } = found;
   const status = keyStatus(state.record.key, now);
   if (status === 'revoked') return { ok: false, reason: 'revoked' };
   if (status === 'expired')
     return { ok: false, reason: 'expired', expiresAt: state.record.key.expires_at ?? '' };
-  return { ok: true, state };
+  if (found.under === secrets[0]) return { ok: true, state };
+  const digest = keyDigest(secrets[0], text.trim());
+  // One statement: a request racing this one finds the row under one digest or the other.
+  // Every other instance learns of it as of any change to a digest (and finds it either way).
+  await store.read.keys.redigest(state.record.digest, digest, secretId(secrets[0]));
+  return { ok: true, state: { ...state, record: { ...state.record, digest } } };
+}
+
+async function findKey(
+  store: Store,
+  secrets: Secrets,
+  text: string,
+): Promise<{ state: KeyState; under: Buffer } | undefined> {
+  for (const secret of secrets) {
+    const digest = keyDigest(secret, text);
+    const state = await store.keyState(digest);
+    if (state !== undefined && digestsEqual(state.record.digest, digest)) return { state, under: secret };
+  }
+  return undefined;
 }
 
 /** Records that the key was used (at most once a minute), for "last used" on lists and pages. */

@@ -4,7 +4,7 @@ import type { NamedRow, Role, UserRow } from '../store/queries/accounts.js';
 import type { AuditInput } from '../store/queries/audit.js';
 import type { KeyListing, KeyRow, KeyType } from '../store/queries/keys.js';
 import type { Store, Tx } from '../store/store.js';
-import { keyDigest } from './digest.js';
+import { keyDigest, type Secrets, secretId } from './digest.js';
 import { normalizeEmail } from './emails.js';
 import { newId } from './ids.js';
 
@@ -80,6 +80,7 @@ export async function storeNewKey(
   await tx.keys.insert({
     ...key,
     digest: keyDigest(secret, apiKey.value),
+    secret_id: secretId(secret),
     user_id: owner.id,
     workspace_id: place.workspace.id,
   });
@@ -218,14 +219,18 @@ export function keyStatus(key: Pick<KeyRow, 'revoked_at' | 'expires_at'>, now: D
  * The id of a key given whole (revoke-key --id sk_live_…): looked up by its digest, so the key
  * itself is never stored or printed. Undefined when the text is not a well-formed key or unknown.
  */
-export async function keyIdOf(store: Store, secret: Buffer, text: string): Promise<string | undefined> {
+export async function keyIdOf(store: Store, secrets: Secrets, text: string): Promise<string | undefined> {
   let key: ApiKey;
   try {
     key = parseKey(text);
   } catch {
     return undefined;
   }
-  return (await store.read.keys.byDigest(keyDigest(secret, key.value)))?.key.id;
+  for (const secret of secrets) {
+    const found = await store.read.keys.byDigest(keyDigest(secret, key.value));
+    if (found !== undefined) return found.key.id;
+  }
+  return undefined;
 }
 
 export type RevokeOutcome =

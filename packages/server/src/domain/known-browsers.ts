@@ -18,13 +18,15 @@ export function knownBrowserMark(secret: Buffer, email: string, now: Date): stri
   return `${issued}.${mac(secret, email, issued)}`;
 }
 
-/** True when `mark` was made by this server for `email` and has not expired. */
-export function isKnownBrowser(secret: Buffer, email: string, mark: string, now: Date): boolean {
+/** True when `mark` was made by this server, under any of its secrets, for `email` and has not expired. */
+export function isKnownBrowser(secrets: readonly Buffer[], email: string, mark: string, now: Date): boolean {
   const match = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(mark);
   if (match === null) return false;
   const issued = Number(match[1]);
   if (issued * 1000 + KNOWN_BROWSER_TTL_MS <= now.getTime()) return false;
-  const expected = Buffer.from(mac(secret, email, issued));
   const given = Buffer.from(match[2] as string);
-  return expected.length === given.length && timingSafeEqual(expected, given);
+  return secrets.some((secret) => {
+    const expected = Buffer.from(mac(secret, email, issued));
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  });
 }

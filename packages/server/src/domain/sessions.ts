@@ -1,7 +1,8 @@
 // Signing in and out: password check, sessions with rotating refresh tokens, reuse detection.
 import type { Profile, UserRow } from '../store/queries/accounts.js';
-import type { SessionKind, SessionRow, TokenKind } from '../store/queries/sessions.js';
+import type { SessionKind, SessionRow, TokenKind, TokenRecord } from '../store/queries/sessions.js';
 import type { Store, Tx } from '../store/store.js';
+import { type Secrets, secretId } from './digest.js';
 import { normalizeEmail } from './emails.js';
 import { newId } from './ids.js';
 import type { PasswordSlots } from './password-slots.js';
@@ -50,6 +51,7 @@ async function issue(
   const token = newToken(kind);
   await tx.sessions.insertToken({
     digest: tokenDigest(secret, kind, token) as Buffer,
+    secret_id: secretId(secret),
     session_id: sessionId,
     kind,
     created_at: now.toISOString(),
@@ -139,19 +141,43 @@ export interface Authenticated {
 /** The user behind an access token or a dashboard cookie; undefined when it does not (or no longer) work. */
 export async function authenticateToken(
   store: Store,
-  secret: Buffer,
+  secrets: Secrets,
   kind: 'access' | 'cookie',
   token: string,
   now: Date,
 ): Promise<Authenticated | undefined> {
-  const digest = tokenDigest(secret, kind, token);
-  if (digest === undefined) return undefined;
-  const found = await store.read.sessions.token(digest);
-  if (found === undefined || found.token.kind !== kind || found.session.ended_at !== null) return undefined;
+  const hit = await findToken(secrets, kind, token, (digest) => store.read.sessions.token(digest));
+  if (hit === undefined) return undefined;
+  const { found } = hit;
+  if (found.token.kind !== kind || found.session.ended_at !== null) return undefined;
   const time = now.getTime();
   if (Date.parse(found.token.expires_at) <= time || Date.parse(found.session.expires_at) <= time)
     return undefined;
+  if (hit.under !== secrets[0]) {
+    // Only now is the token at hand: its digest moves to the newest secret (one statement).
+    await store.read.sessions.redigestToken(
+      hit.digest,
+      tokenDigest(secrets[0], kind, token) as Buffer,
+      secretId(secrets[0]),
+    );
+  }
   return { user: found.user, sessionId: found.session.id };
+}
+
+/** The token's row under the first secret (newest first) that finds one. */
+async function findToken(
+  secrets: Secrets,
+  kind: TokenKind,
+  token: string,
+  find: (digest: Buffer) => Promise<TokenRecord | undefined>,
+): Promise<{ found: TokenRecord; digest: Buffer; under: Buffer } | undefined> {
+  for (const secret of secrets) {
+    const digest = tokenDigest(secret, kind, token);
+    if (digest === undefined) return undefined;
+    const found = await find(digest);
+    if (found !== undefined) return { found, digest, under: secret };
+  }
+  return undefined;
 }
 
 export type RefreshOutcome =
@@ -164,17 +190,19 @@ export type RefreshOutcome =
  */
 export async function refresh(
   store: Store,
-  secret: Buffer,
+  secrets: Secrets,
   token: string,
   clientIp: string,
   now: Date,
 ): Promise<RefreshOutcome> {
-  const digest = tokenDigest(secret, 'refresh', token);
-  if (digest === undefined) return { ok: false, reason: 'invalid' };
   const at = now.toISOString();
+  // A refresh token is spent here: the new pair is made under the newest secret, so the one
+  // found under an older secret needs no new digest.
   return store.transaction(async (tx): Promise<RefreshOutcome> => {
-    const found = await tx.sessions.token(digest);
-    if (found === undefined || found.token.kind !== 'refresh' || found.session.ended_at !== null) {
+    const hit = await findToken(secrets, 'refresh', token, (digest) => tx.sessions.token(digest));
+    if (hit === undefined) return { ok: false, reason: 'invalid' };
+    const { found, digest } = hit;
+    if (found.token.kind !== 'refresh' || found.session.ended_at !== null) {
       return { ok: false, reason: 'invalid' };
     }
     if (Date.parse(found.token.expires_at) <= now.getTime()) return { ok: false, reason: 'invalid' };
@@ -189,7 +217,7 @@ export async function refresh(
       });
       return { ok: false, reason: 'reused' };
     }
-    return { ok: true, tokens: await issueApiPair(tx, secret, found.session, now) };
+    return { ok: true, tokens: await issueApiPair(tx, secrets[0], found.session, now) };
   });
 }
 

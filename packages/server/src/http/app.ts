@@ -1,5 +1,7 @@
 // Assembles the Fastify app: server and timeouts, JSON-only bodies, error replies, limiter, routes.
+
 import fastify, { type FastifyInstance } from 'fastify';
+import type { Secrets } from '../domain/digest.js';
 import { DEFAULT_PASSWORD_SLOTS, type PasswordSlots, passwordSlots } from '../domain/password-slots.js';
 import type { ScryptCost } from '../domain/passwords.js';
 import { ProofVerifier } from '../domain/proofs.js';
@@ -28,8 +30,10 @@ export const DEFAULT_BODY_LIMIT = 64 * 1024;
 
 export interface AppOptions {
   readonly store: Store;
-  /** Keys the HMAC digests of API keys. */
+  /** Keys the HMAC digests of API keys, sessions' tokens and one-time codes (the newest secret). */
   readonly secret: Buffer;
+  /** Older secrets, newer first: what they digested still works, and is digested anew on use. */
+  readonly olderSecrets?: readonly Buffer[];
   /** Failed key checks per client address and window before 429. */
   readonly failureLimit?: FailureLimit;
   readonly now?: () => Date;
@@ -138,9 +142,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.store.engine === 'postgres' && { shared: options.store.read.nonces }),
     ...(options.replayCapacity !== undefined && { capacity: options.replayCapacity }),
   });
+  const secrets: Secrets = [options.secret, ...(options.olderSecrets ?? [])];
   const cliDeps = {
     store: options.store,
     secret: options.secret,
+    secrets,
     now,
     countFailure,
     checkProof: proofChecker({ store: options.store, proofs, countFailure, now, observe }),
@@ -155,6 +161,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(webSurfaces, {
     store: options.store,
     secret: options.secret,
+    secrets,
     now,
     logError,
     observe,

@@ -72,7 +72,7 @@ export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
 
   app.post('/api/v1/auth/refresh', async (request) => {
     const token = parseRefreshBody(request.body);
-    const outcome = await refresh(deps.store, deps.secret, token, request.ip, deps.now());
+    const outcome = await refresh(deps.store, deps.secrets, token, request.ip, deps.now());
     if (!outcome.ok) {
       throw new ApiError(
         401,

@@ -107,7 +107,7 @@ export const cliGrantsApi: FastifyPluginAsync<CliGrantsDeps> = async (app, deps)
     if (body.grantType === 'authorization_code') {
       const deviceKey = storedDeviceKey(body.publicKey);
       await deps.checkProof(request, deviceKey, null);
-      const outcome = await exchangeCode(deps.store, deps.secret, {
+      const outcome = await exchangeCode(deps.store, deps.secrets, {
         ...body,
         deviceKey,
         clientIp: request.ip,
@@ -131,7 +131,7 @@ export const cliGrantsApi: FastifyPluginAsync<CliGrantsDeps> = async (app, deps)
       if (outcome.status === 'invalid_grant') return refuse(request, outcome.message);
       throw new ApiError(400, outcome.status, MOVE_MESSAGES[outcome.status]);
     }
-    const outcome = await pollDeviceGrant(deps.store, deps.secret, body.deviceCode, request.ip, now);
+    const outcome = await pollDeviceGrant(deps.store, deps.secrets, body.deviceCode, request.ip, now);
     if (outcome.status === 'granted') return grantedJson(outcome.granted);
     if (outcome.status === 'invalid_grant') return refuse(request, outcome.message);
     throw new ApiError(400, outcome.status, MESSAGES[outcome.status]);

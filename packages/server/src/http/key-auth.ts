@@ -1,6 +1,8 @@
 // Checks the API key on a request; failed checks of unknown keys are counted and may turn into 429.
+
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
+import type { Secrets } from '../domain/digest.js';
 import { checkKey, recordKeyUse } from '../domain/key-check.js';
 import { StoreError } from '../store/errors.js';
 import type { KeyState } from '../store/key-cache.js';
@@ -12,7 +14,10 @@ import { identify } from './request-log.js';
 
 export interface KeyAuthDeps {
   readonly store: Store;
+  /** Keys new digests (the newest secret). */
   readonly secret: Buffer;
+  /** Every secret, newest (secret) first: what a lookup by digest tries. */
+  readonly secrets: Secrets;
   readonly now: () => Date;
   readonly countFailure: FailureCounter;
   readonly observe?: Observer;
@@ -36,7 +41,7 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
  */
 export async function authenticate(request: FastifyRequest, deps: KeyAuthDeps): Promise<KeyState> {
   const now = deps.now();
-  const check = await checkKey(deps.store, deps.secret, presentedKey(request.headers), now);
+  const check = await checkKey(deps.store, deps.secrets, presentedKey(request.headers), now);
   deps.observe?.keyChecked(check.ok ? 'valid' : check.reason);
   if (check.ok) {
     identify(request, { key_id: check.state.record.key.id });

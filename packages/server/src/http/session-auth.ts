@@ -1,7 +1,9 @@
 // Who is signed in: a Bearer access token (API clients) or the dashboard's session cookie.
 // The types of request.cookies and reply.setCookie come with the plugin (registered in web.ts).
+
 import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Secrets } from '../domain/digest.js';
 import type { PasswordSlots } from '../domain/password-slots.js';
 import type { ScryptCost } from '../domain/passwords.js';
 import { type Authenticated, authenticateToken } from '../domain/sessions.js';
@@ -29,7 +31,10 @@ export interface WebDeps {
   /** Where unexpected errors are reported (the app's error log). */
   readonly logError: (message: string, request?: FastifyRequest) => void;
   readonly observe?: Observer;
+  /** Keys new digests (the newest secret). */
   readonly secret: Buffer;
+  /** Every secret, newest (secret) first: what a lookup by digest tries. */
+  readonly secrets: Secrets;
   readonly now: () => Date;
   readonly passwordCost?: ScryptCost;
   /** Shared by every sign-in of this app: how many password hashes run at once. */
@@ -62,7 +67,7 @@ export function resolveSessions(app: FastifyInstance, deps: WebDeps): void {
     const authorization = request.headers.authorization;
     const bearer = authorization === undefined ? undefined : /^Bearer[ \t]+(\S+)$/i.exec(authorization)?.[1];
     if (bearer !== undefined) {
-      const who = await authenticateToken(deps.store, deps.secret, 'access', bearer, deps.now());
+      const who = await authenticateToken(deps.store, deps.secrets, 'access', bearer, deps.now());
       if (who !== undefined) {
         request.setDecorator<Who>(WHO, { ...who, via: 'bearer' });
         identify(request, { user_id: who.user.id });
@@ -71,7 +76,7 @@ export function resolveSessions(app: FastifyInstance, deps: WebDeps): void {
     }
     const cookie = request.cookies[sessionCookieName(overHttps(request))];
     if (cookie === undefined) return;
-    const who = await authenticateToken(deps.store, deps.secret, 'cookie', cookie, deps.now());
+    const who = await authenticateToken(deps.store, deps.secrets, 'cookie', cookie, deps.now());
     if (who !== undefined) {
       request.setDecorator<Who>(WHO, { ...who, via: 'cookie' });
       identify(request, { user_id: who.user.id });

@@ -49,7 +49,7 @@ export function signInGate(deps: WebDeps): SignInGate {
       const waitForAccount = await counter.reached({ key: `account ${account}`, max: perAccount }, now);
       if (waitForAccount === undefined) return undefined;
       const mark = request.cookies[knownBrowserCookieName(overHttps(request))];
-      return mark !== undefined && isKnownBrowser(deps.secret, account, mark, now)
+      return mark !== undefined && isKnownBrowser(deps.secrets, account, mark, now)
         ? undefined
         : waitForAccount;
     },

@@ -245,4 +245,15 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX users_email;
   CREATE UNIQUE INDEX users_email ON users (email);
   `,
+  // 8: reserved for data retention (merged separately); a statement that changes nothing.
+  `
+  SELECT 1;
+  `,
+  // 9: which server secret made each key's and token's digest (domain/digest.ts secretId), so
+  // rotate-secret can count what still depends on an older one. NULL: made before this column,
+  // under the one secret there was then.
+  `
+  ALTER TABLE api_keys ADD COLUMN secret_id text;
+  ALTER TABLE session_tokens ADD COLUMN secret_id text;
+  `,
 ];

@@ -62,6 +62,16 @@ export function storeFailure(error: unknown): unknown {
   if (UNAVAILABLE.has(code) || code.startsWith('08')) {
     return new StoreError('unavailable', `PostgreSQL is unavailable (${code}).`, { cause: error });
   }
+  if (code === '57014') {
+    // query_canceled: the URL's statement_timeout ran out; as busy as a full pool, to the client.
+    return new StoreError(
+      'unavailable',
+      'PostgreSQL cancelled a statement that ran past statement_timeout.',
+      {
+        cause: error,
+      },
+    );
+  }
   if (code === '23505') return new StoreError('conflict', (error as Error).message, { cause: error });
   return error;
 }

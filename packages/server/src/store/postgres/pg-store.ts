@@ -9,12 +9,12 @@ import type { ConnectionCounts, Store, TransactionOptions, Tx, Watching } from '
 import { CacheListener, CHANNEL, LEASE_MS } from './listener.js';
 import { MIGRATIONS } from './migrations.js';
 import { openFailure, storeFailure } from './pg-errors.js';
+import { type PgSettings, pgSettings } from './url-settings.js';
 
 type PgOptions = postgres.Options<Record<string, postgres.PostgresType>>;
 
 /** Any constant: the migrations of every process that opens the database take turns on it. */
 const MIGRATION_LOCK = 7_355_608;
-const POOL_SIZE = 10;
 const CONNECT_TIMEOUT_S = 5;
 
 /** The URL for messages: never the password. */
@@ -66,13 +66,17 @@ function executor(connection: postgres.Sql | postgres.TransactionSql, busy?: Bus
   };
 }
 
-function driverOptions(): PgOptions {
+function driverOptions(settings: PgSettings): PgOptions {
   return {
-    max: POOL_SIZE,
+    max: settings.poolMax,
+    ssl: settings.tls,
     connect_timeout: CONNECT_TIMEOUT_S,
     idle_timeout: 60,
     onnotice: () => {},
-    connection: { application_name: 'sekuire-server' },
+    connection: {
+      application_name: 'sekuire-server',
+      ...(settings.statementTimeout === undefined ? {} : { statement_timeout: settings.statementTimeout }),
+    },
     // bigint (audit ids, counts) as numbers: they stay far below 2^53.
     types: {
       bigint: {
@@ -113,9 +117,12 @@ async function migrate(connection: postgres.Sql, where: string): Promise<void> {
 /** Connects, checks and migrates the schema; throws StoreError('open' | 'schema') with a fix. */
 export async function openPostgresStore(url: string): Promise<Store> {
   const where = describeUrl(url);
+  const outcome = pgSettings(url);
+  if (!outcome.ok) throw new StoreError('open', outcome.problem);
+  const settings = outcome.settings;
   let connection: postgres.Sql;
   try {
-    connection = postgres(url, driverOptions());
+    connection = postgres(settings.url, driverOptions(settings));
   } catch (error) {
     throw new StoreError('open', `The PostgreSQL URL is not usable: ${(error as Error).message}`, {
       cause: error,
@@ -128,7 +135,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
     if (error instanceof StoreError) throw error;
     throw openFailure(where, error);
   }
-  return new PostgresStore(connection, url, where);
+  return new PostgresStore(connection, settings, where);
 }
 
 class PostgresStore implements Store {
@@ -141,7 +148,7 @@ class PostgresStore implements Store {
 
   constructor(
     private readonly connection: postgres.Sql,
-    private readonly url: string,
+    private readonly settings: PgSettings,
     readonly where: string,
   ) {
     this.base = executor(connection, this.busy);
@@ -226,7 +233,9 @@ class PostgresStore implements Store {
   }
 
   async watch(): Promise<Watching> {
-    const listener = new CacheListener(this.url, driverOptions(), () => this.cache.clear());
+    const listener = new CacheListener(this.settings.url, driverOptions(this.settings), () =>
+      this.cache.clear(),
+    );
     this.listener = listener;
     await listener.start();
     return { mode: 'listen' };
@@ -241,7 +250,8 @@ class PostgresStore implements Store {
   }
 
   connections(): ConnectionCounts {
-    return { max: POOL_SIZE, inUse: Math.min(this.busy.count, POOL_SIZE) };
+    const max = this.settings.poolMax;
+    return { max, inUse: Math.min(this.busy.count, max) };
   }
 
   async close(): Promise<void> {

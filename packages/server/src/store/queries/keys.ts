@@ -31,6 +31,8 @@ export interface KeyRecord {
 
 export interface NewKey extends Omit<KeyRow, 'last_used_at' | 'replaced_by'> {
   readonly digest: Buffer;
+  /** Which server secret made the digest (domain/digest.ts secretId). */
+  readonly secret_id: string;
   readonly user_id: string;
   readonly workspace_id: string;
 }
@@ -121,11 +123,12 @@ export function keyQueries(sql: Sql) {
   return {
     async insert(key: NewKey): Promise<void> {
       await sql.run(
-        `INSERT INTO api_keys (id, digest, masked, environment, type, name, user_id, workspace_id, created_at, expires_at, revoked_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO api_keys (id, digest, secret_id, masked, environment, type, name, user_id, workspace_id, created_at, expires_at, revoked_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           key.id,
           key.digest,
+          key.secret_id,
           key.masked,
           key.environment,
           key.type,
@@ -159,6 +162,29 @@ export function keyQueries(sql: Sql) {
         organization: { id: row.org_id, name: row.org_name },
         workspace: { id: row.ws_id, name: row.ws_name },
       };
+    },
+
+    /** Replaces a digest made under an older secret; false when another request already did. */
+    async redigest(from: Buffer, to: Buffer, secretId: string): Promise<boolean> {
+      return (
+        (await sql.run('UPDATE api_keys SET digest = ?, secret_id = ? WHERE digest = ?', [
+          to,
+          secretId,
+          from,
+        ])) === 1
+      );
+    },
+
+    /** Keys that still work (neither revoked nor expired at `at`), by the secret of their digest. */
+    async workingBySecret(
+      at: string,
+    ): Promise<{ secret_id: string | null; id: string; masked: string; name: string }[]> {
+      return sql.all(
+        `SELECT secret_id, id, masked, name FROM api_keys
+         WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+         ORDER BY created_at, id`,
+        [at],
+      );
     },
 
     async byId(id: string): Promise<KeyRow | undefined> {

@@ -58,10 +58,31 @@ export function sessionQueries(sql: Sql) {
       );
     },
 
-    async insertToken(token: TokenRow): Promise<void> {
+    /** secret_id: which server secret made the digest (domain/digest.ts secretId). */
+    async insertToken(token: TokenRow & { readonly secret_id: string }): Promise<void> {
       await sql.run(
-        'INSERT INTO session_tokens (digest, session_id, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?)',
-        [token.digest, token.session_id, token.kind, token.created_at, token.expires_at],
+        'INSERT INTO session_tokens (digest, secret_id, session_id, kind, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)',
+        [token.digest, token.secret_id, token.session_id, token.kind, token.created_at, token.expires_at],
+      );
+    },
+
+    /** Replaces a digest made under an older secret; false when another request already did. */
+    async redigestToken(from: Buffer, to: Buffer, secretId: string): Promise<boolean> {
+      return (
+        (await sql.run('UPDATE session_tokens SET digest = ?, secret_id = ? WHERE digest = ?', [
+          to,
+          secretId,
+          from,
+        ])) === 1
+      );
+    },
+
+    /** Tokens that still work at `at` (unspent, unexpired, their session open), by the secret of their digest. */
+    async workingTokensBySecret(at: string): Promise<{ secret_id: string | null; session_id: string }[]> {
+      return sql.all(
+        `SELECT t.secret_id, t.session_id FROM session_tokens t JOIN sessions s ON s.id = t.session_id
+         WHERE t.used_at IS NULL AND t.expires_at > ? AND s.ended_at IS NULL AND s.expires_at > ?`,
+        [at, at],
       );
     },
 
