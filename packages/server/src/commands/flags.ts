@@ -75,3 +75,16 @@ export function parseKeyType(text: string): KeyType {
   if (type === undefined) throw new UsageError(`--type must be client or server, not "${text}".`);
   return type;
 }
+
+export const MAX_AUDIT_RETENTION_DAYS = 36_500;
+
+/** --audit-retention-days: whole days, 0 keeps the audit trail forever. */
+export function parseRetentionDays(text: string): number {
+  const days = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(days >= 0 && days <= MAX_AUDIT_RETENTION_DAYS)) {
+    throw new UsageError(
+      `--audit-retention-days must be a whole number of days from 0 to ${MAX_AUDIT_RETENTION_DAYS} (0 keeps everything), not "${text}".`,
+    );
+  }
+  return days;
+}

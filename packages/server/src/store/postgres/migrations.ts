@@ -245,4 +245,14 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX users_email;
   CREATE UNIQUE INDEX users_email ON users (email);
   `,
+  // As SQLite's 8: the indexes the retention purge (domain/retention.ts) and `audit --since/--until`
+  // find their rows by.
+  `
+  CREATE INDEX cli_grants_expiry ON cli_grants (expires_at);
+  CREATE INDEX device_moves_expiry ON device_moves (expires_at);
+  CREATE INDEX sessions_expiry ON sessions (expires_at);
+  CREATE INDEX sessions_ended ON sessions (ended_at);
+  CREATE INDEX session_tokens_expiry ON session_tokens (expires_at);
+  CREATE INDEX audit_events_at ON audit_events (at);
+  `,
 ];
