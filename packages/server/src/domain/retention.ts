@@ -30,6 +30,7 @@ const MIN_BATCH = 10;
  */
 const TARGET_BATCH_MS = 5;
 export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
+const POSTGRES_ONLY: ReadonlySet<PurgeStep> = new Set(['proof_nonces', 'cache_acks', 'instances']);
 
 export interface PurgeOptions {
   readonly now: Date;
@@ -91,8 +92,9 @@ export async function purgeExpired(store: Store, options: PurgeOptions): Promise
   const deleted: Partial<Record<PurgeStep, number>> = {};
   let batches = 0;
   for (const step of PURGE_STEPS) {
-    // The replay cache is in each process's memory on SQLite: there is no table to purge.
-    if (step === 'proof_nonces' && store.engine !== 'postgres') continue;
+    // The replay cache is in each process's memory on SQLite, and instances there have no
+    // registry: these tables are PostgreSQL's alone.
+    if (POSTGRES_ONLY.has(step) && store.engine !== 'postgres') continue;
     const before = cutoffOf(step, options);
     if (before === undefined) continue;
     deleted[step] = 0;

@@ -12,6 +12,8 @@ export const PURGE_STEPS = [
   'cli_grants',
   'device_moves',
   'proof_nonces',
+  'cache_acks',
+  'instances',
   'sign_in_counts',
   'audit_events',
 ] as const;
@@ -45,6 +47,14 @@ const STATEMENTS: Readonly<Record<PurgeStep, string>> = {
     'DELETE FROM device_moves WHERE id IN (SELECT id FROM device_moves WHERE expires_at < ? ORDER BY expires_at LIMIT ?)',
   proof_nonces:
     'DELETE FROM proof_nonces WHERE id IN (SELECT id FROM proof_nonces WHERE expires_at < ? ORDER BY expires_at LIMIT ?)',
+  // PostgreSQL's bookkeeping of instances (postgres/listener.ts): an acknowledgement that came
+  // after its writer stopped waiting is never deleted by the writer; an instance killed without
+  // closing leaves its row. Neither matters once its time is a day past. Their times are the
+  // database's (now()), so they are compared with its clock, not the server's.
+  cache_acks: `DELETE FROM sekuire_cache_acks WHERE (epoch, instance_id) IN (
+     SELECT epoch, instance_id FROM sekuire_cache_acks WHERE acked_at < now() - interval '1 day' LIMIT ?)`,
+  instances: `DELETE FROM sekuire_instances WHERE id IN (
+     SELECT id FROM sekuire_instances WHERE lease_until < now() - interval '1 day' LIMIT ?)`,
   sign_in_counts:
     'DELETE FROM sign_in_counts WHERE key IN (SELECT key FROM sign_in_counts WHERE window_ends_at <= ? ORDER BY window_ends_at LIMIT ?)',
   audit_events:
@@ -58,7 +68,12 @@ export function retentionQueries(sql: Sql) {
   return {
     /** Deletes one batch; the number of rows deleted (less than `limit`: that step is done). */
     purgeBatch(step: PurgeStep, before: string, limit: number): Promise<number> {
-      const params = step === 'sessions' ? [before, before, limit] : [before, limit];
+      const params =
+        step === 'sessions'
+          ? [before, before, limit]
+          : step === 'cache_acks' || step === 'instances'
+            ? [limit]
+            : [before, limit];
       return sql.run(STATEMENTS[step], params);
     },
 
