@@ -55,6 +55,17 @@ declare module 'autocannon' {
     throughput: Histogram;
   }
 
+  /** With a callback: the running instance, whose 'response' events time each answer. */
+  interface Instance {
+    on(
+      event: 'response',
+      listener: (client: Client, statusCode: number, resBytes: number, responseTime: number) => void,
+    ): Instance;
+    stop(): void;
+  }
+
+  function autocannon(options: Options, done: (error: Error | null, result: Result) => void): Instance;
+  // Last, so that ReturnType<typeof autocannon> is this one.
   function autocannon(options: Options): Promise<Result>;
   export default autocannon;
 }

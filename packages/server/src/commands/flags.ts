@@ -75,3 +75,45 @@ export function parseKeyType(text: string): KeyType {
   if (type === undefined) throw new UsageError(`--type must be client or server, not "${text}".`);
   return type;
 }
+
+export const MAX_AUDIT_RETENTION_DAYS = 36_500;
+
+/** --audit-retention-days: whole days, 0 keeps the audit trail forever. */
+export function parseRetentionDays(text: string): number {
+  const days = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(days >= 0 && days <= MAX_AUDIT_RETENTION_DAYS)) {
+    throw new UsageError(
+      `--audit-retention-days must be a whole number of days from 0 to ${MAX_AUDIT_RETENTION_DAYS} (0 keeps everything), not "${text}".`,
+    );
+  }
+  return days;
+}
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/;
+
+/** The calendar has this day (Date.parse takes 2030-02-30 for 2 March). */
+function realDay(year: string, month: string, day: string): boolean {
+  const date = new Date(Date.UTC(Number(year), Number(month) - 1, Number(day)));
+  return date.getUTCMonth() === Number(month) - 1 && date.getUTCDate() === Number(day);
+}
+
+/**
+ * An ISO 8601 date (midnight UTC) or time with its offset (Z or ±HH:MM: a time without one
+ * would depend on the machine's zone), as the stored form: ISO 8601 in UTC.
+ */
+export function parseTime(text: string, flag: string): string {
+  const date = ISO_DATE.exec(text) ?? ISO_TIME.exec(text);
+  const [, year = '', month = '', day = ''] = date ?? [];
+  const time =
+    date === null || !realDay(year, month, day)
+      ? Number.NaN
+      : Date.parse(ISO_DATE.test(text) ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(time)) {
+    throw new UsageError(
+      `${flag} must be an ISO 8601 date or time with its offset (2030-01-31, 2030-01-31T12:00:00Z), not "${text}".`,
+    );
+  }
+  return new Date(time).toISOString();
+}

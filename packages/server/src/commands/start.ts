@@ -4,13 +4,15 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
+import { DEFAULT_AUDIT_RETENTION_DAYS } from '../domain/retention.js';
 import type { InFlight } from '../http/in-flight.js';
 import { parseTrustProxy } from '../http/trust-proxy.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
 import { CommandError, UsageError } from './errors.js';
-import { parsePort } from './flags.js';
+import { parsePort, parseRetentionDays } from './flags.js';
 import { type OpsOptions, opsSettings } from './ops-flags.js';
+import { startPurgeTimer } from './purge-timer.js';
 import { loadSecret } from './secret.js';
 import { reportSecret, reportSecretIds } from './secret-notes.js';
 import { loadTlsMaterial } from './tls-files.js';
@@ -32,6 +34,7 @@ export interface StartOptions extends OpsOptions {
   readonly tlsKey?: string;
   readonly allowSelfRebind?: boolean;
   readonly trustProxy?: string;
+  readonly auditRetentionDays?: string;
 }
 
 export function defineStart(program: Command, ctx: CommandContext): void {
@@ -63,6 +66,10 @@ export function defineStart(program: Command, ctx: CommandContext): void {
     .option(
       '--trust-proxy <spec>',
       'behind a proxy: believe X-Forwarded-For/-Proto/-Host from a hop count (1) or these addresses/CIDRs (127.0.0.1,10.0.0.0/8) (env SEKUIRE_SERVER_TRUST_PROXY; default: ignore them)',
+    )
+    .option(
+      '--audit-retention-days <days>',
+      'delete audit events older than this; 0 keeps everything (default 365)',
     )
     .addHelpText(
       'after',
@@ -142,6 +149,10 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
   const tls = loadTlsMaterial(options.tlsCert, options.tlsKey);
   const trustProxy = trustedProxies(options.trustProxy, ctx.env.SEKUIRE_SERVER_TRUST_PROXY);
   const ops = opsSettings(options, ctx.env);
+  const auditRetentionDays =
+    options.auditRetentionDays === undefined
+      ? DEFAULT_AUDIT_RETENTION_DAYS
+      : parseRetentionDays(options.auditRetentionDays);
   const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile, target);
   await reportSecret(ctx, secret);
   await reportSecretIds(ctx, secret);
@@ -213,9 +224,27 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
         `Note: plain http on ${host} reaches other machines, but their sekuire CLIs refuse to send a key over plain http to a non-loopback host. Serve https with --tls-cert and --tls-key, or put a TLS proxy in front.\n`,
       );
     }
+    // Expired rows go in small batches between requests; on PostgreSQL one instance at a time.
+    const purges = startPurgeTimer({
+      store,
+      now: ctx.now,
+      auditRetentionDays,
+      report: (outcome, durationMs) =>
+        app.log.info(
+          {
+            deleted: outcome.deleted,
+            batches: outcome.batches,
+            ended: outcome.ended,
+            duration_ms: Math.round(durationMs),
+          },
+          'purge',
+        ),
+      reportError: (error) => app.log.warn({ err: error }, 'purge failed; the next one tries again'),
+    });
     const signal = await stopped;
     stopping = true;
     await ctx.stderr.write(`Received ${signal}, shutting down\n`);
+    await purges.stop();
     await closeGracefully(app, inFlight);
     metricsServer?.closeAllConnections();
     await new Promise((resolve) => metricsServer?.close(resolve) ?? resolve(undefined));

@@ -245,11 +245,17 @@ export const MIGRATIONS: readonly string[] = [
   DROP INDEX users_email;
   CREATE UNIQUE INDEX users_email ON users (email);
   `,
-  // 8: reserved for data retention (merged separately); a statement that changes nothing.
+  // As SQLite's 8: the indexes the retention purge (domain/retention.ts) and `audit --since/--until`
+  // find their rows by.
   `
-  SELECT 1;
+  CREATE INDEX cli_grants_expiry ON cli_grants (expires_at);
+  CREATE INDEX device_moves_expiry ON device_moves (expires_at);
+  CREATE INDEX sessions_expiry ON sessions (expires_at);
+  CREATE INDEX sessions_ended ON sessions (ended_at);
+  CREATE INDEX session_tokens_expiry ON session_tokens (expires_at);
+  CREATE INDEX audit_events_at ON audit_events (at);
   `,
-  // 9: which server secret made each key's and token's digest (domain/digest.ts secretId), so
+  // As SQLite's 9: which server secret made each key's and token's digest (domain/digest.ts secretId), so
   // rotate-secret can count what still depends on an older one. NULL: made before this column,
   // under the one secret there was then.
   `

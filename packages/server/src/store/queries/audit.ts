@@ -52,7 +52,33 @@ type AuditRow = Omit<AuditEvent, 'detail'> & { detail: string | null };
 
 const AUDIT_COLUMNS = 'id, at, event, key_id, fingerprint, device_name, client_ip, detail, actor_user_id';
 
+/** Which events: one key's, and those at or after `since` and before `until` (ISO 8601, UTC). */
+export interface AuditFilter {
+  readonly keyId?: string;
+  readonly since?: string;
+  readonly until?: string;
+}
+
 export function auditQueries(sql: Sql) {
+  const page = async (filter: AuditFilter, after: number, limit: number | undefined) => {
+    const where = ['id > ?'];
+    const params: (string | number)[] = [after];
+    const add = (condition: string, value: string | undefined) => {
+      if (value === undefined) return;
+      where.push(condition);
+      params.push(value);
+    };
+    add('key_id = ?', filter.keyId);
+    add('at >= ?', filter.since);
+    add('at < ?', filter.until);
+    if (limit !== undefined) params.push(limit);
+    const rows = await sql.all<AuditRow>(
+      `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE ${where.join(' AND ')} ORDER BY id${limit === undefined ? '' : ' LIMIT ?'}`,
+      params,
+    );
+    return rows.map((row) => ({ ...row, detail: row.detail === null ? null : JSON.parse(row.detail) }));
+  };
+
   return {
     async record(event: AuditInput): Promise<void> {
       await sql.run(
@@ -72,15 +98,13 @@ export function auditQueries(sql: Sql) {
     },
 
     /** Oldest first; ids increase with insertion, unlike timestamps from several processes. */
-    async list(keyId?: string): Promise<AuditEvent[]> {
-      const rows =
-        keyId === undefined
-          ? await sql.all<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_events ORDER BY id`)
-          : await sql.all<AuditRow>(
-              `SELECT ${AUDIT_COLUMNS} FROM audit_events WHERE key_id = ? ORDER BY id`,
-              [keyId],
-            );
-      return rows.map((row) => ({ ...row, detail: row.detail === null ? null : JSON.parse(row.detail) }));
+    list(keyId?: string): Promise<AuditEvent[]> {
+      return page(keyId === undefined ? {} : { keyId }, 0, undefined);
+    },
+
+    /** The next `limit` events after id `after`, oldest first: an export never holds them all. */
+    page(filter: AuditFilter, after: number, limit: number): Promise<AuditEvent[]> {
+      return page(filter, after, limit);
     },
   };
 }

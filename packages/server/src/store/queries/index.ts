@@ -7,6 +7,7 @@ import { grantQueries } from './grants.js';
 import { keyQueries } from './keys.js';
 import { moveQueries } from './moves.js';
 import { nonceQueries } from './nonces.js';
+import { retentionQueries } from './retention.js';
 import { sessionQueries } from './sessions.js';
 import { signInCountQueries } from './sign-in-counts.js';
 
@@ -21,6 +22,7 @@ export function queries(sql: Sql) {
     moves: moveQueries(sql),
     nonces: nonceQueries(sql),
     signInCounts: signInCountQueries(sql),
+    retention: retentionQueries(sql),
   };
 }
 
