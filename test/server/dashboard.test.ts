@@ -26,6 +26,19 @@ const start = async (options: HarnessOptions = {}): Promise<Harness> => {
   return current;
 };
 
+/** `count` wrong passwords for `email` through the API, each from an address of its own; each answers 401. */
+async function wrongPasswords(h: Harness, email: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const guess = await h.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { email, password: `guess ${i}` },
+      remoteAddress: `10.0.0.${i + 1}`,
+    });
+    expect(guess.statusCode).toBe(401);
+  }
+}
+
 describe('?next= only leads to a path on this site', () => {
   it.each([
     ['/dashboard/settings?tab=devices', '/dashboard/settings?tab=devices'],
@@ -119,15 +132,7 @@ describe('pages', () => {
   it('the sign-in page and the API count toward one limit per account', async () => {
     const h = await start();
     await h.createUser({ email: 'ada@example.com' });
-    for (let i = 0; i < 50; i++) {
-      const guess = await h.inject({
-        method: 'POST',
-        url: '/api/v1/auth/login',
-        payload: { email: 'ada@example.com', password: `guess ${i}` },
-        remoteAddress: `10.0.0.${i + 1}`,
-      });
-      expect(guess.statusCode).toBe(401);
-    }
+    await wrongPasswords(h, 'ada@example.com', 50);
     const b = browser();
     const limited = await b.signIn('ada@example.com');
     expect(limited.statusCode).toBe(429);
@@ -158,15 +163,7 @@ describe('pages', () => {
     await bobsBrowser.get('/dashboard/settings?tab=api-keys');
     expect((await bobsBrowser.post('/logout', {})).statusCode).toBe(303);
     // Guesses from five addresses reach the account's cap of failures.
-    for (let i = 0; i < 5; i++) {
-      const guess = await h.inject({
-        method: 'POST',
-        url: '/api/v1/auth/login',
-        payload: { email: 'ada@example.com', password: `guess ${i}` },
-        remoteAddress: `10.0.0.${i + 1}`,
-      });
-      expect(guess.statusCode).toBe(401);
-    }
+    await wrongPasswords(h, 'ada@example.com', 5);
     // The right password from a browser the account does not know: closed for now.
     const stranger = browser();
     expect((await stranger.signIn('ada@example.com')).statusCode).toBe(429);
