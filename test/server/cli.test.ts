@@ -126,6 +126,7 @@ describe('create-key', () => {
       masked: key.masked,
       environment: 'live',
       type: 'client',
+      permissions: [],
       created_at: '2030-01-01T00:00:00.000Z',
       expires_at: '2030-01-31T00:00:00.000Z',
       user: { id: expect.stringMatching(/^user_/), email: 'ada@example.com', name: 'Ada L' },
@@ -174,6 +175,10 @@ describe('create-key', () => {
       'error: --expires-in must be a whole number of days from 0 to 3650 (0: already expired), not "1.5".\n',
     ],
     [['--email', 'a@b.c', '--org', ' '], 'error: --org must be 1 to 200 characters on one line.\n'],
+    [
+      ['--email', 'a@b.c', '--permission', 'Deploy'],
+      'error: --permission: "Deploy" is not a permission: 1 to 64 characters of a-z 0-9 _ . : - starting with a letter or digit.\n',
+    ],
     [
       ['--email', 'a@b.c', '--name', 'x'.repeat(201)],
       'error: --name must be 1 to 200 characters on one line.\n',
@@ -403,15 +408,24 @@ describe('revoke-key with a whole key, and list-keys', () => {
           'server',
           '--env',
           'live',
+          '--permission',
+          'deploy:write',
+          '--permission',
+          'verify',
+          '--permission',
+          'deploy:write',
         ])
       ).stdout,
     );
+    expect(b.permissions).toEqual(['deploy:write', 'verify']);
     await server(['revoke-key', '--db', db, '--id', a.id]);
     const human = await server(['list-keys', '--db', db]);
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(3);
-    expect(lines[0]).toMatch(/^ID\s+MASKED\s+ENV\s+TYPE\s+STATUS\s+OWNER\s+ORGANIZATION\s+NAME$/);
+    expect(lines[0]).toMatch(
+      /^ID\s+MASKED\s+ENV\s+TYPE\s+STATUS\s+OWNER\s+ORGANIZATION\s+PERMISSIONS\s+NAME$/,
+    );
     expect(lines[1]?.split(/\s{2,}/)).toEqual([
       a.id,
       a.masked,
@@ -420,6 +434,7 @@ describe('revoke-key with a whole key, and list-keys', () => {
       'revoked',
       'a@b.c',
       'Personal (a@b.c)',
+      '-',
       'laptop',
     ]);
     expect(lines[2]?.split(/\s{2,}/)).toEqual([
@@ -430,6 +445,7 @@ describe('revoke-key with a whole key, and list-keys', () => {
       'active',
       'b@b.c',
       'Acme',
+      'deploy:write,verify',
       'CLI key',
     ]);
     expect(human.stdout).not.toContain(a.key);
@@ -443,6 +459,7 @@ describe('revoke-key with a whole key, and list-keys', () => {
         status: 'active',
         user_email: 'b@b.c',
         organization: 'Acme',
+        permissions: ['deploy:write', 'verify'],
       }),
     ]);
     expect(JSON.stringify(mine)).not.toContain(b.key);

@@ -335,6 +335,16 @@ describe('pages', () => {
         { name: 'x'.repeat(201), environment: 'live', type: 'client', expires: '30' },
         'The name must be at most 200 characters, without control characters.',
       ],
+      [
+        {
+          name: 'ci',
+          environment: 'live',
+          type: 'client',
+          expires: '30',
+          permissions: 'deploy:write Deploy',
+        },
+        'Permissions: &quot;Deploy&quot; is not a permission: 1 to 64 characters of a-z 0-9 _ . : - starting with a letter or digit.',
+      ],
     ];
     for (const [fields, message] of cases) {
       const refused = await b.post('/dashboard/keys', fields);
@@ -379,6 +389,29 @@ describe('pages', () => {
     expect(stale.statusCode).toBe(409);
     expect(stale.body).toContain('<h1>That cannot be done now</h1>');
     expect(stale.body).toContain('<p>Only an active key can be rolled.</p>');
+  });
+
+  it('permissions typed in the Create form are the key permissions, shown on its row', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const b = browser();
+    await b.signIn('ada@example.com');
+    const form = await b.get('/dashboard/settings?tab=api-keys&create=1');
+    expect(form.body).toContain('<label for="key-permissions">Permissions</label>');
+    const created = await b.post('/dashboard/keys', {
+      name: 'svc',
+      environment: 'live',
+      type: 'server',
+      expires: '30',
+      permissions: ' verify, deploy:write  verify ',
+    });
+    expect(created.statusCode).toBe(200);
+    const keys = await h.store.read.keys.list();
+    expect(keys.map((key) => [key.name, key.permissions])).toEqual([['svc', ['verify', 'deploy:write']]]);
+    const list = (await b.get('/dashboard/settings?tab=api-keys')).body;
+    expect(list).toContain(
+      '<td data-label="Type">server<div class="sub">permissions: verify, deploy:write</div></td>',
+    );
   });
 
   it('a rolling key can be revoked before its grace period ends, not rolled again', async () => {

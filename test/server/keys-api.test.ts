@@ -45,6 +45,7 @@ forEachEngine((engine) => {
         name: 'laptop',
         environment: 'live',
         type: 'client',
+        permissions: [],
         status: 'active',
         created_at: h.now().toISOString(),
         expires_at: new Date(h.now().getTime() + 30 * 86_400_000).toISOString(),
@@ -61,6 +62,7 @@ forEachEngine((engine) => {
           masked: body.masked,
           environment: 'live',
           type: 'client',
+          permissions: [],
           status: 'active',
           created_at: body.created_at,
           created_by: { id: expect.stringMatching(/^user_/), email: 'ada@example.com' },
@@ -93,6 +95,12 @@ forEachEngine((engine) => {
         [{ name: 'x', expires_in_days: 3651 }, 'expires_in_days'],
         [{ name: 'x', expires_in_days: 1.5 }, 'expires_in_days'],
         [{ name: 'x', workspace_id: 7 }, 'workspace_id'],
+        [{ name: 'x', permissions: 'verify' }, 'permissions'],
+        [{ name: 'x', permissions: ['Deploy'] }, 'permissions'],
+        [{ name: 'x', permissions: [''] }, 'permissions'],
+        [{ name: 'x', permissions: [7] }, 'permissions'],
+        [{ name: 'x', permissions: [`a${'b'.repeat(64)}`] }, 'permissions'],
+        [{ name: 'x', permissions: Array.from({ length: 33 }, (_, i) => `p${i}`) }, 'permissions'],
       ];
       for (const [payload, field] of cases) {
         const response = await ada('POST', '/api/v1/keys', payload);
@@ -302,6 +310,33 @@ forEachEngine((engine) => {
       expect((await ada('GET', `/api/v1/keys/${old.id}`)).json().status).toBe('expired');
       expect((await ada('POST', `/api/v1/keys/${old.id}/roll`)).statusCode).toBe(409);
       expect((await ada('GET', '/api/v1/keys')).body).not.toContain(fresh.key);
+    });
+
+    it('permissions: chosen at creation, each once; a roll keeps them unless its body names others', async () => {
+      const ada = await as('ada@example.com');
+      const created = await ada('POST', '/api/v1/keys', {
+        name: 'svc',
+        type: 'server',
+        permissions: ['verify', 'deploy:write', 'verify', `a${'b'.repeat(63)}`],
+      });
+      expect(created.statusCode).toBe(201);
+      const key = created.json();
+      const expected = ['verify', 'deploy:write', `a${'b'.repeat(63)}`];
+      expect(key.permissions).toEqual(expected);
+      expect((await ada('GET', `/api/v1/keys/${key.id}`)).json().permissions).toEqual(expected);
+      expect((await ada('GET', '/api/v1/keys')).json().keys[0].permissions).toEqual(expected);
+      const kept = (await ada('POST', `/api/v1/keys/${key.id}/roll`, { grace_seconds: 60 })).json();
+      expect(kept.permissions).toEqual(expected);
+      const changed = await ada('POST', `/api/v1/keys/${kept.id}/roll`, { permissions: ['deploy:read'] });
+      expect(changed.statusCode).toBe(201);
+      expect(changed.json().permissions).toEqual(['deploy:read']);
+      expect((await ada('GET', `/api/v1/keys/${changed.json().id}`)).json().permissions).toEqual([
+        'deploy:read',
+      ]);
+      expect((await ada('GET', `/api/v1/keys/${kept.id}`)).json().permissions).toEqual(expected);
+      const bad = await ada('POST', `/api/v1/keys/${changed.json().id}/roll`, { permissions: ['A'] });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json().field).toBe('permissions');
     });
 
     it('roll without grace stops the old key at once; bad grace values are 400', async () => {

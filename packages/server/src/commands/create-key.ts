@@ -6,12 +6,14 @@ import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
 import { CommandError, UsageError } from './errors.js';
 import {
+  collect,
   parseEmail,
   parseEnvironment,
   parseExpiryDays,
   parseKeyType,
   parseLabel,
   parseOrganization,
+  parsePermissions,
 } from './flags.js';
 import { loadSecret } from './secret.js';
 import { reportSecret } from './secret-notes.js';
@@ -26,6 +28,7 @@ export interface CreateKeyOptions {
   readonly env: string;
   readonly type: string;
   readonly expiresIn?: string;
+  readonly permission?: string[];
   readonly out?: string;
   readonly json?: boolean;
   readonly secretFile?: string;
@@ -50,6 +53,11 @@ export function defineCreateKey(program: Command, ctx: CommandContext): void {
       '--expires-in <days>',
       'days until the key expires, 0-3650 (0: already expired, for tests; default never)',
     )
+    .option(
+      '--permission <permission>',
+      'a permission on the key, repeatable: verify (a server key may call /api/v1/verify) or your own, e.g. deploy:write (default none)',
+      collect,
+    )
     .option('--out <file>', 'write the key to this new file (mode 0600) instead of standard output')
     .option('--json', 'print one JSON object (with the key, unless --out) instead of the bare key')
     .option('--secret-file <file>', 'server secret, created 0600 if missing (default <db>.secret)')
@@ -69,6 +77,7 @@ export function createdKeyJson(created: CreatedKey, keyFile?: string) {
     masked: created.key.masked,
     environment: created.key.environment,
     type: created.key.type,
+    permissions: created.key.permissions,
     created_at: created.key.created_at,
     expires_at: created.key.expires_at,
     user: { id: created.user.id, email: created.user.email, name: created.user.name },
@@ -117,6 +126,7 @@ export async function runCreateKey(ctx: CommandContext, options: CreateKeyOption
     ...(options.org !== undefined && { organization: parseOrganization(options.org) }),
     ...(options.workspace !== undefined && { workspace: parseLabel(options.workspace, '--workspace') }),
     ...(options.expiresIn !== undefined && { expiresInDays: parseExpiryDays(options.expiresIn) }),
+    ...(options.permission !== undefined && { permissions: parsePermissions(options.permission) }),
   };
   const target = databaseTarget(options.db, ctx.env);
   // Before anything else is made: a bad --out must leave no secret, database or key behind.
@@ -148,10 +158,12 @@ export async function runCreateKey(ctx: CommandContext, options: CreateKeyOption
       );
     }
     const expiry = created.key.expires_at === null ? '' : `, expires ${created.key.expires_at}`;
+    const permissions =
+      created.key.permissions.length === 0 ? '' : ` with permissions ${created.key.permissions.join(', ')}`;
     const where = options.out === undefined ? '' : ` It was written to ${options.out} (mode 0600).`;
     await ctx.stderr.write(
       `Created ${created.key.type} key ${created.key.id} (${created.key.masked}) for ${created.user.email} in ` +
-        `${created.organization.name} / ${created.workspace.name}${expiry}. It is shown only this once.${where}\n`,
+        `${created.organization.name} / ${created.workspace.name}${expiry}${permissions}. It is shown only this once.${where}\n`,
     );
   });
 }

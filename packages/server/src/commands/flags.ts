@@ -1,6 +1,7 @@
 // Validation of flag and environment values; a bad value is a UsageError (exit 2).
 import { KEY_ENVIRONMENTS, type KeyEnvironment } from '@sekuire/shared/key';
 import { organizationNameProblem } from '../domain/keys.js';
+import { normalizePermissions, permissionsProblem } from '../domain/permissions.js';
 import { KEY_TYPES, type KeyType } from '../store/queries/keys.js';
 import { UsageError } from './errors.js';
 
@@ -74,6 +75,18 @@ export function parseKeyType(text: string): KeyType {
   const type = KEY_TYPES.find((candidate) => candidate === text);
   if (type === undefined) throw new UsageError(`--type must be client or server, not "${text}".`);
   return type;
+}
+
+/** A repeatable flag's values, in order (commander's argParser for `--permission P`). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** --permission, each once (domain/permissions.ts). */
+export function parsePermissions(values: readonly string[]): string[] {
+  const problem = permissionsProblem(values);
+  if (problem !== undefined) throw new UsageError(`--permission: ${problem}`);
+  return normalizePermissions(values);
 }
 
 export const MAX_AUDIT_RETENTION_DAYS = 36_500;

@@ -14,7 +14,9 @@ export interface ListKeysOptions {
 export function defineListKeys(program: Command, ctx: CommandContext): void {
   program
     .command('list-keys')
-    .description('List API keys: id, name, masked key, environment, type, status, owner, organization')
+    .description(
+      'List API keys: id, name, masked key, environment, type, status, owner, organization, permissions',
+    )
     .option(
       '--db <db>',
       'an existing SQLite file or a postgres:// URL (env SEKUIRE_SERVER_DB; default ./sekuire.db)',
@@ -31,6 +33,7 @@ function keyJson(key: ListedKey) {
     masked: key.masked,
     environment: key.environment,
     type: key.type,
+    permissions: key.permissions,
     status: key.status,
     created_at: key.created_at,
     expires_at: key.expires_at,
@@ -45,7 +48,7 @@ function keyJson(key: ListedKey) {
 /** Columns padded to their widest cell, the name last (it may hold spaces). */
 function table(keys: readonly ListedKey[]): string {
   const rows = [
-    ['ID', 'MASKED', 'ENV', 'TYPE', 'STATUS', 'OWNER', 'ORGANIZATION', 'NAME'],
+    ['ID', 'MASKED', 'ENV', 'TYPE', 'STATUS', 'OWNER', 'ORGANIZATION', 'PERMISSIONS', 'NAME'],
     ...keys.map((key) => [
       key.id,
       key.masked,
@@ -54,6 +57,7 @@ function table(keys: readonly ListedKey[]): string {
       key.status,
       key.user_email,
       key.org_name,
+      key.permissions.length === 0 ? '-' : key.permissions.join(','),
       key.name,
     ]),
   ];

@@ -7,6 +7,7 @@ import type { Store, Tx } from '../store/store.js';
 import { keyDigest, type Secrets, secretId } from './digest.js';
 import { normalizeEmail } from './emails.js';
 import { newId } from './ids.js';
+import { normalizePermissions } from './permissions.js';
 
 export const DEFAULT_WORKSPACE = 'Default';
 export const DEFAULT_KEY_NAME = 'CLI key';
@@ -25,6 +26,8 @@ export interface CreateKeyInput {
   readonly environment: KeyEnvironment;
   readonly type?: KeyType;
   readonly expiresInDays?: number;
+  /** domain/permissions.ts; none by default. */
+  readonly permissions?: readonly string[];
 }
 
 export interface CreatedKey {
@@ -43,6 +46,8 @@ export interface NewKeySpec {
   readonly type: KeyType;
   /** ISO 8601; null: never expires. */
   readonly expiresAt: string | null;
+  /** Checked by permissionsProblem before; none when absent. */
+  readonly permissions?: readonly string[];
 }
 
 /** The end of a lifetime of `days` from `now`; null (never) for null. */
@@ -76,6 +81,7 @@ export async function storeNewKey(
     revoked_at: null,
     last_used_at: null,
     replaced_by: null,
+    permissions: normalizePermissions(spec.permissions ?? []),
   };
   await tx.keys.insert({
     ...key,
@@ -95,6 +101,7 @@ export async function storeNewKey(
       environment: key.environment,
       type: key.type,
       expires_at: key.expires_at,
+      ...(key.permissions.length > 0 && { permissions: key.permissions }),
       ...detail,
     },
   });
@@ -204,6 +211,7 @@ export async function createApiKey(
       environment: input.environment,
       type: input.type ?? 'client',
       expiresAt: expiryAfter(now, input.expiresInDays ?? null),
+      permissions: input.permissions ?? [],
     };
     return storeNewKey(tx, secret, user, spec, { workspace, organization }, now);
   });

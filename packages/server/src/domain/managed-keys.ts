@@ -25,6 +25,7 @@ export interface NewKeyRequest {
   /** null: never expires. */
   readonly expiresInDays: number | null;
   readonly workspaceId?: string;
+  readonly permissions?: readonly string[];
 }
 
 export function managedStatus(
@@ -98,6 +99,7 @@ export function createKeyFor(
       environment: request.environment,
       type: request.type,
       expiresAt: expiryAfter(actor.now, request.expiresInDays),
+      permissions: request.permissions ?? [],
     };
     return { ok: true, created: await insertKey(tx, secret, actor, spec, place) };
   });
@@ -163,18 +165,25 @@ export type RollOutcome =
   | { readonly ok: true; readonly created: CreatedKey; readonly oldExpiresAt: string }
   | { readonly ok: false; readonly reason: 'not_found' | 'not_active' };
 
+export interface RollRequest {
+  readonly graceSeconds: number;
+  /** The new key's permissions; the old key's when absent (a roll is the one way to change them). */
+  readonly permissions?: readonly string[];
+}
+
 /**
- * A new key with the same name, environment, type and workspace; the old one keeps working for
- * the grace period, then answers key_expired. Rotation without downtime: deploy the new key
- * within the grace period.
+ * A new key with the same name, environment, type and workspace (and permissions, unless the
+ * roll names others); the old one keeps working for the grace period, then answers key_expired.
+ * Rotation without downtime: deploy the new key within the grace period.
  */
 export function rollKeyFor(
   store: Store,
   secret: Buffer,
   actor: Actor,
   keyId: string,
-  graceSeconds: number,
+  roll: RollRequest,
 ): Promise<RollOutcome> {
+  const { graceSeconds } = roll;
   return store.transaction(
     async (tx): Promise<RollOutcome> => {
       await tx.lock('api_keys', keyId);
@@ -187,7 +196,13 @@ export function rollKeyFor(
         secret,
         actor,
         // The replacement lives as long as the old one would have (or forever).
-        { name: old.name, environment: old.environment, type: old.type, expiresAt: old.expires_at },
+        {
+          name: old.name,
+          environment: old.environment,
+          type: old.type,
+          expiresAt: old.expires_at,
+          permissions: roll.permissions ?? old.permissions,
+        },
         {
           workspace: { id: old.workspace_id, name: old.workspace_name },
           organization: { id: old.org_id, name: old.org_name },

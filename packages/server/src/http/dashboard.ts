@@ -17,6 +17,7 @@ import {
   rollKeyFor,
 } from '../domain/managed-keys.js';
 import { pendingMovesFor } from '../domain/moves.js';
+import { permissionsProblem } from '../domain/permissions.js';
 import { signIn, signOut } from '../domain/sessions.js';
 import { StoreError } from '../store/errors.js';
 import type { VisibleKey } from '../store/queries/keys.js';
@@ -68,6 +69,7 @@ interface KeyFormValues {
   readonly environment: string;
   readonly type: string;
   readonly expires: string;
+  readonly permissions: string;
 }
 
 /** One of a select's values, or undefined: a value the form never offers is an error, not a default. */
@@ -332,6 +334,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       environment: environment ?? 'test',
       type: type ?? 'client',
       expires: expires ?? '90',
+      permissions: typeof body.permissions === 'string' ? body.permissions : '',
     };
     const refuse = (formError: string) =>
       renderKeys(request, reply, signedIn, { creating: true, formError, values }, 400);
@@ -348,12 +351,17 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     if (environment === undefined) return refuse('Choose the environment from the list: test or live.');
     if (type === undefined) return refuse('Choose the type from the list: client or server.');
     if (expires === undefined) return refuse('Choose when the key expires from the list.');
+    // Separated by spaces or commas, as people type lists.
+    const permissions = values.permissions.split(/[\s,]+/).filter((value) => value !== '');
+    const problem = permissionsProblem(permissions);
+    if (problem !== undefined) return refuse(`Permissions: ${problem}`);
     const expiresInDays = expires === 'never' ? null : Number(expires);
     const outcome = await createKeyFor(deps.store, deps.secret, actor(signedIn, request), {
       name,
       environment,
       type,
       expiresInDays,
+      permissions,
     });
     if (!outcome.ok) {
       return renderKeys(
@@ -422,7 +430,9 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       });
     }
     const seconds = Number(grace);
-    const outcome = await rollKeyFor(deps.store, deps.secret, actor(signedIn, request), id, seconds);
+    const outcome = await rollKeyFor(deps.store, deps.secret, actor(signedIn, request), id, {
+      graceSeconds: seconds,
+    });
     if (!outcome.ok && outcome.reason === 'not_found') {
       throw noSuchKey();
     }

@@ -26,6 +26,7 @@ export function visibleKeyJson(key: VisibleKey, now: Date) {
     masked: key.masked,
     environment: key.environment,
     type: key.type,
+    permissions: key.permissions,
     status: managedStatus(key, now),
     created_at: key.created_at,
     created_by: { id: key.creator_id, email: key.creator_email },
@@ -56,6 +57,7 @@ export function createdKeyJson(created: CreatedKey) {
     name: created.key.name,
     environment: created.key.environment,
     type: created.key.type,
+    permissions: created.key.permissions,
     status: 'active',
     created_at: created.key.created_at,
     expires_at: created.key.expires_at,
@@ -140,8 +142,8 @@ export const keysApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   });
 
   app.post('/api/v1/keys/:id/roll', changes, async (request, reply) => {
-    const grace = parseRollBody(request.body);
-    const outcome = await rollKeyFor(deps.store, deps.secret, actor(request), id(request), grace);
+    const roll = parseRollBody(request.body);
+    const outcome = await rollKeyFor(deps.store, deps.secret, actor(request), id(request), roll);
     if (!outcome.ok && outcome.reason === 'not_found') throw notFound('key');
     if (!outcome.ok) throw new ApiError(409, 'key_not_active', 'Only an active key can be rolled.');
     return reply.code(201).send({

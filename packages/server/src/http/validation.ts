@@ -3,8 +3,9 @@ import { createPublicKey } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { KEY_ENVIRONMENTS, type KeyEnvironment } from '@sekuire/shared/key';
 import { type PublicJwk, parsePublicJwk } from '@sekuire/shared/proof-format';
-import { MAX_EXPIRY_DAYS, MAX_GRACE_SECONDS } from '../domain/managed-keys.js';
+import { MAX_EXPIRY_DAYS, MAX_GRACE_SECONDS, type RollRequest } from '../domain/managed-keys.js';
 import { MAX_PASSWORD_LENGTH } from '../domain/passwords.js';
+import { normalizePermissions, permissionsProblem } from '../domain/permissions.js';
 import type { DeviceFacts } from '../store/queries/devices.js';
 import { KEY_TYPES, type KeyType } from '../store/queries/keys.js';
 import { ApiError } from './api-error.js';
@@ -147,6 +148,17 @@ export interface NewKeyBody {
   readonly type: KeyType;
   readonly expiresInDays: number | null;
   readonly workspaceId?: string;
+  readonly permissions: readonly string[];
+}
+
+/** `permissions`: an array of permission strings (domain/permissions.ts); undefined when absent. */
+function permissionList(record: Record<string, unknown>): string[] | undefined {
+  const value = record.permissions;
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw invalid('permissions', 'permissions must be an array of strings.');
+  const problem = permissionsProblem(value);
+  if (problem !== undefined) throw invalid('permissions', `permissions: ${problem}`);
+  return normalizePermissions(value as string[]);
 }
 
 function oneOf<T extends string>(
@@ -201,13 +213,22 @@ export function parseNewKeyBody(body: unknown): NewKeyBody {
     type: oneOf(record, 'type', KEY_TYPES, 'client'),
     expiresInDays: wholeNumber(record, 'expires_in_days', 1, MAX_EXPIRY_DAYS) ?? null,
     ...(typeof workspace === 'string' && { workspaceId: workspace }),
+    permissions: permissionList(record) ?? [],
   };
 }
 
-/** Seconds the old key keeps working after a roll (default 0: it stops at once). */
-export function parseRollBody(body: unknown): number {
-  if (body === undefined) return 0;
-  return wholeNumber(bodyObject(body), 'grace_seconds', 0, MAX_GRACE_SECONDS) ?? 0;
+/**
+ * Seconds the old key keeps working after a roll (default 0: it stops at once), and the new
+ * key's permissions (default: the old key's).
+ */
+export function parseRollBody(body: unknown): RollRequest {
+  if (body === undefined) return { graceSeconds: 0 };
+  const record = bodyObject(body);
+  const permissions = permissionList(record);
+  return {
+    graceSeconds: wholeNumber(record, 'grace_seconds', 0, MAX_GRACE_SECONDS) ?? 0,
+    ...(permissions !== undefined && { permissions }),
+  };
 }
 
 export type TokenRequest =

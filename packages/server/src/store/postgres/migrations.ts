@@ -262,4 +262,8 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE api_keys ADD COLUMN secret_id text;
   ALTER TABLE session_tokens ADD COLUMN secret_id text;
   `,
+  // As SQLite's 10: permissions on keys (domain/permissions.ts), a JSON array of strings as text.
+  `
+  ALTER TABLE api_keys ADD COLUMN permissions text NOT NULL DEFAULT '[]';
+  `,
 ];

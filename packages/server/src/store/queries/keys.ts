@@ -18,6 +18,8 @@ export interface KeyRow {
   readonly last_used_at: string | null;
   /** The key a roll made to replace this one, which then expires after its grace period. */
   readonly replaced_by: string | null;
+  /** What the key may do beyond the CLI API (domain/permissions.ts); stored as a JSON array. */
+  readonly permissions: readonly string[];
 }
 
 /** A key with everything a request needs, found by its digest in one query. */
@@ -29,7 +31,9 @@ export interface KeyRecord {
   readonly workspace: NamedRow;
 }
 
-export interface NewKey extends Omit<KeyRow, 'last_used_at' | 'replaced_by'> {
+export interface NewKey extends Omit<KeyRow, 'last_used_at' | 'replaced_by' | 'permissions'> {
+  /** None when absent. */
+  readonly permissions?: readonly string[];
   readonly digest: Buffer;
   /** Which server secret made the digest (domain/digest.ts secretId). */
   readonly secret_id: string;
@@ -44,7 +48,7 @@ export interface KeyListing extends KeyRow {
   readonly workspace_name: string;
 }
 
-interface KeyRecordRow extends KeyRow {
+interface KeyRecordRow extends Stored<KeyRow> {
   digest: Buffer;
   user_id: string;
   user_email: string;
@@ -56,7 +60,20 @@ interface KeyRecordRow extends KeyRow {
 }
 
 const KEY_COLUMNS =
-  'k.id, k.masked, k.environment, k.type, k.name, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, k.replaced_by';
+  'k.id, k.masked, k.environment, k.type, k.name, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, k.replaced_by, k.permissions';
+
+/** A row as the database holds it: permissions as JSON text. */
+type Stored<T extends { permissions: readonly string[] }> = Omit<T, 'permissions'> & { permissions: string };
+
+function storedPermissions(text: string): string[] {
+  const parsed: unknown = JSON.parse(text);
+  return Array.isArray(parsed) ? parsed.filter((value): value is string => typeof value === 'string') : [];
+}
+
+/** A row with its permissions read from their JSON text. */
+function withPermissions<T extends { permissions: readonly string[] }>(row: Stored<T>): T {
+  return { ...row, permissions: storedPermissions(row.permissions) } as unknown as T;
+}
 
 /** A key as its owner (or an admin of its organization) sees it on the dashboard and the API. */
 export interface VisibleKey extends KeyRow {
@@ -104,8 +121,9 @@ const VISIBLE_COLUMNS = `${KEY_COLUMNS}, w.id AS workspace_id, w.name AS workspa
   o.name AS org_name, u.id AS creator_id, u.email AS creator_email, d.id AS device_id, d.name AS device_name,
   d.os AS device_os, d.bound_at AS device_bound_at, d.last_seen_at AS device_last_seen_at`;
 
-function keyRow(row: KeyRow): KeyRow {
+function keyRow(row: Stored<KeyRow>): KeyRow {
   return {
+    permissions: storedPermissions(row.permissions),
     replaced_by: row.replaced_by,
     id: row.id,
     masked: row.masked,
@@ -123,8 +141,8 @@ export function keyQueries(sql: Sql) {
   return {
     async insert(key: NewKey): Promise<void> {
       await sql.run(
-        `INSERT INTO api_keys (id, digest, secret_id, masked, environment, type, name, user_id, workspace_id, created_at, expires_at, revoked_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO api_keys (id, digest, secret_id, masked, environment, type, name, user_id, workspace_id, created_at, expires_at, revoked_at, permissions)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           key.id,
           key.digest,
@@ -138,6 +156,7 @@ export function keyQueries(sql: Sql) {
           key.created_at,
           key.expires_at,
           key.revoked_at,
+          JSON.stringify(key.permissions ?? []),
         ],
       );
     },
@@ -188,7 +207,7 @@ export function keyQueries(sql: Sql) {
     },
 
     async byId(id: string): Promise<KeyRow | undefined> {
-      const row = await sql.get<KeyRow>(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.id = ?`, [id]);
+      const row = await sql.get<Stored<KeyRow>>(`SELECT ${KEY_COLUMNS} FROM api_keys k WHERE k.id = ?`, [id]);
       return row === undefined ? undefined : keyRow(row);
     },
 
@@ -215,14 +234,15 @@ export function keyQueries(sql: Sql) {
      * The keys a user may see, newest first; `limit` and `offset` page through them (the page's
      * keys are picked first, then only they are joined to their creator and device).
      */
-    visibleTo(userId: string, page?: { limit: number; offset: number }): Promise<VisibleKey[]> {
+    async visibleTo(userId: string, page?: { limit: number; offset: number }): Promise<VisibleKey[]> {
       if (page === undefined) {
-        return sql.all<VisibleKey>(
+        const rows = await sql.all<Stored<VisibleKey>>(
           `SELECT ${VISIBLE_COLUMNS} ${VISIBLE_KEYS} ORDER BY k.created_at DESC, k.id`,
           [userId],
         );
+        return rows.map(withPermissions<VisibleKey>);
       }
-      return sql.all<VisibleKey>(
+      const rows = await sql.all<Stored<VisibleKey>>(
         `SELECT ${VISIBLE_COLUMNS}
          FROM (SELECT k.id ${VISIBLE_KEY_IDS} ORDER BY k.created_at DESC, k.id LIMIT ? OFFSET ?) shown
          JOIN api_keys k ON k.id = shown.id
@@ -233,6 +253,7 @@ export function keyQueries(sql: Sql) {
          ORDER BY k.created_at DESC, k.id`,
         [userId, page.limit, page.offset],
       );
+      return rows.map(withPermissions<VisibleKey>);
     },
 
     async countVisibleTo(userId: string): Promise<number> {
@@ -241,8 +262,12 @@ export function keyQueries(sql: Sql) {
     },
 
     /** One key, if the user may see it: undefined both for another organization's key and for no key. */
-    visibleKey(userId: string, keyId: string): Promise<VisibleKey | undefined> {
-      return sql.get<VisibleKey>(`SELECT ${VISIBLE_COLUMNS} ${VISIBLE_KEYS} AND k.id = ?`, [userId, keyId]);
+    async visibleKey(userId: string, keyId: string): Promise<VisibleKey | undefined> {
+      const row = await sql.get<Stored<VisibleKey>>(
+        `SELECT ${VISIBLE_COLUMNS} ${VISIBLE_KEYS} AND k.id = ?`,
+        [userId, keyId],
+      );
+      return row === undefined ? undefined : withPermissions<VisibleKey>(row);
     },
 
     async touch(id: string, at: string): Promise<void> {
@@ -250,8 +275,8 @@ export function keyQueries(sql: Sql) {
     },
 
     /** Every key, or one user's (by email, as normalizeEmail leaves it), oldest first. */
-    list(email?: string): Promise<KeyListing[]> {
-      return sql.all<KeyListing>(
+    async list(email?: string): Promise<KeyListing[]> {
+      const rows = await sql.all<Stored<KeyListing>>(
         `SELECT ${KEY_COLUMNS}, u.email AS user_email, o.name AS org_name, w.name AS workspace_name
          FROM api_keys k
          JOIN users u ON u.id = k.user_id
@@ -261,6 +286,7 @@ export function keyQueries(sql: Sql) {
          ORDER BY k.created_at, k.id`,
         email === undefined ? [] : [email],
       );
+      return rows.map(withPermissions<KeyListing>);
     },
   };
 }

@@ -218,4 +218,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE api_keys ADD COLUMN secret_id TEXT;
   ALTER TABLE session_tokens ADD COLUMN secret_id TEXT;
   `,
+  // 10: permissions on keys (domain/permissions.ts): a JSON array of strings chosen when the key
+  // is made; '[]' (none) for every key made before.
+  `
+  ALTER TABLE api_keys ADD COLUMN permissions TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(permissions));
+  `,
 ];
