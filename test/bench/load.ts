@@ -6,20 +6,24 @@ import { processCpuSeconds, sampleMemory } from './processes.js';
 import type { Credential } from './seed.js';
 
 export const STATUS_PATH = '/api/v1/cli/status';
-const STATUS_URL = new URL(STATUS_PATH, 'http://127.0.0.1');
 
-/** The headers of one status request with this credential: with a new proof when its binding holds a device key. */
-export function statusHeaders(credential: Credential): Record<string, string> {
+/**
+ * The headers of one status request with this credential to the server at `baseUrl`: with a new
+ * proof (signed for that server's authority) when its binding holds a device key.
+ */
+export function statusHeaders(credential: Credential, baseUrl: string): Record<string, string> {
   const key = credential.deviceKey;
-  return key === undefined ? plainHeaders(credential) : { ...plainHeaders(credential), ...proof(key) };
+  return key === undefined
+    ? plainHeaders(credential)
+    : { ...plainHeaders(credential), ...proof(key, baseUrl) };
 }
 
 function plainHeaders(credential: Credential): Record<string, string> {
   return { 'x-api-key': credential.key, 'x-sekuire-device': credential.fingerprint };
 }
 
-function proof(key: DeviceKey): Record<string, string> {
-  return proofHeaders(key, 'GET', STATUS_URL, undefined, Date.now() / 1000);
+function proof(key: DeviceKey, baseUrl: string): Record<string, string> {
+  return proofHeaders(key, 'GET', new URL(STATUS_PATH, baseUrl), undefined, Date.now() / 1000);
 }
 
 export interface LoadOptions {
@@ -75,13 +79,17 @@ export class Presigned {
   signedDuringRun = 0;
   readonly made: number;
 
-  constructor(pool: readonly Credential[], total: number) {
+  constructor(
+    pool: readonly Credential[],
+    total: number,
+    private readonly baseUrl: string,
+  ) {
     const signed = pool.filter((credential) => credential.deviceKey !== undefined);
     const perCredential = signed.length === 0 ? 0 : Math.ceil(total / signed.length);
     for (const credential of signed) this.queues.set(credential, []);
     for (let round = 0; round < perCredential; round++) {
       for (const credential of signed)
-        this.queues.get(credential)?.push(proof(credential.deviceKey as DeviceKey));
+        this.queues.get(credential)?.push(proof(credential.deviceKey as DeviceKey, baseUrl));
     }
     this.made = perCredential * signed.length;
   }
@@ -92,7 +100,7 @@ export class Presigned {
     const headers = queue?.[index];
     if (queue === undefined || headers === undefined) {
       this.signedDuringRun += 1;
-      return proof(credential.deviceKey as DeviceKey);
+      return proof(credential.deviceKey as DeviceKey, this.baseUrl);
     }
     this.used.set(credential, index + 1);
     queue[index] = {};
@@ -243,7 +251,7 @@ export async function loadTest(
   const signed = pool.some((credential) => credential.deviceKey !== undefined);
   // Made before the memory of the server is sampled or any time is taken.
   const presigned = signed
-    ? new Presigned(pool, PRESIGN_RATE * (options.warmupSeconds + options.durationSeconds))
+    ? new Presigned(pool, PRESIGN_RATE * (options.warmupSeconds + options.durationSeconds), baseUrl)
     : undefined;
   const run = await measured(serverPid, options, databaseCpu, (seconds) =>
     once(baseUrl, STATUS_PATH, shares(pool, options.connections, presigned), options.connections, seconds),

@@ -58,7 +58,9 @@ function log(text: string): void {
 
 /** One status request that must answer 200: the load must not measure refusals. */
 async function probe(server: Server, credential: Credential): Promise<void> {
-  const response = await fetch(`${server.url}${STATUS_PATH}`, { headers: statusHeaders(credential) });
+  const response = await fetch(`${server.url}${STATUS_PATH}`, {
+    headers: statusHeaders(credential, server.url),
+  });
   const body = await response.text();
   if (response.status !== 200)
     throw new Error(`${server.label}: status answered ${response.status}: ${body}`);

@@ -95,7 +95,7 @@ interface Probe {
 async function probe(
   baseUrl: string,
   credential: Credential,
-  headers: Record<string, string> = statusHeaders(credential),
+  headers: Record<string, string> = statusHeaders(credential, baseUrl),
 ): Promise<Probe> {
   const response = await fetch(`${baseUrl}${STATUS_PATH}`, { headers });
   const body = Buffer.from(await response.arrayBuffer());
@@ -138,7 +138,7 @@ async function checkProofEnforced(server: Server, credential: Credential): Promi
     await probe(server.url, credential, unsigned),
     'proof_required',
   );
-  const once = statusHeaders(credential);
+  const once = statusHeaders(credential, server.url);
   const first = await probe(server.url, credential, once);
   if (first.status !== 200)
     throw new Error(`${server.label}: a signed request answered ${first.status}: ${first.body}`);

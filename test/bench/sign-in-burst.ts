@@ -56,7 +56,7 @@ async function main(): Promise<void> {
       headers: {
         'x-api-key': key,
         'content-type': 'application/json',
-        ...signed(device, 'POST', '/api/v1/cli/login', loginBody),
+        ...signed(device, 'POST', `${server.url}/api/v1/cli/login`, loginBody),
       },
       body: loginBody,
     });
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
           headers: {
             'x-api-key': key,
             'x-sekuire-device': FINGERPRINT,
-            ...signed(device, 'GET', '/api/v1/cli/status', undefined),
+            ...signed(device, 'GET', `${server.url}/api/v1/cli/status`, undefined),
           },
         });
         await answer.arrayBuffer();

@@ -1,5 +1,6 @@
 // Several sekuire-server instances on one PostgreSQL: revocations reach all, a dead one is no hostage, races agree.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, inject, it } from 'vitest';
@@ -35,11 +36,51 @@ function device(fingerprint: string) {
   };
 }
 
+/**
+ * The origin both instances serve behind their load balancer (start --public-url): clients sign
+ * for it, and each request reaches one instance with it as Host, as a balancer passes it on.
+ */
+const PUBLIC = 'http://sekuire.test';
+
+/** A request to one instance, addressed to PUBLIC (fetch would not send another Host). */
+function send(
+  server: TestServer,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const target = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      {
+        host: target.hostname,
+        port: target.port,
+        method,
+        path,
+        headers: { ...headers, host: new URL(PUBLIC).host },
+      },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }),
+        );
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
 function statusHeaders(key: string, fingerprint: string): Record<string, string> {
   return {
     'x-api-key': key,
     'x-sekuire-device': fingerprint,
-    ...signed(deviceKey(fingerprint), 'GET', '/api/v1/cli/status', undefined),
+    ...signed(deviceKey(fingerprint), 'GET', `${PUBLIC}/api/v1/cli/status`, undefined),
   };
 }
 
@@ -49,23 +90,24 @@ async function status(
   fingerprint = FP.x,
   headers = statusHeaders(key, fingerprint),
 ): Promise<{ status: number; error?: string }> {
-  const response = await fetch(`${server.url}/api/v1/cli/status`, { headers });
-  const body = (await response.json()) as { error?: string };
-  return { status: response.status, ...(body.error !== undefined && { error: body.error }) };
+  const response = await send(server, 'GET', '/api/v1/cli/status', headers);
+  const error = response.body.error as string | undefined;
+  return { status: response.status, ...(error !== undefined && { error }) };
 }
 
 async function login(server: TestServer, key: string, fingerprint: string, rebind = false) {
   const body = JSON.stringify({ device: device(fingerprint), rebind });
-  const response = await fetch(`${server.url}/api/v1/cli/login`, {
-    method: 'POST',
-    headers: {
+  return send(
+    server,
+    'POST',
+    '/api/v1/cli/login',
+    {
       'x-api-key': key,
       'content-type': 'application/json',
-      ...signed(deviceKey(fingerprint), 'POST', '/api/v1/cli/login', body),
+      ...signed(deviceKey(fingerprint), 'POST', `${PUBLIC}/api/v1/cli/login`, body),
     },
     body,
-  });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  );
 }
 
 describeOnPostgres('two instances on one PostgreSQL', () => {
@@ -92,7 +134,8 @@ describeOnPostgres('two instances on one PostgreSQL', () => {
     await Promise.all([a?.stop(), b?.stop()]);
   });
 
-  const startBoth = async (args: string[] = []) => {
+  const startBoth = async (extra: string[] = []) => {
+    const args = ['--public-url', PUBLIC, ...extra];
     [a, b] = await Promise.all([
       startServer({ database: url, secretFile, args }),
       startServer({ database: url, secretFile, args }),

@@ -9,7 +9,7 @@ import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { describeOnPostgres } from '../helpers/engines.js';
 import { httpsRequest } from '../helpers/https-request.js';
 import { HttpsSession } from '../helpers/https-session.js';
-import { type Nginx, startNginx } from '../helpers/nginx.js';
+import { freePort, type Nginx, startNginx } from '../helpers/nginx.js';
 import { createDatabase, dropDatabase } from '../helpers/postgres.js';
 import { startServer, TEST_PASSWORD, type TestServer } from '../helpers/server.js';
 import { selfSignedCert } from '../helpers/tls.js';
@@ -38,13 +38,16 @@ describeOnPostgres('nginx in front of two instances, --trust-proxy 127.0.0.1', (
     caFile = pair.cert;
     ca = readFileSync(pair.cert, 'utf8');
     database = await createDatabase(cluster.adminUrl);
-    // nginx connects to the instances from 127.0.0.1: that one hop is trusted, no other.
-    const args = ['--trust-proxy', '127.0.0.1'];
+    // nginx connects to the instances from 127.0.0.1: that one hop is trusted, no other. Clients
+    // sign their proofs for the proxy's origin, which each instance is told it serves.
+    const proxyPort = await freePort();
+    const args = ['--trust-proxy', '127.0.0.1', '--public-url', `https://127.0.0.1:${proxyPort}`];
     [a, b] = await Promise.all([
       startServer({ database, secretFile, args }),
       startServer({ database, secretFile, args }),
     ]);
     proxy = await startNginx({
+      port: proxyPort,
       upstreams: [a, b].map((server) => new URL(server.url).host),
       cert: pair.cert,
       key: pair.key,
@@ -105,7 +108,7 @@ describeOnPostgres('nginx in front of two instances, --trust-proxy 127.0.0.1', (
       headers: {
         'x-api-key': key,
         'content-type': 'application/json',
-        ...signed(device, 'POST', '/api/v1/cli/login', body),
+        ...signed(device, 'POST', `${proxy.url}/api/v1/cli/login`, body),
       },
       body,
     });

@@ -1,6 +1,14 @@
 // Device keys for tests that speak HTTP themselves: a P-256 pair in memory, and the proof headers it signs.
-import { generateKeyPairSync } from 'node:crypto';
-import { jwkThumbprint, type PublicJwk } from '@sekuire/shared/proof-format';
+import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import {
+  contentDigest,
+  jwkThumbprint,
+  LEGACY_COVERED,
+  PROOF_ALG,
+  PROOF_LABEL,
+  type PublicJwk,
+  signatureBase,
+} from '@sekuire/shared/proof-format';
 import type { DeviceKey } from '../../packages/cli/src/core/device-key.js';
 import { proofHeaders } from '../../packages/cli/src/core/proof.js';
 
@@ -13,7 +21,8 @@ export function memoryDeviceKey(): DeviceKey {
 
 /**
  * The proof headers for one request, as the CLI makes them. `target` is the path and query (or
- * a whole URL); `nowMs` dates the proof (the server's clock in in-process tests).
+ * a whole URL); a path is signed for http://localhost, the authority of in-process requests
+ * (the harness's public URL). `nowMs` dates the proof (the server's clock in in-process tests).
  */
 export function signed(
   key: DeviceKey,
@@ -22,6 +31,29 @@ export function signed(
   body: string | undefined,
   nowMs: number = Date.now(),
 ): Record<string, string> {
-  const url = new URL(target, 'http://127.0.0.1');
+  const url = new URL(target, 'http://localhost');
   return proofHeaders(key, method, url, body, nowMs / 1000);
+}
+
+/**
+ * The proof headers an earlier CLI made: the same profile without "@authority" (accepted until
+ * the cut-over, PROTOCOL.md).
+ */
+export function legacySigned(
+  key: DeviceKey,
+  method: string,
+  target: string,
+  body: string | undefined,
+  nowMs: number = Date.now(),
+): Record<string, string> {
+  const url = new URL(target, 'http://localhost');
+  const digest = contentDigest(body);
+  const params = `${LEGACY_COVERED};created=${Math.floor(nowMs / 1000)};nonce="${randomBytes(16).toString('base64url')}";keyid="${key.thumbprint}";alg="${PROOF_ALG}"`;
+  const base = signatureBase(method, url.pathname, url.search, digest, params);
+  const signature = sign('sha256', Buffer.from(base), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  return {
+    'Content-Digest': digest,
+    'Signature-Input': `${PROOF_LABEL}=${params}`,
+    Signature: `${PROOF_LABEL}=:${signature.toString('base64')}:`,
+  };
 }

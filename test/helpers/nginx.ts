@@ -20,6 +20,8 @@ export interface Nginx {
 export interface NginxOptions {
   /** `host:port` of each instance; requests go round-robin among them. */
   readonly upstreams: readonly string[];
+  /** The port nginx listens on (instances started before it name it in --public-url); a free one by default. */
+  readonly port?: number;
   /** PEM files of the certificate nginx serves. */
   readonly cert: string;
   readonly key: string;
@@ -116,7 +118,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'sekuire-nginx-'));
   // As root, nginx's workers run as an unprivileged user: they must reach the temp paths in here.
   chmodSync(dir, 0o711);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const conf = join(dir, 'nginx.conf');
   writeFileSync(conf, config(dir, port, options));
   // -e: the log for start-up errors, before the configuration names its own (else /var/log/nginx).

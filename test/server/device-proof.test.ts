@@ -335,8 +335,8 @@ forEachEngine((engine) => {
         (headers) => ({
           ...headers,
           'Signature-Input': (headers['Signature-Input'] as string).replace(
-            '("@method" "@path"',
-            '("@path" "@method"',
+            '("@method" "@authority"',
+            '("@authority" "@method"',
           ),
         }),
       ],
@@ -1080,6 +1080,7 @@ describeOnPostgres('the shared replay cache: two instances on one PostgreSQL dat
       now: () => h.now(),
       logError: (message) => h.logged.push(message),
       passwordCost: TEST_PASSWORD_COST,
+      publicUrls: ['http://localhost'],
     });
     await other.ready();
   });

@@ -76,7 +76,13 @@ export interface Harness {
   post(
     url: string,
     payload: unknown,
-    options?: { device?: DeviceKey; headers?: Record<string, string>; remoteAddress?: string },
+    options?: {
+      device?: DeviceKey;
+      headers?: Record<string, string>;
+      remoteAddress?: string;
+      /** The origin the proof is signed for (its "@authority"): http://localhost unless given. */
+      signFor?: string;
+    },
   ): Promise<LightMyRequestResponse>;
   inject(options: InjectOptions): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
@@ -118,6 +124,8 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
     now,
     logError: (message) => logged.push(message),
     passwordCost: TEST_PASSWORD_COST,
+    // In-process requests reach no socket: they are addressed to localhost (light-my-request's Host).
+    publicUrls: ['http://localhost'],
     ...(options.withMetrics === true && { metrics: new Metrics(store), serveMetrics: true }),
     ...options,
   });
@@ -184,7 +192,14 @@ export async function harness(options: HarnessOptions = {}): Promise<Harness> {
         headers: {
           'content-type': 'application/json',
           ...postOptions.headers,
-          ...(device !== undefined && signed(device, 'POST', url, text, clock)),
+          ...(device !== undefined &&
+            signed(
+              device,
+              'POST',
+              new URL(url, postOptions.signFor ?? 'http://localhost').href,
+              text,
+              clock,
+            )),
         },
         payload: text,
         ...(postOptions.remoteAddress !== undefined && { remoteAddress: postOptions.remoteAddress }),

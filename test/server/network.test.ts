@@ -171,9 +171,9 @@ describe('a revocation that lands while a login body is arriving', () => {
     const device = h.deviceKey(FP_A);
     const plain = deviceBody(FP_A);
     const body = JSON.stringify({ device: { ...plain.device, public_key: device.publicJwk } });
-    const proof = h.sign(device, 'POST', '/api/v1/cli/login', body);
+    const proof = h.sign(device, 'POST', `http://127.0.0.1:${port}/api/v1/cli/login`, body);
     const raw = rawConnection(
-      `POST /api/v1/cli/login HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: ${created.apiKey.value}\r\n` +
+      `POST /api/v1/cli/login HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nX-API-Key: ${created.apiKey.value}\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n` +
         `${Object.entries(proof)
           .map(([name, value]) => `${name}: ${value}\r\n`)

@@ -35,6 +35,8 @@ forEachEngine((engine) => {
       now: h.now,
       passwordCost: TEST_PASSWORD_COST,
       logError: (message) => h.logged.push(message),
+      // Serves what the harness serves: in-process requests are addressed to localhost.
+      publicUrls: ['http://localhost'],
     });
     apps.push(app);
     return app;

@@ -91,7 +91,7 @@ describe('start', () => {
       headers: {
         'x-api-key': key,
         'content-type': 'application/json',
-        ...signed(device, 'POST', '/api/v1/cli/login', body),
+        ...signed(device, 'POST', `${server.url}/api/v1/cli/login`, body),
       },
       body,
     });
@@ -100,7 +100,7 @@ describe('start', () => {
     const headers = () => ({
       'x-api-key': key,
       'x-sekuire-device': FP,
-      ...signed(device, 'GET', '/api/v1/cli/status', undefined),
+      ...signed(device, 'GET', `${server.url}/api/v1/cli/status`, undefined),
     });
     expect((await fetch(`${server.url}/api/v1/cli/status`, { headers: headers() })).status).toBe(200);
 
@@ -213,6 +213,15 @@ describe('start', () => {
       ['--trust-proxy', 'proxy.internal'],
       'error: --trust-proxy takes a hop count (1 for one proxy in front) or a comma-separated list of addresses and CIDRs (127.0.0.1,10.0.0.0/8, or loopback), not "proxy.internal": "proxy.internal" is not an IP address.\n',
     ],
+    ...[
+      'sekuire.example.com',
+      'ftp://sekuire.example.com',
+      'https://sekuire.example.com/api',
+      'https://u@x.example',
+    ].map((url): [string[], string] => [
+      ['--public-url', 'https://ok.example', '--public-url', url],
+      `error: --public-url must be an origin like https://sekuire.example.com (http or https, a host, a port if not the default; no path), not "${url}".\n`,
+    ]),
   ])('%j -> exit 2 before listening', async (args, message) => {
     const exit = await runStart([...args, '--db', join(scratch, 'flags.db')]);
     expect(exit).toEqual({ code: 2, signal: null, stdout: '', stderr: message });

@@ -93,11 +93,13 @@ async function verificationUri(
   server: Harness,
   headers: Record<string, string>,
   peer = '127.0.0.1',
+  signFor?: string,
 ): Promise<string> {
   const response = await server.post('/api/v1/cli/device/code', deviceBody(FP_B), {
     device: server.deviceKey(FP_B),
     headers,
     remoteAddress: peer,
+    ...(signFor !== undefined && { signFor }),
   });
   expect(response.statusCode).toBe(200);
   return (response.json() as { verification_uri: string }).verification_uri;
@@ -136,7 +138,8 @@ describe('with --trust-proxy 127.0.0.1', () => {
   });
 
   it('https at the proxy: __Host- Secure cookies, HSTS, a session that works, URLs with its scheme and host', async () => {
-    const server = await start({ trustProxy });
+    // The proxy's public origin is named (start --public-url): the CLI signs its proofs for it.
+    const server = await start({ trustProxy, publicUrls: ['https://sekuire.example'] });
     await server.createUser({ email: 'ada@example.com' });
     const page = await server.inject({ method: 'GET', url: '/login', headers: FROM_HTTPS });
     expect(page.headers['set-cookie']).toMatch(
@@ -170,7 +173,9 @@ describe('with --trust-proxy 127.0.0.1', () => {
     });
     expect(keys.statusCode).toBe(200);
     expect(keys.body).toContain('<h1>API Keys</h1>');
-    expect(await verificationUri(server, FROM_HTTPS)).toBe('https://sekuire.example/device');
+    expect(await verificationUri(server, FROM_HTTPS, '127.0.0.1', 'https://sekuire.example')).toBe(
+      'https://sekuire.example/device',
+    );
   });
 
   it('plain http at the proxy, or a request not from it: plain cookies, no HSTS, its own Host', async () => {

@@ -5,14 +5,18 @@ import { createHash } from 'node:crypto';
  * A signed request carries three headers (RFC 9421 and RFC 9530):
  *
  *     Content-Digest: sha-256=:<base64 SHA-256 of the body; of nothing for a GET>:
- *     Signature-Input: sekuire=("@method" "@path" "@query" "content-digest");created=<unix s>;nonce="<random>";keyid="<JWK thumbprint>";alg="ecdsa-p256-sha256"
+ *     Signature-Input: sekuire=("@method" "@authority" "@path" "@query" "content-digest");created=<unix s>;nonce="<random>";keyid="<JWK thumbprint>";alg="ecdsa-p256-sha256"
  *     Signature: sekuire=:<base64 of the P-256 signature, r || s>:
  *
  * The covered components are fixed, in this order; the signature base is RFC 9421 §2.5's.
+ * `@authority` names the server the request is for, so that a proof captured by one API cannot
+ * be replayed at another; proofs of earlier CLIs cover LEGACY_COVERED, without it.
  */
 export const PROOF_LABEL = 'sekuire';
 export const PROOF_ALG = 'ecdsa-p256-sha256';
-export const COVERED = '("@method" "@path" "@query" "content-digest")';
+export const COVERED = '("@method" "@authority" "@path" "@query" "content-digest")';
+/** The components earlier CLIs cover: no `@authority` (accepted until the cut-over, PROTOCOL.md). */
+export const LEGACY_COVERED = '("@method" "@path" "@query" "content-digest")';
 /** A proof older or newer than this (seconds) is stale: the window the replay cache must cover. */
 export const PROOF_WINDOW_S = 300;
 
@@ -30,6 +34,12 @@ export interface ProofParams {
   readonly nonce: string;
   /** The RFC 7638 thumbprint of the public key that signed. */
   readonly keyid: string;
+}
+
+/** A Signature-Input as received: its parameters, its text, and whether it covers `@authority`. */
+export interface ParsedSignatureInput extends ProofParams {
+  readonly raw: string;
+  readonly coversAuthority: boolean;
 }
 
 const COORDINATE = /^[A-Za-z0-9_-]{43}$/;
@@ -59,6 +69,7 @@ export function contentDigest(body: string | Buffer | undefined): string {
     .digest('base64')}:`;
 }
 
+/** The parameters the CLI signs: always with `@authority`. */
 export function signatureParams(params: ProofParams): string {
   return `${COVERED};created=${params.created};nonce="${params.nonce}";keyid="${params.keyid}";alg="${PROOF_ALG}"`;
 }
@@ -68,16 +79,29 @@ export function queryComponent(search: string): string {
   return search === '' ? '?' : search;
 }
 
-/** RFC 9421 §2.5: one line per covered component, then the signature parameters. */
+/**
+ * RFC 9421 §2.2 "@authority" of a URL: host and port, lower case, the scheme's default port
+ * left out (WHATWG URL's `host` is exactly that, IPv6 in brackets).
+ */
+export function authorityOf(url: URL): string {
+  return url.host;
+}
+
+/**
+ * RFC 9421 §2.5: one line per covered component, then the signature parameters. `authority`:
+ * the `@authority` line's value; undefined only for the legacy components, which lack it.
+ */
 export function signatureBase(
   method: string,
   path: string,
   query: string,
   digest: string,
   params: string,
+  authority?: string,
 ): string {
   return [
     `"@method": ${method.toUpperCase()}`,
+    ...(authority === undefined ? [] : [`"@authority": ${authority}`]),
     `"@path": ${path}`,
     `"@query": ${queryComponent(query)}`,
     `"content-digest": ${digest}`,
@@ -85,20 +109,29 @@ export function signatureBase(
   ].join('\n');
 }
 
-/** Our profile of Signature-Input, strictly: anything else is not a proof of ours. */
-export function parseSignatureInput(header: string | undefined): (ProofParams & { raw: string }) | undefined {
+/**
+ * Our profile of Signature-Input, strictly: the components of COVERED or of LEGACY_COVERED, in
+ * their order, and these parameters; anything else is not a proof of ours.
+ */
+export function parseSignatureInput(header: string | undefined): ParsedSignatureInput | undefined {
   if (header === undefined) return undefined;
   const prefix = `${PROOF_LABEL}=`;
   if (!header.startsWith(prefix)) return undefined;
   const raw = header.slice(prefix.length);
   const match =
-    /^\("@method" "@path" "@query" "content-digest"\);created=(\d{1,12});nonce="([^"]*)";keyid="([^"]*)";alg="([^"]*)"$/.exec(
+    /^\("@method"( "@authority")? "@path" "@query" "content-digest"\);created=(\d{1,12});nonce="([^"]*)";keyid="([^"]*)";alg="([^"]*)"$/.exec(
       raw,
     );
   if (match === null) return undefined;
-  const [, created, nonce, keyid, alg] = match;
+  const [, authority, created, nonce, keyid, alg] = match;
   if (alg !== PROOF_ALG || !NONCE.test(nonce ?? '') || !KEYID.test(keyid ?? '')) return undefined;
-  return { created: Number(created), nonce: nonce as string, keyid: keyid as string, raw };
+  return {
+    created: Number(created),
+    nonce: nonce as string,
+    keyid: keyid as string,
+    raw,
+    coversAuthority: authority !== undefined,
+  };
 }
 
 /** The raw signature bytes of `Signature: sekuire=:<base64>:`. */

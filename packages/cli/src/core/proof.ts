@@ -1,9 +1,18 @@
 // Signs a request with this device's key: the proof headers of proof-format.ts, a fresh nonce each time.
 import { randomBytes, sign } from 'node:crypto';
-import { contentDigest, PROOF_LABEL, signatureBase, signatureParams } from '@sekuire/shared/proof-format';
+import {
+  authorityOf,
+  contentDigest,
+  PROOF_LABEL,
+  signatureBase,
+  signatureParams,
+} from '@sekuire/shared/proof-format';
 import type { DeviceKey } from './device-key.js';
 
-/** `nowSeconds`: this machine's clock, corrected by the skew the backend reported, if any. */
+/**
+ * `url`: where the request goes (its authority is signed: the proof is for that server only).
+ * `nowSeconds`: this machine's clock, corrected by the skew the backend reported, if any.
+ */
 export function proofHeaders(
   key: DeviceKey,
   method: string,
@@ -17,7 +26,7 @@ export function proofHeaders(
     nonce: randomBytes(16).toString('base64url'),
     keyid: key.thumbprint,
   });
-  const base = signatureBase(method, url.pathname, url.search, digest, params);
+  const base = signatureBase(method, url.pathname, url.search, digest, params, authorityOf(url));
   const signature = sign('sha256', Buffer.from(base), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
   return {
     'Content-Digest': digest,

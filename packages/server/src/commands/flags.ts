@@ -89,6 +89,30 @@ export function parsePermissions(values: readonly string[]): string[] {
   return normalizePermissions(values);
 }
 
+/** --public-url: an http(s) origin (scheme, host, optional port; no path, query or user), as its origin. */
+export function parsePublicUrl(text: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (
+    url === undefined ||
+    (url.protocol !== 'https:' && url.protocol !== 'http:') ||
+    url.username !== '' ||
+    url.password !== '' ||
+    url.pathname !== '/' ||
+    url.search !== '' ||
+    url.hash !== ''
+  ) {
+    throw new UsageError(
+      `--public-url must be an origin like https://sekuire.example.com (http or https, a host, a port if not the default; no path), not "${text}".`,
+    );
+  }
+  return url.origin;
+}
+
 export const MAX_AUDIT_RETENTION_DAYS = 36_500;
 
 /** --audit-retention-days: whole days, 0 keeps the audit trail forever. */

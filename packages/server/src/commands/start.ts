@@ -10,7 +10,7 @@ import { parseTrustProxy } from '../http/trust-proxy.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
 import { CommandError, UsageError } from './errors.js';
-import { parsePort, parseRetentionDays } from './flags.js';
+import { collect, parsePort, parsePublicUrl, parseRetentionDays } from './flags.js';
 import { type OpsOptions, opsSettings } from './ops-flags.js';
 import { startPurgeTimer } from './purge-timer.js';
 import { loadSecret } from './secret.js';
@@ -35,6 +35,7 @@ export interface StartOptions extends OpsOptions {
   readonly allowSelfRebind?: boolean;
   readonly trustProxy?: string;
   readonly auditRetentionDays?: string;
+  readonly publicUrl?: string[];
 }
 
 export function defineStart(program: Command, ctx: CommandContext): void {
@@ -66,6 +67,11 @@ export function defineStart(program: Command, ctx: CommandContext): void {
     .option(
       '--trust-proxy <spec>',
       'behind a proxy: believe X-Forwarded-For/-Proto/-Host from a hop count (1) or these addresses/CIDRs (127.0.0.1,10.0.0.0/8) (env SEKUIRE_SERVER_TRUST_PROXY; default: ignore them)',
+    )
+    .option(
+      '--public-url <url>',
+      'an origin clients reach this server by, e.g. https://sekuire.example.com behind a proxy: device proofs may be addressed to it besides where it listens (repeatable)',
+      collect,
     )
     .option(
       '--audit-retention-days <days>',
@@ -148,6 +154,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
   const target = databaseTarget(options.db, ctx.env);
   const tls = loadTlsMaterial(options.tlsCert, options.tlsKey);
   const trustProxy = trustedProxies(options.trustProxy, ctx.env.SEKUIRE_SERVER_TRUST_PROXY);
+  const publicUrls = (options.publicUrl ?? []).map(parsePublicUrl);
   const ops = opsSettings(options, ctx.env);
   const auditRetentionDays =
     options.auditRetentionDays === undefined
@@ -180,6 +187,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       https: tls,
       allowSelfRebind: options.allowSelfRebind === true,
       ...(trustProxy !== undefined && { trustProxy }),
+      publicUrls,
       log: { level: ops.logLevel },
       ...(metrics !== undefined && { metrics, serveMetrics: ops.metrics.on === 'main-port' }),
       stopping: () => stopping,

@@ -15,6 +15,11 @@ import { MAX_CLAIMS_PER_STATEMENT, type NonceClaim, type NonceQueries } from '..
 /** The parts of a request a proof covers, as received. */
 export interface SignedRequest {
   readonly method: string;
+  /**
+   * The RFC 9421 "@authority" the request was addressed to (host and port, lower case, the
+   * scheme's default port left out); undefined when it carried none.
+   */
+  readonly authority: string | undefined;
   /** The request target as sent: origin-form (/path?query) or, through a proxy, absolute-form. */
   readonly target: string;
   /** The body as received (the empty string when there is none). */
@@ -32,6 +37,17 @@ export interface ExpectedKey {
 }
 
 export type ProofRefusal = 'proof_required' | 'invalid_proof' | 'proof_stale' | 'proof_replayed';
+
+/** Which authorities a proof may name: the server's own API serves a few; /verify takes the service's. */
+export interface Audience {
+  serves(authority: string): boolean;
+}
+
+/**
+ * Until this instant, proofs without "@authority" (CLIs before it was covered) are accepted;
+ * from then on they are refused as invalid_proof (PROTOCOL.md, "The cut-over").
+ */
+export const LEGACY_PROOFS_UNTIL = new Date('2027-07-01T00:00:00.000Z');
 
 export type ProofVerdict =
   | { readonly ok: true }
@@ -115,6 +131,8 @@ export interface ProofVerifierOptions {
    */
   readonly shared?: NonceQueries;
   readonly capacity?: number;
+  /** The cut-over for proofs without "@authority" (tests move it); LEGACY_PROOFS_UNTIL by default. */
+  readonly legacyProofsUntil?: Date;
 }
 
 /** How often (in claims) the shared cache is purged of nonces that are stale anyway. */
@@ -136,7 +154,7 @@ export class ProofVerifier {
    * window, over this body, a valid signature, and only then recorded as seen (so that forged
    * proofs never fill the replay cache).
    */
-  async verify(request: SignedRequest, expected: ExpectedKey): Promise<ProofVerdict> {
+  async verify(request: SignedRequest, expected: ExpectedKey, audience: Audience): Promise<ProofVerdict> {
     if (request.signatureInput === undefined && request.signature === undefined) {
       return refuse(
         'proof_required',
@@ -151,7 +169,21 @@ export class ProofVerifier {
     if (params.keyid !== expected.thumbprint) {
       return refuse('invalid_proof', 'The device proof is signed by a key this binding does not hold.');
     }
-    const nowSeconds = Math.floor(this.options.now().getTime() / 1000);
+    const now = this.options.now();
+    const nowSeconds = Math.floor(now.getTime() / 1000);
+    if (params.coversAuthority) {
+      if (request.authority === undefined || !audience.serves(request.authority)) {
+        return refuse(
+          'invalid_proof',
+          `The request is addressed to ${request.authority === undefined ? 'no authority' : `"${request.authority.slice(0, 100)}"`}, which this server does not serve: sign for the server's own address (an operator names public ones with start --public-url).`,
+        );
+      }
+    } else if (now.getTime() >= (this.options.legacyProofsUntil ?? LEGACY_PROOFS_UNTIL).getTime()) {
+      return refuse(
+        'invalid_proof',
+        'The device proof does not cover "@authority": proofs of earlier CLIs are no longer accepted. Update the sekuire CLI.',
+      );
+    }
     if (Math.abs(nowSeconds - params.created) > PROOF_WINDOW_S) {
       return refuse(
         'proof_stale',
@@ -163,7 +195,14 @@ export class ProofVerifier {
       return refuse('invalid_proof', 'The Content-Digest header does not match the body received.');
     }
     const { path, query } = splitTarget(request.target);
-    const base = signatureBase(request.method, path, query, digest, params.raw);
+    const base = signatureBase(
+      request.method,
+      path,
+      query,
+      digest,
+      params.raw,
+      params.coversAuthority ? request.authority : undefined,
+    );
     const key = this.publicKey(expected);
     if (key === undefined || !verifySignature(Buffer.from(base), key, signature)) {
       return refuse('invalid_proof', 'The device proof does not verify with the key this binding holds.');

@@ -6,6 +6,7 @@ import { DEFAULT_PASSWORD_SLOTS, type PasswordSlots, passwordSlots } from '../do
 import type { ScryptCost } from '../domain/passwords.js';
 import { ProofVerifier } from '../domain/proofs.js';
 import type { Store } from '../store/store.js';
+import { servedAuthorities } from './audience.js';
 import { cliApi } from './cli-api.js';
 import { cliGrantsApi } from './cli-grants-api.js';
 import { DEFAULT_DEVICE_CODE_LIMIT, type DeviceCodeLimit } from './device-code-limit.js';
@@ -74,6 +75,13 @@ export interface AppOptions {
    * (trust-proxy.ts). Without it those headers are ignored.
    */
   readonly trustProxy?: TrustProxy;
+  /**
+   * `start --public-url`: the origins clients reach this server by (through a proxy), whose
+   * authorities a device proof may name besides the address it listens on (audience.ts).
+   */
+  readonly publicUrls?: readonly string[];
+  /** The cut-over for proofs without "@authority" (domain/proofs.ts LEGACY_PROOFS_UNTIL); tests move it. */
+  readonly legacyProofsUntil?: Date;
 }
 
 const stderrLog: ErrorLog = (message) => {
@@ -141,7 +149,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     now,
     ...(options.store.engine === 'postgres' && { shared: options.store.read.nonces }),
     ...(options.replayCapacity !== undefined && { capacity: options.replayCapacity }),
+    ...(options.legacyProofsUntil !== undefined && { legacyProofsUntil: options.legacyProofsUntil }),
   });
+  const audience = servedAuthorities(app, options.https !== undefined, options.publicUrls ?? []);
   const secrets: Secrets = [options.secret, ...(options.olderSecrets ?? [])];
   const cliDeps = {
     store: options.store,
@@ -149,7 +159,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     secrets,
     now,
     countFailure,
-    checkProof: proofChecker({ store: options.store, proofs, countFailure, now, observe }),
+    checkProof: proofChecker({ store: options.store, proofs, countFailure, now, observe, audience }),
     observe,
     allowSelfRebind: options.allowSelfRebind === true,
   };

@@ -1,8 +1,9 @@
 // Device proof at the edge: the body as received, the proof headers, and the 401s of PROTOCOL.md.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ExpectedKey, ProofVerifier } from '../domain/proofs.js';
+import type { Audience, ExpectedKey, ProofVerifier } from '../domain/proofs.js';
 import type { Store } from '../store/store.js';
 import { ApiError } from './api-error.js';
+import { requestAuthority } from './audience.js';
 import type { Observer } from './observer.js';
 import type { FailureCounter } from './rate-limit.js';
 import { DEVICE_HEADER } from './validation.js';
@@ -24,6 +25,8 @@ export interface ProofDeps {
   readonly countFailure: FailureCounter;
   readonly now: () => Date;
   readonly observe?: Observer;
+  /** The authorities a proof may be addressed to (audience.ts). */
+  readonly audience: Audience;
 }
 
 /** At most one audit event per key and refusal a minute: a flood must not become a flood of writes. */
@@ -89,6 +92,7 @@ async function requireProof(
   const verdict = await deps.proofs.verify(
     {
       method: request.method,
+      authority: requestAuthority(request),
       target: request.raw.url ?? request.url,
       body: request.getDecorator<string>(RAW_BODY),
       signatureInput: header('signature-input'),
@@ -96,6 +100,7 @@ async function requireProof(
       contentDigest: header('content-digest'),
     },
     expected,
+    deps.audience,
   );
   if (verdict.ok) return;
   deps.observe?.proofRefused(verdict.code);
