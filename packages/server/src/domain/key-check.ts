@@ -12,8 +12,9 @@ export type KeyCheck =
   | { readonly ok: true; readonly state: KeyState }
   /** unknown: never issued, malformed, or not this server's (the same answer for all three). */
   | { readonly ok: false; readonly reason: 'unknown' }
-  | { readonly ok: false; readonly reason: 'revoked' }
-  | { readonly ok: false; readonly reason: 'expired'; readonly expiresAt: string };
+  /** `state`: whose key it was (/verify answers another organization's as unknown). */
+  | { readonly ok: false; readonly reason: 'revoked'; readonly state: KeyState }
+  | { readonly ok: false; readonly reason: 'expired'; readonly expiresAt: string; readonly state: KeyState };
 
 function isWellFormed(text: string): boolean {
   try {
@@ -42,9 +43,9 @@ export async function checkKey(
   if (!wellFormed || found === undefined) return { ok: false, reason: 'unknown' };
   const { state } = found;
   const status = keyStatus(state.record.key, now);
-  if (status === 'revoked') return { ok: false, reason: 'revoked' };
+  if (status === 'revoked') return { ok: false, reason: 'revoked', state };
   if (status === 'expired')
-    return { ok: false, reason: 'expired', expiresAt: state.record.key.expires_at ?? '' };
+    return { ok: false, reason: 'expired', expiresAt: state.record.key.expires_at ?? '', state };
   if (found.under === secrets[0]) return { ok: true, state };
   const digest = keyDigest(secrets[0], text.trim());
   // One statement: a request racing this one finds the row under one digest or the other.

@@ -22,8 +22,11 @@ export interface SignedRequest {
   readonly authority: string | undefined;
   /** The request target as sent: origin-form (/path?query) or, through a proxy, absolute-form. */
   readonly target: string;
-  /** The body as received (the empty string when there is none). */
-  readonly body: string;
+  /**
+   * The body as received (the empty string when there is none); undefined when the caller checks
+   * the body against Content-Digest itself (a service asking /verify sends the header, not the body).
+   */
+  readonly body: string | undefined;
   readonly signatureInput: string | undefined;
   readonly signature: string | undefined;
   readonly contentDigest: string | undefined;
@@ -190,7 +193,15 @@ export class ProofVerifier {
         `The device proof was created ${describeOffset(params.created - nowSeconds)} the server's time: the window is ${PROOF_WINDOW_S} seconds either way.`,
       );
     }
-    const digest = request.body === '' ? EMPTY_DIGEST : contentDigest(request.body);
+    const digest =
+      request.body === undefined
+        ? request.contentDigest
+        : request.body === ''
+          ? EMPTY_DIGEST
+          : contentDigest(request.body);
+    if (digest === undefined || !DIGEST_FORM.test(digest)) {
+      return refuse('invalid_proof', 'The Content-Digest header is missing or not a SHA-256 digest.');
+    }
     if (request.contentDigest !== digest) {
       return refuse('invalid_proof', 'The Content-Digest header does not match the body received.');
     }
@@ -302,6 +313,9 @@ class SharedClaims {
     this.inFlight -= 1;
   }
 }
+
+/** RFC 9530's sha-256 member alone, as the CLI sends it. */
+const DIGEST_FORM = /^sha-256=:[A-Za-z0-9+/]{43}=:$/;
 
 /** The digest of an absent body: every GET's. */
 const EMPTY_DIGEST = contentDigest('');

@@ -25,6 +25,7 @@ import { DEFAULT_FAILURE_LIMIT, type FailureLimit, registerFailureLimiter } from
 import { loggerOptions, type RequestLogOptions } from './request-log.js';
 import { DEFAULT_SIGN_IN_LIMIT, type SignInLimit } from './session-auth.js';
 import type { TrustProxy } from './trust-proxy.js';
+import { verifyApi } from './verify-api.js';
 import { webSurfaces } from './web.js';
 
 export const DEFAULT_BODY_LIMIT = 64 * 1024;
@@ -164,6 +165,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     allowSelfRebind: options.allowSelfRebind === true,
   };
   await app.register(cliApi, cliDeps);
+  await app.register(verifyApi, { ...cliDeps, proofs });
   await app.register(cliGrantsApi, {
     ...cliDeps,
     deviceCodeLimit: options.deviceCodeLimit ?? DEFAULT_DEVICE_CODE_LIMIT,
