@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Every package that ships, in the order users meet them. */
-export const PUBLISHED = ['sekuire', 'sekuire-server'] as const;
+export const PUBLISHED = ['sekuire', 'sekuire-server', 'sekuire-verify'] as const;
 export type Published = (typeof PUBLISHED)[number];
 
 export interface Tarball {

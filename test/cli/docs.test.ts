@@ -69,6 +69,7 @@ const PAGES = [
     .map((name) => `docs/${name}`),
   'packages/cli/README.md',
   'packages/server/README.md',
+  'packages/verify/README.md',
 ];
 const read = (page: string) => readFileSync(resolve(ROOT, page), 'utf8');
 
@@ -112,7 +113,12 @@ describe('the documentation', () => {
 
   it('docs/DEVELOPMENT.md says what every dependency of every package is for', () => {
     const development = read('docs/DEVELOPMENT.md');
-    for (const manifest of ['package.json', 'packages/cli/package.json', 'packages/server/package.json']) {
+    for (const manifest of [
+      'package.json',
+      'packages/cli/package.json',
+      'packages/server/package.json',
+      'packages/verify/package.json',
+    ]) {
       const pkg = JSON.parse(read(manifest)) as Record<string, Record<string, string> | undefined>;
       for (const name of [
         ...Object.keys(pkg.dependencies ?? {}),

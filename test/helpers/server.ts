@@ -50,6 +50,8 @@ export interface TestServer {
     keyName?: string;
     /** 'server': a key that never binds (SEKUIRE_API_KEY in services). */
     type?: 'client' | 'server';
+    /** create-key --permission, each. */
+    permissions?: readonly string[];
   }): Promise<{ key: string; id: string }>;
   /** Returns when revoke-key does: once every running server has confirmed it forgot the key. */
   revokeKey(id: string): Promise<void>;
@@ -206,6 +208,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<TestSe
       if (options.workspace !== undefined) command.push('--workspace', options.workspace);
       if (options.keyName !== undefined) command.push('--key-name', options.keyName);
       if (options.type !== undefined) command.push('--type', options.type);
+      for (const permission of options.permissions ?? []) command.push('--permission', permission);
       const created = JSON.parse(await admin(command)) as { key: string; id: string };
       return { key: created.key, id: created.id };
     },

@@ -1,9 +1,11 @@
 // The packages users install: packed from this clone, installed into an empty npm prefix, run from there.
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Published, Tarball } from '../../scripts/pack.js';
+import { bindDevice, signedRequest } from '../helpers/service-client.js';
 import { type InstalledServer, startInstalledServer } from './installed-server.js';
 import { nodeUnderTest } from './node-under-test.js';
 import { BINARY, keepCompiled, type Prebuilt, seedPrebuilt, sha256 } from './prebuilt.js';
@@ -34,6 +36,7 @@ const serverPackage = readJson<PackageJson>(join(REPO, 'packages/server/package.
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 
 let prefix: Prefix;
+const serviceDir = () => join(prefix.dir, 'service');
 let tarballs: Record<Published, Tarball>;
 let prebuilt: Prebuilt;
 const installs = {} as Record<Published, Run>;
@@ -49,6 +52,10 @@ beforeAll(async () => {
     '--allow-scripts=better-sqlite3',
     tarballs['sekuire-server'].path,
   ]);
+  // A service's own dependency, as its README says: npm install sekuire-verify, in the project.
+  mkdirSync(serviceDir());
+  writeFileSync(join(serviceDir(), 'package.json'), '{"name": "deploy-service", "private": true}\n');
+  installs['sekuire-verify'] = await prefix.npmInstallInto(serviceDir(), [tarballs['sekuire-verify'].path]);
   const sqlite = join(prefix.installed('sekuire-server'), 'node_modules/better-sqlite3');
   if (prebuilt.sha256 === undefined && installs['sekuire-server'].code === 0) keepCompiled(prebuilt, sqlite);
   console.log(
@@ -56,6 +63,7 @@ beforeAll(async () => {
       `Node ${node.version} (ABI ${node.abi}), empty npm cache:`,
       `  sekuire        installed in ${(installs.sekuire.ms / 1000).toFixed(1)} s, ${mb(treeSize(prefix.installed('sekuire')))}`,
       `  sekuire-server installed in ${(installs['sekuire-server'].ms / 1000).toFixed(1)} s, ${mb(treeSize(prefix.installed('sekuire-server')))}`,
+      `  sekuire-verify installed in ${(installs['sekuire-verify'].ms / 1000).toFixed(1)} s`,
       `  better-sqlite3 ${prebuilt.sha256 === undefined ? 'compiled from source, now kept in' : 'prebuilt from'} ${prebuilt.kept}`,
     ].join('\n'),
   );
@@ -88,6 +96,51 @@ describe('the tarballs', () => {
       expect.arrayContaining(['package.json', 'dist/server.js', ...web('views'), ...web('assets')]),
     );
     expect(files.filter((file) => !/^(dist\/|package\.json$|README\.md$|LICENSE$)/.test(file))).toEqual([]);
+  });
+});
+
+describe('sekuire-verify', () => {
+  it('holds ESM, CommonJS and declarations, and installs into a project with nothing else', () => {
+    expect([...tarballs['sekuire-verify'].files].sort()).toEqual(
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'dist/index.cjs',
+        'dist/index.d.ts',
+        'dist/index.mjs',
+        'package.json',
+      ]),
+    );
+    expect(
+      tarballs['sekuire-verify'].files.filter(
+        (file) => !/^(dist\/|package\.json$|README\.md$|LICENSE$)/.test(file),
+      ),
+    ).toEqual([]);
+    const install = installs['sekuire-verify'];
+    expect(install.code, install.stderr).toBe(0);
+    expect(`${install.stdout}${install.stderr}`).not.toMatch(ENGINE_WARNING);
+    expect(readdirSync(join(serviceDir(), 'node_modules')).filter((name) => !name.startsWith('.'))).toEqual([
+      'sekuire-verify',
+    ]);
+  });
+
+  it('loads as ESM and as CommonJS from the project', async () => {
+    const names = "['createVerifier','requirePermission','sekuireVerify','verifyMiddleware']";
+    const check = `const names = ${names}; if (names.some((name) => typeof m[name] !== 'function')) process.exit(3);`;
+    const esm = await run(
+      'node',
+      ['--input-type=module', '-e', `const m = await import('sekuire-verify'); ${check}`],
+      {
+        cwd: serviceDir(),
+        env: prefix.env(),
+      },
+    );
+    expect({ code: esm.code, stderr: esm.stderr }).toEqual({ code: 0, stderr: '' });
+    const cjs = await run('node', ['-e', `const m = require('sekuire-verify'); ${check}`], {
+      cwd: serviceDir(),
+      env: prefix.env(),
+    });
+    expect({ code: cjs.code, stderr: cjs.stderr }).toEqual({ code: 0, stderr: '' });
   });
 });
 
@@ -235,6 +288,83 @@ describe('the installed programs', () => {
     expect(readJson<Record<string, unknown>>(join(sekuireHome(), 'config.json'))).toEqual({ timeout: 10 });
     const get = await cli(['config', 'get', 'timeout']);
     expect(get).toMatchObject({ code: 0, stdout: '10\n' });
+  });
+
+  it('a node:http service with the installed sekuire-verify accepts a signed request, then refuses it revoked', async () => {
+    const create = async (args: string[]) => {
+      const created = await prefix.bin('sekuire-server', ['create-key', '--db', db(), '--json', ...args], {});
+      expect(created.code, created.stderr).toBe(0);
+      return JSON.parse(created.stdout) as { key: string; id: string };
+    };
+    const verifyKey = await create([
+      '--email',
+      'svc@example.com',
+      '--org',
+      'Acme',
+      '--type',
+      'server',
+      '--permission',
+      'verify',
+    ]);
+    const client = await create([
+      '--email',
+      'dev@example.com',
+      '--org',
+      'Acme',
+      '--permission',
+      'deploy:write',
+    ]);
+    const device = await bindDevice(server.url, client.key);
+    writeFileSync(
+      join(serviceDir(), 'service.cjs'),
+      [
+        "const http = require('node:http');",
+        "const { requirePermission, verifyMiddleware } = require('sekuire-verify');",
+        'const verified = verifyMiddleware({ server: process.env.SEKUIRE_URL, key: process.env.SEKUIRE_VERIFY_KEY });',
+        "const deploy = requirePermission('deploy:write');",
+        'const app = http.createServer((req, res) => verified(req, res, (error) => {',
+        '  if (error) { res.statusCode = 500; res.end(); return; }',
+        "  deploy(req, res, () => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ by: req.sekuire.user.email, body: req.body })); });",
+        '}));',
+        "app.listen(0, '127.0.0.1', () => console.log('Listening on http://127.0.0.1:' + app.address().port));",
+        "process.once('SIGTERM', () => app.close(() => process.exit(0)));",
+        '',
+      ].join('\n'),
+    );
+    const service = spawn('node', ['service.cjs'], {
+      cwd: serviceDir(),
+      env: prefix.env({ SEKUIRE_URL: server.url, SEKUIRE_VERIFY_KEY: verifyKey.key }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    service.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      output += chunk;
+    });
+    try {
+      const base = await new Promise<string>((resolvePromise, reject) => {
+        service.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+          output += chunk;
+          const match = /^Listening on (\S+)$/m.exec(output);
+          if (match?.[1] !== undefined) resolvePromise(match[1]);
+        });
+        service.once('exit', (code) => reject(new Error(`the service exited (${code}): ${output}`)));
+      });
+      const deploy = new URL('/deploy', base);
+      expect(await signedRequest(deploy, 'POST', client.key, device, '{"ref":"main"}')).toEqual({
+        status: 200,
+        body: { by: 'dev@example.com', body: { ref: 'main' } },
+      });
+      const revoked = await prefix.bin('sekuire-server', ['revoke-key', '--db', db(), '--id', client.id], {});
+      expect(revoked.code, revoked.stderr).toBe(0);
+      expect(await signedRequest(deploy, 'POST', client.key, device, '{"ref":"main"}')).toEqual({
+        status: 401,
+        body: { error: 'key_revoked', message: 'This API key has been revoked.' },
+      });
+      expect(output).not.toContain(client.key);
+      expect(output).not.toContain(verifyKey.key);
+    } finally {
+      service.kill('SIGTERM');
+    }
   });
 
   it('serves the dashboard sign-in page and its assets from the installed files', async () => {

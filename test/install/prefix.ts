@@ -75,6 +75,18 @@ export class Prefix {
 
   /** `npm install --global --prefix` these arguments, npm itself running under the Node under test. */
   npmInstall(args: readonly string[]): Promise<Run> {
+    return run(this.node.bin, [this.npmCli, 'install', '--global', '--prefix', this.prefix, ...args], {
+      cwd: this.cwd,
+      env: this.npmEnv(),
+    });
+  }
+
+  /** `npm install` these arguments as a project's dependencies, in `project` (a folder with a package.json). */
+  npmInstallInto(project: string, args: readonly string[]): Promise<Run> {
+    return run(this.node.bin, [this.npmCli, 'install', ...args], { cwd: project, env: this.npmEnv() });
+  }
+
+  private npmEnv(): NodeJS.ProcessEnv {
     const env = this.env({
       npm_config_cache: this.npmCache,
       npm_config_update_notifier: 'false',
@@ -87,10 +99,7 @@ export class Prefix {
       const value = process.env[name];
       if (value !== undefined) env[name] = value;
     }
-    return run(this.node.bin, [this.npmCli, 'install', '--global', '--prefix', this.prefix, ...args], {
-      cwd: this.cwd,
-      env,
-    });
+    return env;
   }
 
   /** An installed program (`bin/<name>`), run by its shebang under the PATH of env(). */

@@ -9,6 +9,17 @@ const REPO = resolve(import.meta.dirname, '../..');
 const INPUTS: Record<Published, readonly string[]> = {
   sekuire: ['packages/cli/src', 'packages/cli/build.ts', 'packages/cli/package.json'],
   'sekuire-server': ['packages/server/src', 'packages/server/build.ts', 'packages/server/package.json'],
+  'sekuire-verify': [
+    'packages/verify/src',
+    'packages/verify/build.ts',
+    'packages/verify/package.json',
+    'packages/verify/tsconfig.build.json',
+  ],
+};
+const FOLDERS: Record<Published, string> = {
+  sekuire: 'cli',
+  'sekuire-server': 'server',
+  'sekuire-verify': 'verify',
 };
 const SHARED_INPUTS = ['packages/shared/src', 'scripts/bundle.ts'];
 
@@ -23,7 +34,7 @@ function files(path: string): string[] {
  * the other test files of the run execute it.)
  */
 function assertBuilt(name: Published): void {
-  const dist = join(REPO, 'packages', name === 'sekuire' ? 'cli' : 'server', 'dist');
+  const dist = join(REPO, 'packages', FOLDERS[name], 'dist');
   let built: number;
   try {
     built = Math.min(...files(dist).map((file) => statSync(file).mtimeMs));
@@ -39,7 +50,7 @@ function assertBuilt(name: Published): void {
   }
 }
 
-/** Packs both packages into `destination`, keyed by name. */
+/** Packs every published package into `destination`, keyed by name. */
 export function packCurrent(destination: string): Record<Published, Tarball> {
   for (const name of PUBLISHED) assertBuilt(name);
   const env: NodeJS.ProcessEnv = {};
@@ -51,5 +62,9 @@ export function packCurrent(destination: string): Record<Published, Tarball> {
     if (tarball === undefined) throw new Error(`npm pack made no tarball for ${name}`);
     return tarball;
   };
-  return { sekuire: byName('sekuire'), 'sekuire-server': byName('sekuire-server') };
+  return {
+    sekuire: byName('sekuire'),
+    'sekuire-server': byName('sekuire-server'),
+    'sekuire-verify': byName('sekuire-verify'),
+  };
 }
