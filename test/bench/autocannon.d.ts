@@ -10,6 +10,8 @@ declare module 'autocannon' {
      * it): the request to send, with a copy of the headers. Without it the bytes are built once.
      */
     setupRequest?: (request: Request, context: Record<string, unknown>) => Request;
+    /** Called with each answer to this request (its body is then collected). */
+    onResponse?: (status: number, body: string, context: Record<string, unknown>) => void;
   }
 
   interface Client {
