@@ -1,8 +1,11 @@
 // POST /api/v1/verify: a service's server key with `verify` asks whether a request it received is genuine.
+import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../packages/server/src/http/app.js';
+import { openStore } from '../../packages/server/src/store/open.js';
 import { legacySigned, signed } from '../helpers/device-keys.js';
-import { forEachEngine } from '../helpers/engines.js';
-import { FP_A, FP_B, type Harness, harness, T0 } from './harness.js';
+import { describeOnPostgres, forEachEngine } from '../helpers/engines.js';
+import { FP_A, FP_B, type Harness, harness, T0, TEST_PASSWORD_COST } from './harness.js';
 
 const SERVICE_URL = 'https://deploy.acme.example/deploy?env=prod';
 const UNKNOWN = { valid: false, code: 'invalid_key', message: 'Invalid API key' };
@@ -285,5 +288,60 @@ forEachEngine((engine) => {
         expect(answer.json().field).toBe(field);
       }
     });
+  });
+});
+
+describeOnPostgres('one replay cache for /verify and the API, on every instance', () => {
+  it('a proof accepted by /verify on one instance is refused by the API and by /verify on the other', async () => {
+    const h = await harness({ engine: 'postgres' });
+    const otherStore = await openStore(h.target, { mustExist: true });
+    const other = await buildApp({
+      store: otherStore,
+      secret: h.secret,
+      now: () => h.now(),
+      logError: (message) => h.logged.push(message),
+      passwordCost: TEST_PASSWORD_COST,
+      publicUrls: ['http://localhost'],
+    });
+    try {
+      await other.ready();
+      const verifyKey = (
+        await h.createKey({
+          email: 'svc@acme.example',
+          organization: 'Acme',
+          type: 'server',
+          permissions: ['verify'],
+        })
+      ).apiKey.value;
+      const client = (await h.createKey({ email: 'dev@acme.example', organization: 'Acme' })).apiKey.value;
+      expect((await h.login(client, FP_A)).statusCode).toBe(200);
+      const url = 'http://localhost/api/v1/cli/status';
+      const headers = {
+        'x-api-key': client,
+        'x-sekuire-device': FP_A,
+        ...signed(h.deviceKey(FP_A), 'GET', url, undefined, h.now().getTime()),
+      };
+      const verifyOn = (app: FastifyInstance) =>
+        app.inject({
+          method: 'POST',
+          url: '/api/v1/verify',
+          headers: { 'content-type': 'application/json', 'x-api-key': verifyKey },
+          payload: JSON.stringify({ request: { method: 'GET', url, headers } }),
+        });
+      expect((await verifyOn(h.app)).json().valid).toBe(true);
+      const api = await other.inject({ method: 'GET', url: '/api/v1/cli/status', headers });
+      expect(api.statusCode).toBe(401);
+      expect(api.json().error).toBe('proof_replayed');
+      expect((await verifyOn(other)).json()).toEqual({
+        valid: false,
+        code: 'proof_replayed',
+        message: 'This device proof was already used: each request needs a new one.',
+      });
+    } finally {
+      await other.close();
+      await otherStore.close();
+      expect(h.logged).toEqual([]);
+      await h.close();
+    }
   });
 });
