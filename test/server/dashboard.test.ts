@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { safeNext } from '../../packages/server/src/http/dashboard.js';
+import { safeNext } from '../../packages/server/src/http/pages/dashboard.js';
 import { cookiePair, httpsRequest } from '../helpers/https-request.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { formSession } from './form-session.js';

@@ -8,13 +8,13 @@ import {
   loopbackRedirect,
   pendingDeviceGrant,
   recordDenial,
-} from '../domain/cli-grants.js';
-import type { Actor } from '../domain/managed-keys.js';
-import { decideMove, pendingMoveByCode, visibleMove } from '../domain/moves.js';
-import { ApiError } from './api-error.js';
+} from '../../domain/cli-grants.js';
+import type { Actor } from '../../domain/managed-keys.js';
+import { decideMove, pendingMoveByCode, visibleMove } from '../../domain/moves.js';
+import { ApiError } from '../api-error.js';
+import { decisionError } from '../moves-api.js';
+import type { WebDeps, Who } from '../session-auth.js';
 import { form } from './forms.js';
-import { decisionError } from './moves-api.js';
-import type { WebDeps, Who } from './session-auth.js';
 
 /** What the dashboard plugin shares with these pages: the page chrome and the sign-in rule. */
 export interface PageKit {

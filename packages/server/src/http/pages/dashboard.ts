@@ -4,8 +4,8 @@ import fastifyStatic from '@fastify/static';
 import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { devicesFor, unbindDeviceFor } from '../domain/devices.js';
-import type { CreatedKey } from '../domain/keys.js';
+import { devicesFor, unbindDeviceFor } from '../../domain/devices.js';
+import type { CreatedKey } from '../../domain/keys.js';
 import {
   type Actor,
   createKeyFor,
@@ -15,19 +15,19 @@ import {
   managedStatus,
   revokeKeyFor,
   rollKeyFor,
-} from '../domain/managed-keys.js';
-import { pendingMovesFor } from '../domain/moves.js';
-import { signIn, signOut } from '../domain/sessions.js';
-import { StoreError } from '../store/errors.js';
-import type { VisibleKey } from '../store/queries/keys.js';
-import { ApiError } from './api-error.js';
+} from '../../domain/managed-keys.js';
+import { pendingMovesFor } from '../../domain/moves.js';
+import { signIn, signOut } from '../../domain/sessions.js';
+import { StoreError } from '../../store/errors.js';
+import type { VisibleKey } from '../../store/queries/keys.js';
+import { ApiError } from '../api-error.js';
+import type { SignInDeps } from '../auth-api.js';
+import { firstValues } from '../fields.js';
+import { identify } from '../request-log.js';
+import { clearSessionCookie, setSessionCookie, type Who, who } from '../session-auth.js';
+import { keyName, MAX_TEXT_LENGTH } from '../validation.js';
 import { type PageKit, registerApprovalPages } from './approval-pages.js';
-import type { SignInDeps } from './auth-api.js';
-import { firstValues } from './fields.js';
 import { form } from './forms.js';
-import { identify } from './request-log.js';
-import { clearSessionCookie, setSessionCookie, type Who, who } from './session-auth.js';
-import { keyName, MAX_TEXT_LENGTH } from './validation.js';
 import { webRoot } from './web-root.js';
 
 export const KEYS_PER_PAGE = 50;
