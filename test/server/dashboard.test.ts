@@ -333,8 +333,13 @@ describe('pages', () => {
       [{ name: '   ', environment: 'live', type: 'server', expires: '365' }, 'Give the key a name.'],
       [
         { name: 'x'.repeat(201), environment: 'live', type: 'client', expires: '30' },
-        'The name must be at most 200 characters, without control characters.',
+        'The name must be at most 200 characters.',
       ],
+      [
+        { name: 'ci\u202egnp', environment: 'live', type: 'client', expires: '30' },
+        'The name must not contain control or invisible characters (line breaks, bidi controls, zero-width characters).',
+      ],
+      [{ name: '\u3164\u2800 ', environment: 'live', type: 'client', expires: '30' }, 'Give the key a name.'],
     ];
     for (const [fields, message] of cases) {
       const refused = await b.post('/dashboard/keys', fields);

@@ -1,4 +1,5 @@
 // Browser login (loopback redirect + PKCE) and device-code login: a person approves, the CLI gets a new key.
+
 import { createHash, randomInt } from 'node:crypto';
 import type { ApiKey } from '@sekuire/shared/key';
 import { BASE62 } from '@sekuire/shared/key';
@@ -12,6 +13,7 @@ import { keyDigest, type Secrets } from './digest.js';
 import { newId } from './ids.js';
 import { type Actor, insertKey, targetWorkspace } from './managed-keys.js';
 import type { ExpectedKey } from './proofs.js';
+import { MAX_TEXT_LENGTH } from './text.js';
 
 /** PROTOCOL.md: a loopback code lives 60 s; a device code 15 minutes, polled every 5 s at most. */
 export const CODE_TTL_MS = 60_000;
@@ -20,7 +22,6 @@ export const POLL_INTERVAL_S = 5;
 /** RFC 8628 §6.1: consonants only, so no look-alikes (0/O, 1/I/L) and no words are spelled. */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 const SECRET_LENGTH = 43;
-const MAX_DEVICE_TEXT = 200;
 
 function randomText(alphabet: string, length: number): string {
   let text = '';
@@ -103,7 +104,7 @@ async function mintFor(
     secret,
     actor,
     {
-      name: `CLI on ${facts.name}`.slice(0, MAX_DEVICE_TEXT),
+      name: `CLI on ${facts.name}`.slice(0, MAX_TEXT_LENGTH),
       environment: 'live',
       type: 'client',
       expiresAt: null,

@@ -95,21 +95,19 @@ export const cliApi: FastifyPluginAsync<CliDeps> = async (app, deps) => {
       case 'device_key_required':
         deps.observe?.proofRefused('proof_required');
         throw new ApiError(
-          401,
           'proof_required',
           'This backend binds keys to a device key: the login must send device.public_key and be signed with it. Update the sekuire CLI.',
         );
       case 'server_key':
         throw new ApiError(
-          403,
           'forbidden',
           'This is a server key: server keys are never bound to a device. Use it with SEKUIRE_API_KEY instead of logging in.',
         );
       // Revoked or expired while the body was on its way: the answer of the next request, now.
       case 'revoked':
-        throw new ApiError(401, 'key_revoked', 'This API key has been revoked.');
+        throw new ApiError('key_revoked', 'This API key has been revoked.');
       case 'expired':
-        throw new ApiError(401, 'key_expired', 'This API key has expired.');
+        throw new ApiError('key_expired', 'This API key has expired.');
     }
   });
 

@@ -11,12 +11,14 @@ import {
 } from '../../domain/cli-grants.js';
 import type { Actor } from '../../domain/managed-keys.js';
 import { decideMove, pendingMoveByCode, visibleMove } from '../../domain/moves.js';
+import { shownText } from '../../domain/text.js';
 import { ApiError } from '../api-error.js';
 import { decisionError } from '../moves-api.js';
 import type { WebDeps, Who } from '../session-auth.js';
 import { form } from './forms.js';
+import { pageRoutes } from './routes.js';
 
-/** What the dashboard plugin shares with these pages: the page chrome and the sign-in rule. */
+/** What the dashboard plugin shares with these pages: the page chrome and who acts. */
 export interface PageKit {
   readonly page: (
     request: FastifyRequest,
@@ -24,14 +26,12 @@ export interface PageKit {
     title: string,
     extra: Record<string, unknown>,
   ) => Record<string, unknown>;
-  readonly signedInOrRedirect: (request: FastifyRequest, reply: FastifyReply) => Who | undefined;
   readonly actor: (signedIn: Who, request: FastifyRequest) => Actor;
 }
 
 const CHALLENGE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const CONFIRM_PATTERN = /^[A-Z]{2,12}-[A-Z]{2,12}$/;
 const FINGERPRINT_PREFIX = /^[0-9a-f]{8,64}$/;
-const MAX_TEXT = 200;
 /** Typed codes looked up per address per window: 20^8 codes cannot be tried out. */
 const CODE_LOOKUPS = { max: 30, timeWindow: 15 * 60_000 };
 
@@ -42,15 +42,6 @@ interface AuthorizeRequest {
   readonly device: AskingDevice;
   readonly confirm: string;
   readonly fingerprint: string | undefined;
-}
-
-/** Shown, never executed: one line of printable text, capped. */
-function shownText(value: string | undefined, fallback: string): string {
-  const text = (value ?? '')
-    .replace(/[\p{Cc}\p{Cf}]/gu, '')
-    .trim()
-    .slice(0, MAX_TEXT);
-  return text === '' ? fallback : text;
 }
 
 /** An optional fact, cleaned like the others; left out when nothing printable remains. */
@@ -67,24 +58,22 @@ function authorizeRequest(params: Record<string, string | undefined>): Authorize
   const redirectUri = loopbackRedirect(params.redirect_uri ?? '');
   if (redirectUri === undefined) {
     throw new ApiError(
-      400,
       'invalid_request',
       'This login link is not valid: its redirect_uri must be http://127.0.0.1:PORT/… (the CLI on this computer). Nothing was sent anywhere.',
     );
   }
   const state = params.state ?? '';
   if (state === '' || state.length > 200)
-    throw new ApiError(400, 'invalid_request', 'This login link has no valid state.');
+    throw new ApiError('invalid_request', 'This login link has no valid state.');
   if (params.code_challenge_method !== 'S256' || !CHALLENGE_PATTERN.test(params.code_challenge ?? '')) {
     throw new ApiError(
-      400,
       'invalid_request',
       'This login link needs a PKCE code_challenge with code_challenge_method=S256.',
     );
   }
   const confirm = params.confirm ?? '';
   if (!CONFIRM_PATTERN.test(confirm))
-    throw new ApiError(400, 'invalid_request', 'This login link has no confirm words.');
+    throw new ApiError('invalid_request', 'This login link has no confirm words.');
   const fingerprint = FINGERPRINT_PREFIX.test(params.fingerprint ?? '')
     ? params.fingerprint?.slice(0, 12)
     : undefined;
@@ -111,15 +100,14 @@ function backToCli(target: URL, fields: Record<string, string>): string {
 }
 
 export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: PageKit): void {
+  const pages = pageRoutes(app);
   const lookups = app.createRateLimit({
     ...CODE_LOOKUPS,
     keyGenerator: (request) => `device-code ${request.ip}`,
   });
 
-  app.get('/cli/authorize', async (request, reply) => {
+  pages.get('/cli/authorize', 'signed-in', async (request, reply) => {
     const asked = authorizeRequest(request.query as Record<string, string>);
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
     // The page's form is answered with a redirect to the CLI's listener, which CSP's form-action
     // must allow (Chromium checks it for redirects too): 127.0.0.1 only, any port (see
     // loopbackRedirect for why not [::1]).
@@ -137,11 +125,9 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     );
   });
 
-  app.post('/cli/authorize', { preHandler: app.csrfProtection }, async (request, reply) => {
+  pages.post('/cli/authorize', 'signed-in', async (request, reply, signedIn) => {
     const fields = form(request);
     const asked = authorizeRequest(fields);
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
     const actor = kit.actor(signedIn, request);
     if (fields.decision !== 'authorize') {
       await recordDenial(deps.store, actor, 'loopback', asked.device);
@@ -158,9 +144,7 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     return reply.redirect(backToCli(asked.redirectUri, { code, state: asked.state }), 303);
   });
 
-  app.get('/device', async (request, reply) => {
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.get('/device', 'signed-in', async (request, reply) => {
     const typed = ((request.query as { code?: string }).code ?? '').slice(0, 40);
     if (typed === '')
       return reply.view('device.eta', kit.page(request, reply, 'Device login', { step: 'code', typed }));
@@ -190,14 +174,11 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     return reply.view('device.eta', kit.page(request, reply, 'Device login', { step: 'confirm', grant }));
   });
 
-  app.post('/device', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.post('/device', 'signed-in', async (request, reply, signedIn) => {
     const fields = form(request);
     const grant = await pendingDeviceGrant(deps.store, fields.code ?? '', deps.now());
     if (grant === undefined || grant.id !== fields.grant) {
       throw new ApiError(
-        404,
         'not_found',
         'That code is not valid anymore: it expired, or it was already decided.',
       );
@@ -206,7 +187,6 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     const decided = await decideDeviceGrant(deps.store, kit.actor(signedIn, request), grant.id, approve);
     if (!decided)
       throw new ApiError(
-        404,
         'not_found',
         'That code is not valid anymore: it expired, or it was already decided.',
       );
@@ -216,9 +196,7 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     );
   });
 
-  app.get('/move', async (request, reply) => {
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.get('/move', 'signed-in', async (request, reply, signedIn) => {
     const typed = ((request.query as { code?: string }).code ?? '').slice(0, 40);
     const title = 'Move a key';
     if (typed === '') return reply.view('move.eta', kit.page(request, reply, title, { step: 'code', typed }));
@@ -248,9 +226,7 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     return reply.view('move.eta', kit.page(request, reply, title, { step: 'confirm', move }));
   });
 
-  app.post('/move', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.post('/move', 'signed-in', async (request, reply, signedIn) => {
     const fields = form(request);
     const approve = fields.decision === 'approve';
     const actor = kit.actor(signedIn, request);
