@@ -22,6 +22,7 @@ import { installOperations } from './operations.js';
 import { keepRawBodies, proofChecker, rememberRawBody } from './proof-check.js';
 import { DEFAULT_FAILURE_LIMIT, type FailureLimit, registerFailureLimiter } from './rate-limit.js';
 import { loggerOptions, type RequestLogOptions } from './request-log.js';
+import { collectRoutes } from './route-list.js';
 import { DEFAULT_SIGN_IN_LIMIT, type SignInLimit } from './session-auth.js';
 import type { TrustProxy } from './trust-proxy.js';
 import { webSurfaces } from './web.js';
@@ -113,6 +114,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     (options.log !== undefined
       ? (message, request) => app.log.error(request === undefined ? {} : { reqId: request.id }, message)
       : stderrLog);
+  collectRoutes(app);
   installErrorReplies(app, logError);
   const observe = installOperations(app, options);
 
