@@ -5,6 +5,7 @@ import { auditQueries } from './audit.js';
 import { deviceQueries } from './devices.js';
 import { grantQueries } from './grants.js';
 import { keyQueries } from './keys.js';
+import { memberQueries } from './members.js';
 import { moveQueries } from './moves.js';
 import { nonceQueries } from './nonces.js';
 import { retentionQueries } from './retention.js';
@@ -23,6 +24,7 @@ export function queries(sql: Sql) {
     nonces: nonceQueries(sql),
     signInCounts: signInCountQueries(sql),
     retention: retentionQueries(sql),
+    members: memberQueries(sql),
   };
 }
 
