@@ -28,6 +28,7 @@ import { identify } from '../request-log.js';
 import { clearSessionCookie, setSessionCookie, type Who, who } from '../session-auth.js';
 import { type PageKit, registerApprovalPages } from './approval-pages.js';
 import { form } from './forms.js';
+import { managedBy, registerMembersPages } from './members-pages.js';
 import { pageRoutes } from './routes.js';
 import { webRoot } from './web-root.js';
 
@@ -153,6 +154,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     csrf: csrfToken(reply, request),
     now: deps.now(),
     when,
+    membersTab: managedBy(request) !== undefined,
     ...extra,
   });
 
@@ -218,6 +220,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       .view('error.eta', page(request, reply, heading, { heading, message }));
   });
 
+  const members = registerMembersPages(app, deps, { page, actor });
   registerApprovalPages(app, deps, { page, actor });
   const pages = pageRoutes(app);
 
@@ -291,6 +294,15 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
               : undefined,
         }),
       );
+    }
+    if (query.tab === 'members') {
+      const notice =
+        query.done === 'removed'
+          ? 'The member was removed: their sessions have ended, and their keys were revoked or transferred as you chose.'
+          : query.done === 'role'
+            ? 'The role was changed.'
+            : undefined;
+      return members.render(request, reply, signedIn, notice === undefined ? {} : { notice });
     }
     if (query.tab !== 'api-keys') return reply.redirect(KEYS_TAB, 302);
     const notice =
