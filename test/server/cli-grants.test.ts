@@ -295,6 +295,36 @@ forEachEngine((engine) => {
       ).toBe(404);
     });
 
+    it('L7: a device that asked from another network than the approving browser is flagged, prominently', async () => {
+      h = await harness({ engine });
+      const asked = await h.post('/api/v1/cli/device/code', deviceBody(FP_B), {
+        device: h.deviceKey(FP_B),
+        remoteAddress: '203.0.113.9',
+      });
+      const b = await browser();
+      const elsewhere = await b.get(`/device?code=${asked.json().user_code}`);
+      expect(elsewhere.statusCode).toBe(200);
+      const warning = /<div class="alert alert-error" role="alert">\s*<p>(.*?)<\/p>/s.exec(
+        elsewhere.body,
+      )?.[1];
+      expect(warning).toBe(
+        '<strong>This request comes from another network than this browser.</strong> The device asked from <span class="mono">203.0.113.9</span>; you are at <span class="mono">127.0.0.1</span>.',
+      );
+      // Asked from the approver's own network: the facts, without the warning.
+      const here = await startDevice();
+      const same = await b.get(`/device?code=${here.user_code}`);
+      expect(same.body).not.toContain('role="alert"');
+      expect(same.body).toContain('127.0.0.1 <span class="sub">(the same network as this browser)</span>');
+      // An IPv6 client is its /64, as the limits count it.
+      const { sameNetwork } = await import('../../packages/server/src/http/pages/approval-pages.js');
+      expect([
+        sameNetwork('2001:db8:1:2::10', '2001:db8:1:2:aaaa::1'),
+        sameNetwork('2001:db8:1:3::10', '2001:db8:1:2::10'),
+        sameNetwork('::ffff:192.0.2.1', '192.0.2.1'),
+        sameNetwork(null, '192.0.2.1'),
+      ]).toEqual([true, false, true, false]);
+    });
+
     it('a poll too soon answers slow_down and writes nothing', async () => {
       h = await harness({ engine });
       const started = await startDevice();

@@ -1,5 +1,6 @@
 // The pages where a person approves a CLI login, /cli/authorize (browser) and /device (device code),
 // and a key's move to another device, /move.
+import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   type AskingDevice,
@@ -92,6 +93,16 @@ function authorizeRequest(params: Record<string, string | undefined>): Authorize
   };
 }
 
+/**
+ * Whether the device that asked and the browser approving are on one network, as far as the
+ * server sees: the same IPv4 address (behind one NAT), or the same IPv6 /64. Everything else on
+ * the device page is what the device chose to say about itself; this is not.
+ */
+export function sameNetwork(asker: string | null, approver: string): boolean {
+  if (asker === null) return false;
+  return normalizeIP(asker, 64) === normalizeIP(approver, 64);
+}
+
 /** RFC 6749 §4.1.2: the answer goes back to the CLI as query parameters of its own redirect URI. */
 function backToCli(target: URL, fields: Record<string, string>): string {
   const url = new URL(target.href);
@@ -171,7 +182,15 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
         }),
       );
     }
-    return reply.view('device.eta', kit.page(request, reply, 'Device login', { step: 'confirm', grant }));
+    return reply.view(
+      'device.eta',
+      kit.page(request, reply, 'Device login', {
+        step: 'confirm',
+        grant,
+        approverIp: request.ip,
+        elsewhere: !sameNetwork(grant.requested_ip, request.ip),
+      }),
+    );
   });
 
   pages.post('/device', 'signed-in', async (request, reply, signedIn) => {
