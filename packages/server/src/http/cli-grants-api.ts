@@ -117,6 +117,13 @@ export const cliGrantsApi: FastifyPluginAsync<CliGrantsDeps> = async (app, deps)
       const outcome = await pollMove(deps.store, state.record, move.id, request.ip, now);
       if (outcome.status === 'moved') return loginJson(outcome.record, outcome.device, true);
       if (outcome.status === 'invalid_grant') return refuse(request, outcome.message);
+      if (outcome.status === 'authorization_pending' && outcome.otherRequests > 0) {
+        throw new ApiError(
+          'authorization_pending',
+          'The move is not approved yet, and another device asked to take this key too: the person who approves sees both. Keep polling at the interval.',
+          { other_requests: outcome.otherRequests },
+        );
+      }
       throw new ApiError(outcome.status, MOVE_MESSAGES[outcome.status]);
     }
     const outcome = await pollDeviceGrant(deps.store, deps.secrets, body.deviceCode, request.ip, now);

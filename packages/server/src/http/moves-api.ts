@@ -80,7 +80,8 @@ export const movesApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   app.get('/api/v1/moves', async (request) => {
     const now = deps.now();
     const moves = await pendingMovesFor(deps.store, requireWho(request).user.id, now);
-    return { moves: moves.map((move) => moveJson(move, now)) };
+    // another_device_asked: more than one device asks for this key; each is listed (L1).
+    return { moves: moves.map((move) => ({ ...moveJson(move, now), another_device_asked: move.duplicate })) };
   });
 
   app.get('/api/v1/moves/:id', async (request) => {

@@ -242,7 +242,8 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
         }),
       );
     }
-    return reply.view('move.eta', kit.page(request, reply, title, { step: 'confirm', move }));
+    const others = await deps.store.read.moves.otherPending(move.key_id, move.id, deps.now().toISOString());
+    return reply.view('move.eta', kit.page(request, reply, title, { step: 'confirm', move, others }));
   });
 
   pages.post('/move', 'signed-in', async (request, reply, signedIn) => {
