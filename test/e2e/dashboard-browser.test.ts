@@ -579,6 +579,28 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     await fillSignIn(theirs.page, leaving);
     await theirs.page.getByRole('alert').filter({ hasText: 'Wrong email or password' }).waitFor();
 
+    // An invitation: the link is shown once; whoever opens it sets the password, once.
+    users += 1;
+    const invitee = {
+      email: `invited-${users}@example.com`,
+      password: randomBytes(12).toString('base64url'),
+    };
+    await page.getByLabel('Email', { exact: true }).fill(invitee.email);
+    await page.getByLabel('Role', { exact: true }).selectOption('member');
+    await page.getByRole('button', { name: 'Invite', exact: true }).click();
+    const link = await page.getByLabel('Invitation link', { exact: true }).inputValue();
+    expect(link).toMatch(new RegExp(`^${e2e.server.url}/invite\\?user=`));
+    await visit.screenshot('members-invite');
+    const newcomer = await browser.visit();
+    await newcomer.page.goto(link);
+    await newcomer.page.getByRole('heading', { level: 1, name: 'Set your password', exact: true }).waitFor();
+    await newcomer.screenshot('invite-set-password');
+    await newcomer.page.getByLabel('Password', { exact: true }).fill(invitee.password);
+    await newcomer.page.getByLabel('Password again', { exact: true }).fill(invitee.password);
+    await newcomer.page.getByRole('button', { name: 'Set password', exact: true }).click();
+    await newcomer.page.getByRole('heading', { level: 1, name: 'Password set', exact: true }).waitFor();
+    await signIn(newcomer.page, invitee);
+
     await page.setViewportSize(NARROW);
     await page.goto(MEMBERS_TAB);
     await noSidewaysScroll(page);

@@ -12,6 +12,12 @@ function alert(body: string): string | undefined {
   return /<p class="alert alert-(?:error|success)" role="(?:alert|status)">([^<]*)<\/p>/.exec(body)?.[1];
 }
 
+/** The invitation link the page shows once, as a person would copy it. */
+function inviteLink(body: string): URL {
+  const shown = /id="invite-link" class="mono" readonly value="([^"]+)"/.exec(body)?.[1] ?? '';
+  return new URL(shown.replaceAll('&amp;', '&'));
+}
+
 /** The rows of the table: email and role. */
 function rows(body: string): string[][] {
   return [
@@ -164,5 +170,113 @@ forEachEngine((engine) => {
       keys: 'revoke',
     });
     expect(missing.statusCode).toBe(404);
+  });
+
+  it('an invitation link adds someone and sets their password once, within 7 days; it works for nobody else', async () => {
+    const ada = as('ada@example.com');
+    await ada.get(MEMBERS);
+    const invited = await ada.post('/dashboard/members/invite', { email: 'Dan@Example.com', role: 'member' });
+    expect([invited.statusCode, alert(invited.body)]).toEqual([
+      200,
+      'dan@example.com was added to Acme as member.',
+    ]);
+    const link = inviteLink(invited.body);
+    expect(link.href).toMatch(/^http:\/\/localhost\/invite\?user=user_\w+&expires=[^&]+&token=[\w-]{43}$/);
+    const path = `${link.pathname}${link.search}`;
+
+    const dan = formSession(h);
+    const page = await dan.get(path);
+    expect([page.statusCode, /<h1>([^<]*)<\/h1>/.exec(page.body)?.[1]]).toEqual([200, 'Set your password']);
+    expect(page.body).toContain('as <strong>dan@example.com</strong>');
+    const fields = Object.fromEntries(link.searchParams);
+    const refusals: [Record<string, string>, string][] = [
+      [{ password: 'short', again: 'short' }, 'A password needs at least 10 characters.'],
+      [
+        { password: 'a long enough one', again: 'another long one' },
+        'The two passwords differ: type the same one twice.',
+      ],
+    ];
+    for (const [typed, message] of refusals) {
+      const refused = await dan.post('/invite', { ...fields, ...typed });
+      expect([refused.statusCode, alert(refused.body)]).toEqual([400, message]);
+    }
+    const tampered = await dan.post('/invite', {
+      ...fields,
+      token: 'A'.repeat(43),
+      password: 'dans own password',
+      again: 'dans own password',
+    });
+    expect(tampered.statusCode).toBe(404);
+    const set = await dan.post('/invite', {
+      ...fields,
+      password: 'dans own password',
+      again: 'dans own password',
+    });
+    expect([set.statusCode, /<h1>([^<]*)<\/h1>/.exec(set.body)?.[1]]).toEqual([200, 'Password set']);
+    // Once: the same link, opened or sent again, does nothing.
+    expect((await formSession(h).get(path)).statusCode).toBe(404);
+    const again = await dan.post('/invite', {
+      ...fields,
+      password: 'someone elses one',
+      again: 'someone elses one',
+    });
+    expect(again.statusCode).toBe(404);
+    expect((await formSession(h).signIn('dan@example.com', 'dans own password')).statusCode).toBe(303);
+    expect(rows((await ada.get(MEMBERS)).body)).toContainEqual(['dan@example.com', 'member']);
+
+    // Removed before using it: the link dies with the membership.
+    const gone = inviteLink(
+      (await ada.post('/dashboard/members/invite', { email: 'fay@example.com', role: 'member' })).body,
+    );
+    const fay = /user=(user_\w+)/.exec(gone.search)?.[1] as string;
+    await ada.get(`/dashboard/members/${fay}/remove`);
+    expect((await ada.post(`/dashboard/members/${fay}/remove`, { keys: 'revoke' })).statusCode).toBe(303);
+    expect((await formSession(h).get(`${gone.pathname}${gone.search}`)).statusCode).toBe(404);
+
+    // A link expires after 7 days.
+    const late = await ada.post('/dashboard/members/invite', { email: 'late@example.com', role: 'admin' });
+    const lateLink = inviteLink(late.body);
+    const latePath = `${lateLink.pathname}${lateLink.search}`;
+    expect((await formSession(h).get(latePath)).statusCode).toBe(200);
+    h.advance(7 * 24 * 3_600_000);
+    expect((await formSession(h).get(latePath)).statusCode).toBe(404);
+  });
+
+  it('inviting someone with an account adds them without a link; a member twice, or an owner by an admin, is refused', async () => {
+    await h.createUser({ email: 'eve@example.com' });
+    const ada = as('ada@example.com');
+    await ada.get(MEMBERS);
+    const added = await ada.post('/dashboard/members/invite', { email: 'eve@example.com', role: 'admin' });
+    expect([added.statusCode, alert(added.body), added.body.includes('invite-link')]).toEqual([
+      200,
+      'eve@example.com already has an account: added to Acme as admin. They sign in as usual.',
+      false,
+    ]);
+    const twice = await ada.post('/dashboard/members/invite', { email: 'bob@example.com', role: 'member' });
+    expect([twice.statusCode, alert(twice.body)]).toEqual([
+      409,
+      'bob@example.com is already a member of Acme.',
+    ]);
+    const bad = await ada.post('/dashboard/members/invite', { email: 'not an email', role: 'member' });
+    expect([bad.statusCode, alert(bad.body)]).toEqual([
+      400,
+      'Enter the email address of the person to invite.',
+    ]);
+    const carl = as('carl@example.com');
+    await carl.get(MEMBERS);
+    const owner = await carl.post('/dashboard/members/invite', { email: 'new@example.com', role: 'owner' });
+    expect([owner.statusCode, alert(owner.body)]).toEqual([
+      403,
+      'Only an owner can make someone an owner, or change or remove an owner.',
+    ]);
+    const audit = JSON.parse((await runServer(['audit', '--db', h.target, '--json'])).stdout) as {
+      event: string;
+      detail: Record<string, unknown>;
+    }[];
+    expect(
+      audit
+        .filter((event) => event.event === 'user_invite')
+        .map((event) => [event.detail.email, event.detail.link]),
+    ).toEqual([['eve@example.com', false]]);
   });
 });

@@ -23,8 +23,8 @@ const OPEN_ROUTES: Record<string, string> = {
   'GET /assets/favicon.svg': 'the icon',
 };
 
-/** Pages anybody may open: the sign-in page itself, and signing out. */
-const PUBLIC_PAGES = ['GET /login', 'POST /login', 'POST /logout'];
+/** Pages anybody may open: the sign-in page itself, signing out, and an invitation link's page. */
+const PUBLIC_PAGES = ['GET /login', 'POST /login', 'POST /logout', 'GET /invite', 'POST /invite'];
 
 const STATE_CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 

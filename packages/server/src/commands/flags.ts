@@ -1,12 +1,12 @@
 // Validation of flag and environment values; a bad value is a UsageError (exit 2).
 import { KEY_ENVIRONMENTS, type KeyEnvironment } from '@sekuire/shared/key';
+import { isEmailAddress } from '../domain/emails.js';
 import { organizationNameProblem } from '../domain/keys.js';
-import { hasInvisible, MAX_TEXT_LENGTH, textProblem } from '../domain/text.js';
+import { MAX_TEXT_LENGTH, textProblem } from '../domain/text.js';
 import { KEY_TYPES, type KeyType } from '../store/queries/keys.js';
 import { UsageError } from './errors.js';
 
 export const MAX_EXPIRY_DAYS = 3650;
-const MAX_EMAIL_LENGTH = 254;
 
 /** `source` names where the value came from, e.g. "--port" or "SEKUIRE_SERVER_PORT". */
 export function parsePort(text: string, source: string): number {
@@ -31,15 +31,7 @@ export function parseExpiryDays(text: string): number {
 }
 
 export function parseEmail(text: string): string {
-  const at = text.indexOf('@');
-  if (
-    text.length > MAX_EMAIL_LENGTH ||
-    /\s/.test(text) ||
-    hasInvisible(text) ||
-    at < 1 ||
-    at !== text.lastIndexOf('@') ||
-    at === text.length - 1
-  ) {
+  if (!isEmailAddress(text)) {
     throw new UsageError(`--email must be an email address like dev@example.com, not "${text}".`);
   }
   return text;

@@ -1,5 +1,7 @@
 // The Members tab (owners and admins): the organization's people, their roles, and removing them.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isEmailAddress } from '../../domain/emails.js';
+import { acceptInvite, type InviteLink, invite, invitedUser } from '../../domain/invitations.js';
 import {
   changeRole,
   type MemberChangeRefused,
@@ -8,9 +10,11 @@ import {
   type RemovalRefused,
   removeMember,
 } from '../../domain/members.js';
+import { passwordProblem } from '../../domain/passwords.js';
 import type { MembershipRow } from '../../store/queries/accounts.js';
 import { ROLES } from '../../store/queries/accounts.js';
 import { ApiError } from '../api-error.js';
+import { webOrigin } from '../responses.js';
 import { type WebDeps, type Who, who } from '../session-auth.js';
 import type { PageKit } from './approval-pages.js';
 import { form } from './forms.js';
@@ -57,7 +61,7 @@ export interface MembersPages {
     request: FastifyRequest,
     reply: FastifyReply,
     signedIn: Who,
-    extra?: { notice?: string; formError?: string },
+    extra?: { notice?: string; formError?: string; invited?: { email: string; url: string } },
     status?: number,
   ): Promise<unknown>;
 }
@@ -173,6 +177,109 @@ export function registerMembersPages(app: FastifyInstance, deps: WebDeps, kit: P
       return render(request, reply, signedIn, { formError }, status);
     }
     return reply.redirect(`${MEMBERS_TAB}&done=role`, 303);
+  });
+
+  pages.post('/dashboard/members/invite', 'signed-in', async (request, reply, signedIn) => {
+    const organization = managedBy(request);
+    if (organization === undefined) throw notManaging();
+    const fields = form(request);
+    const role = ROLES.find((candidate) => candidate === fields.role);
+    const email = (fields.email ?? '').trim();
+    if (!isEmailAddress(email)) {
+      return render(
+        request,
+        reply,
+        signedIn,
+        { formError: 'Enter the email address of the person to invite.' },
+        400,
+      );
+    }
+    if (role === undefined) {
+      return render(
+        request,
+        reply,
+        signedIn,
+        { formError: 'Choose the role from the list: owner, admin or member.' },
+        400,
+      );
+    }
+    const outcome = await invite(deps.store, deps.secret, kit.actor(signedIn, request), organization.id, {
+      email,
+      role,
+    });
+    if (!outcome.ok) {
+      const [status, formError]: [number, string] =
+        outcome.reason === 'already_member'
+          ? [409, `${email} is already a member of ${organization.name}.`]
+          : outcome.reason === 'owners_only'
+            ? [403, 'Only an owner can make someone an owner, or change or remove an owner.']
+            : [403, 'Only owners and admins of an organization see its members.'];
+      return render(request, reply, signedIn, { formError }, status);
+    }
+    if (outcome.kind === 'added') {
+      return render(request, reply, signedIn, {
+        notice: `${outcome.user.email} already has an account: added to ${organization.name} as ${role}. They sign in as usual.`,
+      });
+    }
+    const query = new URLSearchParams({ ...outcome.link }).toString();
+    return render(request, reply, signedIn, {
+      notice: `${outcome.user.email} was added to ${organization.name} as ${role}.`,
+      invited: { email: outcome.user.email, url: `${webOrigin(request)}/invite?${query}` },
+    });
+  });
+
+  /** The link's three fields, from the query (the link) or the form (the page's hidden fields). */
+  const linkOf = (fields: Record<string, string | undefined>): Partial<InviteLink> => ({
+    ...(fields.user !== undefined && { user: fields.user }),
+    ...(fields.expires !== undefined && { expires: fields.expires }),
+    ...(fields.token !== undefined && { token: fields.token }),
+  });
+  const deadLink = () =>
+    new ApiError(
+      'not_found',
+      'This invitation link does not work: it was used already, it expired (after 7 days), or it is not complete. Ask whoever invited you for a new one.',
+    );
+
+  pages.get('/invite', 'public', async (request, reply) => {
+    const link = linkOf(request.query as Record<string, string | undefined>);
+    const user = await invitedUser(deps.store, deps.secrets, link, deps.now());
+    if (user === undefined) throw deadLink();
+    return reply.view(
+      'invite.eta',
+      kit.page(request, reply, 'Set your password', { step: 'form', email: user.email, link }),
+    );
+  });
+
+  pages.post('/invite', 'public', async (request, reply) => {
+    const fields = form(request);
+    const link = linkOf(fields);
+    const user = await invitedUser(deps.store, deps.secrets, link, deps.now());
+    if (user === undefined) throw deadLink();
+    const password = fields.password ?? '';
+    const again = (error: string) =>
+      reply
+        .code(400)
+        .view(
+          'invite.eta',
+          kit.page(request, reply, 'Set your password', { step: 'form', email: user.email, link, error }),
+        );
+    const problem = passwordProblem(password);
+    if (problem !== undefined) return again(problem);
+    if (password !== fields.again) return again('The two passwords differ: type the same one twice.');
+    const set = await acceptInvite(
+      deps.store,
+      deps.secrets,
+      link,
+      password,
+      request.ip,
+      deps.now(),
+      deps.passwordCost,
+    );
+    if (!set) throw deadLink();
+    return reply.view(
+      'invite.eta',
+      kit.page(request, reply, 'Password set', { step: 'done', email: user.email }),
+    );
   });
 
   return { render };

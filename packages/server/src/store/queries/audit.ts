@@ -17,6 +17,7 @@ export type AuditEventName =
   | 'member_remove'
   | 'role_change'
   | 'key_transfer'
+  | 'user_invite'
   | 'sign_in'
   | 'sign_in_failed'
   | 'sign_out'

@@ -72,6 +72,29 @@ export function memberQueries(sql: Sql) {
       );
     },
 
+    /** What an invitation link needs to know about the person it names. */
+    inviteState(
+      userId: string,
+    ): Promise<
+      { id: string; email: string; has_password: number; last_login_at: string | null } | undefined
+    > {
+      return sql.get(
+        `SELECT id, email, CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS has_password, last_login_at
+         FROM users WHERE id = ?`,
+        [userId],
+      );
+    },
+
+    /** Sets a first password: false when one was set meanwhile (an invitation works once). */
+    async setFirstPassword(userId: string, hash: string): Promise<boolean> {
+      return (
+        (await sql.run('UPDATE users SET password_hash = ? WHERE id = ? AND password_hash IS NULL', [
+          hash,
+          userId,
+        ])) === 1
+      );
+    },
+
     async transferKey(keyId: string, toUserId: string): Promise<void> {
       await sql.run('UPDATE api_keys SET user_id = ? WHERE id = ?', [toUserId, keyId]);
     },
