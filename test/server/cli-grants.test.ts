@@ -314,7 +314,7 @@ forEachEngine((engine) => {
       const here = await startDevice();
       const same = await b.get(`/device?code=${here.user_code}`);
       expect(same.body).not.toContain('role="alert"');
-      expect(same.body).toContain('127.0.0.1 <span class="sub">(the same network as this browser)</span>');
+      expect(same.body).toContain('<dt>Client address</dt><dd class="mono">127.0.0.1</dd>');
       // An IPv6 client is its /64, as the limits count it.
       const { sameNetwork } = await import('../../packages/server/src/http/pages/approval-pages.js');
       expect([

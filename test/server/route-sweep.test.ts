@@ -26,6 +26,22 @@ const OPEN_ROUTES: Record<string, string> = {
 /** Pages anybody may open: the sign-in page itself, signing out, and an invitation link's page. */
 const PUBLIC_PAGES = ['GET /login', 'POST /login', 'POST /logout', 'GET /invite', 'POST /invite'];
 
+/**
+ * Pages that refuse a malformed request before anything else (a login link to another host is
+ * refused without asking anyone to sign in): the sweep sends them a well-formed one.
+ */
+const WELL_FORMED: Record<string, Record<string, string>> = {
+  '/cli/authorize': {
+    redirect_uri: 'http://127.0.0.1:4242/callback',
+    state: 'st4te',
+    code_challenge: 'A'.repeat(43),
+    code_challenge_method: 'S256',
+    device_name: 'laptop',
+    device_os: 'linux',
+    confirm: 'MAPLE-OTTER',
+  },
+};
+
 const STATE_CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** Session routes that take a Bearer token only: the cookie is refused before any CSRF check. */
@@ -168,17 +184,24 @@ forEachEngine((engine) => {
   it('every signed-in page redirects to the sign-in page without a session; every form refuses a missing CSRF token', async () => {
     const pages = routes.filter((route) => route.page === 'signed-in');
     const redirects: Record<string, unknown> = {};
+    const asked = (route: RegisteredRoute) => {
+      const fields = WELL_FORMED[route.url] ?? {};
+      const query = new URLSearchParams(fields).toString();
+      return route.method === 'GET' && query !== '' ? `${concrete(route.url)}?${query}` : concrete(route.url);
+    };
     for (const route of pages) {
-      const url = concrete(route.url);
       // A form sent with a token from a page seen signed out, so that only the session is missing.
       const anonymous = formSession(h);
       await anonymous.get('/login');
-      const response = route.method === 'GET' ? await anonymous.get(url) : await anonymous.post(url, {});
+      const response =
+        route.method === 'GET'
+          ? await anonymous.get(asked(route))
+          : await anonymous.post(asked(route), WELL_FORMED[route.url] ?? {});
       redirects[name(route)] = [response.statusCode, response.headers.location];
     }
     expect(redirects).toEqual(
       Object.fromEntries(
-        pages.map((route) => [name(route), [303, `/login?next=${encodeURIComponent(concrete(route.url))}`]]),
+        pages.map((route) => [name(route), [303, `/login?next=${encodeURIComponent(asked(route))}`]]),
       ),
     );
 

@@ -117,43 +117,53 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     keyGenerator: (request) => `device-code ${request.ip}`,
   });
 
-  pages.get('/cli/authorize', 'signed-in', async (request, reply) => {
-    const asked = authorizeRequest(request.query as Record<string, string>);
-    // The page's form is answered with a redirect to the CLI's listener, which CSP's form-action
-    // must allow (Chromium checks it for redirects too): 127.0.0.1 only, any port (see
-    // loopbackRedirect for why not [::1]).
-    reply.header(
-      'content-security-policy',
-      "default-src 'none';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';form-action 'self' http://127.0.0.1:*;frame-ancestors 'none';base-uri 'none'",
-    );
-    return reply.view(
-      'authorize.eta',
-      kit.page(request, reply, 'Authorize the CLI', {
-        asked,
-        query: request.query,
-        listener: asked.redirectUri.host,
-      }),
-    );
-  });
-
-  pages.post('/cli/authorize', 'signed-in', async (request, reply, signedIn) => {
-    const fields = form(request);
-    const asked = authorizeRequest(fields);
-    const actor = kit.actor(signedIn, request);
-    if (fields.decision !== 'authorize') {
-      await recordDenial(deps.store, actor, 'loopback', asked.device);
-      return reply.redirect(
-        backToCli(asked.redirectUri, { error: 'access_denied', state: asked.state }),
-        303,
+  pages.get(
+    '/cli/authorize',
+    'signed-in',
+    async (request, reply) => {
+      const asked = authorizeRequest(request.query as Record<string, string>);
+      // The page's form is answered with a redirect to the CLI's listener, which CSP's form-action
+      // must allow (Chromium checks it for redirects too): 127.0.0.1 only, any port (see
+      // loopbackRedirect for why not [::1]).
+      reply.header(
+        'content-security-policy',
+        "default-src 'none';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';form-action 'self' http://127.0.0.1:*;frame-ancestors 'none';base-uri 'none'",
       );
-    }
-    const code = await approveLoopback(deps.store, deps.secret, actor, {
-      redirectUri: asked.redirectUri.href,
-      codeChallenge: asked.codeChallenge,
-      device: asked.device,
-    });
-    return reply.redirect(backToCli(asked.redirectUri, { code, state: asked.state }), 303);
-  });
+      return reply.view(
+        'authorize.eta',
+        kit.page(request, reply, 'Authorize the CLI', {
+          asked,
+          query: request.query,
+          listener: asked.redirectUri.host,
+        }),
+      );
+    },
+    { check: (request) => void authorizeRequest(request.query as Record<string, string>) },
+  );
+
+  pages.post(
+    '/cli/authorize',
+    'signed-in',
+    async (request, reply, signedIn) => {
+      const fields = form(request);
+      const asked = authorizeRequest(fields);
+      const actor = kit.actor(signedIn, request);
+      if (fields.decision !== 'authorize') {
+        await recordDenial(deps.store, actor, 'loopback', asked.device);
+        return reply.redirect(
+          backToCli(asked.redirectUri, { error: 'access_denied', state: asked.state }),
+          303,
+        );
+      }
+      const code = await approveLoopback(deps.store, deps.secret, actor, {
+        redirectUri: asked.redirectUri.href,
+        codeChallenge: asked.codeChallenge,
+        device: asked.device,
+      });
+      return reply.redirect(backToCli(asked.redirectUri, { code, state: asked.state }), 303);
+    },
+    { check: (request) => void authorizeRequest(form(request)) },
+  );
 
   pages.get('/device', 'signed-in', async (request, reply) => {
     const typed = ((request.query as { code?: string }).code ?? '').slice(0, 40);

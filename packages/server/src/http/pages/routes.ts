@@ -20,12 +20,20 @@ declare module 'fastify' {
 type SignedInHandler = (request: FastifyRequest, reply: FastifyReply, signedIn: Who) => Promise<unknown>;
 type PublicHandler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
+export interface PageOptions {
+  /**
+   * Checked before the session (after a form's CSRF token): a request that is wrong whoever
+   * sends it, such as a login link to another host, is refused without asking anyone to sign in.
+   */
+  readonly check?: (request: FastifyRequest) => void;
+}
+
 export interface PageRoutes {
-  get(url: string, access: 'signed-in', handler: SignedInHandler): void;
-  get(url: string, access: 'public', handler: PublicHandler): void;
+  get(url: string, access: 'signed-in', handler: SignedInHandler, options?: PageOptions): void;
+  get(url: string, access: 'public', handler: PublicHandler, options?: PageOptions): void;
   /** A form's target: its CSRF token is checked before anything else. */
-  post(url: string, access: 'signed-in', handler: SignedInHandler): void;
-  post(url: string, access: 'public', handler: PublicHandler): void;
+  post(url: string, access: 'signed-in', handler: SignedInHandler, options?: PageOptions): void;
+  post(url: string, access: 'public', handler: PublicHandler, options?: PageOptions): void;
 }
 
 /**
@@ -47,9 +55,22 @@ export function pageRoutes(app: FastifyInstance): PageRoutes {
     url: string,
     access: PageAccess,
     handler: SignedInHandler | PublicHandler,
+    options: PageOptions = {},
   ) => {
     const preHandler: preHandlerHookHandler[] = [];
     if (method === 'POST') preHandler.push(app.csrfProtection);
+    const { check } = options;
+    if (check !== undefined) {
+      preHandler.push((request, _reply, done) => {
+        try {
+          check(request);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        done();
+      });
+    }
     if (access === 'signed-in') preHandler.push(requireSignIn);
     const config: PageConfig = { page: access };
     app.route({
@@ -65,9 +86,13 @@ export function pageRoutes(app: FastifyInstance): PageRoutes {
     });
   };
   return {
-    get: (url: string, access: PageAccess, handler: SignedInHandler | PublicHandler) =>
-      add('GET', url, access, handler),
-    post: (url: string, access: PageAccess, handler: SignedInHandler | PublicHandler) =>
-      add('POST', url, access, handler),
+    get: (url: string, access: PageAccess, handler: SignedInHandler | PublicHandler, options?: PageOptions) =>
+      add('GET', url, access, handler, options),
+    post: (
+      url: string,
+      access: PageAccess,
+      handler: SignedInHandler | PublicHandler,
+      options?: PageOptions,
+    ) => add('POST', url, access, handler, options),
   } as PageRoutes;
 }
