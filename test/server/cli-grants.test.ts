@@ -422,6 +422,7 @@ forEachEngine((engine) => {
       const statuses: number[] = [];
       for (let i = 0; i < 31; i++) statuses.push((await b.get('/device?code=XXXX-XXXX')).statusCode);
       expect(statuses.at(-1)).toBe(429);
+      expect((await b.get('/device?code=XXXX-XXXX')).headers['retry-after']).toMatch(/^[1-9]\d*$/);
     });
   });
 });

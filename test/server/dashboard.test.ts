@@ -137,6 +137,8 @@ describe('pages', () => {
     const limited = await b.signIn('ada@example.com');
     expect(limited.statusCode).toBe(429);
     expect(limited.body).toContain('Too many sign-in attempts.');
+    // The one 429: Retry-After in whole seconds, as the API sends it.
+    expect(limited.headers['retry-after']).toMatch(/^[1-9]\d*$/);
     expect(b.session()).toBeUndefined();
   });
 

@@ -13,7 +13,7 @@ import {
 import type { Actor } from '../../domain/managed-keys.js';
 import { decideMove, pendingMoveByCode, visibleMove } from '../../domain/moves.js';
 import { shownText } from '../../domain/text.js';
-import { ApiError } from '../api-error.js';
+import { ApiError, rateLimited } from '../api-error.js';
 import { decisionError } from '../moves-api.js';
 import type { WebDeps, Who } from '../session-auth.js';
 import { form } from './forms.js';
@@ -171,14 +171,17 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
       return reply.view('device.eta', kit.page(request, reply, 'Device login', { step: 'code', typed }));
     const limit = await lookups(request);
     if (!limit.isAllowed && limit.isExceeded) {
-      return reply.code(429).view(
-        'device.eta',
-        kit.page(request, reply, 'Device login', {
-          step: 'code',
-          typed,
-          error: `Too many codes tried. Wait ${Math.ceil(limit.ttlInSeconds / 60)} min and try again.`,
-        }),
-      );
+      return reply
+        .code(429)
+        .headers(rateLimited('codes tried', limit.ttlInSeconds).headers)
+        .view(
+          'device.eta',
+          kit.page(request, reply, 'Device login', {
+            step: 'code',
+            typed,
+            error: `Too many codes tried. Wait ${Math.ceil(limit.ttlInSeconds / 60)} min and try again.`,
+          }),
+        );
     }
     const grant = await pendingDeviceGrant(deps.store, typed, deps.now());
     if (grant === undefined) {
@@ -231,14 +234,17 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     if (typed === '') return reply.view('move.eta', kit.page(request, reply, title, { step: 'code', typed }));
     const limit = await lookups(request);
     if (!limit.isAllowed && limit.isExceeded) {
-      return reply.code(429).view(
-        'move.eta',
-        kit.page(request, reply, title, {
-          step: 'code',
-          typed,
-          error: `Too many codes tried. Wait ${Math.ceil(limit.ttlInSeconds / 60)} min and try again.`,
-        }),
-      );
+      return reply
+        .code(429)
+        .headers(rateLimited('codes tried', limit.ttlInSeconds).headers)
+        .view(
+          'move.eta',
+          kit.page(request, reply, title, {
+            step: 'code',
+            typed,
+            error: `Too many codes tried. Wait ${Math.ceil(limit.ttlInSeconds / 60)} min and try again.`,
+          }),
+        );
     }
     const move = await pendingMoveByCode(deps.store, signedIn.user.id, typed, deps.now());
     if (move === undefined) {

@@ -1,4 +1,4 @@
-// The dashboard's pages (DASHBOARD.md): sign-in, API Keys, Devices; server-rendered, plain forms.
+// The dashboard's pages (DASHBOARD.md): sign-in, API Keys, Devices (Members: members-pages.ts); server-rendered, plain forms.
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import view from '@fastify/view';
@@ -20,7 +20,7 @@ import { pendingMovesFor } from '../../domain/moves.js';
 import { signIn, signOut } from '../../domain/sessions.js';
 import { textProblem, textRuleWords } from '../../domain/text.js';
 import type { VisibleKey } from '../../store/queries/keys.js';
-import { ApiError, type ApiErrorCode } from '../api-error.js';
+import { ApiError, type ApiErrorCode, rateLimited } from '../api-error.js';
 import type { SignInDeps } from '../auth-api.js';
 import { classifyError, unexpectedErrorLine } from '../error-replies.js';
 import { firstValues } from '../fields.js';
@@ -50,7 +50,6 @@ const GRACE_CHOICES = [
   { value: String(MAX_GRACE_SECONDS), label: '7 days' },
 ];
 
-/** The error page's heading (and title) by status: the message under it says what to do. */
 /** What a page says instead of the API's words, for the errors whose API message is for programs. */
 const PAGE_MESSAGES: Partial<Record<ApiErrorCode, string>> = {
   csrf_failed:
@@ -59,6 +58,7 @@ const PAGE_MESSAGES: Partial<Record<ApiErrorCode, string>> = {
   internal_error: 'Something went wrong on our side. It has been logged; try again.',
 };
 
+/** The error page's heading (and title) by status: the message under it says what to do. */
 const ERROR_HEADINGS: Record<number, string> = {
   400: 'That request was not valid',
   403: 'Not allowed',
@@ -241,6 +241,8 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     const retryAfter = await gate.admit(request, email);
     if (retryAfter !== undefined) {
       deps.observe?.signedIn('rate_limited');
+      // The same 429 as the API's (api-error.ts), worded for the page.
+      reply.headers(rateLimited('sign-in attempts', retryAfter).headers);
       return again(429, `Too many sign-in attempts. Try again in ${Math.ceil(retryAfter / 60)} min.`);
     }
     const outcome = await signIn(
