@@ -28,6 +28,18 @@ forEachEngine((engine) => {
 
   const audit = (...args: string[]) => runServer(['audit', '--db', h.target, ...args]);
 
+  it('L9: list-keys escapes a name stored before the text rule, in its table and its JSON', async () => {
+    const created = await h.createKey({ email: 'ada@example.com', keyName: 'deploy' });
+    await h.sql.run('UPDATE api_keys SET name = ? WHERE id = ?', ['deploy\u202egnp.exe', created.key.id]);
+    const table = await runServer(['list-keys', '--db', h.target]);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[1]?.endsWith('  deploy\\u{202E}gnp.exe')).toBe(true);
+    expect(table.stdout).not.toMatch(/\u202e/);
+    const json = await runServer(['list-keys', '--db', h.target, '--json']);
+    expect(json.stdout).toContain('"name":"deploy\\u202egnp.exe"');
+    expect(JSON.parse(json.stdout)[0].name).toBe('deploy\u202egnp.exe');
+  });
+
   it('L9: a bidi override, a zero-width space or a line separator stored in the trail is escaped, never printed raw', async () => {
     await h.sql.run(
       'INSERT INTO audit_events (at, event, key_id, device_name, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?)',
