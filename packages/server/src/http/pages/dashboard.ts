@@ -27,6 +27,7 @@ import { firstValues } from '../fields.js';
 import { identify } from '../request-log.js';
 import { clearSessionCookie, setSessionCookie, type Who, who } from '../session-auth.js';
 import { type PageKit, registerApprovalPages } from './approval-pages.js';
+import { pageEscape } from './escape.js';
 import { form } from './forms.js';
 import { managedBy, registerMembersPages } from './members-pages.js';
 import { pageRoutes } from './routes.js';
@@ -127,7 +128,9 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     wildcard: false,
   });
   await app.register(view, {
-    engine: { eta: new Eta({ views: `${root}views`, autoEscape: true, cache: true }) },
+    engine: {
+      eta: new Eta({ views: `${root}views`, autoEscape: true, escapeFunction: pageEscape, cache: true }),
+    },
     root: `${root}views`,
     layout: 'layout.eta',
     production: true,
