@@ -89,7 +89,7 @@ export function register(program: Command, schedule: Schedule): void {
         ].join('\n'),
       ),
     )
-    .action((target: string, options: Omit<ApiOptions, 'target' | 'rawField'> & { rawField: string[] }) =>
+    .action((target: string, options: Omit<ApiOptions, 'target'>) =>
       schedule((ctx) => api(ctx, { ...options, target })),
     );
 }
