@@ -1,5 +1,4 @@
 // sekuire api: an HTTP request with the key in use, signed by this device, to the backend or an audience the user listed.
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { sendSigned, withoutKey } from '../../core/api-call.js';
@@ -114,7 +113,8 @@ async function readAll(ctx: Context): Promise<Buffer> {
 
 function sources(ctx: Context): BodySources {
   return {
-    readFile: (path) => readFile(resolve(ctx.cwd, path)),
+    // Loaded only for --input FILE and @file: most calls send no file.
+    readFile: async (path) => (await import('node:fs/promises')).readFile(resolve(ctx.cwd, path)),
     readStdin: () => readAll(ctx),
   };
 }
