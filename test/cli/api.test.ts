@@ -397,7 +397,17 @@ describe("sekuire api's argv", () => {
   it('runs the same through commander when the fast path leaves the argv to it', async () => {
     const { m } = await loggedIn('api-commander');
     const fast = await m.run(['api', '-i', '-X', 'GET', '/api/v1/cli/status', '--silent']);
-    const full = await m.run(['api', '-iX', 'GET', '/api/v1/cli/status', '--silent']);
+    const full = await m.run([
+      'api',
+      '-iX',
+      'GET',
+      '/api/v1/cli/status',
+      '--silent',
+      '-H',
+      'X-A: 1',
+      '-H',
+      'X-B: 2',
+    ]);
     expect([fast.code, full.code]).toEqual([0, 0]);
     expect(full.stderr.split('\n')[0]).toBe('HTTP 200 OK');
     expect(fast.stderr.split('\n')[0]).toBe('HTTP 200 OK');

@@ -30,7 +30,11 @@ export interface ApiOptions extends BackendOptions {
   readonly verbose?: boolean;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+/** Commander's options: the repeatable ones are absent when not given (no "(default: [])" in --help). */
+type ParsedOptions = Omit<ApiOptions, 'target' | 'header' | 'rawField' | 'field'> &
+  Partial<Pick<ApiOptions, 'header' | 'rawField' | 'field'>>;
 
 export function register(program: Command, schedule: Schedule): void {
   program
@@ -43,13 +47,12 @@ export function register(program: Command, schedule: Schedule): void {
       'a path on the backend (/api/v1/cli/whoami) or a full URL of an allowed origin',
     )
     .option('-X, --method <method>', 'the HTTP method (default: GET; POST with fields or --input)')
-    .option('-H, --header <header>', "a request header, 'Name: value' (repeatable)", collect, [])
-    .option('-f, --raw-field <key=value>', 'a string field (repeatable)', collect, [])
+    .option('-H, --header <header>', "a request header, 'Name: value' (repeatable)", collect)
+    .option('-f, --raw-field <key=value>', 'a string field (repeatable)', collect)
     .option(
       '-F, --field <key=value>',
       'a typed field: true, false, null and numbers as JSON, @file (or @-) read (repeatable)',
       collect,
-      [],
     )
     .option('--input <file>', 'the request body, as is, from a file (- for standard input)')
     .option('-i, --include', 'print the status line and headers of the answer to stderr')
@@ -88,8 +91,16 @@ export function register(program: Command, schedule: Schedule): void {
         ].join('\n'),
       ),
     )
-    .action((target: string, options: Omit<ApiOptions, 'target'>) =>
-      schedule((ctx) => api(ctx, { ...options, target })),
+    .action((target: string, options: ParsedOptions) =>
+      schedule((ctx) =>
+        api(ctx, {
+          ...options,
+          target,
+          header: options.header ?? [],
+          rawField: options.rawField ?? [],
+          field: options.field ?? [],
+        }),
+      ),
     );
 }
 
