@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { sendSigned, withoutKey } from '../../core/api-call.js';
 import { type BodySources, buildApiRequest, MAX_REQUEST_BYTES } from '../../core/api-request.js';
 import { parseAudiences } from '../../core/audiences.js';
-import { UsageError } from '../../core/errors.js';
+import { ExitCode, UsageError } from '../../core/errors.js';
 import type { HttpEvent, HttpResponse } from '../../core/http/send.js';
 import { redactKeys } from '../../core/redact.js';
 import { resolveSession } from '../../core/session.js';
@@ -132,11 +132,11 @@ function sources(ctx: Context): BodySources {
 
 /** What an answer's status means for the exit code: the table of docs/CLI.md. */
 export function exitCodeFor(status: number): number {
-  if (status >= 200 && status <= 299) return 0;
-  if (status === 401) return 11;
-  if (status === 403) return 14;
-  if (status >= 500) return 13;
-  return 1;
+  if (status >= 200 && status <= 299) return ExitCode.ok;
+  if (status === 401) return ExitCode.keyRejected;
+  if (status === 403) return ExitCode.forbidden;
+  if (status >= 500) return ExitCode.backendUnreachable;
+  return ExitCode.bug;
 }
 
 function isJson(response: HttpResponse): boolean {
