@@ -238,7 +238,13 @@ forEachEngine((engine) => {
         interval: number;
       };
     };
-    const poll = (deviceCode: string) => token({ grant_type: DEVICE_GRANT, device_code: deviceCode });
+    /** Signed, as the CLI does, by the device key the code was asked for. */
+    const poll = (deviceCode: string) =>
+      h.post(
+        '/api/v1/cli/token',
+        { grant_type: DEVICE_GRANT, device_code: deviceCode },
+        { device: h.deviceKey(FP_B) },
+      );
     const grantCount = async () =>
       Number((await h.sql.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM cli_grants'))?.n);
 
@@ -293,6 +299,30 @@ forEachEngine((engine) => {
       expect(
         (await b.post('/device', { grant, code: started.user_code, decision: 'authorize' })).statusCode,
       ).toBe(404);
+    });
+
+    it('a poll must be signed by the device key the code was asked for (L8)', async () => {
+      h = await harness({ engine });
+      const started = await startDevice();
+      const b = await browser();
+      const confirm = await b.get(`/device?code=${started.user_code}`);
+      const grant = /name="grant" value="(grant_\w+)"/.exec(confirm.body)?.[1] as string;
+      expect(
+        (await b.post('/device', { grant, code: started.user_code, decision: 'authorize' })).statusCode,
+      ).toBe(200);
+      // Whoever read the device code (a screen, a log) but holds another key, or none, gets nothing.
+      const payload = { grant_type: DEVICE_GRANT, device_code: started.device_code };
+      const unsigned = await h.post('/api/v1/cli/token', payload);
+      expect(unsigned.statusCode).toBe(401);
+      expect(unsigned.json().error).toBe('proof_required');
+      const otherKey = await h.post('/api/v1/cli/token', payload, { device: h.deviceKey(FP_A) });
+      expect(otherKey.statusCode).toBe(401);
+      expect(otherKey.json().error).toBe('invalid_proof');
+      expect((await h.store.read.keys.list()).length).toBe(0);
+      // The device that asked still gets its key.
+      const granted = await poll(started.device_code);
+      expect(granted.statusCode).toBe(200);
+      expect(granted.json().device.fingerprint).toBe(FP_B);
     });
 
     it('a poll too soon answers slow_down and writes nothing', async () => {

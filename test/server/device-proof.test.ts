@@ -1045,10 +1045,11 @@ forEachEngine((engine) => {
       expect(grant).toBeDefined();
       const actor = { user, clientIp: '127.0.0.1', now: h.now() };
       expect(await decideDeviceGrant(h.store, actor, grant?.id as string, true)).toBeTruthy();
-      const granted = await h.post('/api/v1/cli/token', {
-        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
-        device_code: deviceCode,
-      });
+      const granted = await h.post(
+        '/api/v1/cli/token',
+        { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: deviceCode },
+        { device: h.deviceKey(FP_B) },
+      );
       expect(granted.statusCode).toBe(200);
       const body = granted.json();
       expect(body.device).toMatchObject({ fingerprint: FP_B, key_thumbprint: h.deviceKey(FP_B).thumbprint });

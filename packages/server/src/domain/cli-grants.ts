@@ -394,6 +394,22 @@ async function grantBySecret(
   return undefined;
 }
 
+/**
+ * The device key a device code was asked for with: every poll must be signed with it, so a
+ * device code read off the screen or a log polls nothing for whoever does not hold that key.
+ * Undefined for an unknown code (or one asked for without a device key).
+ */
+export async function deviceGrantKey(
+  store: Store,
+  secrets: Secrets,
+  deviceCode: string,
+): Promise<ExpectedKey | undefined> {
+  const grant = await grantBySecret(store.read, secrets, deviceCode);
+  if (grant === undefined || grant.flow !== 'device') return undefined;
+  if (grant.public_key === null || grant.key_thumbprint === null) return undefined;
+  return { publicKey: grant.public_key, thumbprint: grant.key_thumbprint };
+}
+
 /** The CLI polls (RFC 8628 §3.4): pending, slower please, denied, expired, or the new key, once. */
 export async function pollDeviceGrant(
   store: Store,
