@@ -8,6 +8,7 @@ import { keyQueries } from './keys.js';
 import { moveQueries } from './moves.js';
 import { nonceQueries } from './nonces.js';
 import { retentionQueries } from './retention.js';
+import { revocationQueries } from './revocations.js';
 import { sessionQueries } from './sessions.js';
 import { signInCountQueries } from './sign-in-counts.js';
 
@@ -23,6 +24,7 @@ export function queries(sql: Sql) {
     nonces: nonceQueries(sql),
     signInCounts: signInCountQueries(sql),
     retention: retentionQueries(sql),
+    revocations: revocationQueries(sql),
   };
 }
 

@@ -218,4 +218,17 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE api_keys ADD COLUMN secret_id TEXT;
   ALTER TABLE session_tokens ADD COLUMN secret_id TEXT;
   `,
+  // 10: why a key was revoked when someone other than its owner revoked it (domain/leaks.ts):
+  // found by GitHub's secret scanning (with where), or reported through the public revocation
+  // endpoint. The owner's dashboard shows it. A table of its own: most keys never have a row.
+  `
+  CREATE TABLE key_revocations (
+    key_id TEXT PRIMARY KEY REFERENCES api_keys (id),
+    at TEXT NOT NULL,
+    reason TEXT NOT NULL CHECK (reason IN ('leaked', 'reported')),
+    url TEXT,
+    source TEXT,
+    token_type TEXT
+  ) STRICT;
+  `,
 ];
