@@ -1,8 +1,9 @@
 // sekuire status: which key is in use, whether it belongs to this device, and whether the backend accepts it.
 import type { Command } from 'commander';
+import type { PastBinding } from '../../core/answers.js';
 import { urlText } from '../../core/backend-url.js';
 import { deviceFact, deviceName, osName } from '../../core/device.js';
-import { KeyRejectedError } from '../../core/errors.js';
+import { DeviceMismatchError, KeyRejectedError } from '../../core/errors.js';
 import { resolveSession, type Session } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
 import { type Context, deviceInputs } from '../context.js';
@@ -54,6 +55,21 @@ function deviceView(ctx: Context, session: Session) {
     fingerprint: session.device.fingerprint,
     id_source: session.device.idSource,
   };
+}
+
+/** Exit 12: what became of the binding this login was made with, and when; only a new login makes it live. */
+function staleLogin(stored: NonNullable<Session['stored']>, past: PastBinding | null): DeviceMismatchError {
+  const when = (at: string) => at.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
+  const what =
+    past === null
+      ? `the key was bound to this device when you logged in${stored.credentials.verified_at ? ` (${when(stored.credentials.verified_at)})` : ''}, and is bound to no device now`
+      : past.ended_by === 'move'
+        ? `the key was moved from this device to ${past.moved_to?.name || 'another device'}${past.moved_to?.os ? ` (${past.moved_to.os})` : ''} at ${when(past.ended_at)}, and is bound to no device now`
+        : `this device's binding of the key was removed at ${when(past.ended_at)} (a logout elsewhere, or an administrator), and the key is bound to no device now`;
+  return new DeviceMismatchError(`The stored login in ${stored.path} is stale: ${what}.`, 'login_stale', {
+    hint: "Run 'sekuire login' to bind the key to this device again",
+    details: { path: stored.path, past_binding: past },
+  });
 }
 
 export async function status(ctx: Context, options: StatusOptions): Promise<StatusResult> {
@@ -110,6 +126,10 @@ export async function status(ctx: Context, options: StatusOptions): Promise<Stat
     throw error;
   }
   const response = answer.body;
+  // auth.json is written by a login, which binds the key to this device: a key bound to no
+  // device now means that binding was moved or unbound since, and this login is stale.
+  if (session.stored && response.device === null)
+    throw staleLogin(session.stored, response.past_binding ?? null);
   return {
     kind: 'status',
     data: {

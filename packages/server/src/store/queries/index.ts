@@ -2,6 +2,7 @@
 import type { Sql } from '../sql.js';
 import { accountQueries } from './accounts.js';
 import { auditQueries } from './audit.js';
+import { bindingHistoryQueries } from './binding-history.js';
 import { deviceQueries } from './devices.js';
 import { grantQueries } from './grants.js';
 import { keyQueries } from './keys.js';
@@ -25,6 +26,7 @@ export function queries(sql: Sql) {
     signInCounts: signInCountQueries(sql),
     retention: retentionQueries(sql),
     revocations: revocationQueries(sql),
+    bindingHistory: bindingHistoryQueries(sql),
   };
 }
 
