@@ -143,12 +143,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const countFailure = await registerFailureLimiter(app, options.failureLimit ?? DEFAULT_FAILURE_LIMIT);
   const now = options.now ?? (() => new Date());
-  // With PostgreSQL, every instance shares one replay cache (the proof_nonces table): a recorded
-  // request replayed against another instance is refused too. SQLite serves one machine, and
-  // its cache stays in memory (domain/proofs.ts).
+  // The replay cache is in the database (the proof_nonces table) on both engines: a recorded
+  // request replayed against another instance, another process on the SQLite file, or this one
+  // after a restart is refused too. The memory cache in front answers the common case.
   const proofs = new ProofVerifier({
     now,
-    ...(options.store.engine === 'postgres' && { shared: options.store.read.nonces }),
+    shared: options.store.read.nonces,
+    groupPerTurn: options.store.engine === 'sqlite',
     ...(options.replayCapacity !== undefined && { capacity: options.replayCapacity }),
   });
   const secrets: Secrets = [options.secret, ...(options.olderSecrets ?? [])];

@@ -154,8 +154,8 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 5: device proof. A binding holds the public half of the device's key pair (NULL for a
   // binding made before, until that device logs in again), and a move to another device waits
-  // for a person's approval in device_moves. (The replay cache of proofs is in memory: see
-  // domain/proofs.ts for why SQLite does not share it through the database.)
+  // for a person's approval in device_moves. (The replay cache of proofs was in memory only
+  // until migration 11.)
   `
   ALTER TABLE devices ADD COLUMN public_key TEXT CHECK (public_key IS NULL OR json_valid(public_key));
   ALTER TABLE devices ADD COLUMN key_thumbprint TEXT;
@@ -230,5 +230,14 @@ export const MIGRATIONS: readonly string[] = [
     source TEXT,
     token_type TEXT
   ) STRICT;
+  `,
+  // 11: the replay cache of device proofs, in the database as on PostgreSQL (its migration 5):
+  // a restart, or another process on this file, must not accept a proof seen within the window.
+  `
+  CREATE TABLE proof_nonces (
+    id TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX proof_nonces_expiry ON proof_nonces (expires_at);
   `,
 ];
