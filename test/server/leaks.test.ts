@@ -175,6 +175,22 @@ forEachEngine((engine) => {
       expect((await h.store.read.audit.list()).filter((event) => event.event === 'revoke')).toEqual([]);
     });
 
+    it('a report larger than other bodies (GitHub sends many matches at once) is taken whole', async () => {
+      const github = signingKey('k1');
+      await withKeyFile([github]);
+      const matches = Array.from({ length: 600 }, (_, i) => ({
+        token: `sk_live_${String(i).padStart(32, 'x')}`,
+        type: 'sekuire_api_key',
+        url: `https://github.com/octocat/Hello-World/blob/12345600b9cbe38a219f39a9941c9319b600c002/file-${i}.txt`,
+        source: 'content',
+      }));
+      const body = JSON.stringify(matches);
+      expect(body.length).toBeGreaterThan(64 * 1024);
+      const answer = await report(github, body);
+      expect(answer.statusCode).toBe(200);
+      expect(answer.json()).toHaveLength(600);
+    });
+
     it('a key added to the file is read when its identifier first arrives, at most once a minute', async () => {
       const first = signingKey('k1');
       const file = await withKeyFile([first]);
