@@ -1,9 +1,10 @@
 // Keys that leak: GitHub's secret-scanning reports (signed, checked offline against a key list of
 // the test's own) and the public revocation endpoint; what the owner's dashboard shows.
 import { createHash, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -50,7 +51,14 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 forEachEngine((engine) => {
   let h: Harness;
   let server: Server | undefined;
+  const dirs: string[] = [];
+  const keysDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sekuire-keys-'));
+    dirs.push(dir);
+    return dir;
+  };
   afterEach(async () => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
     expect(h.logged).toEqual([]);
     await h.close();
     if (server !== undefined) await new Promise((resolve) => server?.close(resolve));
@@ -58,7 +66,7 @@ forEachEngine((engine) => {
   });
 
   async function withKeyFile(keys: readonly SigningKey[]) {
-    const file = join(await import('node:fs').then((fs) => fs.mkdtempSync('/tmp/leaks/keys-')), 'keys.json');
+    const file = join(keysDir(), 'keys.json');
     writeFileSync(file, keyListJson(keys));
     let clock = () => new Date();
     const list = new GitHubKeyList({ file }, () => clock());
@@ -189,6 +197,26 @@ forEachEngine((engine) => {
       const answer = await report(github, body);
       expect(answer.statusCode).toBe(200);
       expect(answer.json()).toHaveLength(600);
+    });
+
+    it('forged reports count as failed checks: 429 past the limit, as unknown keys are', async () => {
+      const github = signingKey('k1');
+      let clock = () => new Date();
+      const file = join(keysDir(), 'keys.json');
+      writeFileSync(file, keyListJson([github]));
+      const list = new GitHubKeyList({ file }, () => clock());
+      h = await harness({
+        engine,
+        githubKeys: list,
+        failureLimit: { max: 3, globalMax: 600, windowMs: 60_000 },
+      });
+      clock = () => h.now();
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await report(signingKey('k1'), '[]')).statusCode);
+      expect(statuses).toEqual([401, 401, 401, 429]);
+      const limited = await report(signingKey('k1'), '[]');
+      expect(limited.headers['retry-after']).toBe('60');
+      expect(limited.json().error).toBe('rate_limited');
     });
 
     it('a key added to the file is read when its identifier first arrives, at most once a minute', async () => {

@@ -147,6 +147,8 @@ export class GitHubKeyList {
       headers: { accept: 'application/json' },
     });
     if (!response.ok) throw new Error(`${source.url} answered ${response.status}`);
+    const length = Number(response.headers.get('content-length') ?? 0);
+    if (length > MAX_LIST_BYTES) throw new Error(`${source.url} answered more than 1 MiB`);
     const text = await response.text();
     if (text.length > MAX_LIST_BYTES) throw new Error(`${source.url} answered more than 1 MiB`);
     return text;

@@ -173,6 +173,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     secrets,
     now,
     observe,
+    countFailure,
     publicRevokeLimit: options.publicRevokeLimit ?? DEFAULT_PUBLIC_REVOKE_LIMIT,
     ...(options.githubKeys !== undefined && { githubKeys: options.githubKeys }),
   });

@@ -9,6 +9,7 @@ import type { Store } from '../store/store.js';
 import { ApiError } from './api-error.js';
 import type { Observer } from './observer.js';
 import { rawBody } from './proof-check.js';
+import type { FailureCounter } from './rate-limit.js';
 import { invalid, isObject } from './validation.js';
 
 /** Requests to the public revocation endpoint per address (IPv6: per /64) and from all together. */
@@ -37,6 +38,8 @@ export interface LeaksDeps {
   /** Without it, the secret-scanning endpoint answers 404: nobody signs reports for this server. */
   readonly githubKeys?: GitHubKeyList;
   readonly publicRevokeLimit: PublicRevokeLimit;
+  /** A refused signature counts as a failed check for the address, as an unknown key does. */
+  readonly countFailure: FailureCounter;
   readonly observe?: Observer;
 }
 
@@ -103,14 +106,24 @@ export const leaksApi: FastifyPluginAsync<LeaksDeps> = async (app, deps) => {
         'Secret scanning is not set up on this server (sekuire-server start --secret-scanning-keys).',
       );
     }
+    /** A forged report is a guess like an unknown key: counted, and 429 past the limit. */
+    const refuse = async (message: string): Promise<never> => {
+      const verdict = await deps.countFailure(request);
+      if (verdict.limited) {
+        throw new ApiError(
+          429,
+          'rate_limited',
+          `Too many failed checks from ${verdict.scope === 'address' ? 'this address' : 'all addresses together'}; retry in ${verdict.retryAfterSeconds} seconds.`,
+          {},
+          { 'retry-after': String(verdict.retryAfterSeconds) },
+        );
+      }
+      throw new ApiError(401, 'invalid_signature', message);
+    };
     const identifier = header(request, 'github-public-key-identifier');
     const signature = header(request, 'github-public-key-signature');
     if (identifier === undefined || signature === undefined) {
-      throw new ApiError(
-        401,
-        'invalid_signature',
-        'The report must carry Github-Public-Key-Identifier and Github-Public-Key-Signature.',
-      );
+      return refuse('The report must carry Github-Public-Key-Identifier and Github-Public-Key-Signature.');
     }
     // The signature covers the body as it was sent, checked before anything in it is believed.
     const verdict = await keys.verify(rawBody(request), identifier, signature);
@@ -124,9 +137,7 @@ export const leaksApi: FastifyPluginAsync<LeaksDeps> = async (app, deps) => {
       );
     }
     if (verdict !== 'valid') {
-      throw new ApiError(
-        401,
-        'invalid_signature',
+      return refuse(
         verdict === 'unknown_key'
           ? 'Github-Public-Key-Identifier names no key of the secret-scanning key list.'
           : 'Github-Public-Key-Signature does not verify over the body.',
