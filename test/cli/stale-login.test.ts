@@ -77,6 +77,17 @@ describe('a stored login whose binding moved or was unbound', () => {
         `is stale: this device's binding of the key was removed at ${TIME} \\(a logout elsewhere, or an administrator\\), and the key is bound to no device now\\.\\n`,
       ),
     );
+    // Every command that asks the backend with the stored login says so too.
+    const test = await one.run(['auth', 'test']);
+    expect(test.code).toBe(12);
+    expect(test.stderr).toContain("this device's binding of the key was removed at ");
+    const whoami = await one.run(['whoami']);
+    expect(whoami.code).toBe(12);
+    expect(whoami.stderr).toMatch(
+      new RegExp(
+        `is stale: the key was bound to this device when you logged in \\(${TIME}\\), and is bound to no device now\\.\\n`,
+      ),
+    );
     // The same key through SEKUIRE_API_KEY is no stored login: accepted, unbound, exit 0.
     const fromEnv = await one.run(['status'], { env: { SEKUIRE_API_KEY: key } });
     expect(fromEnv.code).toBe(0);

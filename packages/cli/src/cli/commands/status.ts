@@ -1,11 +1,11 @@
 // sekuire status: which key is in use, whether it belongs to this device, and whether the backend accepts it.
 import type { Command } from 'commander';
-import type { PastBinding } from '../../core/answers.js';
 import { urlText } from '../../core/backend-url.js';
 import { deviceFact, deviceName, osName } from '../../core/device.js';
-import { DeviceMismatchError, KeyRejectedError } from '../../core/errors.js';
+import { KeyRejectedError } from '../../core/errors.js';
 import { resolveSession, type Session } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
+import { staleLogin } from '../../core/stale-login.js';
 import { type Context, deviceInputs } from '../context.js';
 import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
@@ -55,21 +55,6 @@ function deviceView(ctx: Context, session: Session) {
     fingerprint: session.device.fingerprint,
     id_source: session.device.idSource,
   };
-}
-
-/** Exit 12: what became of the binding this login was made with, and when; only a new login makes it live. */
-function staleLogin(stored: NonNullable<Session['stored']>, past: PastBinding | null): DeviceMismatchError {
-  const when = (at: string) => at.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
-  const what =
-    past === null
-      ? `the key was bound to this device when you logged in${stored.credentials.verified_at ? ` (${when(stored.credentials.verified_at)})` : ''}, and is bound to no device now`
-      : past.ended_by === 'move'
-        ? `the key was moved from this device to ${past.moved_to?.name || 'another device'}${past.moved_to?.os ? ` (${past.moved_to.os})` : ''} at ${when(past.ended_at)}, and is bound to no device now`
-        : `this device's binding of the key was removed at ${when(past.ended_at)} (a logout elsewhere, or an administrator), and the key is bound to no device now`;
-  return new DeviceMismatchError(`The stored login in ${stored.path} is stale: ${what}.`, 'login_stale', {
-    hint: "Run 'sekuire login' to bind the key to this device again",
-    details: { path: stored.path, past_binding: past },
-  });
 }
 
 export async function status(ctx: Context, options: StatusOptions): Promise<StatusResult> {
