@@ -243,6 +243,7 @@ forEachEngine((engine) => {
       server = createServer((request, response) => {
         fetches += 1;
         expect(request.url).toBe('/meta/public_keys/secret_scanning');
+        expect(request.headers['user-agent']).toBe('sekuire-server');
         response.writeHead(200, { 'content-type': 'application/json' });
         response.end(keyListJson(served));
       });

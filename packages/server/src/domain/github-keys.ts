@@ -144,7 +144,8 @@ export class GitHubKeyList {
     const response = await fetch(source.url, {
       signal: AbortSignal.timeout(KEY_LIST_TIMEOUT_MS),
       redirect: 'error',
-      headers: { accept: 'application/json' },
+      // GitHub's API refuses requests without a User-Agent.
+      headers: { accept: 'application/json', 'user-agent': 'sekuire-server' },
     });
     if (!response.ok) throw new Error(`${source.url} answered ${response.status}`);
     const length = Number(response.headers.get('content-length') ?? 0);
