@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mintKey } from '@sekuire/shared/key';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   GitHubKeyList,
@@ -109,12 +110,15 @@ forEachEngine((engine) => {
       await h.inject({ method: 'GET', url: '/api/v1/health' });
       const { revokeApiKey } = await import('../../packages/server/src/domain/keys.js');
       await revokeApiKey(h.store, revoked.key.id, h.now());
-      const unknown = 'sk_live_' + 'A'.repeat(32);
+      // Well-formed (its checksum holds) but issued by nobody; and one that fails the checksum.
+      const unknown = mintKey('live').value;
+      const malformed = `sk_live_${'A'.repeat(32)}000000`;
       const where = 'https://github.com/octocat/Hello-World/blob/12345600b9/foo/bar.txt';
       const body = JSON.stringify([
         { token: leaked.apiKey.value, type: 'sekuire_api_key', url: where, source: 'content' },
         { token: revoked.apiKey.value, type: 'sekuire_api_key', url: '', source: 'commit' },
         { token: unknown, type: 'sekuire_api_key', url: '', source: 'commit' },
+        { token: malformed, type: 'sekuire_api_key', url: '', source: 'commit' },
       ]);
       expect(await status(leaked.apiKey.value)).toBe('ok');
       const answer = await report(github, body);
@@ -123,6 +127,7 @@ forEachEngine((engine) => {
         { token_hash: sha256(leaked.apiKey.value), token_type: 'sekuire_api_key', label: 'true_positive' },
         { token_hash: sha256(revoked.apiKey.value), token_type: 'sekuire_api_key', label: 'true_positive' },
         { token_hash: sha256(unknown), token_type: 'sekuire_api_key', label: 'false_positive' },
+        { token_hash: sha256(malformed), token_type: 'sekuire_api_key', label: 'false_positive' },
       ]);
       expect(answer.body).not.toContain(leaked.apiKey.value);
       expect(await status(leaked.apiKey.value)).toBe('key_revoked');
@@ -325,7 +330,7 @@ forEachEngine((engine) => {
           payload: JSON.stringify({ credentials }),
           remoteAddress,
         });
-      const nothing = await send(['sk_live_' + 'B'.repeat(32) + '000000', 'not a key']);
+      const nothing = await send([mintKey('live').value, 'not a key']);
       const something = await send([found.apiKey.value, 'not a key']);
       expect([nothing.statusCode, something.statusCode]).toEqual([202, 202]);
       expect(something.body).toBe(nothing.body);
