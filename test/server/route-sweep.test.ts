@@ -18,6 +18,8 @@ const OPEN_ROUTES: Record<string, string> = {
   'POST /api/v1/auth/refresh': 'the refresh token is the credential',
   'POST /api/v1/cli/device/code': 'asks for a key: the device proof is the credential',
   'POST /api/v1/cli/token': 'the device code, the login code or the move id is the credential',
+  'POST /api/v1/secret-scanning/github': "GitHub's signature over the report is the credential",
+  'POST /api/v1/credentials/revoke': 'holding the leaked key is the credential: anyone may report it',
   'GET /assets/app.css': 'the stylesheet',
   'GET /assets/app.js': 'the script',
   'GET /assets/favicon.svg': 'the icon',

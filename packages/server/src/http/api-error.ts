@@ -20,6 +20,8 @@ export const ERROR_STATUS = {
   invalid_proof: 401,
   proof_stale: 401,
   proof_replayed: 401,
+  // A secret-scanning report whose signature does not verify.
+  invalid_signature: 401,
   forbidden: 403,
   plan_limit_exceeded: 403,
   csrf_failed: 403,

@@ -1,5 +1,6 @@
 // The CLI's endpoints (PROTOCOL.md) and /health: API keys authenticate, checked before a body is read.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { pastBinding } from '../domain/binding-history.js';
 import { type Caller, currentDevice, login, logout } from '../domain/bindings.js';
 import type { MoveRow } from '../domain/moves.js';
 import { type ExpectedKey, storedDeviceKey } from '../domain/proofs.js';
@@ -116,7 +117,11 @@ export const cliApi: FastifyPluginAsync<CliDeps> = async (app, deps) => {
     const who = caller(request);
     const check = await currentDevice(store, who, fingerprint);
     if (!check.ok) throw deviceMismatch(check.bound);
-    return statusJson(who.state.record, check.device);
+    const answer = statusJson(who.state.record, check.device);
+    // Extension: a key bound to no device says whether this device held it, and how that ended,
+    // so that a login stored while it did is known to be stale.
+    if (check.device !== undefined || who.state.record.key.type === 'server') return answer;
+    return { ...answer, past_binding: await pastBinding(store, who.state.record.key.id, fingerprint) };
   });
 
   app.get('/api/v1/cli/whoami', requireKeyAndProof, async (request) => {

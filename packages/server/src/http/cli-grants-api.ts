@@ -1,6 +1,12 @@
 // Login without a pasted key (PROTOCOL.md "Browser login"), device codes, and polling for a move.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { exchangeCode, type Granted, pollDeviceGrant, startDeviceGrant } from '../domain/cli-grants.js';
+import {
+  deviceGrantKey,
+  exchangeCode,
+  type Granted,
+  pollDeviceGrant,
+  startDeviceGrant,
+} from '../domain/cli-grants.js';
 import { moveOfKey, pollMove } from '../domain/moves.js';
 import { storedDeviceKey } from '../domain/proofs.js';
 import { ApiError, rateLimited } from './api-error.js';
@@ -126,6 +132,10 @@ export const cliGrantsApi: FastifyPluginAsync<CliGrantsDeps> = async (app, deps)
       }
       throw new ApiError(outcome.status, MOVE_MESSAGES[outcome.status]);
     }
+    // Each poll is signed by the device key the code was asked for (the one the new key binds).
+    const grantKey = await deviceGrantKey(deps.store, deps.secrets, body.deviceCode);
+    if (grantKey === undefined) return refuse(request, 'The device code is not valid.');
+    await deps.checkProof(request, grantKey, null);
     const outcome = await pollDeviceGrant(deps.store, deps.secrets, body.deviceCode, request.ip, now);
     if (outcome.status === 'granted') return grantedJson(outcome.granted);
     if (outcome.status === 'invalid_grant') return refuse(request, outcome.message);

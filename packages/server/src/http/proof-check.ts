@@ -18,6 +18,11 @@ export function rememberRawBody(request: FastifyRequest, text: string): void {
   request.setDecorator(RAW_BODY, text);
 }
 
+/** The body as received (the empty string when there was none): what a signature covers. */
+export function rawBody(request: FastifyRequest): string {
+  return request.getDecorator<string>(RAW_BODY);
+}
+
 export interface ProofDeps {
   readonly store: Store;
   readonly proofs: ProofVerifier;

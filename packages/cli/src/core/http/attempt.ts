@@ -92,15 +92,19 @@ const loopbackOnly: LookupFunction = (hostname, options, callback) => {
 };
 
 export interface Hop {
-  readonly method: 'GET' | 'POST';
+  readonly method: string;
   readonly url: URL;
-  readonly body?: string;
+  readonly body?: string | Buffer;
 }
 
 export interface Raw {
   readonly status: number;
   readonly headers: Record<string, string | undefined>;
   readonly body: string;
+  /** The body as it came, for `sekuire api` (binary answers); absent from test seams. */
+  readonly bytes?: Buffer;
+  /** The reason phrase (`OK`), when the server sent one. */
+  readonly statusText?: string;
 }
 
 export interface Limits {
@@ -325,7 +329,13 @@ export async function runAttempt(
     const declared = Number(responseHeaders['content-length']);
     if (Number.isFinite(declared) && declared > limits.maxBodyBytes) throw attempt.fail(tooLarge());
     const body = await attempt.wait(readCapped(response, limits.maxBodyBytes, tooLarge));
-    return { status, headers: responseHeaders, body: new TextDecoder().decode(body) } satisfies Raw;
+    return {
+      status,
+      headers: responseHeaders,
+      body: new TextDecoder().decode(body),
+      bytes: body,
+      statusText: response.statusMessage ?? '',
+    } satisfies Raw;
   } catch (error) {
     throw attempt.failWith(error);
   } finally {

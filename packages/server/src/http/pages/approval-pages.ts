@@ -159,6 +159,7 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
         redirectUri: asked.redirectUri.href,
         codeChallenge: asked.codeChallenge,
         device: asked.device,
+        ...(asked.fingerprint !== undefined && { fingerprintPrefix: asked.fingerprint }),
       });
       return reply.redirect(backToCli(asked.redirectUri, { code, state: asked.state }), 303);
     },

@@ -6,6 +6,7 @@ import { Eta } from 'eta';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { devicesFor, unbindDeviceFor } from '../../domain/devices.js';
 import type { CreatedKey } from '../../domain/keys.js';
+import { revocationReasons } from '../../domain/leaks.js';
 import {
   type Actor,
   createKeyFor,
@@ -191,11 +192,17 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
         : first;
     const current = Math.min(requested, pages);
     const now = deps.now();
+    // Why a revoked key was revoked, when it was not its owner's doing (a leak, a public report).
+    const revocations = await revocationReasons(
+      deps.store,
+      listing.items.filter((key) => key.revoked_at !== null).map((key) => key.id),
+    );
     return reply.code(status).view(
       'api-keys.eta',
       page(request, reply, 'API Keys', {
         tab: 'api-keys',
         keys: listing.items.map((key) => ({ ...key, status: managedStatus(key, now) })),
+        revocations,
         total: listing.total,
         pageNumber: current,
         pages,
