@@ -1,14 +1,15 @@
 // Keys that leak: revoked on GitHub's secret-scanning report or anyone's public report, the reason kept for the owner.
+
 import { createHash } from 'node:crypto';
 import { KeyFormatError, parseKey } from '@sekuire/shared/key';
 import type { RevocationReason, RevocationRow } from '../store/queries/revocations.js';
 import type { Store } from '../store/store.js';
 import { digestsEqual, keyDigest, type Secrets } from './digest.js';
 import { keyStatus } from './keys.js';
+import { MAX_TEXT_LENGTH, shownText } from './text.js';
 
 /** Text from a report, kept for the audit trail and the owner's page: one line, capped. */
 const MAX_URL = 2_000;
-const MAX_TEXT = 200;
 
 /** One credential someone reports as exposed. */
 export interface LeakReport {
@@ -47,11 +48,8 @@ function wellFormed(token: string): boolean {
 }
 
 function oneLine(value: string | undefined, max: number): string | null {
-  if (value === undefined) return null;
-  const text = value
-    .replace(/[\p{Cc}\p{Cf}]/gu, '')
-    .trim()
-    .slice(0, max);
+  // The one text rule's cleaning (domain/text.ts): what it refuses is removed, the rest capped.
+  const text = shownText(value, '', max);
   return text === '' ? null : text;
 }
 
@@ -95,8 +93,8 @@ export async function revokeLeakedKeys(
       at,
       reason: context.reason,
       url: oneLine(report.url, MAX_URL),
-      source: oneLine(report.source, MAX_TEXT),
-      token_type: oneLine(report.type, MAX_TEXT),
+      source: oneLine(report.source, MAX_TEXT_LENGTH),
+      token_type: oneLine(report.type, MAX_TEXT_LENGTH),
     };
     const revoked = await store.transaction(
       async (tx) => {
