@@ -69,7 +69,7 @@ describe('exit codes through a real process', () => {
 });
 
 describe('what a command loads', () => {
-  it('status --offline and --version never load the network (node:net, node:http, node:tls, node:dns); status loads node:net, not node:http', async () => {
+  it('status --offline and --version never load the network (node:net, node:http, node:tls, node:dns) or node:crypto; status loads node:net, not node:http', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sekuire-trace-'));
     scratch.push(dir);
     const trace = join(dir, 'trace.cjs');
@@ -91,7 +91,9 @@ process.on('exit', () => process.stderr.write('REQUIRED ' + [...seen].sort().joi
       expect(run.code, run.stderr).toBe(0);
       const required = /REQUIRED (.*)/.exec(run.stderr)?.[1]?.split(' ') ?? [];
       expect(required.length, run.stderr).toBeGreaterThan(0);
-      expect(required.filter((id) => ['net', 'http', 'https', 'tls', 'dns'].includes(id))).toEqual([]);
+      expect(required.filter((id) => ['net', 'http', 'https', 'tls', 'dns', 'crypto'].includes(id))).toEqual(
+        [],
+      );
     }
     // The request is written and read by core/http/wire.ts on a node:net socket.
     const online = await m.run(['status', '--backend', 'http://127.0.0.1:1']);
