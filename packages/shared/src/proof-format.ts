@@ -1,4 +1,5 @@
 // Device proof on the wire: an RFC 9421 (HTTP Message Signatures) profile, built the same way by CLI and server.
+import type { createHash as CreateHash } from 'node:crypto';
 import { sha256 } from './sha256.js';
 
 /**
@@ -53,12 +54,14 @@ export function jwkThumbprint(jwk: PublicJwk): string {
   return sha256(canonical).toString('base64url');
 }
 
+let createHash: typeof CreateHash | undefined;
+
 /** RFC 9530 Content-Digest of the body as sent (an absent body is the empty string). */
 export function contentDigest(body: string | Buffer | undefined): string {
-  // node:crypto when signing or verifying (loaded by then); not loaded at all by `status --offline`.
-  return `sha-256=:${process
-    .getBuiltinModule('node:crypto')
-    .createHash('sha256')
+  // node:crypto's, looked up once: when signing or verifying it is loaded by then, and
+  // `status --offline`, which imports this module too, never loads it.
+  createHash ??= process.getBuiltinModule('node:crypto').createHash;
+  return `sha-256=:${createHash('sha256')
     .update(body ?? '')
     .digest('base64')}:`;
 }
