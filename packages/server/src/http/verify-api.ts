@@ -97,7 +97,6 @@ export const verifyApi: FastifyPluginAsync<VerifyDeps> = async (app, deps) => {
     const state = await authenticate(request, deps);
     if (state.record.key.type !== 'server' || !state.record.key.permissions.includes(VERIFY_PERMISSION)) {
       throw new ApiError(
-        403,
         'forbidden',
         'Only a server key with the verify permission may call /api/v1/verify: create one with sekuire-server create-key --type server --permission verify.',
       );

@@ -262,7 +262,18 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE api_keys ADD COLUMN secret_id text;
   ALTER TABLE session_tokens ADD COLUMN secret_id text;
   `,
-  // As SQLite's 10: permissions on keys (domain/permissions.ts), a JSON array of strings as text.
+  // As SQLite's 10: why a key was revoked when someone other than its owner revoked it.
+  `
+  CREATE TABLE key_revocations (
+    key_id text PRIMARY KEY REFERENCES api_keys (id),
+    at text NOT NULL,
+    reason text NOT NULL CHECK (reason IN ('leaked', 'reported')),
+    url text,
+    source text,
+    token_type text
+  );
+  `,
+  // 11, as SQLite's 12: permissions on keys (domain/permissions.ts), a JSON array of strings as text.
   `
   ALTER TABLE api_keys ADD COLUMN permissions text NOT NULL DEFAULT '[]';
   `,
