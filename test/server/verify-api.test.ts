@@ -230,7 +230,8 @@ forEachEngine((engine) => {
         other.apiKey.value,
         gone.apiKey.value,
         'sk_test_nope',
-        `${client.key.slice(0, -1)}x`,
+        // The client's key with its last character changed (to one it is not).
+        `${client.key.slice(0, -1)}${client.key.endsWith('x') ? 'y' : 'x'}`,
       ]) {
         const answer = await verify({
           request: { method: 'GET', url: SERVICE_URL, headers: { 'x-api-key': key } },
