@@ -123,7 +123,8 @@ async function api(
 async function startServer(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [serverBin, 'start', '--host', '127.0.0.1', '--port', '0', '--db', db],
+    // The request log (one JSON line per request) would interleave with the story: warnings only.
+    [serverBin, 'start', '--host', '127.0.0.1', '--port', '0', '--db', db, '--log-level', 'warn'],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -275,6 +276,126 @@ async function keysThroughApi(url: string, token: string, baseEnv: Record<string
   );
 }
 
+/**
+ * What a key is for: a job calls a service of the organization's own (examples/deploy-api,
+ * behind sekuire-verify) through `sekuire api`, signed by the device it is bound to; once the
+ * key is revoked, the service refuses it.
+ */
+async function jobCallsAService(url: string, home: Record<string, string>): Promise<void> {
+  const verifyKey = await run(
+    serverBin,
+    [
+      'create-key',
+      '--db',
+      db,
+      '--email',
+      'ops@example.com',
+      '--org',
+      'Acme Corp',
+      '--type',
+      'server',
+      '--permission',
+      'verify',
+    ],
+    {},
+  );
+  expectCode(verifyKey, 0, 'create-key --type server --permission verify');
+  show(
+    "a server key for the organization's own deploy service, allowed to ask the server whether a request is genuine",
+    'sekuire-server create-key --email ops@example.com --org "Acme Corp" --type server --permission verify',
+    { ...verifyKey, stdout: `${verifyKey.stdout.slice(0, 11)}...\n` },
+  );
+  const jobKey = await run(
+    serverBin,
+    [
+      'create-key',
+      '--db',
+      db,
+      '--email',
+      'ci@example.com',
+      '--org',
+      'Acme Corp',
+      '--permission',
+      'deploy:write',
+      '--json',
+    ],
+    {},
+  );
+  expectCode(jobKey, 0, 'create-key --permission deploy:write');
+  const minted = JSON.parse(jobKey.stdout) as { key: string; id: string };
+  show(
+    'a key for a deploy job, with the permission the service asks for',
+    'sekuire-server create-key --email ci@example.com --org "Acme Corp" --permission deploy:write',
+    { ...jobKey, stdout: `${minted.key.slice(0, 11)}...${minted.key.slice(-3)} (${minted.id})\n` },
+  );
+  const service = spawn(process.execPath, [join(root, 'examples/deploy-api/server.mjs')], {
+    env: { ...process.env, SEKUIRE_URL: url, SEKUIRE_VERIFY_KEY: verifyKey.stdout.trim(), PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    const lines = createInterface({ input: service.stdout as NodeJS.ReadableStream });
+    const serviceUrl = await new Promise<string>((resolvePromise, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error('the deploy service did not start within 15 s')),
+        15_000,
+      );
+      service.once('exit', (code) => reject(new Error(`the deploy service exited with ${code}`)));
+      lines.once('line', (line) => {
+        clearTimeout(timer);
+        const match = /^Listening on (\S+)$/.exec(line);
+        if (match?.[1]) resolvePromise(match[1]);
+        else reject(new Error(`unexpected first line from the deploy service: ${line}`));
+      });
+    });
+    process.stdout.write(`\nThe deploy service (examples/deploy-api) listens on ${serviceUrl}.\n`);
+    const job = { ...home, SEKUIRE_HOME: join(dir, 'job'), SEKUIRE_MACHINE_ID: 'demo-ci-runner' };
+    type Step = [string, string, string[], number, string?];
+    const steps: Step[] = [
+      [
+        'the job logs in once on its runner',
+        'sekuire login --with-key < job-key',
+        ['login', '--with-key'],
+        0,
+        minted.key,
+      ],
+      [
+        'the service is an audience the CLI may send this key to',
+        `sekuire config set audiences ${serviceUrl}`,
+        ['config', 'set', 'audiences', serviceUrl],
+        0,
+      ],
+      [
+        'the job deploys: sekuire api signs the request, the service asks the server',
+        `sekuire api ${serviceUrl}/deploy -f ref=v1.4.2`,
+        ['api', `${serviceUrl}/deploy`, '-f', 'ref=v1.4.2'],
+        0,
+      ],
+    ];
+    const runJob = async (list: Step[]) => {
+      for (const [title, display, args, code, input] of list) {
+        const outcome = await run(cli, args, job, input);
+        show(title, display, outcome);
+        expectCode(outcome, code, display);
+      }
+    };
+    await runJob(steps);
+    const revoked = await run(serverBin, ['revoke-key', '--db', db, '--id', minted.id], {});
+    show('the job key leaks and is revoked', `sekuire-server revoke-key --id ${minted.id}`, revoked);
+    expectCode(revoked, 0, 'revoke-key');
+    await runJob([
+      [
+        'the next deploy is refused by the service (401: exit 11)',
+        `sekuire api ${serviceUrl}/deploy -f ref=v1.4.3`,
+        ['api', `${serviceUrl}/deploy`, '-f', 'ref=v1.4.3'],
+        11,
+      ],
+    ]);
+  } finally {
+    service.kill('SIGTERM');
+    await new Promise((resolvePromise) => service.once('exit', resolvePromise));
+  }
+}
+
 async function main(): Promise<void> {
   const { child, url } = await startServer();
   try {
@@ -357,6 +478,7 @@ async function main(): Promise<void> {
       ['status after logout', 'sekuire status', ['status'], desktop, 10],
     ]);
     await keysThroughApi(url, token, laptop);
+    await jobCallsAService(url, laptop);
 
     const audit = await run(serverBin, ['audit', '--db', db], {});
     show('the server audit trail', 'sekuire-server audit', audit);

@@ -192,6 +192,15 @@ describe('npm run demo', { timeout: 120_000 }, () => {
     expect(out).toMatch(
       /^# the workstation is refused at once\n\$ sekuire status\n(?: {2}.*\n)*? {2}-> exit 11$/m,
     );
+    // The key at work: a job calls the example service through sekuire api, then is refused.
+    expect(out).toMatch(
+      /^\$ sekuire api http:\/\/127\.0\.0\.1:\d+\/deploy -f ref=v1\.4\.2\n {2}\{"id":1,"ref":"v1\.4\.2","by":"ci@example\.com","device":"vm"\}\n {2}-> exit 0$/m,
+    );
+    expect(out).toMatch(
+      /^\$ sekuire api http:\/\/127\.0\.0\.1:\d+\/deploy -f ref=v1\.4\.3\n {2}\(stderr\) HTTP 401 Unauthorized: This API key has been revoked\.\n(?: {2}.*\n)*? {2}-> exit 11$/m,
+    );
+    // The server's request log stays out of the story.
+    expect(out + demo.stderr()).not.toContain('"msg":"request"');
     expect(out + demo.stderr()).not.toMatch(/sk_(?:live|test)_[0-9A-Za-z]{38}/);
     expect(out + demo.stderr()).not.toMatch(/sek_(?:at|rt|ck)_[0-9A-Za-z]{32}/);
   });
