@@ -2,15 +2,38 @@
 import { randomBytes, sign } from 'node:crypto';
 import { contentDigest, PROOF_LABEL, signatureBase, signatureParams } from '@sekuire/shared/proof-format';
 import type { DeviceKey } from './device-key.js';
+import type { DeviceSigner } from './key-store/types.js';
 
-/** `nowSeconds`: this machine's clock, corrected by the skew the backend reported, if any. */
+type ProofHeaders = Record<string, string>;
+
+type ProofKey = DeviceKey | Pick<DeviceSigner, 'thumbprint' | 'sign'>;
+
+/**
+ * `nowSeconds`: this machine's clock, corrected by the skew the backend reported, if any. A key
+ * file's key signs in process and answers at once; the agent, keyring and TPM stores may answer
+ * with a promise.
+ */
 export function proofHeaders(
   key: DeviceKey,
   method: string,
   url: URL,
   body: string | undefined,
   nowSeconds: number,
-): Record<string, string> {
+): ProofHeaders;
+export function proofHeaders(
+  key: ProofKey,
+  method: string,
+  url: URL,
+  body: string | undefined,
+  nowSeconds: number,
+): ProofHeaders | Promise<ProofHeaders>;
+export function proofHeaders(
+  key: ProofKey,
+  method: string,
+  url: URL,
+  body: string | undefined,
+  nowSeconds: number,
+): ProofHeaders | Promise<ProofHeaders> {
   const digest = contentDigest(body);
   const params = signatureParams({
     created: Math.floor(nowSeconds),
@@ -18,10 +41,14 @@ export function proofHeaders(
     keyid: key.thumbprint,
   });
   const base = signatureBase(method, url.pathname, url.search, digest, params);
-  const signature = sign('sha256', Buffer.from(base), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
-  return {
+  const headers = (signature: Buffer): ProofHeaders => ({
     'Content-Digest': digest,
     'Signature-Input': `${PROOF_LABEL}=${params}`,
     Signature: `${PROOF_LABEL}=:${signature.toString('base64')}:`,
-  };
+  });
+  const signature =
+    'privateKey' in key
+      ? sign('sha256', Buffer.from(base), { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
+      : key.sign(Buffer.from(base));
+  return signature instanceof Promise ? signature.then(headers) : headers(signature);
 }

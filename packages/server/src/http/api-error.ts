@@ -28,7 +28,8 @@ export type ApiErrorCode =
   | 'invalid_proof'
   | 'proof_stale'
   | 'proof_replayed'
-  | 'move_not_pending';
+  | 'move_not_pending'
+  | 'not_bound';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

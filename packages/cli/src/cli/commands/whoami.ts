@@ -6,6 +6,7 @@ import { Settings } from '../../core/settings.js';
 import { type Context, deviceInputs } from '../context.js';
 import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
+import { keyStoreView } from '../key-store-view.js';
 import { note } from '../notes.js';
 import type { WhoamiResult } from '../results.js';
 import type { Schedule } from './types.js';
@@ -60,6 +61,7 @@ export async function whoami(ctx: Context, options: WhoamiOptions): Promise<Whoa
         os: osName(ctx.platform),
         fingerprint: session.device.fingerprint,
         id_source: session.device.idSource,
+        ...keyStoreView(session.proof),
         bound_here: response.device !== null && response.device.fingerprint === session.device.fingerprint,
       },
       source: session.source,
