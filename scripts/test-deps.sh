@@ -16,15 +16,14 @@ if [ "${SEKUIRE_TEST_SKIP_POSTGRES:-}" != "1" ] && ! ls /usr/lib/postgresql/*/bi
 fi
 # The device-key stores (test/cli/key-store-*): OpenSSH's ssh-agent and ssh-add with a throwaway
 # P-256 key; swtpm as the TPM, which openssl's tpm2 provider (tpm2-openssl) signs with and
-# tpm2-tools inspects; gnome-keyring under dbus-run-session as the OS keyring.
+# tpm2-tools inspects; gnome-keyring's Secret Service on a session dbus-daemon as the OS keyring.
 command -v ssh-agent >/dev/null || missing+=(openssh-client)
 command -v swtpm >/dev/null || missing+=(swtpm)
-command -v swtpm_setup >/dev/null || missing+=(swtpm-tools)
 command -v tpm2_createprimary >/dev/null || missing+=(tpm2-tools)
 ls /usr/lib/*/ossl-modules/tpm2.so >/dev/null 2>&1 || missing+=(tpm2-openssl)
 command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
-command -v dbus-run-session >/dev/null || missing+=(dbus)
-command -v dbus-launch >/dev/null || missing+=(dbus-x11)
+command -v dbus-daemon >/dev/null || missing+=(dbus-daemon)
+command -v dbus-send >/dev/null || missing+=(dbus-bin)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -103,7 +103,7 @@ async function autoChoice(options: CreateSignerOptions): Promise<Chosen> {
   }
   try {
     const { createKeyringSigner } = await import('./keyring.js');
-    const signer = await createKeyringSigner(options.home);
+    const signer = await createKeyringSigner(options.home, options.env);
     return { signer, note: `Key store: auto chose the OS keyring (${skipped.join('; ')}).` };
   } catch (error) {
     if (!(error instanceof KeyStoreError)) throw error;
@@ -121,7 +121,7 @@ export async function createSigner(options: CreateSignerOptions): Promise<Chosen
       return { signer: await agentChoice(options) };
     case 'keyring': {
       const { createKeyringSigner } = await import('./keyring.js');
-      return { signer: await createKeyringSigner(options.home) };
+      return { signer: await createKeyringSigner(options.home, options.env) };
     }
     case 'tpm': {
       const { createTpmSigner } = await import('./tpm.js');

@@ -17,7 +17,7 @@ export async function openSigner(
     }
     case 'keyring': {
       const { openKeyringSigner } = await import('./keyring.js');
-      return openKeyringSigner(home);
+      return openKeyringSigner(home, env);
     }
     case 'tpm': {
       const { openTpmSigner } = await import('./tpm.js');
