@@ -41,6 +41,21 @@ describe('login --key-store keyring', () => {
     expect(again.stderr).not.toContain('moved');
   });
 
+  it('auto without an SSH agent picks the keyring, and says so', async () => {
+    const { key } = await e2e.server.createKey();
+    const m = e2e.machine('keyring-auto', keyring.env);
+    const run = await m.run(['login', '--with-key', '--key-store', 'auto'], {
+      input: key,
+      env: { SSH_AUTH_SOCK: undefined },
+    });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe(
+      'Key store: auto chose the OS keyring (no SSH agent (SSH_AUTH_SOCK is not set)).\n',
+    );
+    expect(stored(m).key_store).toBe('keyring');
+    expect((await m.run(['status'])).code).toBe(0);
+  });
+
   it('no D-Bus: exit 15 saying so, never a key file instead', async () => {
     const { key } = await e2e.server.createKey();
     const m = e2e.machine('keyring-no-bus', {});
