@@ -1,4 +1,4 @@
-// The keyring store: the private key (a JWK) in the OS keyring through @napi-rs/keyring, an optional dependency loaded only here.
+// The keyring store: the private key (a JWK) in the OS keyring through @napi-rs/keyring, an optional peer loaded only here.
 import { execFile } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { realpathSync } from 'node:fs';
@@ -11,6 +11,8 @@ import { type DeviceSigner, KeyStoreError } from './types.js';
 export const KEYRING_TIMEOUT_MS = 3000;
 const SERVICE = 'sekuire';
 export const KEYRING_PACKAGE = '@napi-rs/keyring';
+/** The version package.json names as the optional peer, the one tested. */
+const KEYRING_VERSION = '2.1.2';
 
 /** One entry per SEKUIRE_HOME: two homes on one account are two devices, as with device-key.json. */
 export function keyringAccount(home: string): string {
@@ -34,7 +36,7 @@ function notInstalled(): KeyStoreError {
   return new KeyStoreError(
     'keyring_not_installed',
     `The keyring store needs ${KEYRING_PACKAGE}, which is not installed next to sekuire (or has no build for this platform).`,
-    `Install it: npm install -g ${KEYRING_PACKAGE} (beside a global sekuire; a sekuire installed with --omit=optional leaves it out), or log in with another --key-store`,
+    `Install it: npm install -g ${KEYRING_PACKAGE}@${KEYRING_VERSION} (beside a global sekuire; for a sekuire in a project, npm install ${KEYRING_PACKAGE}@${KEYRING_VERSION} there), or log in with another --key-store`,
   );
 }
 
