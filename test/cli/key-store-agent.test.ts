@@ -1,6 +1,6 @@
 // The agent store against OpenSSH's ssh-agent: a throwaway P-256 key signs every proof, and only that key.
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../helpers/backend.js';
 import { Machine } from '../helpers/cli.js';
@@ -219,5 +219,49 @@ describe('several P-256 keys in the agent', () => {
     const run = await m.run(['status']);
     expect(run.code).toBe(15);
     expect(run.stderr).toContain(`does not hold this device's key (${two.fingerprint})`);
+  });
+});
+
+describe('what status parses', () => {
+  /** The dist/ bundles a run of the built CLI required. */
+  async function bundlesOf(cli: Machine, args: string[], env: Record<string, string>): Promise<string[]> {
+    const out = join(cli.dir, 'loaded.txt');
+    const preload = resolve(import.meta.dirname, '../helpers/loaded-files-preload.cjs');
+    const run = await cli.run(args, {
+      env: { ...env, NODE_OPTIONS: `--require ${preload}`, LOADED_FILES_OUT: out },
+    });
+    expect(run.code, run.stderr).toBe(0);
+    return readFileSync(out, 'utf8')
+      .split('\n')
+      .filter((file) => file.includes('/dist/'))
+      .map((file) => basename(file))
+      .sort();
+  }
+
+  it('the file store: status.cjs alone; the agent store: status.cjs, then key-store.cjs', async () => {
+    const agent = await startAgent();
+    agent.addKey('parsed');
+    const file = backend.machine('parsed-file');
+    const viaAgent = backend.machine('parsed-agent', { SSH_AUTH_SOCK: agent.socket });
+    for (const [m, store] of [
+      [file, 'file'],
+      [viaAgent, 'agent'],
+    ] as const) {
+      const { key } = await backend.server.createKey();
+      expect((await m.run(['login', '--with-key', '--key-store', store], { input: key })).code).toBe(0);
+    }
+    const spawned = (m: TestMachine, extra: Record<string, string>) =>
+      new Machine(m.machineId as string, { SEKUIRE_HOME: m.home, HOME: m.dir, ...extra });
+    const fileCli = spawned(file, {});
+    const agentCli = spawned(viaAgent, { SSH_AUTH_SOCK: agent.socket });
+    try {
+      for (const args of [['status'], ['status', '--offline']]) {
+        expect(await bundlesOf(fileCli, args, {})).toEqual(['cli.cjs', 'status.cjs']);
+        expect(await bundlesOf(agentCli, args, {})).toEqual(['cli.cjs', 'key-store.cjs', 'status.cjs']);
+      }
+    } finally {
+      fileCli.cleanup();
+      agentCli.cleanup();
+    }
   });
 });

@@ -72,6 +72,7 @@ describe('the tarballs', () => {
       expect.arrayContaining([
         'package.json',
         'dist/cli.cjs',
+        'dist/key-store.cjs',
         'dist/vendor/conf.mjs',
         'dist/vendor/node-machine-id.cjs',
         'dist/vendor/systeminformation.cjs',
