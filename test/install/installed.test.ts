@@ -235,7 +235,11 @@ describe('the installed programs', () => {
   });
 
   it('the keyring store: exit 15 naming what to install, until @napi-rs/keyring is installed beside sekuire', async () => {
-    const created = await prefix.bin('sekuire-server', ['create-key', '--db', db(), '--json'], {});
+    const created = await prefix.bin(
+      'sekuire-server',
+      ['create-key', '--db', db(), '--email', 'keyring@example.com', '--json'],
+      {},
+    );
     expect(created.code, created.stderr).toBe(0);
     const { key } = JSON.parse(created.stdout) as { key: string };
     const home = join(prefix.home, '.sekuire-keyring');
