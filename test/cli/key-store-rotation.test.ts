@@ -1,10 +1,12 @@
 // Changing store is a device-key rotation: signed by the old key, the new key bound at once, the old one refused.
+import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { rotationStatement } from '@sekuire/shared/rotation';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readDeviceKey } from '../../packages/cli/src/core/device-key.js';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
-import { signed } from '../helpers/device-keys.js';
+import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { MoveApprover, quickSleep } from '../helpers/moves.js';
 import { TestAgent } from '../helpers/ssh-agent.js';
 
@@ -107,5 +109,92 @@ describe('login --key-store on a device already logged in', () => {
     expect(moved.code).toBe(0);
     expect(stored(m).key_store).toBe('file');
     expect((await m.run(['status'])).code).toBe(0);
+  });
+});
+
+describe('POST /api/v1/cli/device-key refuses', () => {
+  const PATH = '/api/v1/cli/device-key';
+
+  /** A device logged in with the file store: its key, fingerprint and API key. */
+  async function device(tag: string) {
+    const { key } = await backend.server.createKey();
+    const m = backend.machine(tag);
+    expect((await m.run(['login', '--with-key'], { input: key })).code).toBe(0);
+    const current = readDeviceKey(m.home);
+    if (current === undefined) throw new Error('no device key');
+    return { key, current, fingerprint: stored(m).device_fingerprint as string };
+  }
+
+  async function post(
+    headers: Record<string, string>,
+    body: Record<string, unknown>,
+    signer?: NonNullable<ReturnType<typeof readDeviceKey>>,
+  ) {
+    const text = JSON.stringify(body);
+    const response = await fetch(`${backend.server.url}${PATH}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...headers,
+        ...(signer === undefined ? {} : signed(signer, 'POST', PATH, text)),
+      },
+      body: text,
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  function possession(from: string, to: NonNullable<ReturnType<typeof readDeviceKey>>): string {
+    return sign('sha256', Buffer.from(rotationStatement(from, to.thumbprint)), {
+      key: to.privateKey,
+      dsaEncoding: 'ieee-p1363',
+    }).toString('base64url');
+  }
+
+  it("a request without the proof of the bound key, or with another key's", async () => {
+    const { key, current, fingerprint } = await device('rotate-api-proof');
+    const next = memoryDeviceKey();
+    const body = { public_key: next.publicJwk, possession: possession(current.thumbprint, next) };
+    const headers = { 'x-api-key': key, 'x-sekuire-device': fingerprint };
+    expect((await post(headers, body)).body.error).toBe('proof_required');
+    const byNew = await post(headers, body, next);
+    expect(byNew.status).toBe(401);
+    expect(byNew.body.error).toBe('invalid_proof');
+  });
+
+  it("a possession signature that is not the new key's over both thumbprints: 400, nothing changes", async () => {
+    const { key, current, fingerprint } = await device('rotate-api-possession');
+    const next = memoryDeviceKey();
+    const headers = { 'x-api-key': key, 'x-sekuire-device': fingerprint };
+    const wrongSigner = await post(
+      headers,
+      { public_key: next.publicJwk, possession: possession(current.thumbprint, current) },
+      current,
+    );
+    expect(wrongSigner.status).toBe(400);
+    expect(wrongSigner.body).toMatchObject({ error: 'invalid_request', field: 'possession' });
+    const malformed = await post(headers, { public_key: next.publicJwk, possession: 'x' }, current);
+    expect(malformed.status).toBe(400);
+    expect(malformed.body.field).toBe('possession');
+    // The binding still holds the old key: a proof by it is accepted.
+    const ok = await post(
+      headers,
+      { public_key: next.publicJwk, possession: possession(current.thumbprint, next) },
+      current,
+    );
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatchObject({ device: { key_thumbprint: next.thumbprint } });
+  });
+
+  it('another device (fingerprint), or a key bound to none: 409', async () => {
+    const { key, current } = await device('rotate-api-elsewhere');
+    const next = memoryDeviceKey();
+    const body = { public_key: next.publicJwk, possession: possession(current.thumbprint, next) };
+    const elsewhere = await post({ 'x-api-key': key, 'x-sekuire-device': 'f'.repeat(64) }, body, current);
+    expect(elsewhere.status).toBe(409);
+    expect(elsewhere.body.error).toBe('device_mismatch');
+    const unbound = await backend.server.createKey();
+    const none = await post({ 'x-api-key': unbound.key, 'x-sekuire-device': 'f'.repeat(64) }, body, current);
+    expect(none.status).toBe(409);
+    expect(none.body.error).toBe('not_bound');
   });
 });
