@@ -85,22 +85,24 @@ try {
     }
   }
   const medians = times.map((list) => median(list));
-  const byLabel = new Map(commands.map((command, i) => [command.label, medians[i] as number]));
-  console.log(
-    `Node ${process.version}, NODE_EXTRA_CA_CERTS unset, ${rounds} rounds, load ${(await import('node:os'))
-      .loadavg()
-      .map((n) => n.toFixed(2))
-      .join(' ')}`,
-  );
+  const indexOf = new Map(commands.map((command, i) => [command.label, i]));
+  // Paired: each round's time minus the file store's of the same round, then the median of those.
+  const pairedDelta = (i: number, fileLabel: string): number => {
+    const file = times[indexOf.get(fileLabel) as number] as number[];
+    return median((times[i] as number[]).map((ms, round) => ms - (file[round] as number)));
+  };
+  const load = (await import('node:os')).loadavg().map((n) => n.toFixed(2));
+  console.log(`Node ${process.version}, NODE_EXTRA_CA_CERTS unset, ${rounds} rounds, load ${load.join(' ')}`);
   for (const [i, command] of commands.entries()) {
     const ms = medians[i] as number;
-    const kind = command.label.startsWith('status --offline') ? 'status --offline (file)' : 'status (file)';
-    const file = byLabel.get(kind) ?? ms;
+    const fileLabel = command.label.startsWith('status --offline')
+      ? 'status --offline (file)'
+      : 'status (file)';
     const delta =
-      command.label === 'node -e 0'
-        ? ''
-        : `  ${ms - file >= 0 ? '+' : ''}${(ms - file).toFixed(1)} ms vs file`;
-    console.log(`${command.label.padEnd(34)} ${ms.toFixed(1).padStart(7)} ms${delta}`);
+      command.label === 'node -e 0' || command.label === fileLabel ? '' : pairedDelta(i, fileLabel);
+    const shown =
+      typeof delta === 'number' ? `  ${delta >= 0 ? '+' : ''}${delta.toFixed(1)} ms vs file (paired)` : '';
+    console.log(`${command.label.padEnd(34)} ${ms.toFixed(1).padStart(7)} ms${shown}`);
   }
 } finally {
   await Promise.all([agent.stop(), keyring.stop(), tpm.stop(), server.stop()]);
