@@ -13,7 +13,10 @@ let agent: TestAgent;
 let keyring: TestKeyring;
 let tpm: TestTpm;
 beforeAll(async () => {
-  [agent, keyring, tpm] = await Promise.all([TestAgent.start(), TestKeyring.start(), TestTpm.start()]);
+  // One after the other: each is assigned as it starts, so afterAll stops whatever did start.
+  agent = await TestAgent.start();
+  keyring = await TestKeyring.start();
+  tpm = await TestTpm.start();
   agent.addKey('proof-suite');
 });
 afterAll(async () => {

@@ -11,7 +11,8 @@ let agent: TestAgent;
 const terminal = useTerminal();
 
 beforeAll(async () => {
-  [server, agent] = await Promise.all([startServer(), TestAgent.start()]);
+  server = await startServer();
+  agent = await TestAgent.start();
 });
 afterAll(async () => {
   await Promise.all([server?.stop(), agent?.stop()]);

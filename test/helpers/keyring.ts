@@ -33,7 +33,13 @@ export class TestKeyring {
     const socket = join(dir, 'bus');
     const address = `unix:path=${socket}`;
     const bus = spawn('dbus-daemon', ['--session', '--nofork', `--address=${address}`], { stdio: 'ignore' });
-    await until(() => existsSync(socket), 'dbus-daemon', bus);
+    // A daemon that never became ready is stopped here: nobody else holds its PID.
+    const abandon = (error: unknown, ...children: ChildProcess[]): never => {
+      for (const child of children) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    };
+    await until(() => existsSync(socket), 'dbus-daemon', bus).catch((error: unknown) => abandon(error, bus));
     const env = {
       PATH: process.env.PATH,
       HOME: dir,
@@ -59,7 +65,9 @@ export class TestKeyring {
         ],
         { env, encoding: 'utf8', timeout: 5000 },
       ).includes('boolean true');
-    await until(served, 'gnome-keyring-daemon', keyring);
+    await until(served, 'gnome-keyring-daemon', keyring).catch((error: unknown) =>
+      abandon(error, keyring, bus),
+    );
     return new TestKeyring(dir, address, bus, keyring);
   }
 

@@ -31,7 +31,12 @@ export class TestAgent {
     for (let i = 0; i < 500 && !existsSync(socket); i++) {
       await Promise.race([new Promise((resolve) => setTimeout(resolve, 10)), exited]);
     }
-    if (!existsSync(socket)) throw new Error('ssh-agent did not create its socket');
+    if (!existsSync(socket)) {
+      // Stopped here: nobody else holds its PID.
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error('ssh-agent did not create its socket');
+    }
     return new TestAgent(dir, socket, child);
   }
 

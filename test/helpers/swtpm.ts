@@ -39,7 +39,12 @@ export class TestTpm {
     for (let i = 0; i < 500 && !existsSync(socket); i++) {
       await Promise.race([new Promise((resolve) => setTimeout(resolve, 10)), exited]);
     }
-    if (!existsSync(socket)) throw new Error('swtpm did not create its socket');
+    if (!existsSync(socket)) {
+      // Stopped here: nobody else holds its PID.
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error('swtpm did not create its socket');
+    }
     return new TestTpm(dir, socket, child);
   }
 
