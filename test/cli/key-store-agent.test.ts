@@ -82,6 +82,10 @@ describe('login --key-store agent', () => {
     );
     expect(existsSync(join(m.home, 'device-key.json'))).toBe(false);
     expect(existsSync(m.authFile)).toBe(false);
+    // Found before the key is read: with nothing on stdin, still this refusal, not "no key given".
+    const early = await m.run(['login', '--with-key', '--key-store', 'agent'], { input: '' });
+    expect(early.code).toBe(15);
+    expect(early.stderr).toContain('SSH_AUTH_SOCK is not set');
   });
 
   it('--agent-key naming a key the agent does not hold: exit 15 listing the ones it does', async () => {

@@ -72,8 +72,8 @@ describe('login --key-store tpm', () => {
     'no TPM named and no /dev/tpmrm0: exit 15 before the key is asked for',
     async () => {
       const m = backend.machine('tpm-none');
-      const { key } = await backend.server.createKey();
-      const run = await m.run(['login', '--with-key', '--key-store', 'tpm'], { input: key });
+      // Nothing on stdin: the refusal comes before the key is read, not "no key given".
+      const run = await m.run(['login', '--with-key', '--key-store', 'tpm'], { input: '' });
       expect(run.code).toBe(15);
       expect(run.stderr).toContain('No TPM here: /dev/tpmrm0 does not exist and TPM2TOOLS_TCTI is not set.');
       expect(existsSync(m.authFile)).toBe(false);

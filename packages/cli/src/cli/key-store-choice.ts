@@ -32,6 +32,32 @@ export function keyStoreChoice(
   return choice;
 }
 
+/**
+ * What can be known about the chosen store before the key is asked for: no agent socket, no TPM,
+ * no keyring binding. Found later, it would be found after a paste or an approval.
+ */
+export async function precheckStore(ctx: Context, choice: KeyStoreChoice): Promise<void> {
+  switch (choice) {
+    case 'agent': {
+      const { agentSocket } = await import('../core/key-store/agent.js');
+      agentSocket(ctx.env);
+      return;
+    }
+    case 'tpm': {
+      const { tpmTcti } = await import('../core/key-store/tpm.js');
+      tpmTcti(ctx.env);
+      return;
+    }
+    case 'keyring': {
+      const { keyringInstalled } = await import('../core/key-store/keyring.js');
+      keyringInstalled();
+      return;
+    }
+    default:
+      return;
+  }
+}
+
 export async function chooseSigner(
   ctx: Context,
   options: StoreOptions,

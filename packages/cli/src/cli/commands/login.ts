@@ -34,7 +34,7 @@ import { Settings } from '../../core/settings.js';
 import { type Context, canPrompt, deviceInputs } from '../context.js';
 import { backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
-import { chooseSigner, keyStoreChoice } from '../key-store-choice.js';
+import { chooseSigner, keyStoreChoice, precheckStore } from '../key-store-choice.js';
 import { keyStoreView } from '../key-store-view.js';
 import { note } from '../notes.js';
 import type { LoginResult, PreviousLogin } from '../results.js';
@@ -285,6 +285,7 @@ function startLogin(ctx: Context, options: LoginOptions): LoginStart {
 export async function login(ctx: Context, options: LoginOptions): Promise<LoginResult> {
   const mode = loginMode(options);
   const start = startLogin(ctx, options);
+  await precheckStore(ctx, keyStoreChoice(ctx, options, storedLogin(ctx)));
   const { backend, web, policy } = start;
   if (mode !== 'paste') {
     checkCredentialsWritable(ctx.home, false);

@@ -77,6 +77,11 @@ interface Answer {
   readonly message?: string;
 }
 
+/** Throws the exit 15 that says what to install when the binding is not there. */
+export function keyringInstalled(): void {
+  if (keyringModule() === undefined) throw notInstalled();
+}
+
 function keyringCall(
   env: Env,
   what: string,
