@@ -171,18 +171,26 @@ describe('an agent that no longer holds the key', () => {
       const running = cli.start(['status', '--backend', fake.url], {
         env: { SEKUIRE_HOME: m.home, HOME: m.dir },
       });
-      // The CLI has connected to the stopped agent once it holds a socket beyond its stdio pipes.
+      // The CLI has connected to the stopped agent once a socket of its own, beyond its stdio
+      // pipes, is in the connected state (03) in /proc/net/unix: the kernel queued the connection
+      // the agent will never accept, and the request waits there for an answer.
       const pid = running.pid as number;
-      const connected = () =>
-        readdirSync(`/proc/${pid}/fd`)
+      const connected = () => {
+        const inodes = readdirSync(`/proc/${pid}/fd`)
           .filter((fd) => Number(fd) > 2)
-          .some((fd) => {
+          .flatMap((fd) => {
             try {
-              return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:');
+              return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]];
             } catch {
-              return false;
+              return [];
             }
-          });
+          })
+          .filter((inode): inode is string => inode !== undefined);
+        return readFileSync('/proc/net/unix', 'utf8')
+          .split('\n')
+          .map((line) => line.trim().split(/\s+/))
+          .some((fields) => inodes.includes(fields[6] as string) && fields[5] === '03');
+      };
       while (!connected()) await new Promise((resolve) => setTimeout(resolve, 10));
       agent.signal('SIGKILL');
       const run = await running.done;

@@ -114,8 +114,11 @@ function exchange(socketPath: string, type: number, payload: Buffer, timeoutMs: 
       finish(undefined, new Reader(received.subarray(4, 4 + length)));
     });
     socket.on('error', (error: NodeJS.ErrnoException) => {
+      // A reset means an agent was there and went away, whether or not Node had seen the
+      // connection complete (libuv reports a connect the peer reset as a failed connect).
+      const dropped = connected || error.code === 'ECONNRESET' || error.code === 'EPIPE';
       finish(
-        connected
+        dropped
           ? new AgentFailure(
               'closed',
               `the agent dropped the connection before answering (${error.code ?? error.message})`,
