@@ -37,6 +37,7 @@ describe('docs/CLI.md', () => {
         ['auth', 'whoami'],
         ['auth', 'token'],
         ['auth', 'test'],
+        ['api'],
         ['config'],
         ['completion'],
       ];

@@ -29,6 +29,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
     authTest,
     config,
     completion,
+    api,
     help,
   ] = await Promise.all([
     import('commander'),
@@ -40,6 +41,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
     import('./commands/auth-test.js'),
     import('./commands/config.js'),
     import('./commands/completion.js'),
+    import('./commands/api.js'),
     import('./help.js'),
   ]);
   const program = new CommandClass('sekuire');
@@ -88,6 +90,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
   whoami.register(auth, schedule, 'whoami', 'sekuire auth whoami');
   token.register(auth, schedule);
   authTest.register(auth, schedule);
+  api.register(program, schedule);
   config.register(program, schedule);
   completion.register(program, schedule);
 
@@ -154,6 +157,7 @@ export async function run(ctx: Context, argv: readonly string[]): Promise<number
       throw error;
     }
     if (!task) return ExitCode.usage;
-    return deliverResult(ctx, await task(ctx), asJson);
+    const result = await task(ctx);
+    return typeof result === 'number' ? result : deliverResult(ctx, result, asJson);
   });
 }

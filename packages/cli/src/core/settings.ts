@@ -1,4 +1,5 @@
 // Every setting a user can give: a flag, then an environment variable, then config.json, then the default.
+import { parseAudiences } from './audiences.js';
 import { parseBackendUrl, parseWebUrl, urlText } from './backend-url.js';
 import { type ConfigFile, readConfig } from './config.js';
 import { UsageError } from './errors.js';
@@ -61,6 +62,12 @@ export const SETTINGS = {
     description: "where login keeps this device's key: file, agent, keyring, tpm or auto",
     defaultText: 'file',
     normalize: (text, source) => parseKeyStoreChoice(text, source),
+  },
+  audiences: {
+    env: 'SEKUIRE_AUDIENCES',
+    description: 'origins besides the backend that `sekuire api` may send the key to, comma-separated',
+    defaultText: 'none (the backend only)',
+    normalize: (text, source) => parseAudiences(text, source).join(','),
   },
 } as const satisfies Record<string, SettingSpec>;
 
@@ -196,6 +203,8 @@ export class Settings {
         return { value: DEFAULT_POLICY.retries, source };
       case 'key_store':
         return { value: 'file', source };
+      case 'audiences':
+        return { value: '', source };
     }
   }
 

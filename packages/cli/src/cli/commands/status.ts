@@ -5,6 +5,7 @@ import { deviceFact, deviceName, osName } from '../../core/device.js';
 import { KeyRejectedError } from '../../core/errors.js';
 import { resolveSession, type Session } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
+import { staleLogin } from '../../core/stale-login.js';
 import { type Context, deviceInputs } from '../context.js';
 import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
@@ -112,6 +113,10 @@ export async function status(ctx: Context, options: StatusOptions): Promise<Stat
     throw error;
   }
   const response = answer.body;
+  // auth.json is written by a login, which binds the key to this device: a key bound to no
+  // device now means that binding was moved or unbound since, and this login is stale.
+  if (session.stored && response.device === null)
+    throw staleLogin(session.stored, response.past_binding ?? null);
   return {
     kind: 'status',
     data: {

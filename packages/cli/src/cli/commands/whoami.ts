@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { deviceFact, deviceName, osName } from '../../core/device.js';
 import { resolveSession } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
+import { staleLogin } from '../../core/stale-login.js';
 import { type Context, deviceInputs } from '../context.js';
 import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
@@ -50,6 +51,8 @@ export async function whoami(ctx: Context, options: WhoamiOptions): Promise<Whoa
     policy: settings.policy(),
   });
   const response = (await client.whoami()).body;
+  // The whoami answer has no binding history: the stale login is named without its details.
+  if (session.stored && response.device === null) throw staleLogin(session.stored, null);
   return {
     kind: 'whoami',
     data: {

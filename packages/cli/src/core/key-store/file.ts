@@ -1,5 +1,4 @@
 // The file store: today's device-key.json (0600) in the home it is given, signing in process.
-import { sign } from 'node:crypto';
 import { type DeviceKey, ensureDeviceKey, readDeviceKey } from '../device-key.js';
 import type { DeviceSigner } from './types.js';
 
@@ -11,7 +10,12 @@ export function fileSigner(key: DeviceKey): DeviceSigner {
     where: key.path,
     agentKey: '',
     warnings: key.warnings,
-    sign: (data) => sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' }),
+    // node:crypto and the private key on the first signature: `status --offline` reads this
+    // store to check the thumbprint only, and loads no node:crypto (device-key.ts).
+    sign: (data) =>
+      process
+        .getBuiltinModule('node:crypto')
+        .sign('sha256', data, { key: key.privateKey, dsaEncoding: 'ieee-p1363' }),
   };
 }
 
