@@ -475,8 +475,11 @@ describe("the device's private key never leaves its store", () => {
     for (const args of [
       ['status', '--backend', recorder.url],
       ['auth', 'whoami', '--backend', recorder.url],
+      // sekuire api signs with the same store, to the backend and to an audience.
+      ['api', '/api/v1/cli/status', '--backend', recorder.url],
+      ['api', `${recorder.url}/v1/jobs`, '-f', 'name=nightly'],
     ]) {
-      await m.run(args, { env });
+      await m.run(args, { env: { ...env, SEKUIRE_AUDIENCES: recorder.url } });
     }
     expect(recorder.requests.length).toBeGreaterThan(0);
     for (const request of recorder.requests) {
@@ -485,6 +488,7 @@ describe("the device's private key never leaves its store", () => {
       // Signed, with the proof headers and nothing else of the key.
       expect(request.headers['signature-input']).toMatch(/^sekuire=\(/);
     }
+    expect(recorder.requests.map((request) => request.url)).toContain('/v1/jobs');
     for (const file of filesUnder(m.dir, storeFiles)) look(file, readFileSync(file).toString('latin1'));
     const logout = await m.run(['logout', '--json'], { env });
     look('sekuire logout: stdout', logout.stdout);
