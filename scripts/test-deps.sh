@@ -14,6 +14,16 @@ if [ "${SEKUIRE_TEST_SKIP_POSTGRES:-}" != "1" ] && ! ls /usr/lib/postgresql/*/bi
   && ! command -v initdb >/dev/null; then
   missing+=(postgresql)
 fi
+# The device-key stores (test/cli/key-store-*): OpenSSH's ssh-agent and ssh-add with a throwaway
+# P-256 key; swtpm as the TPM, which openssl's tpm2 provider (tpm2-openssl) signs with and
+# tpm2-tools inspects; gnome-keyring's Secret Service on a session dbus-daemon as the OS keyring.
+command -v ssh-agent >/dev/null || missing+=(openssh-client)
+command -v swtpm >/dev/null || missing+=(swtpm)
+command -v tpm2_createprimary >/dev/null || missing+=(tpm2-tools)
+ls /usr/lib/*/ossl-modules/tpm2.so >/dev/null 2>&1 || missing+=(tpm2-openssl)
+command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
+command -v dbus-daemon >/dev/null || missing+=(dbus-daemon)
+command -v dbus-send >/dev/null || missing+=(dbus-bin)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 

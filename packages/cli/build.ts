@@ -57,6 +57,29 @@ const handOver: Plugin = {
   },
 };
 
+/**
+ * The agent, keyring and tpm stores, which `status` needs only for a login that names one:
+ * dist/key-store.cjs, required by status.cjs then and only then, so that the file store's
+ * `status` parses none of their code. Errors cross back as plain SekuireError shapes, which
+ * key-store/stored.ts turns into status.cjs's own classes. full.cjs keeps them inlined.
+ */
+const storeHandOver: Plugin = {
+  name: 'store-hand-over',
+  setup(builder) {
+    // require(), not import(): an import() would start Node's ESM loader (see handOver).
+    builder.onResolve({ filter: /^\.\/open\.js$/ }, (args) =>
+      args.importer.endsWith('key-store/stored.ts')
+        ? { path: 'key-store', namespace: 'store-hand-over' }
+        : undefined,
+    );
+    builder.onLoad({ filter: /.*/, namespace: 'store-hand-over' }, () => ({
+      contents: "module.exports = require('./key-store.cjs');",
+      loader: 'js',
+    }));
+    builder.onResolve({ filter: /^\.\/key-store\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+  },
+};
+
 await rm('dist', { recursive: true, force: true });
 
 const results = await Promise.all([
@@ -68,8 +91,9 @@ const results = await Promise.all([
   // status.cjs what status needs, full.cjs every command, commander and the prompts.
   ...[
     { entry: ENTRIES.cli, name: 'cli', plugins: [lazyVendor, handOver] },
-    { entry: ENTRIES.status, name: 'status', plugins: [lazyVendor] },
+    { entry: ENTRIES.status, name: 'status', plugins: [lazyVendor, storeHandOver] },
     { entry: ENTRIES.full, name: 'full', plugins: [lazyVendor] },
+    { entry: 'src/core/key-store/open.ts', name: 'key-store', plugins: [] },
   ].map(({ entry, name, plugins }) =>
     build({
       ...common,
@@ -112,10 +136,11 @@ const results = await Promise.all([
   ),
 ]);
 
-for (const { metafile } of results.slice(0, Object.keys(ENTRIES).length + 2)) {
+// The CLI's bundles, key-store.cjs and the library's two: every one whose inputs must be sources.
+for (const { metafile } of results.slice(0, Object.keys(ENTRIES).length + 3)) {
   if (metafile === undefined) continue;
-  // The inputs that are no files: handOver's requires of status.cjs and full.cjs.
-  const files = Object.entries(metafile.inputs).filter(([input]) => !input.startsWith('hand-over:'));
+  // The inputs that are no files: the requires of status.cjs, full.cjs and key-store.cjs.
+  const files = Object.entries(metafile.inputs).filter(([input]) => !/^(store-)?hand-over:/.test(input));
   assertInputsWithin({ ...metafile, inputs: Object.fromEntries(files) }, repoRoot, [
     'packages/cli/src',
     'packages/shared/src',

@@ -1,11 +1,16 @@
 // Secret hygiene over the real binary and server: keys, passwords, session tokens and device keys appear only where they must.
-import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createPrivateKey, randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CliRun, Machine } from '../helpers/cli.js';
 import { useReferenceServer } from '../helpers/e2e.js';
 import { type Handler, json } from '../helpers/fake-backend.js';
+import { TestKeyring } from '../helpers/keyring.js';
+import { TestAgent } from '../helpers/ssh-agent.js';
+import { TestTpm } from '../helpers/swtpm.js';
 
 const e2e = useReferenceServer({ SEKUIRE_RETRIES: '0', SEKUIRE_DEBUG: '1' });
 
@@ -429,24 +434,39 @@ describe('passwords, session tokens and keys on the dashboard and its API', () =
   });
 });
 
-describe("the device's private key never leaves device-key.json", () => {
+describe("the device's private key never leaves its store", () => {
   /** The private scalar as it could show up: base64url (the JWK), base64, hex. */
   function forms(d: string): string[] {
     const bytes = Buffer.from(d, 'base64url');
     return [d, bytes.toString('base64').replace(/=+$/, ''), bytes.toString('hex')];
   }
 
-  it('in no output, no request, no server log and no database byte', async () => {
-    const { m } = await loggedIn('canary-device-key');
-    const stored = JSON.parse(readFileSync(join(m.home, 'device-key.json'), 'utf8')) as { d: string };
-    const secrets = forms(stored.d);
+  /** Every file under `dir` but `except`: what a store could have left behind. */
+  function filesUnder(dir: string, except: readonly string[]): string[] {
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => join(entry.parentPath, entry.name))
+      .filter((path) => !except.includes(path));
+  }
+
+  /**
+   * Every command (text, JSON, verbose), the requests a recorder sees, logout, the server's log
+   * and database, and every file of the machine but the store's own: none holds `secrets`.
+   */
+  async function expectNoDeviceKeyLeak(
+    m: Machine,
+    secrets: readonly string[],
+    storeFiles: readonly string[],
+    env: Record<string, string | undefined> = {},
+  ): Promise<void> {
     const leaks: string[] = [];
     const look = (label: string, text: string) => {
       for (const form of secrets) if (text.includes(form)) leaks.push(label);
     };
-    // Every command, verbose and as JSON, against the reference server.
     for (const args of withJson([...EVERY_COMMAND, ['auth', 'token'], ['status', '--show-key']])) {
-      const run = await m.run(args);
+      const run = await m.run(args, { env });
+      expect(run.code, `sekuire ${args.join(' ')}: ${run.stderr}`).toBe(0);
       look(`sekuire ${args.join(' ')}: stdout`, run.stdout);
       look(`sekuire ${args.join(' ')}: stderr`, run.stderr);
     }
@@ -455,8 +475,11 @@ describe("the device's private key never leaves device-key.json", () => {
     for (const args of [
       ['status', '--backend', recorder.url],
       ['auth', 'whoami', '--backend', recorder.url],
+      // sekuire api signs with the same store, to the backend and to an audience.
+      ['api', '/api/v1/cli/status', '--backend', recorder.url],
+      ['api', `${recorder.url}/v1/jobs`, '-f', 'name=nightly'],
     ]) {
-      await m.run(args);
+      await m.run(args, { env: { ...env, SEKUIRE_AUDIENCES: recorder.url } });
     }
     expect(recorder.requests.length).toBeGreaterThan(0);
     for (const request of recorder.requests) {
@@ -465,7 +488,9 @@ describe("the device's private key never leaves device-key.json", () => {
       // Signed, with the proof headers and nothing else of the key.
       expect(request.headers['signature-input']).toMatch(/^sekuire=\(/);
     }
-    const logout = await m.run(['logout', '--json']);
+    expect(recorder.requests.map((request) => request.url)).toContain('/v1/jobs');
+    for (const file of filesUnder(m.dir, storeFiles)) look(file, readFileSync(file).toString('latin1'));
+    const logout = await m.run(['logout', '--json'], { env });
     look('sekuire logout: stdout', logout.stdout);
     look('sekuire logout: stderr', logout.stderr);
     look('server log', e2e.server.stderr());
@@ -473,7 +498,78 @@ describe("the device's private key never leaves device-key.json", () => {
       if (existsSync(file)) look(file, readFileSync(file).toString('latin1'));
     }
     expect(leaks).toEqual([]);
+  }
+
+  it('file: in no output, no request, no server log, no database byte, no other file', async () => {
+    const { m } = await loggedIn('canary-device-key');
+    const keyFile = join(m.home, 'device-key.json');
+    const stored = JSON.parse(readFileSync(keyFile, 'utf8')) as { d: string };
+    await expectNoDeviceKeyLeak(m, forms(stored.d), [keyFile]);
     // logout keeps the device key: it is the device's identity, not a credential of the key.
-    expect(JSON.parse(readFileSync(join(m.home, 'device-key.json'), 'utf8')).d).toBe(stored.d);
+    expect(JSON.parse(readFileSync(keyFile, 'utf8')).d).toBe(stored.d);
+  });
+
+  it('agent: the agent key, nowhere but the file ssh-keygen wrote', async () => {
+    const agent = await TestAgent.start();
+    try {
+      const device = agent.addKey('canary-agent');
+      // The private scalar, from a PEM copy of the OpenSSH key file.
+      const copy = `${device.path}.pem`;
+      copyFileSync(device.path, copy);
+      execFileSync('ssh-keygen', ['-q', '-p', '-N', '', '-m', 'PEM', '-f', copy]);
+      const d = createPrivateKey(readFileSync(copy)).export({ format: 'jwk' }).d as string;
+      const { key } = await e2e.server.createKey();
+      const m = e2e.machine('canary-agent', { SSH_AUTH_SOCK: agent.socket });
+      const login = await m.run(['login', '--with-key', '--key-store', 'agent', '--json'], { input: key });
+      expect(login.code).toBe(0);
+      expect(login.stdout.includes(d)).toBe(false);
+      await expectNoDeviceKeyLeak(m, [...forms(d), device.privateText.split('\n')[1] as string], []);
+    } finally {
+      await agent.stop();
+    }
+  });
+
+  it('keyring: the key, nowhere but the keyring', async () => {
+    const keyring = await TestKeyring.start();
+    try {
+      const { key } = await e2e.server.createKey();
+      const m = e2e.machine('canary-keyring', keyring.env);
+      const login = await m.run(['login', '--with-key', '--key-store', 'keyring'], { input: key });
+      expect(login.code).toBe(0);
+      // What the keyring holds, read back as any program on this session could.
+      const entry = execFileSync(
+        process.execPath,
+        [
+          '-e',
+          "const { Entry } = require(process.argv[1]); process.stdout.write(new Entry('sekuire', process.argv[2]).getPassword() ?? '')",
+          createRequire(import.meta.url).resolve('@napi-rs/keyring'),
+          `device-key:${m.home}`,
+        ],
+        { env: { ...keyring.env }, encoding: 'utf8' },
+      );
+      const d = (JSON.parse(entry) as { d: string }).d;
+      // The keyring's own files (under its HOME) hold it, encrypted; nothing of the machine does.
+      await expectNoDeviceKeyLeak(m, forms(d), []);
+    } finally {
+      await keyring.stop();
+    }
+  });
+
+  it('tpm: the wrapped blob, nowhere but tpm-key.pem', async () => {
+    const tpm = await TestTpm.start();
+    try {
+      const { key } = await e2e.server.createKey();
+      const m = e2e.machine('canary-tpm', { TPM2TOOLS_TCTI: tpm.tcti });
+      const login = await m.run(['login', '--with-key', '--key-store', 'tpm'], { input: key });
+      expect(login.code).toBe(0);
+      const wrapped = join(m.home, 'tpm-key.pem');
+      // The PEM's base64 lines: the TPM-encrypted private part and the rest of the blob.
+      const blob = readFileSync(wrapped, 'utf8')
+        .split('\n')
+        .filter((line) => line !== '' && !line.startsWith('-----'));
+      await expectNoDeviceKeyLeak(m, blob, [wrapped]);
+    } finally {
+      await tpm.stop();
+    }
   });
 });

@@ -95,6 +95,18 @@ process.on('exit', () => process.stderr.write('REQUIRED ' + [...seen].sort().joi
         [],
       );
     }
+    // A stored login with the file store: its device-key.json is read and its thumbprint
+    // checked against auth.json without node:crypto; the key is imported only to sign.
+    const stored = await loggedIn('trace-stored', (await e2e.server.createKey()).key);
+    const offline = await stored.run(['status', '--offline'], {
+      env: { NODE_OPTIONS: `--require ${trace}` },
+    });
+    expect(offline.code, offline.stderr).toBe(0);
+    const storedRequired = /REQUIRED (.*)/.exec(offline.stderr)?.[1]?.split(' ') ?? [];
+    expect(storedRequired.length, offline.stderr).toBeGreaterThan(0);
+    expect(
+      storedRequired.filter((id) => ['net', 'http', 'https', 'tls', 'dns', 'crypto'].includes(id)),
+    ).toEqual([]);
     // The request is written and read by core/http/wire.ts on a node:net socket.
     const online = await m.run(['status', '--backend', 'http://127.0.0.1:1']);
     const required = /REQUIRED (.*)/.exec(online.stderr)?.[1]?.split(' ') ?? [];

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Published, Tarball } from '../../scripts/pack.js';
+import { TestKeyring } from '../helpers/keyring.js';
 import { bindDevice, signedRequest } from '../helpers/service-client.js';
 import { type InstalledServer, startInstalledServer } from './installed-server.js';
 import { nodeUnderTest } from './node-under-test.js';
@@ -27,6 +28,7 @@ interface PackageJson {
   dependencies?: Record<string, string>;
   optionalDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   bundleDependencies?: unknown;
   scripts?: Record<string, string>;
 }
@@ -83,6 +85,7 @@ describe('the tarballs', () => {
         'dist/index.mjs',
         'dist/index.cjs',
         'dist/index.d.ts',
+        'dist/key-store.cjs',
         'dist/vendor/conf.mjs',
         'dist/vendor/node-machine-id.cjs',
         'dist/vendor/systeminformation.cjs',
@@ -150,7 +153,7 @@ describe('sekuire-verify', () => {
 });
 
 describe('npm install --global into an empty prefix', () => {
-  it('installs sekuire alone: no dependency, no install script, not a warning, under 3 MB', () => {
+  it('installs sekuire alone: no dependency, one optional one it does not install, no install script, not a warning, under 3 MB', () => {
     const install = installs.sekuire;
     expect(install.stderr).toBe('');
     expect(install.code).toBe(0);
@@ -159,7 +162,10 @@ describe('npm install --global into an empty prefix', () => {
     const pkg = readJson<PackageJson>(join(installed, 'package.json'));
     expect(pkg.dependencies ?? {}).toEqual({});
     expect(pkg.optionalDependencies ?? {}).toEqual({});
-    expect(pkg.peerDependencies ?? {}).toEqual({});
+    // The keyring store's binding: an optional peer, which npm never installs on its own (an
+    // optionalDependency would be installed by every `npm install -g`, --omit=optional or not).
+    expect(pkg.peerDependencies ?? {}).toEqual({ '@napi-rs/keyring': '2.1.2' });
+    expect(pkg.peerDependenciesMeta ?? {}).toEqual({ '@napi-rs/keyring': { optional: true } });
     expect(pkg.bundleDependencies).toBeUndefined();
     expect(Object.keys(pkg.scripts ?? {}).filter((name) => INSTALL_SCRIPTS.includes(name))).toEqual([]);
     expect(readdirSync(installed)).not.toContain('node_modules');
@@ -331,6 +337,52 @@ describe('the installed programs', () => {
       });
     }
     expect((await cli(['logout'])).code).toBe(0);
+  });
+
+  it('the keyring store: exit 15 naming what to install, until @napi-rs/keyring is installed beside sekuire', async () => {
+    const created = await prefix.bin(
+      'sekuire-server',
+      ['create-key', '--db', db(), '--email', 'keyring@example.com', '--json'],
+      {},
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const { key } = JSON.parse(created.stdout) as { key: string };
+    const home = join(prefix.home, '.sekuire-keyring');
+    const keyringLogin = (env: Record<string, string>) =>
+      prefix.bin(
+        'sekuire',
+        ['login', '--with-key', '--key-store', 'keyring', '--backend', server.url],
+        { ...MACHINE, SEKUIRE_HOME: home, ...env },
+        `${key}\n`,
+      );
+    const absent = await keyringLogin({});
+    expect(absent.code).toBe(15);
+    expect(absent.stderr).toContain(
+      'The keyring store needs @napi-rs/keyring, which is not installed next to sekuire (or has no build for this platform).',
+    );
+    expect(absent.stderr).toContain('Install it: npm install -g @napi-rs/keyring');
+    expect(existsSync(join(home, 'device-key.json'))).toBe(false);
+
+    // What the message says to do, then the same login against a real keyring.
+    const added = await prefix.npmInstall(['@napi-rs/keyring@2.1.2']);
+    expect(added.code, added.stderr).toBe(0);
+    const keyring = await TestKeyring.start();
+    try {
+      const login = await keyringLogin(keyring.env);
+      expect(login.stderr).toBe('');
+      expect(login.code).toBe(0);
+      expect(readJson<Record<string, string>>(join(home, 'auth.json')).key_store).toBe('keyring');
+      const status = await prefix.bin('sekuire', ['status'], {
+        ...MACHINE,
+        SEKUIRE_HOME: home,
+        ...keyring.env,
+      });
+      expect(status.stderr).toBe('');
+      expect(status.code).toBe(0);
+      expect(status.stdout).toContain('Device Key: keyring\n');
+    } finally {
+      await keyring.stop();
+    }
   });
 
   it('sets a configuration value (conf, loaded from dist/vendor)', async () => {

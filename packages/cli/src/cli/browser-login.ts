@@ -4,6 +4,7 @@ import type { BackendClient, DeviceRegistration, TokenAnswer } from '../core/cli
 import type { DeviceIdentity } from '../core/device.js';
 import { BackendUnreachableError, ForbiddenError, UsageError } from '../core/errors.js';
 import { parseSeconds } from '../core/http/policy.js';
+import type { DeviceSigner } from '../core/key-store/types.js';
 import { listenForCallback } from '../core/loopback.js';
 import { challengeOf, confirmWords, newState, newVerifier } from '../core/pkce.js';
 import { minutes, waitForApproval } from './approval-wait.js';
@@ -48,6 +49,7 @@ interface Flow {
   readonly start: LoginStart;
   readonly identity: DeviceIdentity;
   readonly device: DeviceRegistration;
+  readonly signer: DeviceSigner;
   readonly client: BackendClient;
   readonly timeoutMs: number | undefined;
 }
@@ -76,6 +78,7 @@ async function finish(flow: Flow, answer: TokenAnswer): Promise<LoginResult> {
     response: answer.login,
     identity: flow.identity,
     device: flow.device,
+    signer: flow.signer,
     backend: flow.client.backend,
     movedFrom: null,
   });
@@ -178,7 +181,7 @@ export async function browserLogin(
 ): Promise<LoginResult> {
   const timeoutMs = options.timeout === undefined ? undefined : parseSeconds(options.timeout, '--timeout');
   if (options.port !== undefined) parsePort(options.port);
-  const { identity, deviceKey, device } = await thisDevice(ctx);
+  const { identity, deviceKey, device } = await thisDevice(ctx, options, start.previous);
   const client = await ctx.connect({
     backend: start.backend.url,
     backendSource: start.backend.source,
@@ -187,7 +190,7 @@ export async function browserLogin(
     fingerprint: identity.fingerprint,
     policy: start.policy,
   });
-  const flow: Flow = { ctx, start, identity, device, client, timeoutMs };
+  const flow: Flow = { ctx, start, identity, device, signer: deviceKey, client, timeoutMs };
   if (mode === 'device') return deviceFlow(flow);
   if (options.browser !== false) {
     // Where no browser can show the page to this person, the loopback answer could never come:

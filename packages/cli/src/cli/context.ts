@@ -5,10 +5,10 @@ import type { ApiKey } from '@sekuire/shared/key';
 import { type BrowserFacts, machineFacts } from '../core/browser.js';
 import type { BackendClient, ClientOptions } from '../core/client.js';
 import type { DeviceInputs } from '../core/device.js';
-import type { DeviceKey } from '../core/device-key.js';
 import { type Env, sekuireHome } from '../core/home.js';
 import type { NetworkPolicy } from '../core/http/policy.js';
 import type { HttpEvent } from '../core/http/send.js';
+import type { DeviceSigner } from '../core/key-store/types.js';
 import { type PlatformMachineId, readPlatformMachineId } from '../core/machine-id.js';
 import { osVersion } from '../core/os-facts.js';
 import { processStreams } from './streams.js';
@@ -31,7 +31,7 @@ export interface ConnectOptions {
   /** The key to send; absent for browser login's calls, made before there is a key. */
   readonly key?: ApiKey;
   /** This device's key: every request is signed with it when given. */
-  readonly proof?: DeviceKey;
+  readonly proof?: DeviceSigner;
   /** The wall clock proofs are dated with (Date.now; tests skew it). */
   readonly wallClock?: () => number;
   readonly fingerprint: string;

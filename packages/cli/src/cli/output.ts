@@ -3,7 +3,7 @@ import { shortFingerprint } from '../core/device.js';
 import type { SekuireError } from '../core/errors.js';
 import { redactKeys } from '../core/redact.js';
 import type { KeySource } from '../core/session.js';
-import type { LoginResult, Named, Result } from './results.js';
+import type { DeviceView, LoginResult, Named, Result } from './results.js';
 
 function sourceText(source: KeySource): string {
   if (source.type === 'env') return `${source.name} (environment variable)`;
@@ -29,6 +29,12 @@ function previousLines(previous: LoginResult['data']['previous']): string[] {
   return [`Replaced: the login of ${who}; ${unbound}`];
 }
 
+/** The store of a device key other than the default file: the file store prints as it always has. */
+function keyStoreLines(device: DeviceView): string[] {
+  if (device.key_store === undefined || device.key_store === 'file') return [];
+  return [`Device Key: ${device.key_store}${device.agent_key ? ` (${device.agent_key})` : ''}`];
+}
+
 function human(result: Result): string[] {
   switch (result.kind) {
     case 'login': {
@@ -38,6 +44,7 @@ function human(result: Result): string[] {
         `Device: ${device.name}`,
         `OS: ${device.os}`,
         `Fingerprint: ${shortFingerprint(device.fingerprint, 12)}`,
+        ...keyStoreLines(device),
         ...(moved_from ? [`Binding moved here from: ${moved_from.name} (${moved_from.os})`] : []),
         `Credentials saved to: ${result.data.credentials_path}`,
         ...previousLines(result.data.previous),
@@ -52,6 +59,7 @@ function human(result: Result): string[] {
         `Device Fingerprint: ${shortFingerprint(d.device.fingerprint, 8)}`,
         `Device: ${d.device.name}`,
         `OS: ${d.device.os}`,
+        ...keyStoreLines(d.device),
         `Workspace: ${namedText(d.workspace)}`,
         `Source: ${sourceText(d.source)}`,
         `Backend: ${d.backend} (${d.checked === 'online' ? 'key accepted just now' : 'not contacted: --offline'})`,
@@ -73,6 +81,7 @@ function human(result: Result): string[] {
         `Device: ${d.device.name}`,
         `OS: ${d.device.os}`,
         `Fingerprint: ${shortFingerprint(d.device.fingerprint, 8)}`,
+        ...keyStoreLines(d.device),
         ...(d.device.bound_here ? [] : ['Binding: the key is not bound to any device']),
       ];
     }

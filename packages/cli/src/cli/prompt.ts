@@ -1,8 +1,9 @@
 // The masked key prompt and the rebind question (inquirer, drawn on stderr); both refuse without a terminal.
-import { confirm, password } from '@inquirer/prompts';
+import { confirm, password, select } from '@inquirer/prompts';
 import { type ApiKey, KeyFormatError, parseKey } from '@sekuire/shared/key';
 import type { BoundDeviceSummary } from '../core/client.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
+import type { AgentIdentity } from '../core/key-store/ssh-agent.js';
 import { type Context, canPrompt, useColour } from './context.js';
 
 function isExitPrompt(error: unknown): boolean {
@@ -99,6 +100,28 @@ export async function confirmRebind(ctx: Context, bound: BoundDeviceSummary | nu
         message:
           'Move the binding to this device? The other device will lose access (the backend may ask for an approval in the browser first).',
         default: false,
+        theme: { ...look, prefix: { idle: paint.cyan('?'), done: paint.green('?') } },
+      },
+      promptContext(ctx),
+    );
+  } catch (error) {
+    if (isExitPrompt(error)) throw new InterruptedError();
+    throw error;
+  }
+}
+
+/** Which of the agent's P-256 keys this device signs with (login --key-store agent, several keys, no --agent-key). */
+export async function pickAgentKey(ctx: Context, keys: readonly AgentIdentity[]): Promise<AgentIdentity> {
+  if (!canPrompt(ctx)) throw noTerminal();
+  const { paint, ...look } = theme(ctx, { idle: '?', done: '?' });
+  try {
+    return await select(
+      {
+        message: "The SSH agent holds several P-256 keys: which one is this device's key?",
+        choices: keys.map((key) => ({
+          name: `${key.fingerprint}${key.comment ? ` ${key.comment}` : ''}`,
+          value: key,
+        })),
         theme: { ...look, prefix: { idle: paint.cyan('?'), done: paint.green('?') } },
       },
       promptContext(ctx),

@@ -7,6 +7,10 @@ export interface DeviceView {
   readonly fingerprint: string;
   /** Where the machine ID came from: env (SEKUIRE_MACHINE_ID), machine, or generated. */
   readonly id_source: string;
+  /** Where this device's key is kept (file, agent, keyring, tpm); absent without a device key. */
+  readonly key_store?: string;
+  /** With the agent store: the agent key's fingerprint, as `ssh-add -l` prints it. */
+  readonly agent_key?: string;
 }
 
 export interface Named {

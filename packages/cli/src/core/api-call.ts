@@ -2,12 +2,12 @@
 import { type ApiKey, secretPart } from '@sekuire/shared/key';
 import type { ApiRequest } from './api-request.js';
 import { originOf } from './backend-url.js';
-import type { DeviceKey } from './device-key.js';
 import { BackendUnreachableError } from './errors.js';
 import type { Env } from './home.js';
 import { NetworkError } from './http/failures.js';
 import type { NetworkPolicy } from './http/policy.js';
 import { type HttpEvent, type HttpResponse, send } from './http/send.js';
+import type { DeviceSigner } from './key-store/types.js';
 import { proofHeaders } from './proof.js';
 
 /** An answer this large is refused (exit 13): it is held in memory before it is printed. */
@@ -15,8 +15,12 @@ export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 export interface Signer {
   readonly key: ApiKey;
-  /** This device's key: the request is signed with it when given (a bound key needs it). */
-  readonly proof?: DeviceKey;
+  /**
+   * This device's key, in whichever store the login named: the request is signed with it when
+   * given (a bound key needs it). A store that cannot sign (the agent no longer holds the key,
+   * a locked keyring) fails the request before anything is sent.
+   */
+  readonly proof?: DeviceSigner;
   readonly fingerprint: string;
   /** The backend of the key in use: the only origin whose proof_stale answer corrects the clock. */
   readonly backend: URL;

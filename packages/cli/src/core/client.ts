@@ -1,6 +1,7 @@
 // The backend API: one method per endpoint; answers are read by answers.ts, failures typed by api-errors.ts.
 
 import { type ApiKey, parseKey } from '@sekuire/shared/key';
+import type { PublicJwk } from '@sekuire/shared/proof-format';
 import {
   type DeviceCodeAnswer,
   type DeviceRegistration,
@@ -17,11 +18,11 @@ import {
 } from './answers.js';
 import { errorFor, notTheApi, parseJson, unreachable, type Where } from './api-errors.js';
 import { apiUrl, urlText } from './backend-url.js';
-import type { DeviceKey } from './device-key.js';
 import type { Env } from './home.js';
 import { NetworkError } from './http/failures.js';
 import type { NetworkPolicy } from './http/policy.js';
 import { type HttpEvent, type HttpRequest, type HttpResponse, type SendOptions, send } from './http/send.js';
+import type { DeviceSigner } from './key-store/types.js';
 import { proofHeaders } from './proof.js';
 
 export type {
@@ -45,7 +46,7 @@ export interface ClientOptions {
   /** Sent as X-API-Key; absent for the calls that come before a key exists (browser login). */
   readonly key?: ApiKey;
   /** This device's key: every request is signed with it (device proof), when there is one. */
-  readonly proof?: DeviceKey;
+  readonly proof?: DeviceSigner;
   /** The wall clock the proofs are dated with (tests set it). */
   readonly wallClock?: () => number;
   /** Sent as X-Sekuire-Device on every call but login (which sends it in the body). */
@@ -312,6 +313,29 @@ export class BackendClient {
           return { kind, message: this.at.read.loose(body, 'message') || 'The code is not valid.' };
         }
         return { kind } as TokenAnswer;
+      },
+    );
+  }
+
+  /**
+   * Moves this device's binding to a new device key (PROTOCOL.md, "Changing the device key"):
+   * signed by the key the binding holds, with the new key's signature over both thumbprints.
+   */
+  rotateDeviceKey(publicKey: PublicJwk, possession: string): Promise<Timed<{ keyThumbprint: string }>> {
+    return this.call(
+      {
+        method: 'POST',
+        path: '/api/v1/cli/device-key',
+        body: JSON.stringify({ public_key: publicKey, possession }),
+        retry: 'idempotent',
+        device: true,
+      },
+      (_read, r) => {
+        const device = r.device as Json | undefined;
+        const thumbprint =
+          device !== undefined && typeof device === 'object' ? device.key_thumbprint : undefined;
+        if (typeof thumbprint !== 'string') throw new ShapeError('device.key_thumbprint is not a string');
+        return { keyThumbprint: thumbprint };
       },
     );
   }

@@ -2,6 +2,7 @@
 import { join } from 'node:path';
 import { KeyFormatError, parseKey } from '@sekuire/shared/key';
 import { CredentialsFileError } from './errors.js';
+import { KEY_STORES, type KeyStoreName } from './key-store/names.js';
 import {
   checkWritable,
   readPrivateFile,
@@ -32,6 +33,10 @@ export interface StoredCredentials {
   readonly verified_at: string;
   /** The thumbprint of the device key the binding holds; '' for a binding made without one. */
   readonly device_key: string;
+  /** Where the device key's private half is (key-store/): absent in a login made before stores, i.e. file. */
+  readonly key_store?: KeyStoreName;
+  /** With the agent store: the agent key's fingerprint as `ssh-add -l` prints it (SHA256:…). */
+  readonly agent_key?: string;
 }
 
 export interface LoadedCredentials {
@@ -70,6 +75,8 @@ const OPTIONAL_STRINGS = [
   'workspace_name',
   'verified_at',
   'device_key',
+  'key_store',
+  'agent_key',
 ] as const satisfies readonly (keyof StoredCredentials)[];
 
 /** Checks the shape of parsed JSON; anything unexpected is reported, not guessed at. */
@@ -99,6 +106,13 @@ function validate(path: string, value: unknown): StoredCredentials {
     throw corrupt(path, 'holds a device fingerprint that is not 64 hex characters');
   }
   const text = (field: (typeof OPTIONAL_STRINGS)[number]) => (record[field] as string | undefined) ?? '';
+  const keyStore = text('key_store') || 'file';
+  if (!(KEY_STORES as readonly string[]).includes(keyStore)) {
+    throw corrupt(path, `names a key store this sekuire does not know ("${keyStore}")`);
+  }
+  if (keyStore === 'agent' && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(text('agent_key'))) {
+    throw corrupt(path, "names the agent store without the agent key's SHA256 fingerprint");
+  }
   return {
     version: typeof record.version === 'number' ? record.version : FORMAT_VERSION,
     api_key: record.api_key as string,
@@ -116,6 +130,9 @@ function validate(path: string, value: unknown): StoredCredentials {
     workspace_name: text('workspace_name'),
     verified_at: text('verified_at'),
     device_key: text('device_key'),
+    // Read back as written: a login made before stores has none (the file store).
+    ...(record.key_store !== undefined && { key_store: keyStore as KeyStoreName }),
+    ...(keyStore === 'agent' && { agent_key: text('agent_key') }),
   };
 }
 

@@ -7,10 +7,17 @@ import {
   signatureParams,
 } from '@sekuire/shared/proof-format';
 import type { DeviceKey } from './device-key.js';
+import type { DeviceSigner } from './key-store/types.js';
+
+type ProofHeaders = Record<string, string>;
+
+type ProofKey = DeviceKey | Pick<DeviceSigner, 'thumbprint' | 'sign'>;
 
 /**
  * `url`: where the request goes (its authority is signed: the proof is for that server only).
- * `nowSeconds`: this machine's clock, corrected by the skew the backend reported, if any.
+ * `nowSeconds`: this machine's clock, corrected by the skew the backend reported, if any. A key
+ * file's key signs in process and answers at once; the agent, keyring and TPM stores may answer
+ * with a promise.
  */
 export function proofHeaders(
   key: DeviceKey,
@@ -18,7 +25,21 @@ export function proofHeaders(
   url: URL,
   body: string | undefined,
   nowSeconds: number,
-): Record<string, string> {
+): ProofHeaders;
+export function proofHeaders(
+  key: ProofKey,
+  method: string,
+  url: URL,
+  body: string | undefined,
+  nowSeconds: number,
+): ProofHeaders | Promise<ProofHeaders>;
+export function proofHeaders(
+  key: ProofKey,
+  method: string,
+  url: URL,
+  body: string | undefined,
+  nowSeconds: number,
+): ProofHeaders | Promise<ProofHeaders> {
   // node:crypto on first use: the modules that import this one also run `status --offline`.
   const { randomBytes, sign } = process.getBuiltinModule('node:crypto');
   const digest = contentDigest(body);
@@ -28,10 +49,14 @@ export function proofHeaders(
     keyid: key.thumbprint,
   });
   const base = signatureBase(method, url.pathname, url.search, digest, params, authorityOf(url));
-  const signature = sign('sha256', Buffer.from(base), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
-  return {
+  const headers = (signature: Buffer): ProofHeaders => ({
     'Content-Digest': digest,
     'Signature-Input': `${PROOF_LABEL}=${params}`,
     Signature: `${PROOF_LABEL}=:${signature.toString('base64')}:`,
-  };
+  });
+  const signature =
+    'privateKey' in key
+      ? sign('sha256', Buffer.from(base), { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
+      : key.sign(Buffer.from(base));
+  return signature instanceof Promise ? signature.then(headers) : headers(signature);
 }

@@ -4,8 +4,10 @@ import { type ApiKey, KeyFormatError, parseKey } from '@sekuire/shared/key';
 import { parseBackendUrl, urlText } from './backend-url.js';
 import { credentialsPath, type LoadedCredentials, readCredentials } from './credentials.js';
 import { type DeviceIdentity, type DeviceInputs, deviceIdentity, shortFingerprint } from './device.js';
-import { type DeviceKey, readDeviceKey } from './device-key.js';
 import { DeviceMismatchError, NotLoggedInError, UsageError } from './errors.js';
+import { readFileSigner } from './key-store/file.js';
+import { storedSigner } from './key-store/stored.js';
+import type { DeviceSigner } from './key-store/types.js';
 import type { Flag, Settings } from './settings.js';
 
 export const ENV_KEY = 'SEKUIRE_API_KEY';
@@ -22,7 +24,7 @@ export interface Session {
   readonly stored?: LoadedCredentials;
   readonly device: DeviceIdentity;
   /** This device's key, when it has one: requests are signed with it. */
-  readonly proof?: DeviceKey;
+  readonly proof?: DeviceSigner;
   readonly backend: URL;
   /** Where the backend came from, for messages. */
   readonly backendSource: string;
@@ -71,15 +73,20 @@ function deviceChanged(path: string, stored: string, current: string): DeviceMis
 /**
  * The device key the stored binding holds: a copy of auth.json without device-key.json (or
  * with another one) is caught here, before anything is sent. A binding made before device keys
- * existed has none to check.
+ * existed has none to check. A store other than the file (an agent, the keyring, a TPM) that
+ * is missing, locked or unreachable fails here, closed.
  */
-function storedProof(home: string, stored: LoadedCredentials): DeviceKey | undefined {
+async function storedProof(
+  home: string,
+  env: SessionOptions['env'],
+  stored: LoadedCredentials,
+): Promise<DeviceSigner | undefined> {
   const expected = stored.credentials.device_key;
-  const key = readDeviceKey(home);
+  const key = await storedSigner(home, env, stored);
   if (expected === '') return key;
   if (key === undefined || key.thumbprint !== expected) {
     throw new DeviceMismatchError(
-      `The credentials in ${stored.path} were bound with a device key this machine does not hold (${key === undefined ? 'there is no device-key.json' : 'device-key.json holds another key'}).`,
+      `The credentials in ${stored.path} were bound with a device key this machine does not hold (${key === undefined ? 'there is no device-key.json' : key.store === 'file' ? 'device-key.json holds another key' : `${key.where} is another key`}).`,
       'device_key_changed',
       {
         hint: "A copied auth.json does not carry the device: run 'sekuire login' here (moving the key needs an approval)",
@@ -105,7 +112,7 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
       notes.push(`Note: ${ENV_KEY} is set and takes precedence over the login stored in ${path}.`);
     }
     const device = await deviceIdentity(options);
-    const proof = readDeviceKey(options.home);
+    const proof = readFileSigner(options.home);
     return {
       ...(proof !== undefined && { proof }),
       key: (explicit ?? fromEnv) as ApiKey,
@@ -124,7 +131,7 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
   if (device.fingerprint !== stored.credentials.device_fingerprint) {
     throw deviceChanged(stored.path, stored.credentials.device_fingerprint, device.fingerprint);
   }
-  const proof = storedProof(options.home, stored);
+  const proof = await storedProof(options.home, options.env, stored);
   const verifiedWith = parseBackendUrl(stored.credentials.backend, stored.path);
   if (options.backendFlag) {
     return {

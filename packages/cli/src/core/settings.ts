@@ -11,6 +11,7 @@ import {
   parseRetries,
   parseSeconds,
 } from './http/policy.js';
+import { parseKeyStoreChoice } from './key-store/choice.js';
 
 export const DEFAULT_BACKEND_URL = 'https://api.sekuire.ai';
 export const DEFAULT_WEB_URL = 'https://sekuire.ai';
@@ -55,6 +56,12 @@ export const SETTINGS = {
     description: 'retries after the first attempt, 0 to 10',
     defaultText: String(DEFAULT_POLICY.retries),
     normalize: (text, source) => parseRetries(text, source),
+  },
+  key_store: {
+    env: 'SEKUIRE_KEY_STORE',
+    description: "where login keeps this device's key: file, agent, keyring, tpm or auto",
+    defaultText: 'file',
+    normalize: (text, source) => parseKeyStoreChoice(text, source),
   },
   audiences: {
     env: 'SEKUIRE_AUDIENCES',
@@ -194,6 +201,8 @@ export class Settings {
         return { value: DEFAULT_POLICY.connectTimeoutMs / 1000, source };
       case 'retries':
         return { value: DEFAULT_POLICY.retries, source };
+      case 'key_store':
+        return { value: 'file', source };
       case 'audiences':
         return { value: '', source };
     }

@@ -30,6 +30,8 @@ export const ERROR_STATUS = {
   device_mismatch: 409,
   key_not_active: 409,
   move_not_pending: 409,
+  // A device-key change for a key bound to no device key here (or rotated meanwhile).
+  not_bound: 409,
   conflict: 409,
   payload_too_large: 413,
   rate_limited: 429,

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { pastBinding } from '../domain/binding-history.js';
 import { type Caller, currentDevice, login, logout } from '../domain/bindings.js';
+import { rotateDeviceKey } from '../domain/device-key-rotation.js';
 import type { MoveRow } from '../domain/moves.js';
 import { type ExpectedKey, storedDeviceKey } from '../domain/proofs.js';
 import type { KeyState } from '../store/key-cache.js';
@@ -10,7 +11,7 @@ import { ApiError } from './api-error.js';
 import { authenticate, type KeyAuthDeps } from './key-auth.js';
 import type { ProofCheck } from './proof-check.js';
 import { deviceMismatch, loginJson, statusJson, webOrigin, whoamiJson } from './responses.js';
-import { DEVICE_HEADER, deviceFingerprint, parseLoginBody } from './validation.js';
+import { DEVICE_HEADER, deviceFingerprint, parseLoginBody, parseRotationBody } from './validation.js';
 
 const KEY_STATE = 'sekuireKeyState';
 
@@ -130,6 +131,53 @@ export const cliApi: FastifyPluginAsync<CliDeps> = async (app, deps) => {
     const check = await currentDevice(store, who, fingerprint);
     if (!check.ok) throw deviceMismatch(check.bound);
     return whoamiJson(who.state.record, check.device);
+  });
+
+  // PROTOCOL.md "Changing the device key": the binding's device moves it to a new key, proving
+  // the key it holds (the preHandler) and the new one (the body's possession signature).
+  app.post('/api/v1/cli/device-key', requireKeyAndProof, async (request) => {
+    const fingerprint = deviceFingerprint(request.headers);
+    const who = caller(request);
+    const from = bindingKey(who.state);
+    const bound = who.state.device;
+    if (bound !== undefined && bound.fingerprint !== fingerprint) throw deviceMismatch(bound);
+    if (from === undefined) {
+      throw new ApiError(
+        'not_bound',
+        'This key is not bound to a device key here: there is no key to change. Log in instead.',
+      );
+    }
+    const body = parseRotationBody(request.body);
+    const outcome = await rotateDeviceKey(
+      store,
+      who,
+      fingerprint,
+      from,
+      storedDeviceKey(body.publicKey),
+      body.possession,
+    );
+    if (outcome.ok)
+      return { device: { id: outcome.device.id, key_thumbprint: outcome.device.key_thumbprint } };
+    switch (outcome.reason) {
+      case 'device_mismatch':
+        throw deviceMismatch(outcome.bound);
+      case 'no_possession':
+        throw new ApiError(
+          'invalid_request',
+          "possession must be the new key's signature over the rotation statement (PROTOCOL.md).",
+          { field: 'possession' },
+        );
+      case 'not_bound':
+      case 'key_changed':
+        throw new ApiError(
+          'not_bound',
+          'The binding changed while this request was on its way: log in again.',
+        );
+      case 'revoked':
+        throw new ApiError('key_revoked', 'This API key has been revoked.');
+      case 'expired':
+        throw new ApiError('key_expired', 'This API key has expired.');
+    }
   });
 
   app.post('/api/v1/cli/logout', requireKeyAndProof, async (request) => {

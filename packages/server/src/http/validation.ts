@@ -61,6 +61,22 @@ function onCurve(jwk: PublicJwk): boolean {
   }
 }
 
+/** The body of POST /api/v1/cli/device-key: the new public key and the new key's possession signature. */
+export function parseRotationBody(body: unknown): { publicKey: PublicJwk; possession: string } {
+  if (!isObject(body)) throw invalid('body', 'The request body must be a JSON object.');
+  const publicKey = parseDevicePublicKey(body);
+  if (publicKey === undefined)
+    throw invalid('public_key', 'public_key is required: the new P-256 public key as a JWK.');
+  const possession = body.possession;
+  if (typeof possession !== 'string' || !/^[A-Za-z0-9_-]{86}$/.test(possession)) {
+    throw invalid(
+      'possession',
+      "possession must be the new key's 64-byte signature, base64url without padding.",
+    );
+  }
+  return { publicKey, possession };
+}
+
 /** device.public_key: a P-256 public JWK (kty EC, crv P-256, x, y); undefined when absent. */
 export function parseDevicePublicKey(device: unknown): PublicJwk | undefined {
   if (!isObject(device) || device.public_key === undefined) return undefined;

@@ -23,9 +23,10 @@ import {
   osName,
   weakBindingWarning,
 } from '../../core/device.js';
-import { type DeviceKey, ensureDeviceKey, readDeviceKey } from '../../core/device-key.js';
 import { CredentialsFileError, DeviceMismatchError, SekuireError, UsageError } from '../../core/errors.js';
 import { type NetworkPolicy, parseSeconds } from '../../core/http/policy.js';
+import { storedSigner } from '../../core/key-store/stored.js';
+import type { DeviceSigner } from '../../core/key-store/types.js';
 import { proxyFor } from '../../core/proxy.js';
 import { redactKeys } from '../../core/redact.js';
 import { ENV_KEY, parseGivenKey } from '../../core/session.js';
@@ -33,6 +34,8 @@ import { Settings } from '../../core/settings.js';
 import { type Context, canPrompt, deviceInputs } from '../context.js';
 import { backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
+import { chooseSigner, keyStoreChoice, precheckStore } from '../key-store-choice.js';
+import { keyStoreView } from '../key-store-view.js';
 import { note } from '../notes.js';
 import type { LoginResult, PreviousLogin } from '../results.js';
 import { readKeyFromStdin } from '../stdin.js';
@@ -49,6 +52,10 @@ export interface LoginOptions {
   readonly timeout?: string;
   /** false with --no-browser. */
   readonly browser?: boolean;
+  /** file, agent, keyring, tpm or auto (default: config key_store, else the stored login's, else file). */
+  readonly keyStore?: string;
+  /** With the agent store: which agent key, as `ssh-add -l` prints it. */
+  readonly agentKey?: string;
 }
 
 export function register(program: Command, schedule: Schedule): void {
@@ -85,6 +92,14 @@ export function register(program: Command, schedule: Schedule): void {
       'how long to wait for approval: --web (default 300), --device or a move (default: until the code expires)',
     )
     .option('--no-browser', 'with --web: print the URL, do not open a browser')
+    .option(
+      '--key-store <store>',
+      "where this device's key is kept: file, agent, keyring, tpm or auto (default: config key_store, else the current login's, else file)",
+    )
+    .option(
+      '--agent-key <fingerprint>',
+      "with --key-store agent: the agent key that signs, as 'ssh-add -l' prints it (SHA256:…)",
+    )
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -195,7 +210,6 @@ async function releasePrevious(
   policy: NetworkPolicy,
 ): Promise<Pick<PreviousLogin, 'unbound' | 'unbind_error'>> {
   const c = previous.credentials;
-  const proof = readDeviceKey(ctx.home);
   if (c.device_fingerprint !== identity.fingerprint) {
     return {
       unbound: null,
@@ -203,6 +217,7 @@ async function releasePrevious(
     };
   }
   try {
+    const proof = await storedSigner(ctx.home, ctx.env, previous);
     const client = await ctx.connect({
       backend: parseBackendUrl(c.backend, previous.path),
       backendSource: `the earlier login in ${previous.path}`,
@@ -263,12 +278,14 @@ function startLogin(ctx: Context, options: LoginOptions): LoginStart {
   const policy = settings.policy();
   // The proxy this backend would go through (none for loopback), parsed now rather than later.
   proxyFor(backend.url, ctx.env);
+  keyStoreChoice(ctx, options, undefined);
   return { backend, web, policy, previous: undefined };
 }
 
 export async function login(ctx: Context, options: LoginOptions): Promise<LoginResult> {
   const mode = loginMode(options);
   const start = startLogin(ctx, options);
+  await precheckStore(ctx, keyStoreChoice(ctx, options, storedLogin(ctx)));
   const { backend, web, policy } = start;
   if (mode !== 'paste') {
     checkCredentialsWritable(ctx.home, false);
@@ -289,7 +306,18 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
   if (previous) note(ctx, `Logged in as ${describeLogin(previous)}; this login replaces it.`);
 
   const key = await readKey(ctx, options, web);
-  const { identity, deviceKey, device } = await thisDevice(ctx);
+  const { identity, deviceKey, device } = await thisDevice(ctx, options, previous);
+  if (!options.rebind) {
+    const { rotateIfStoreChanged } = await import('../key-rotation.js');
+    await rotateIfStoreChanged(ctx, {
+      previous,
+      key,
+      identity,
+      signer: deviceKey,
+      backend: backend.url,
+      policy,
+    });
+  }
   const client = await ctx.connect({
     backend: backend.url,
     backendSource: backend.source,
@@ -336,25 +364,29 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
   return saveLogin(
     ctx,
     { ...start, previous },
-    { key, response, identity, device, backend: client.backend, movedFrom },
+    { key, response, identity, device, signer: deviceKey, backend: client.backend, movedFrom },
   );
 }
 
 export interface ThisDevice {
   readonly identity: DeviceIdentity;
-  /** Its key pair, created at the first login: the binding holds the public half. */
-  readonly deviceKey: DeviceKey;
+  /** Its key, in the store chosen (created there at the first login): the binding holds the public half. */
+  readonly deviceKey: DeviceSigner;
   readonly device: DeviceRegistration;
 }
 
 /** This device as the backend is told of it, and the last check before the backend changes anything. */
-export async function thisDevice(ctx: Context): Promise<ThisDevice> {
+export async function thisDevice(
+  ctx: Context,
+  options: Pick<LoginOptions, 'keyStore' | 'agentKey'> = {},
+  previous?: LoadedCredentials,
+): Promise<ThisDevice> {
   const identity = await deviceIdentity(deviceInputs(ctx), { create: true });
   note(ctx, ...identity.warnings, weakBindingWarning(identity));
   // The directory is made and a file of the right size is written and removed: a full disk
   // shows here, not after the binding moved.
   checkCredentialsWritable(ctx.home, true);
-  const deviceKey = ensureDeviceKey(ctx.home);
+  const deviceKey = await chooseSigner(ctx, options, previous);
   note(ctx, ...deviceKey.warnings);
   const device = { ...(await registration(ctx, identity)), public_key: deviceKey.publicJwk };
   return { identity, deviceKey, device };
@@ -365,6 +397,8 @@ export interface Accepted {
   readonly response: LoginResponse;
   readonly identity: DeviceIdentity;
   readonly device: DeviceRegistration;
+  /** The device key the binding holds, and its store: kept with the login. */
+  readonly signer: DeviceSigner;
   /** The backend that accepted the key, as the client names it. */
   readonly backend: string;
   readonly movedFrom: BoundDeviceSummary | null;
@@ -393,6 +427,8 @@ export async function saveLogin(ctx: Context, start: LoginStart, accepted: Accep
       verified_at: ctx.now().toISOString(),
       // Recorded only when the backend says the binding holds this device's key.
       device_key: response.device.key_thumbprint ?? '',
+      key_store: accepted.signer.store,
+      ...(accepted.signer.store === 'agent' && { agent_key: accepted.signer.agentKey }),
     });
   } catch (error) {
     if (error instanceof CredentialsFileError)
@@ -434,6 +470,7 @@ export async function saveLogin(ctx: Context, start: LoginStart, accepted: Accep
         os: device.os,
         fingerprint: identity.fingerprint,
         id_source: identity.idSource,
+        ...keyStoreView(accepted.signer),
         bound_at: response.device.bound_at,
         rebound: response.device.rebound || movedFrom !== null,
       },

@@ -10,9 +10,9 @@ import {
   removeCredentials,
 } from '../../core/credentials.js';
 import { deviceIdentity } from '../../core/device.js';
-import { readDeviceKey } from '../../core/device-key.js';
 import { CredentialsFileError, KeyRejectedError, SekuireError } from '../../core/errors.js';
 import type { NetworkPolicy } from '../../core/http/policy.js';
+import { storedSigner } from '../../core/key-store/stored.js';
 import { redactKeys } from '../../core/redact.js';
 import { ENV_KEY } from '../../core/session.js';
 import { type Flag, Settings } from '../../core/settings.js';
@@ -64,7 +64,7 @@ async function unbind(
         },
       };
     }
-    const proof = readDeviceKey(ctx.home);
+    const proof = await storedSigner(ctx.home, ctx.env, stored);
     const client = await ctx.connect({
       backend: flag
         ? parseBackendUrl(flag.value, flag.name)

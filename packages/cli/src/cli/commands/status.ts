@@ -9,6 +9,7 @@ import { staleLogin } from '../../core/stale-login.js';
 import { type Context, deviceInputs } from '../context.js';
 import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
+import { keyStoreView } from '../key-store-view.js';
 import { note } from '../notes.js';
 import type { StatusResult } from '../results.js';
 import type { Schedule } from './types.js';
@@ -54,6 +55,7 @@ function deviceView(ctx: Context, session: Session) {
     os: osName(ctx.platform),
     fingerprint: session.device.fingerprint,
     id_source: session.device.idSource,
+    ...keyStoreView(session.proof),
   };
 }
 

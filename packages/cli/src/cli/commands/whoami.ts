@@ -7,6 +7,7 @@ import { staleLogin } from '../../core/stale-login.js';
 import { type Context, deviceInputs } from '../context.js';
 import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
 import { helpFooter } from '../help.js';
+import { keyStoreView } from '../key-store-view.js';
 import { note } from '../notes.js';
 import type { WhoamiResult } from '../results.js';
 import type { Schedule } from './types.js';
@@ -63,6 +64,7 @@ export async function whoami(ctx: Context, options: WhoamiOptions): Promise<Whoa
         os: osName(ctx.platform),
         fingerprint: session.device.fingerprint,
         id_source: session.device.idSource,
+        ...keyStoreView(session.proof),
         bound_here: response.device !== null && response.device.fingerprint === session.device.fingerprint,
       },
       source: session.source,

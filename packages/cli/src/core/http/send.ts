@@ -24,7 +24,11 @@ export interface HttpRequest {
    * Headers that prove this device (proof.ts), made for each attempt and each redirect hop:
    * a retry signs again, with a fresh nonce, as a repeated nonce is refused as a replay.
    */
-  sign?(method: string, url: URL, body: string | Buffer | undefined): Record<string, string>;
+  sign?(
+    method: string,
+    url: URL,
+    body: string | Buffer | undefined,
+  ): Record<string, string> | Promise<Record<string, string>>;
 }
 
 export interface HttpResponse {
@@ -95,7 +99,12 @@ function hasHeader(headers: Record<string, string>, name: string): boolean {
   return Object.keys(headers).some((existing) => existing.toLowerCase() === name);
 }
 
-function headersFor(hop: Hop, request: HttpRequest, proxy: URL | undefined): Record<string, string> {
+function headersFor(
+  hop: Hop,
+  request: HttpRequest,
+  proxy: URL | undefined,
+  proof: Record<string, string> | undefined,
+): Record<string, string> {
   const headers: Record<string, string> = {
     Host: hop.url.host,
     Accept: 'application/json',
@@ -103,7 +112,7 @@ function headersFor(hop: Hop, request: HttpRequest, proxy: URL | undefined): Rec
   };
   for (const [name, value] of Object.entries(request.headers)) put(headers, name, value);
   if (request.key) put(headers, 'X-API-Key', request.key.value);
-  for (const [name, value] of Object.entries(request.sign?.(hop.method, hop.url, hop.body) ?? {})) {
+  for (const [name, value] of Object.entries(proof ?? {})) {
     put(headers, name, value);
   }
   if (hop.body !== undefined) {
@@ -198,7 +207,9 @@ export async function send(request: HttpRequest, options: SendOptions): Promise<
       );
     }
     attempts++;
-    const headers = headersFor(hop, request, proxy);
+    // A key in an agent, a keyring or a TPM signs asynchronously; a refusal there ends the send here.
+    const signed = request.sign?.(hop.method, hop.url, hop.body);
+    const headers = headersFor(hop, request, proxy, signed instanceof Promise ? await signed : signed);
     scrub = scrubber(headers, request.key);
     emit({
       type: 'request',

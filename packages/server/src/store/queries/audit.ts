@@ -25,6 +25,7 @@ export type AuditEventName =
   | 'cli_approve'
   | 'cli_deny'
   | 'device_key_added'
+  | 'device_key_rotated'
   | 'move_request'
   | 'move_deny'
   | 'proof_refused';
