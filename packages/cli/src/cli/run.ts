@@ -32,7 +32,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
     help,
   ] = await Promise.all([
     import('commander'),
-    import('./commands/login.js'),
+    import('./commands/login/index.js'),
     import('./commands/logout.js'),
     import('./commands/status.js'),
     import('./commands/whoami.js'),

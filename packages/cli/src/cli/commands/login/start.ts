@@ -1,0 +1,67 @@
+// What every login mode checks and knows before it asks anyone anything: the flags, the settings, the stored login.
+import { parseKey } from '@sekuire/shared/key';
+import { type LoadedCredentials, readCredentials } from '../../../core/credentials.js';
+import { CredentialsFileError } from '../../../core/errors.js';
+import type { NetworkPolicy } from '../../../core/http/policy.js';
+import { proxyFor } from '../../../core/proxy.js';
+import { Settings } from '../../../core/settings.js';
+import type { Context } from '../../context.js';
+import { backendFlag } from '../../flags.js';
+import { note } from '../../notes.js';
+
+export interface LoginOptions {
+  readonly backend?: string;
+  readonly webUrl?: string;
+  readonly withKey?: boolean;
+  readonly rebind?: boolean;
+  readonly web?: boolean;
+  readonly device?: boolean;
+  readonly port?: string;
+  readonly timeout?: string;
+  /** false with --no-browser. */
+  readonly browser?: boolean;
+}
+
+/** What every login mode checks and knows before it asks anyone anything. */
+export interface LoginStart {
+  readonly backend: ReturnType<Settings['backend']>;
+  readonly web: string;
+  readonly policy: NetworkPolicy;
+  readonly previous: LoadedCredentials | undefined;
+}
+
+/**
+ * Every setting is checked before the prompt (or the browser): nobody pastes a key, or approves
+ * a login, to learn of a typo. So is the place the login will be saved: a directory in the way,
+ * a symlink, a read-only file system. Nothing is created yet.
+ */
+export function startLogin(ctx: Context, options: LoginOptions): LoginStart {
+  const settings = Settings.load(ctx.env, ctx.home);
+  note(ctx, ...settings.config.warnings);
+  const backend = settings.backend(backendFlag(options));
+  const web = settings.webUrl(
+    options.webUrl === undefined ? undefined : { value: options.webUrl, name: '--web-url' },
+    backend,
+  );
+  const policy = settings.policy();
+  // The proxy this backend would go through (none for loopback), parsed now rather than later.
+  proxyFor(backend.url, ctx.env);
+  return { backend, web, policy, previous: undefined };
+}
+
+/** The login stored before this one, when it can be read; a broken file is simply replaced. */
+export function storedLogin(ctx: Context): LoadedCredentials | undefined {
+  try {
+    return readCredentials(ctx.home);
+  } catch (error) {
+    if (error instanceof CredentialsFileError) return undefined;
+    throw error;
+  }
+}
+
+export function describeLogin(stored: LoadedCredentials): string {
+  const c = stored.credentials;
+  // readCredentials has checked the key's format: parseKey cannot fail here.
+  const masked = parseKey(c.api_key).masked;
+  return `${c.user_email || 'unknown user'}${c.org_name ? ` (${c.org_name})` : ''} with ${masked} on ${c.backend}`;
+}
