@@ -116,7 +116,9 @@ describe('login, status, whoami, logout', () => {
     expect(status).toMatchObject({
       authenticated: true,
       source: { type: 'file', path: a.authFile },
+      profile: { name: 'default', from: 'default' },
       key: { id, environment: 'test' },
+      expires_at: null,
       device: { fingerprint: loginJson.device.fingerprint, bound_here: true, id_source: 'machine' },
       backend: backend.server.url,
       checked: 'online',
@@ -124,6 +126,7 @@ describe('login, status, whoami, logout', () => {
     const logout = await a.run(['logout', '--json']);
     expect(logout.json()).toEqual({
       logged_out: true,
+      profile: 'default',
       credentials_path: a.authFile,
       removed: true,
       backend: backend.server.url,

@@ -1,5 +1,12 @@
 // What each command returns: `data` is the JSON rendering; output.ts derives the human text.
+import type { ProfileFrom } from '../core/profiles.js';
 import type { KeySource } from '../core/session.js';
+
+/** The profile a command used, and where it was named. */
+export interface ProfileView {
+  readonly name: string;
+  readonly from: ProfileFrom;
+}
 
 export interface DeviceView {
   readonly name: string;
@@ -36,6 +43,10 @@ export interface LoginResult {
     readonly moved_from: { readonly name: string; readonly os: string } | null;
     readonly backend: string;
     readonly credentials_path: string;
+    /** The profile the login was saved in. */
+    readonly profile: string;
+    /** When the key expires (ISO 8601); null: never. */
+    readonly expires_at: string | null;
     /** The login this one replaced, if auth.json held one. */
     readonly previous: PreviousLogin | null;
   };
@@ -55,7 +66,11 @@ export interface StatusResult {
   readonly data: {
     readonly authenticated: true;
     readonly source: KeySource;
+    /** The profile whose login is in use; null when SEKUIRE_API_KEY supplies the key. */
+    readonly profile: ProfileView | null;
     readonly key: { readonly masked: string; readonly environment: string; readonly id: string | null };
+    /** When the key expires (ISO 8601); null: never, or not known (offline, a login from an older version). */
+    readonly expires_at: string | null;
     readonly device: DeviceView & { readonly bound_here: boolean | null };
     readonly organization: Named | null;
     readonly workspace: Named | null;
@@ -75,6 +90,7 @@ export interface WhoamiResult {
     readonly workspace: Named;
     readonly device: DeviceView & { readonly bound_here: boolean };
     readonly source: KeySource;
+    readonly profile: ProfileView | null;
     readonly backend: string;
   };
 }
@@ -83,6 +99,8 @@ export interface LogoutResult {
   readonly kind: 'logout';
   readonly data: {
     readonly logged_out: true;
+    /** The profile logged out of. */
+    readonly profile: string;
     readonly credentials_path: string;
     /** False when there was no auth.json to remove. */
     readonly removed: boolean;
@@ -93,6 +111,40 @@ export interface LogoutResult {
     readonly unbind_error: { readonly code: string; readonly message: string } | null;
     readonly api_key_env_set: boolean;
   };
+}
+
+/** logout --all: each profile that held a login, logged out as `logout --profile NAME` would. */
+export interface LogoutAllResult {
+  readonly kind: 'logout-all';
+  readonly data: { readonly logged_out: true; readonly profiles: readonly LogoutResult['data'][] };
+}
+
+export interface ProfileLogin {
+  readonly name: string;
+  readonly active: boolean;
+  readonly logged_in: boolean;
+  readonly backend: string | null;
+  readonly key_masked: string | null;
+  readonly environment: string | null;
+  readonly organization: Named | null;
+  readonly device: { readonly name: string; readonly fingerprint: string } | null;
+  readonly expires_at: string | null;
+  /** Why the login could not be read (a corrupt or unsafe file); null when it could. */
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
+export interface AuthListResult {
+  readonly kind: 'auth-list';
+  readonly data: {
+    readonly active: string;
+    readonly active_from: string;
+    readonly profiles: readonly ProfileLogin[];
+  };
+}
+
+export interface AuthSwitchResult {
+  readonly kind: 'auth-switch';
+  readonly data: { readonly active: string; readonly previous: string; readonly path: string };
 }
 
 export interface TokenResult {
@@ -131,7 +183,10 @@ export type Result =
   | StatusResult
   | WhoamiResult
   | LogoutResult
+  | LogoutAllResult
   | TokenResult
+  | AuthListResult
+  | AuthSwitchResult
   | AuthTestResult
   | ConfigResult
   | CompletionResult;

@@ -1,5 +1,6 @@
 // Answers that are not a success, and requests that got no answer, as typed errors: what happened, then the next action.
 import type { Json, Reader } from './answers.js';
+import { humanTime } from './dates.js';
 import {
   BackendUnreachableError,
   DeviceMismatchError,
@@ -139,10 +140,15 @@ export function errorFor(at: Where, response: HttpResponse): SekuireError {
         : code === 'key_expired'
           ? 'it has expired'
           : 'the backend does not know it';
-    return new KeyRejectedError(known ? code : 'invalid_key', `The API key was rejected: ${reason}.`, {
-      hint: "Create a new key on the dashboard, then run 'sekuire login'",
-      details: { backend, reason },
-    });
+    const expiresAt = code === 'key_expired' ? read.loose(body, 'expires_at') : '';
+    return new KeyRejectedError(
+      known ? code : 'invalid_key',
+      `The API key was rejected: ${expiresAt ? `it expired on ${humanTime(expiresAt)}` : reason}.`,
+      {
+        hint: "Create a new key on the dashboard, then run 'sekuire login'",
+        details: { backend, reason, ...(expiresAt && { expires_at: expiresAt }) },
+      },
+    );
   }
   if (status === 409 && code === 'device_mismatch') {
     const bound = read.boundDevice(body);

@@ -32,12 +32,16 @@ export interface StoredCredentials {
   readonly verified_at: string;
   /** The thumbprint of the device key the binding holds; '' for a binding made without one. */
   readonly device_key: string;
+  /** When the key expires (ISO 8601), as the backend said at login; '' for a key that never does, or an older login. */
+  readonly expires_at: string;
 }
 
 export interface LoadedCredentials {
   readonly credentials: StoredCredentials;
   readonly path: string;
   readonly warnings: readonly string[];
+  /** Fields this version does not know (a newer version's, e.g. key_store), kept so a rewrite can carry them. */
+  readonly extra: Readonly<Record<string, unknown>>;
 }
 
 export function credentialsPath(home: string): string {
@@ -70,6 +74,7 @@ const OPTIONAL_STRINGS = [
   'workspace_name',
   'verified_at',
   'device_key',
+  'expires_at',
 ] as const satisfies readonly (keyof StoredCredentials)[];
 
 /** Checks the shape of parsed JSON; anything unexpected is reported, not guessed at. */
@@ -116,7 +121,18 @@ function validate(path: string, value: unknown): StoredCredentials {
     workspace_name: text('workspace_name'),
     verified_at: text('verified_at'),
     device_key: text('device_key'),
+    expires_at: text('expires_at'),
   };
+}
+
+const KNOWN = new Set<string>(['version', ...REQUIRED_STRINGS, ...OPTIONAL_STRINGS]);
+
+function extraFields(value: unknown): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(value as Record<string, unknown>)) {
+    if (!KNOWN.has(name)) extra[name] = field;
+  }
+  return extra;
 }
 
 /** The stored login, or undefined when there is none. Throws CredentialsFileError with a fix. */
@@ -131,12 +147,19 @@ export function readCredentials(home: string): LoadedCredentials | undefined {
   } catch {
     throw corrupt(path, 'is not valid JSON');
   }
-  return { credentials: validate(path, parsed), path, warnings: file.warnings };
+  return { credentials: validate(path, parsed), path, warnings: file.warnings, extra: extraFields(parsed) };
 }
 
-/** Replaces auth.json atomically (see private-files.ts); returns its path. */
-export function writeCredentials(home: string, credentials: Omit<StoredCredentials, 'version'>): string {
-  const record: StoredCredentials = { version: FORMAT_VERSION, ...credentials };
+/**
+ * Replaces auth.json atomically (see private-files.ts); returns its path. `extra`: fields of
+ * other versions or features (e.g. key_store) to keep; the known fields always win.
+ */
+export function writeCredentials(
+  home: string,
+  credentials: Omit<StoredCredentials, 'version' | 'expires_at'> & { readonly expires_at?: string },
+  extra: Readonly<Record<string, unknown>> = {},
+): string {
+  const record = { ...extra, version: FORMAT_VERSION, ...credentials };
   return writePrivateFileAtomic(home, CREDENTIALS_FILE, `${JSON.stringify(record, null, 2)}\n`);
 }
 

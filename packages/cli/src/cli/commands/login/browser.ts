@@ -179,7 +179,7 @@ export async function browserLogin(
 ): Promise<LoginResult> {
   const timeoutMs = options.timeout === undefined ? undefined : parseSeconds(options.timeout, '--timeout');
   if (options.port !== undefined) parsePort(options.port);
-  const { identity, deviceKey, device } = await thisDevice(ctx);
+  const { identity, deviceKey, device } = await thisDevice(ctx, start.profile);
   const client = await ctx.connect({
     backend: start.backend.url,
     backendSource: start.backend.source,

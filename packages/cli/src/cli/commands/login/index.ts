@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { checkCredentialsWritable } from '../../../core/credentials.js';
 import { UsageError } from '../../../core/errors.js';
 import type { Context } from '../../context.js';
-import { backendOption } from '../../flags.js';
+import { backendOption, profileOption } from '../../flags.js';
 import { helpFooter } from '../../help.js';
 import { note } from '../../notes.js';
 import type { LoginResult } from '../../results.js';
@@ -17,6 +17,10 @@ export function register(program: Command, schedule: Schedule): void {
   const command = program
     .command('login')
     .description('Verify an API key with the backend, bind it to this device and store it in auth.json');
+  profileOption(
+    command,
+    'save the login in this profile (default: SEKUIRE_PROFILE, else the active profile)',
+  );
   backendOption(
     command,
     'backend API URL (default: SEKUIRE_BACKEND_URL, config backend, https://api.sekuire.ai)',
@@ -106,8 +110,8 @@ export async function login(ctx: Context, options: LoginOptions): Promise<LoginR
   const mode = loginMode(options);
   const start = startLogin(ctx, options);
   if (mode === 'paste') return pasteLogin(ctx, start, options);
-  checkCredentialsWritable(ctx.home, false);
-  const previous = storedLogin(ctx);
+  checkCredentialsWritable(start.profile.dir, false);
+  const previous = storedLogin(start.profile);
   if (previous) note(ctx, `Logged in as ${describeLogin(previous)}; this login replaces it.`);
   const { browserLogin } = await import('./browser.js');
   return browserLogin(ctx, { ...start, previous }, mode, options);

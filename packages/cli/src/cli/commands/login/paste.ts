@@ -49,12 +49,12 @@ export async function pasteLogin(
       hint: 'Use --with-key and pipe the key in, e.g. printf \'%s\' "$SEKUIRE_KEY" | sekuire login --with-key',
     });
   }
-  checkCredentialsWritable(ctx.home, false);
-  const previous = storedLogin(ctx);
+  checkCredentialsWritable(start.profile.dir, false);
+  const previous = storedLogin(start.profile);
   if (previous) note(ctx, `Logged in as ${describeLogin(previous)}; this login replaces it.`);
 
   const key = await readKey(ctx, options, web);
-  const { identity, deviceKey, device } = await thisDevice(ctx);
+  const { identity, deviceKey, device } = await thisDevice(ctx, start.profile);
   const client = await ctx.connect({
     backend: backend.url,
     backendSource: backend.source,

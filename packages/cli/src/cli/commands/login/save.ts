@@ -18,9 +18,17 @@ import {
 import { type DeviceKey, ensureDeviceKey, readDeviceKey } from '../../../core/device-key.js';
 import { CredentialsFileError, SekuireError } from '../../../core/errors.js';
 import type { NetworkPolicy } from '../../../core/http/policy.js';
+import {
+  DEFAULT_PROFILE,
+  ensureProfileDir,
+  PROFILE_ENV,
+  type Profile,
+  readActiveProfile,
+} from '../../../core/profiles.js';
 import { redactKeys } from '../../../core/redact.js';
 import { ENV_KEY } from '../../../core/session.js';
 import { type Context, deviceInputs } from '../../context.js';
+import { loginCommandFor, warnExpiry } from '../../expiry.js';
 import { note } from '../../notes.js';
 import type { LoginResult, PreviousLogin } from '../../results.js';
 import type { LoginStart } from './start.js';
@@ -59,9 +67,10 @@ async function releasePrevious(
   previous: LoadedCredentials,
   identity: DeviceIdentity,
   policy: NetworkPolicy,
+  profile: Profile,
 ): Promise<Pick<PreviousLogin, 'unbound' | 'unbind_error'>> {
   const c = previous.credentials;
-  const proof = readDeviceKey(ctx.home);
+  const proof = readDeviceKey(profile.dir);
   if (c.device_fingerprint !== identity.fingerprint) {
     return {
       unbound: null,
@@ -92,16 +101,23 @@ export interface ThisDevice {
 }
 
 /** This device as the backend is told of it, and the last check before the backend changes anything. */
-export async function thisDevice(ctx: Context): Promise<ThisDevice> {
+export async function thisDevice(ctx: Context, profile: Profile): Promise<ThisDevice> {
   const identity = await deviceIdentity(deviceInputs(ctx), { create: true });
   note(ctx, ...identity.warnings, weakBindingWarning(identity));
   // The directory is made and a file of the right size is written and removed: a full disk
   // shows here, not after the binding moved.
-  checkCredentialsWritable(ctx.home, true);
-  const deviceKey = ensureDeviceKey(ctx.home);
+  ensureProfileDir(ctx.home, profile.name);
+  checkCredentialsWritable(profile.dir, true);
+  // One device key per profile: two accounts on one backend are not linked by a shared key.
+  const deviceKey = ensureDeviceKey(profile.dir);
   note(ctx, ...deviceKey.warnings);
   const device = { ...(await registration(ctx, identity)), public_key: deviceKey.publicJwk };
   return { identity, deviceKey, device };
+}
+
+/** The profile commands use without --profile. */
+function activeName(ctx: Context): string {
+  return ctx.env[PROFILE_ENV]?.trim() || readActiveProfile(ctx.home) || DEFAULT_PROFILE;
 }
 
 export interface Accepted {
@@ -120,24 +136,30 @@ export async function saveLogin(ctx: Context, start: LoginStart, accepted: Accep
   const { previous, policy } = start;
   let credentialsPath: string;
   try {
-    credentialsPath = writeCredentials(ctx.home, {
-      api_key: key.value,
-      key_id: response.key.id,
-      environment: response.key.environment,
-      device_fingerprint: identity.fingerprint,
-      device_name: device.name,
-      os: device.os,
-      user_id: response.user.id,
-      user_email: response.user.email,
-      org_id: response.organization.id,
-      org_name: response.organization.name,
-      workspace_id: response.workspace.id,
-      workspace_name: response.workspace.name,
-      backend: accepted.backend,
-      verified_at: ctx.now().toISOString(),
-      // Recorded only when the backend says the binding holds this device's key.
-      device_key: response.device.key_thumbprint ?? '',
-    });
+    credentialsPath = writeCredentials(
+      start.profile.dir,
+      {
+        api_key: key.value,
+        key_id: response.key.id,
+        environment: response.key.environment,
+        device_fingerprint: identity.fingerprint,
+        device_name: device.name,
+        os: device.os,
+        user_id: response.user.id,
+        user_email: response.user.email,
+        org_id: response.organization.id,
+        org_name: response.organization.name,
+        workspace_id: response.workspace.id,
+        workspace_name: response.workspace.name,
+        backend: accepted.backend,
+        verified_at: ctx.now().toISOString(),
+        // Recorded only when the backend says the binding holds this device's key.
+        device_key: response.device.key_thumbprint ?? '',
+        expires_at: response.key.expires_at ?? '',
+      },
+      // Fields another version or feature wrote (a device key store, say) stay with the profile.
+      previous?.extra ?? {},
+    );
   } catch (error) {
     if (error instanceof CredentialsFileError)
       throw notSaved(error, response.device.rebound || movedFrom !== null, movedFrom);
@@ -153,12 +175,26 @@ export async function saveLogin(ctx: Context, start: LoginStart, accepted: Accep
       same_key: sameKey,
       ...(sameKey
         ? { unbound: null, unbind_error: null }
-        : await releasePrevious(ctx, previous, identity, policy)),
+        : await releasePrevious(ctx, previous, identity, policy, start.profile)),
     };
   }
   if (ctx.env[ENV_KEY]?.trim()) {
     note(ctx, `Note: ${ENV_KEY} is set and takes precedence over this login until you unset it.`);
   }
+  if (start.profile.from === '--profile' && start.profile.name !== activeName(ctx)) {
+    const name = start.profile.name;
+    note(
+      ctx,
+      `Saved as profile ${name}: use it with --profile ${name}, or make it the active one with 'sekuire auth switch ${name}'.`,
+    );
+  }
+  // A warning at login counts as the one of the next 12 hours.
+  warnExpiry(ctx, {
+    value: key.value,
+    masked: key.masked,
+    expiresAt: response.key.expires_at,
+    loginCommand: loginCommandFor(start.profile.name),
+  });
   return {
     kind: 'login',
     data: {
@@ -184,6 +220,8 @@ export async function saveLogin(ctx: Context, start: LoginStart, accepted: Accep
       moved_from: movedFrom ? { name: movedFrom.name, os: movedFrom.os } : null,
       backend: accepted.backend,
       credentials_path: credentialsPath,
+      profile: start.profile.name,
+      expires_at: response.key.expires_at,
       previous: replaced,
     },
   };

@@ -3,6 +3,7 @@ import { parseKey } from '@sekuire/shared/key';
 import { type LoadedCredentials, readCredentials } from '../../../core/credentials.js';
 import { CredentialsFileError } from '../../../core/errors.js';
 import type { NetworkPolicy } from '../../../core/http/policy.js';
+import { type Profile, resolveProfile } from '../../../core/profiles.js';
 import { proxyFor } from '../../../core/proxy.js';
 import { Settings } from '../../../core/settings.js';
 import type { Context } from '../../context.js';
@@ -20,6 +21,7 @@ export interface LoginOptions {
   readonly timeout?: string;
   /** false with --no-browser. */
   readonly browser?: boolean;
+  readonly profile?: string;
 }
 
 /** What every login mode checks and knows before it asks anyone anything. */
@@ -28,6 +30,8 @@ export interface LoginStart {
   readonly web: string;
   readonly policy: NetworkPolicy;
   readonly previous: LoadedCredentials | undefined;
+  /** The profile the login is saved in: its directory holds auth.json and its own device key. */
+  readonly profile: Profile;
 }
 
 /**
@@ -46,13 +50,14 @@ export function startLogin(ctx: Context, options: LoginOptions): LoginStart {
   const policy = settings.policy();
   // The proxy this backend would go through (none for loopback), parsed now rather than later.
   proxyFor(backend.url, ctx.env);
-  return { backend, web, policy, previous: undefined };
+  const profile = resolveProfile(ctx.home, ctx.env, options.profile);
+  return { backend, web, policy, previous: undefined, profile };
 }
 
 /** The login stored before this one, when it can be read; a broken file is simply replaced. */
-export function storedLogin(ctx: Context): LoadedCredentials | undefined {
+export function storedLogin(profile: Profile): LoadedCredentials | undefined {
   try {
-    return readCredentials(ctx.home);
+    return readCredentials(profile.dir);
   } catch (error) {
     if (error instanceof CredentialsFileError) return undefined;
     throw error;
