@@ -200,7 +200,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
     const a = machine('machine-expired');
     const run = await a.run(['login', '--with-key'], { input: key });
     expect(run.code).toBe(11);
-    expect(run.stderr).toContain('it has expired');
+    expect(run.stderr).toMatch(/^The API key was rejected: it expired on \d{4}-\d\d-\d\d \d\d:\d\d UTC\.\n/);
   });
 
   it('a backend that is down exits 13 naming it, and a failed login keeps the working auth.json', async () => {
