@@ -1,5 +1,5 @@
 // What profiles cost `status`: a home with ten profiles against a home with one, in alternating rounds (npx tsx test/bench/profiles-bench.ts).
-// BENCH_BEFORE_CLI=path/to/cli.cjs adds an older build on the one-profile home (the release before profiles).
+// BENCH_CLI=path/to/cli.cjs measures another build (a copy, safe from rebuilds); BENCH_BEFORE_CLI=path/to/cli.cjs adds an older build on the one-profile home (the release before profiles).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,8 +7,8 @@ import { join, resolve } from 'node:path';
 import { median } from './stats.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = join(ROOT, 'packages/cli/dist/cli.cjs');
-const SERVER = join(ROOT, 'packages/server/dist/server.js');
+const CLI = process.env.BENCH_CLI ?? join(ROOT, 'packages/cli/dist/cli.cjs');
+const SERVER = process.env.BENCH_SERVER ?? join(ROOT, 'packages/server/dist/server.js');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const WARMUP = 3;
 

@@ -82,9 +82,11 @@ function human(result: Result): string[] {
         `Source: ${sourceText(d.source)}`,
         ...(d.profile ? [`Profile: ${profileText(d.profile)}`] : []),
         `Backend: ${d.backend} (${d.checked === 'online' ? 'key accepted just now' : 'not contacted: --offline'})`,
-        ...(d.device.bound_here === false
-          ? ["Binding: the key is not bound to any device (run 'sekuire login' to bind it here)"]
-          : []),
+        ...(d.device.bound_here === false && d.key.type === 'server'
+          ? ['Binding: a server key, never bound to a device (use it with SEKUIRE_API_KEY)']
+          : d.device.bound_here === false
+            ? ["Binding: the key is not bound to any device (run 'sekuire login' to bind it here)"]
+            : []),
       ];
     }
     case 'whoami': {

@@ -68,7 +68,13 @@ export interface StatusResult {
     readonly source: KeySource;
     /** The profile whose login is in use; null when SEKUIRE_API_KEY supplies the key. */
     readonly profile: ProfileView | null;
-    readonly key: { readonly masked: string; readonly environment: string; readonly id: string | null };
+    /** `type`: client or server, as the backend said; null offline or from an older backend. */
+    readonly key: {
+      readonly masked: string;
+      readonly environment: string;
+      readonly id: string | null;
+      readonly type?: string | null;
+    };
     /** When the key expires (ISO 8601); null: never, or not known (offline, a login from an older version). */
     readonly expires_at: string | null;
     readonly device: DeviceView & { readonly bound_here: boolean | null };

@@ -20,6 +20,8 @@ export interface KeyInfo {
   readonly masked: string;
   readonly created_at: string;
   readonly expires_at: string | null;
+  /** `client` or `server` (status only, newer backends); '' when the backend does not say. */
+  readonly type: string;
 }
 export interface BoundDevice {
   readonly id: string;
@@ -131,6 +133,7 @@ export class Reader {
       masked: this.text(k, 'masked', 'key.'),
       created_at: this.optionalText(k, 'created_at', 'key.') ?? '',
       expires_at: this.optionalText(k, 'expires_at', 'key.'),
+      type: this.loose(k, 'type'),
     };
   }
 

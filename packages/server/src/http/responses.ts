@@ -62,7 +62,8 @@ export function loginJson(
 
 export function statusJson(record: KeyRecord, device: DeviceRow | undefined) {
   return {
-    key: keyJson(record.key),
+    // The type tells the CLI a key bound to no device is a server key, which never binds.
+    key: { ...keyJson(record.key), type: record.key.type },
     device: device === undefined ? null : deviceJson(device),
     organization: namedJson(record.organization),
     workspace: namedJson(record.workspace),

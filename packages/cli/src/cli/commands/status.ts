@@ -144,7 +144,12 @@ export async function status(ctx: Context, options: StatusOptions): Promise<Stat
     kind: 'status',
     data: {
       ...base,
-      key: { masked: session.key.masked, environment: response.key.environment, id: response.key.id },
+      key: {
+        masked: session.key.masked,
+        environment: response.key.environment,
+        id: response.key.id,
+        type: response.key.type || null,
+      },
       expires_at: response.key.expires_at,
       device: {
         ...deviceView(ctx, session),
