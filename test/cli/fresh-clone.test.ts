@@ -22,4 +22,17 @@ describe('what a new user reads', () => {
       "Binding: the key is not bound to any device (run 'sekuire login' to bind it here)",
     );
   });
+
+  it('in a container: one short machine-ID warning, at the first login in this home only', async () => {
+    const m = backend.machine('container', {}, null);
+    const warning =
+      'Warning: no usable machine ID here, so a random one is kept in device-id. Fix: set SEKUIRE_MACHINE_ID to a stable value.';
+    const first = await m.run(['login', '--with-key'], { input: (await backend.server.createKey()).key });
+    expect(first.code).toBe(0);
+    expect(first.stderr.split('\n')).toContain(warning);
+    expect(first.stderr.split('\n').every((line) => line.length <= 120)).toBe(true);
+    const second = await m.run(['login', '--with-key'], { input: (await backend.server.createKey()).key });
+    expect(second.code).toBe(0);
+    expect(second.stderr).not.toContain('machine ID');
+  });
 });
