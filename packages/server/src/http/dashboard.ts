@@ -26,6 +26,7 @@ import type { SignInDeps } from './auth-api.js';
 import { firstValues } from './fields.js';
 import { form } from './forms.js';
 import { identify } from './request-log.js';
+import { loginCommand } from './responses.js';
 import { clearSessionCookie, setSessionCookie, type Who, who } from './session-auth.js';
 import { keyName, MAX_TEXT_LENGTH } from './validation.js';
 import { webRoot } from './web-root.js';
@@ -144,6 +145,8 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     csrf: csrfToken(reply, request),
     now: deps.now(),
     when,
+    // A self-hoster who follows "Next: run sekuire login" must reach this server, not the public one.
+    loginCommand: loginCommand(request),
     ...extra,
   });
 

@@ -14,6 +14,15 @@ export function webOrigin(request: FastifyRequest): string {
   return `${overHttps(request) ? 'https' : 'http'}://${request.host}`;
 }
 
+/** The CLI's default backend: a login anywhere else must name this server, or it goes there. */
+const PUBLIC_API = 'https://api.sekuire.ai';
+
+/** `sekuire login` as a person must type it to reach this server (CLI.md: --backend). */
+export function loginCommand(request: FastifyRequest): string {
+  const origin = webOrigin(request);
+  return origin === PUBLIC_API ? 'sekuire login' : `sekuire login --backend ${origin}`;
+}
+
 export function userJson(user: UserRow) {
   return { id: user.id, email: user.email, name: user.name };
 }
