@@ -35,4 +35,32 @@ describe('what a new user reads', () => {
     expect(second.code).toBe(0);
     expect(second.stderr).not.toContain('machine ID');
   });
+
+  it('a refusal tells two devices of one name apart, with a time a person reads', async () => {
+    const { key } = await backend.server.createKey();
+    const first = backend.machine('vm', {}, 'a'.repeat(32));
+    expect((await first.run(['login', '--with-key'], { input: key })).code).toBe(0);
+    // Another machine, also called "vm" (hostname host-vm in these tests).
+    const second = backend.machine('vm', {}, 'b'.repeat(32));
+    const refused = await second.run(['login', '--with-key'], { input: key });
+    expect(refused.code).toBe(12);
+    expect(refused.stderr.split('\n')[0]).toMatch(
+      /^This key is bound to another device: host-vm \(linux, Debian GNU\/Linux 12 \(bookworm\)\), bound \d{4}-\d\d-\d\d \d\d:\d\d UTC\. Nothing was saved\.$/,
+    );
+  });
+
+  it('a backend URL without a scheme: the example is that URL with one, not the public API', async () => {
+    const m = backend.machine('no-scheme');
+    for (const [given, example] of [
+      ['127.0.0.1:5556', 'http://127.0.0.1:5556'],
+      ['localhost:5556', 'http://localhost:5556'],
+      ['sekuire.example.com:8443', 'https://sekuire.example.com:8443'],
+    ] as const) {
+      const run = await m.run(['login', '--with-key', '--backend', given], { input: 'x' });
+      expect(run.code).toBe(2);
+      expect(run.stderr.split('\n')[0]).toBe(
+        `The backend URL from --backend has no scheme; give an absolute URL: ${example}.`,
+      );
+    }
+  });
 });

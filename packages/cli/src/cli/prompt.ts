@@ -1,6 +1,7 @@
 // The masked key prompt and the rebind question (inquirer, drawn on stderr); both refuse without a terminal.
 import { confirm, password } from '@inquirer/prompts';
 import { type ApiKey, KeyFormatError, parseKey } from '@sekuire/shared/key';
+import { describeBound } from '../core/api-errors.js';
 import type { BoundDeviceSummary } from '../core/client.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import { type Context, canPrompt, useColour } from './context.js';
@@ -91,9 +92,7 @@ export async function promptForKey(ctx: Context): Promise<ApiKey> {
 export async function confirmRebind(ctx: Context, bound: BoundDeviceSummary | null): Promise<boolean> {
   if (!canPrompt(ctx)) throw noTerminal();
   const { paint, ...look } = theme(ctx, { idle: '?', done: '?' });
-  const where = bound
-    ? `${bound.name} (${bound.os})${bound.bound_at ? `, bound ${bound.bound_at}` : ''}`
-    : 'another device';
+  const where = bound ? describeBound(bound) : 'another device';
   ctx.stderr.write(`This key is bound to another device: ${where}.\n`);
   try {
     return await confirm(

@@ -65,6 +65,8 @@ export interface BoundDeviceSummary {
   readonly name: string;
   readonly os: string;
   readonly bound_at: string;
+  /** e.g. "Debian GNU/Linux 12 (bookworm)": tells apart devices of one name; '' when not given. */
+  readonly os_version?: string;
 }
 
 /** The JSON does not have the shape of the protocol: the caller says the answer is not the API. */
@@ -159,7 +161,13 @@ export class Reader {
     const d = body?.bound_device;
     if (typeof d !== 'object' || d === null || Array.isArray(d)) return undefined;
     const r = d as Json;
-    return { name: this.loose(r, 'name'), os: this.loose(r, 'os'), bound_at: this.loose(r, 'bound_at') };
+    const osVersion = this.loose(r, 'os_version');
+    return {
+      name: this.loose(r, 'name'),
+      os: this.loose(r, 'os'),
+      bound_at: this.loose(r, 'bound_at'),
+      ...(osVersion && { os_version: osVersion }),
+    };
   }
 }
 
