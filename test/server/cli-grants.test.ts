@@ -97,6 +97,9 @@ forEachEngine((engine) => {
       expect(body.key).toMatchObject({ name: 'CLI on host-aaaa', environment: 'live' });
       expect(body.user.email).toBe('ada@example.com');
       expect(body.device).toMatchObject({ fingerprint: FP_A, rebound: false });
+      // The login was the key's first use: "Last used" is not "never".
+      const minted = await h.store.read.keys.visibleKey(body.user.id, body.key.id);
+      expect(minted?.last_used_at).toBe(h.now().toISOString());
       // The new key works from this device and is bound to it.
       expect((await h.get('/api/v1/cli/status', body.api_key, FP_A)).statusCode).toBe(200);
       expect((await h.get('/api/v1/cli/status', body.api_key, FP_B)).statusCode).toBe(409);

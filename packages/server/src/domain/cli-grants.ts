@@ -111,6 +111,8 @@ async function mintFor(
     place,
     { via: 'browser login' },
   );
+  // The login is the key's first use: "Last used" says so, not "never", from the start.
+  await tx.keys.touch(created.key.id, at);
   const device: DeviceRow = {
     ...facts,
     id: newId('dev'),
