@@ -10,6 +10,7 @@ import type { KeyRow } from '../store/queries/keys.js';
 import type { Store, Tx } from '../store/store.js';
 import { keyDigest, type Secrets } from './digest.js';
 import { newId } from './ids.js';
+import { expiryAfter, KEY_DEFAULTS } from './keys.js';
 import { type Actor, insertKey, targetWorkspace } from './managed-keys.js';
 import type { ExpectedKey } from './proofs.js';
 
@@ -104,9 +105,9 @@ async function mintFor(
     actor,
     {
       name: `CLI on ${facts.name}`.slice(0, MAX_DEVICE_TEXT),
-      environment: 'live',
+      environment: KEY_DEFAULTS.environment,
       type: 'client',
-      expiresAt: null,
+      expiresAt: expiryAfter(now, KEY_DEFAULTS.expiresInDays),
     },
     place,
     { via: 'browser login' },

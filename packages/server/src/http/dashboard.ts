@@ -5,7 +5,7 @@ import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { devicesFor, unbindDeviceFor } from '../domain/devices.js';
-import type { CreatedKey } from '../domain/keys.js';
+import { type CreatedKey, KEY_DEFAULTS } from '../domain/keys.js';
 import {
   type Actor,
   createKeyFor,
@@ -332,9 +332,9 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     );
     const values: KeyFormValues = {
       name: typeof body.name === 'string' ? body.name : '',
-      environment: environment ?? 'test',
+      environment: environment ?? KEY_DEFAULTS.environment,
       type: type ?? 'client',
-      expires: expires ?? '90',
+      expires: expires ?? String(KEY_DEFAULTS.expiresInDays),
     };
     const refuse = (formError: string) =>
       renderKeys(request, reply, signedIn, { creating: true, formError, values }, 400);
