@@ -1,6 +1,6 @@
 // Builds the sekuire package: dist/cli.cjs, plus the few libraries one command loads, each
 // bundled into a file of its own in dist/vendor/ so that the package has no dependencies.
-import { chmod, rm } from 'node:fs/promises';
+import { chmod, copyFile, rm } from 'node:fs/promises';
 import { build, type Plugin } from 'esbuild';
 import {
   assertInputsWithin,
@@ -81,6 +81,19 @@ const results = await Promise.all([
       plugins,
     }),
   ),
+  // The library (package.json "exports"): one bundle per module system, types hand-written in
+  // types/index.d.ts (test/core/library.test.ts holds them to the source).
+  ...(['esm', 'cjs'] as const).map((format) =>
+    build({
+      ...common,
+      format,
+      entryPoints: { index: 'src/library.ts' },
+      outdir: 'dist',
+      outExtension: { '.js': format === 'esm' ? '.mjs' : '.cjs' },
+      minify: true,
+      plugins: [lazyVendor],
+    }),
+  ),
   ...Object.entries(LAZY).map(([name, ext]) =>
     build({
       ...common,
@@ -99,7 +112,7 @@ const results = await Promise.all([
   ),
 ]);
 
-for (const { metafile } of results.slice(0, Object.keys(ENTRIES).length)) {
+for (const { metafile } of results.slice(0, Object.keys(ENTRIES).length + 2)) {
   if (metafile === undefined) continue;
   // The inputs that are no files: handOver's requires of status.cjs and full.cjs.
   const files = Object.entries(metafile.inputs).filter(([input]) => !input.startsWith('hand-over:'));
@@ -112,4 +125,5 @@ await writeLicenses(
   results.flatMap((result) => (result.metafile ? [result.metafile] : [])),
   'dist/THIRD-PARTY-LICENSES.txt',
 );
+await copyFile('types/index.d.ts', 'dist/index.d.ts');
 await chmod('dist/cli.cjs', 0o755);

@@ -23,7 +23,7 @@ const result = await build({
 if (result.metafile)
   assertInputsWithin(result.metafile, repoRoot, ['packages/server/src', 'packages/shared/src']);
 
-// The dashboard's templates and assets, beside the bundle (see src/http/web-root.ts).
+// The dashboard's templates and assets, beside the bundle (see src/http/pages/web-root.ts).
 await cp('src/web/views', 'dist/web/views', { recursive: true });
 await cp('src/web/assets', 'dist/web/assets', { recursive: true });
 await chmod('dist/server.js', 0o755);

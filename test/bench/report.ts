@@ -130,6 +130,8 @@ const STARTUP_TARGETS: Readonly<Partial<Record<StartupCommand, number>>> = {
   'sekuire status': 1.6,
 };
 const TARGET_MAJORS = ['v22.', 'v24.'];
+/** Issue 18: `sekuire api` making the request `status` makes, at most this many times status's time. */
+const API_TARGET = 1.1;
 
 /**
  * Start-up per Node and NODE_EXTRA_CA_CERTS setting. With the variable unset, Node 22 and 24 are
@@ -164,6 +166,26 @@ export function startupRows(startup: StartupResult | undefined): Row[] {
         target = `<= before (${before.ratio.toFixed(2)} x)`;
         judged = verdict(cell.ratio <= before.ratio);
       }
+    }
+    if (cell.ratioToStatus !== undefined) {
+      const status = startup.cells.find(
+        (other) =>
+          other.node === cell.node &&
+          other.caSet === cell.caSet &&
+          other.build === cell.build &&
+          other.command === 'sekuire status',
+      );
+      rows.push({
+        what: `${cell.node}, ${setting}: sekuire api /api/v1/cli/status against sekuire status${cell.build === 'before' ? ' (before)' : ''}`,
+        measured: msText(cell),
+        baseline: status === undefined ? '' : `sekuire status: ${msText(status)}`,
+        ratio: cell.ratioToStatus,
+        target: cell.caSet ? 'info' : `<= ${API_TARGET.toFixed(2)} x`,
+        verdict: cell.caSet ? 'INFO' : verdict(cell.ratioToStatus <= API_TARGET),
+        value: cell.medianMs,
+        baselineValue: status?.medianMs,
+      });
+      continue;
     }
     rows.push({
       what: `${cell.node}, ${setting}: ${cell.command}${cell.build === 'before' ? ' (before)' : ''}`,

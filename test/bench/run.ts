@@ -279,7 +279,7 @@ async function main(): Promise<number> {
       : []),
   ];
   const method = {
-    startup: `per Node (${STARTUP_MAJORS.join(', ')} from scripts/node-bin.sh), with NODE_EXTRA_CA_CERTS unset and set to ${CA_FILE}: node -e 0, sekuire --version, status --offline and status (signed, against a local sekuire-server on the bench's Node, http://127.0.0.1) each run once per round, ${SETTINGS.startupRounds} alternating rounds after ${SETTINGS.startupWarmup} warmups, spawnSync with output discarded; median ms, and the median of each round's ratio to node -e 0 of the same Node and setting${BEFORE_CLI === undefined ? '' : `; the build before: ${BEFORE_CLI}, in the same rounds`}`,
+    startup: `per Node (${STARTUP_MAJORS.join(', ')} from scripts/node-bin.sh), with NODE_EXTRA_CA_CERTS unset and set to ${CA_FILE}: node -e 0, sekuire --version, status --offline, status and api /api/v1/cli/status (signed, against a local sekuire-server on the bench's Node, http://127.0.0.1) each run once per round, ${SETTINGS.startupRounds} alternating rounds after ${SETTINGS.startupWarmup} warmups, spawnSync with output discarded; median ms, and the median of each round's ratio to node -e 0 of the same Node and setting${BEFORE_CLI === undefined ? '' : `; the build before: ${BEFORE_CLI}, in the same rounds`}`,
     cli:
       timer.kind === 'hyperfine'
         ? `hyperfine -N, mean of ${SETTINGS.runs} runs after ${SETTINGS.warmup} warmups; login stdin: ${cli?.loginStdin ?? '?'}`

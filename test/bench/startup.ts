@@ -35,7 +35,8 @@ export type StartupCommand =
   | 'node -e 0'
   | 'sekuire --version'
   | 'sekuire status --offline'
-  | 'sekuire status';
+  | 'sekuire status'
+  | 'sekuire api';
 
 /** One command of one build under one Node and one CA setting: its times and its ratio to `node -e 0`. */
 export interface StartupCell {
@@ -48,6 +49,8 @@ export interface StartupCell {
   readonly medianMs: number;
   /** The median of the per-round ratios to `node -e 0` of the same round, Node and CA setting. */
   readonly ratio: number;
+  /** `sekuire api` only: the median of the per-round ratios to `sekuire status` of the same build. */
+  readonly ratioToStatus?: number;
 }
 
 export interface StartupResult {
@@ -133,6 +136,8 @@ export async function startupBench(resources: Resources, options: StartupOptions
             add(build, 'sekuire --version', [node.path, build.path, '--version']);
             add(build, 'sekuire status --offline', [node.path, build.path, 'status', '--offline']);
             add(build, 'sekuire status', [node.path, build.path, 'status']);
+            // The same signed GET as status, through `sekuire api` (issue 18: at most 1.1 x status).
+            add(build, 'sekuire api', [node.path, build.path, 'api', '/api/v1/cli/status']);
           }
         }
       }
@@ -156,6 +161,16 @@ export async function startupBench(resources: Resources, options: StartupOptions
         );
         if (baseline === undefined) throw new Error('no baseline');
         const ratios = entry.times.map((ms, round) => ms / (baseline.times[round] ?? Number.NaN));
+        const status =
+          entry.command === 'sekuire api'
+            ? timed.find(
+                (other) =>
+                  other.node === entry.node &&
+                  other.caSet === entry.caSet &&
+                  other.build === entry.build &&
+                  other.command === 'sekuire status',
+              )
+            : undefined;
         cells.push({
           node: entry.node.version,
           caSet: entry.caSet,
@@ -164,6 +179,9 @@ export async function startupBench(resources: Resources, options: StartupOptions
           times: entry.times,
           medianMs: median(entry.times),
           ratio: median(ratios),
+          ...(status !== undefined && {
+            ratioToStatus: median(entry.times.map((ms, round) => ms / (status.times[round] ?? Number.NaN))),
+          }),
         });
       }
       return { rounds: options.rounds, caFile: options.caFile ?? null, cells };

@@ -43,6 +43,7 @@ describe('sekuire config', () => {
       'timeout          2.5  (config.json)',
       'connect_timeout  5  (default)',
       'retries          2  (default)',
+      'audiences        -  (default)',
     ]);
     expect((await m.run(['config', 'list'], { env: { SEKUIRE_TIMEOUT: '9' } })).lines()[2]).toBe(
       'timeout          9  (SEKUIRE_TIMEOUT)',

@@ -137,6 +137,43 @@ describe('moving a key', () => {
     expect((await a.run(['status'])).code).toBe(0);
   });
 
+  it('L1: another device asking for the key too leaves this request pending, and the CLI says so', async () => {
+    const { key, id, b, owner } = await boundElsewhere('move-both');
+    const moving = b.run(['login', '--with-key', '--rebind'], { input: key, context: { sleep: quickSleep } });
+    const first = await owner.waitFor(id);
+    const c = backend.machine('move-both-third');
+    const third = c.run(['login', '--with-key', '--rebind'], { input: key, context: { sleep: quickSleep } });
+    for (;;) {
+      const both = (await owner.pending()).filter((move) => move.key.id === id);
+      if (both.length === 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // Both requests are recorded: the first device's next recorded poll counts the other one.
+    const bothRecorded = new Date().toISOString();
+    const sql = rawSql(backend.server.dbPath);
+    try {
+      for (;;) {
+        const row = await sql.get<{ last_polled_at: string | null }>(
+          'SELECT last_polled_at FROM device_moves WHERE id = ?',
+          [first.id],
+        );
+        if (row?.last_polled_at != null && row.last_polled_at > bothRecorded) break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    } finally {
+      await sql.close();
+    }
+    for (const move of (await owner.pending()).filter((pending) => pending.key.id === id)) {
+      expect((await owner.decide(move.id, 'deny')).status).toBe(200);
+    }
+    const run = await moving;
+    expect(run.code).toBe(14);
+    expect(run.stderr.split('\n').filter((line) => line.startsWith('Another device asked'))).toEqual([
+      'Another device asked to take this key too. Whoever approves sees both requests; if the other one is not yours, tell them: someone else may hold this key.',
+    ]);
+    expect((await third).code).toBe(14);
+  });
+
   it('expired before anyone decided: exit 13 saying so', async () => {
     const { key, id, b } = await boundElsewhere('move-expire');
     const moving = b.run(['login', '--with-key', '--rebind'], { input: key, context: { sleep: quickSleep } });

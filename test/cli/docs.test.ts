@@ -39,6 +39,7 @@ describe('docs/CLI.md', () => {
         ['auth', 'test'],
         ['auth', 'list'],
         ['auth', 'switch'],
+        ['api'],
         ['config'],
         ['completion'],
       ];

@@ -263,6 +263,82 @@ describe('send: answers', () => {
     expect((await send(get(server.url('/exact')), options(policy).sendOptions)).body).toBe('y'.repeat(1000));
   });
 
+  it('reads chunked bodies split anywhere, skips interim 1xx answers, and reads a body to the close', async () => {
+    const answers: Record<string, string[]> = {
+      '/chunked': [
+        'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n',
+        'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\nx-a: 2\r\n\r\n',
+        '6;ext=1\r\nhé',
+        'llo\r\n',
+        '1\r\n',
+        '!\r\n0\r\nX-Trailer: t\r\n\r\n',
+      ],
+      '/close': ['HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nall ', 'until the end'],
+      '/empty': ['HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n'],
+    };
+    const server = await rawServer((socket) => {
+      let request = '';
+      socket.on('data', async (chunk: Buffer) => {
+        request += chunk.toString('latin1');
+        if (!request.includes('\r\n\r\n')) return;
+        const path = request.split(' ')[1] ?? '';
+        // One write per piece, apart: the reader must join them wherever they split.
+        for (const piece of answers[path] ?? []) {
+          socket.write(Buffer.from(piece, 'utf8'));
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        if (path === '/close') socket.end();
+      });
+    });
+    const at = (path: string) => new URL(`http://127.0.0.1:${server.port}${path}`);
+    const chunked = await send(get(at('/chunked')), options().sendOptions);
+    expect({ status: chunked.status, body: chunked.body, a: chunked.headers['x-a'] }).toEqual({
+      status: 200,
+      body: 'héllo!',
+      a: '1, 2',
+    });
+    const close = await send(get(at('/close')), options().sendOptions);
+    expect({ status: close.status, body: close.body }).toEqual({ status: 200, body: 'all until the end' });
+    const empty = await send(get(at('/empty')), options().sendOptions);
+    expect({ status: empty.status, body: empty.body }).toEqual({ status: 204, body: '' });
+  });
+
+  it('reports an answer cut short (no head, or part of a declared body) as a reset', async () => {
+    const server = await rawServer((socket) =>
+      socket.once('data', (chunk: Buffer) => {
+        if (chunk.toString('latin1').startsWith('GET /part ')) {
+          socket.end('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc');
+        } else socket.end();
+      }),
+    );
+    const at = (path: string) => new URL(`http://127.0.0.1:${server.port}${path}`);
+    const policy = { retries: 0 };
+    expect(summary(await failure(send(get(at('/none')), options(policy).sendOptions)))).toEqual({
+      kind: 'reset',
+      message: `The connection to 127.0.0.1:${server.port} was reset: connection reset (ECONNRESET).`,
+      detail: 'ECONNRESET',
+      attempts: 1,
+    });
+    expect(summary(await failure(send(get(at('/part')), options(policy).sendOptions)))).toEqual({
+      kind: 'reset',
+      message: `The connection to 127.0.0.1:${server.port} was reset: connection closed early (ERR_STREAM_PREMATURE_CLOSE).`,
+      detail: 'ERR_STREAM_PREMATURE_CLOSE',
+      attempts: 1,
+    });
+  });
+
+  it('refuses a header value that would split the request, before sending anything', async () => {
+    const server = await backend((_req, res) => json(res, 200, {}));
+    const error = await failure(
+      send(get(server.url('/'), { 'X-Note': 'a\r\nX-Injected: 1' }), options().sendOptions),
+    );
+    expect({ kind: error.kind, message: error.message }).toEqual({
+      kind: 'other',
+      message: 'Invalid character in header content ["X-Note"] (ERR_INVALID_CHAR)',
+    });
+    expect(server.seen).toEqual([]);
+  });
+
   it('reaches http://localhost, whose addresses the loopback-only lookup accepts', async () => {
     const server = await backend((_req, res) => json(res, 200, {}));
     const response = await send(get(new URL(`http://localhost:${server.port}/`)), options().sendOptions);

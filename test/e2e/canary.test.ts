@@ -16,6 +16,14 @@ const EVERY_COMMAND = [
   ['whoami'],
   ['auth', 'test'],
   ['auth', 'test', '--verbose'],
+  ['api', '/api/v1/cli/status'],
+  ['api', '-i', '--verbose', '/api/v1/cli/whoami'],
+];
+
+/** `sekuire api` with every way it prints: the body, -i's headers, --verbose's requests, errors. */
+const API_COMMANDS = [
+  ['api', '/api/v1/cli/status'],
+  ['api', '-i', '--verbose', '/api/v1/cli/status'],
 ];
 
 function withJson(commands: string[][]): string[][] {
@@ -95,9 +103,9 @@ describe('the key never leaks', () => {
     const runs = await expectNoLeak(
       key,
       b,
-      withJson([['status'], ['auth', 'whoami'], ['auth', 'test', '--verbose'], ['logout']]),
+      withJson([['status'], ['auth', 'whoami'], ['auth', 'test', '--verbose'], ...API_COMMANDS, ['logout']]),
     );
-    expect(runs.map((run) => run.code)).toEqual([12, 12, 12, 12, 12, 12, 0, 0]);
+    expect(runs.map((run) => run.code)).toEqual([12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 0, 0]);
   });
 
   it('through a login refused because the key is bound elsewhere', async () => {
@@ -160,8 +168,48 @@ describe('the key never leaks', () => {
     const recorder = await e2e.fake(json(200, {}));
     const backend = await e2e.fake(handler(key, recorder.url));
     const m = e2e.machine('canary-fake', { SEKUIRE_API_KEY: key, SEKUIRE_BACKEND_URL: backend.url });
-    await expectNoLeak(key, m, withJson([['status'], ['auth', 'test', '--verbose'], ['auth', 'whoami']]));
+    await expectNoLeak(
+      key,
+      m,
+      withJson([['status'], ['auth', 'test', '--verbose'], ['auth', 'whoami'], ...API_COMMANDS]),
+    );
     expect(recorder.requests).toEqual([]);
+  });
+
+  it('through sekuire api: errors, a refused origin, an audience that echoes the key', async () => {
+    const { m, key } = await loggedIn('canary-api');
+    const echo = await e2e.fake((request, response) => {
+      const sent = String(request.headers['x-api-key']);
+      response.writeHead(request.url === '/fail' ? 500 : 200, {
+        'content-type': request.url === '/binary' ? 'application/octet-stream' : 'application/json',
+        'x-echo': sent,
+        location: `https://elsewhere.test/?key=${sent}`,
+      });
+      response.end(JSON.stringify({ message: `you sent ${sent}`, part: sent.slice(8, 40) }));
+    });
+    const runs = await expectNoLeak(
+      key,
+      m,
+      withJson([
+        ['api', '-X', 'POST', '/api/v1/cli/nothing-here', '-f', 'a=b', '-i', '--verbose'],
+        ['api', `${echo.url}/x`, '-i', '--verbose'],
+        ['api', `--backend=${echo.url}`, '/fail', '-i', '--verbose'],
+        ['api', 'https://elsewhere.test/', '-H', `X-Copy: ${key}`],
+      ]),
+    );
+    expect(runs.map((run) => run.code)).toEqual([1, 1, 2, 2, 13, 13, 2, 2]);
+    const env = { SEKUIRE_AUDIENCES: echo.url };
+    const echoed = await expectNoLeak(
+      key,
+      e2e.machine('canary-api-env', { SEKUIRE_API_KEY: key, ...env }),
+      withJson([
+        ['api', `${echo.url}/x`, '-i', '--verbose'],
+        ['api', `${echo.url}/fail`, '-i', '--verbose'],
+        ['api', `${echo.url}/binary`, '-i'],
+      ]),
+    );
+    expect(echoed.map((run) => run.code)).toEqual([0, 0, 13, 13, 0, 0]);
+    expect(echo.requests.length).toBeGreaterThan(0);
   });
 
   it('through a revoked key and logout', async () => {
@@ -170,9 +218,9 @@ describe('the key never leaks', () => {
     const runs = await expectNoLeak(
       key,
       m,
-      withJson([['status'], ['auth', 'test', '--verbose'], ['logout']]),
+      withJson([['status'], ['auth', 'test', '--verbose'], ...API_COMMANDS, ['logout']]),
     );
-    expect(runs.map((run) => run.code)).toEqual([11, 11, 11, 11, 0, 0]);
+    expect(runs.map((run) => run.code)).toEqual([11, 11, 11, 11, 11, 11, 11, 11, 0, 0]);
   });
 
   it('through a corrupt auth.json', async () => {

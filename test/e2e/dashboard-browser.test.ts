@@ -8,12 +8,14 @@ import { computeFingerprint, deviceName, osName } from '../../packages/cli/src/c
 import { useBrowser, type Visit } from '../helpers/browser.js';
 import type { Machine } from '../helpers/cli.js';
 import { useReferenceServer } from '../helpers/e2e.js';
+import { runServer } from '../helpers/server-commands.js';
 
 const e2e = useReferenceServer({ SEKUIRE_RETRIES: '0' });
 const browser = useBrowser(() => e2e.server.url);
 
 const KEYS_TAB = '/dashboard/settings?tab=api-keys';
 const DEVICES_TAB = '/dashboard/settings?tab=devices';
+const MEMBERS_TAB = '/dashboard/settings?tab=members';
 const KEY_PATTERN = /^sk_(live|test)_[0-9A-Za-z]{38}$/;
 const THIS_DEVICE = deviceName(hostname());
 const THIS_OS = osName(process.platform);
@@ -520,5 +522,92 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     await signedOut.page.getByRole('alert').waitFor();
     await noSidewaysScroll(signedOut.page);
     await signedOut.screenshot('narrow-sign-in-error');
+  });
+
+  it('Members: an owner changes a role and removes someone, who is signed out at once; 390 px too', async () => {
+    const org = `Members ${randomBytes(3).toString('hex')}`;
+    const person = async (label: string, role: 'owner' | 'admin' | 'member'): Promise<User> => {
+      users += 1;
+      const user = {
+        email: `${label}-${users}@example.com`,
+        password: randomBytes(12).toString('base64url'),
+      };
+      const made = await runServer(
+        [
+          'create-user',
+          '--db',
+          e2e.server.dbPath,
+          '--email',
+          user.email,
+          '--org',
+          org,
+          '--role',
+          role,
+          '--password-stdin',
+        ],
+        { input: `${user.password}\n` },
+      );
+      expect(made.code, made.stderr).toBe(0);
+      return user;
+    };
+    const owner = await person('owner', 'owner');
+    const leaving = await person('leaving', 'member');
+    const staying = await person('staying', 'member');
+    const visit = await browser.visit();
+    const { page } = visit;
+    await signIn(page, owner);
+    await page.getByRole('link', { name: 'Members', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Members', exact: true }).waitFor();
+    expect(await page.getByRole('row').count()).toBe(4);
+    await page.getByLabel(`Role for ${staying.email}`, { exact: true }).selectOption('admin');
+    await page.getByRole('button', { name: `Change role of ${staying.email}`, exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'The role was changed.' }).waitFor();
+    expect(await cell(page.getByRole('row').filter({ hasText: staying.email }), 'Role')).toBe('admin');
+    await visit.screenshot('members');
+
+    // The person leaving is signed in elsewhere; removing them ends that session at once.
+    const theirs = await browser.visit();
+    await signIn(theirs.page, leaving);
+    await page.getByRole('button', { name: `Remove ${leaving.email}`, exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Remove this member?', exact: true }).waitFor();
+    await visit.screenshot('members-remove-confirm');
+    await page.getByLabel('Revoke them: every request with them is refused from now on').check();
+    await page.getByRole('button', { name: 'Remove member', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'The member was removed' }).waitFor();
+    expect(await page.getByRole('row').count()).toBe(3);
+    await theirs.page.goto(KEYS_TAB);
+    expect(here(theirs.page)).toBe(`/login?next=${encodeURIComponent(KEYS_TAB)}`);
+    await fillSignIn(theirs.page, leaving);
+    await theirs.page.getByRole('alert').filter({ hasText: 'Wrong email or password' }).waitFor();
+
+    // An invitation: the link is shown once; whoever opens it sets the password, once.
+    users += 1;
+    const invitee = {
+      email: `invited-${users}@example.com`,
+      password: randomBytes(12).toString('base64url'),
+    };
+    await page.getByLabel('Email', { exact: true }).fill(invitee.email);
+    await page.getByLabel('Role', { exact: true }).selectOption('member');
+    await page.getByRole('button', { name: 'Invite', exact: true }).click();
+    const link = await page.getByLabel('Invitation link', { exact: true }).inputValue();
+    expect(link).toMatch(new RegExp(`^${e2e.server.url}/invite\\?user=`));
+    await visit.screenshot('members-invite');
+    const newcomer = await browser.visit();
+    await newcomer.page.goto(link);
+    await newcomer.page.getByRole('heading', { level: 1, name: 'Set your password', exact: true }).waitFor();
+    await newcomer.screenshot('invite-set-password');
+    await newcomer.page.getByLabel('Password', { exact: true }).fill(invitee.password);
+    await newcomer.page.getByLabel('Password again', { exact: true }).fill(invitee.password);
+    await newcomer.page.getByRole('button', { name: 'Set password', exact: true }).click();
+    await newcomer.page.getByRole('heading', { level: 1, name: 'Password set', exact: true }).waitFor();
+    await signIn(newcomer.page, invitee);
+
+    await page.setViewportSize(NARROW);
+    await page.goto(MEMBERS_TAB);
+    await noSidewaysScroll(page);
+    await visit.screenshot('narrow-members');
+    await page.getByRole('button', { name: `Remove ${staying.email}`, exact: true }).click();
+    await noSidewaysScroll(page);
+    await visit.screenshot('narrow-members-remove-confirm');
   });
 });

@@ -8,7 +8,7 @@ import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { describeOnPostgres } from '../helpers/engines.js';
 import { MoveApprover } from '../helpers/moves.js';
 import { createDatabase, dropDatabase } from '../helpers/postgres.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { startServer, TEST_PASSWORD, type TestServer } from '../helpers/server.js';
 import { runServer } from '../helpers/server-commands.js';
 
 const FP = { x: 'a'.repeat(64), y: 'b'.repeat(64), z: 'c'.repeat(64) };
@@ -130,6 +130,56 @@ describeOnPostgres('two instances on one PostgreSQL', () => {
     // Fifteen rounds of a login, six requests and two commands each: on a busy machine that is
     // slow, and slowness is not what this test is about.
   }, 120_000);
+
+  it('remove-user: the person is signed out of both instances and their key refused by both, at once', async () => {
+    await startBoth();
+    const email = 'leaving@example.com';
+    await a.createUser(email);
+    const { key } = await a.createKey({ email });
+    expect((await login(a, key, FP.x)).status).toBe(200);
+    const tokens: Record<string, string> = {};
+    for (const [name, server] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
+      const signIn = await fetch(`${server.url}/api/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password: TEST_PASSWORD }),
+      });
+      expect(signIn.status).toBe(200);
+      tokens[name] = ((await signIn.json()) as { access_token: string }).access_token;
+      for (const other of [a, b]) expect((await status(other, key)).status).toBe(200);
+    }
+    const removed = await runServer(['remove-user', '--db', url, '--email', email]);
+    expect(removed).toEqual({
+      code: 0,
+      stdout: `Removed ${email}: 2 sessions ended, 1 key revoked\n`,
+      stderr: '',
+    });
+    const after: string[] = [];
+    for (const [name, server] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
+      for (const token of Object.values(tokens)) {
+        const me = await fetch(`${server.url}/api/v1/auth/me`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        after.push(`${name} me ${me.status}`);
+      }
+      const refused = await status(server, key);
+      after.push(`${name} key ${refused.status} ${refused.error}`);
+    }
+    expect(after).toEqual([
+      'A me 401',
+      'A me 401',
+      'A key 401 key_revoked',
+      'B me 401',
+      'B me 401',
+      'B key 401 key_revoked',
+    ]);
+  });
 
   it('kill -9 of one instance: the other keeps serving, and revocations still return and apply', async () => {
     await startBoth();

@@ -69,7 +69,7 @@ describe('exit codes through a real process', () => {
 });
 
 describe('what a command loads', () => {
-  it('status --offline and --version never load the HTTP client (node:http, node:tls, node:dns)', async () => {
+  it('status --offline and --version never load the network (node:net, node:http, node:tls, node:dns) or node:crypto; status loads node:net, not node:http', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sekuire-trace-'));
     scratch.push(dir);
     const trace = join(dir, 'trace.cjs');
@@ -91,10 +91,14 @@ process.on('exit', () => process.stderr.write('REQUIRED ' + [...seen].sort().joi
       expect(run.code, run.stderr).toBe(0);
       const required = /REQUIRED (.*)/.exec(run.stderr)?.[1]?.split(' ') ?? [];
       expect(required.length, run.stderr).toBeGreaterThan(0);
-      expect(required.filter((id) => ['http', 'https', 'tls', 'dns'].includes(id))).toEqual([]);
+      expect(required.filter((id) => ['net', 'http', 'https', 'tls', 'dns', 'crypto'].includes(id))).toEqual(
+        [],
+      );
     }
+    // The request is written and read by core/http/wire.ts on a node:net socket.
     const online = await m.run(['status', '--backend', 'http://127.0.0.1:1']);
-    expect(/REQUIRED (.*)/.exec(online.stderr)?.[1]?.split(' ')).toContain('http');
+    const required = /REQUIRED (.*)/.exec(online.stderr)?.[1]?.split(' ') ?? [];
+    expect(required.filter((id) => ['net', 'http', 'https', 'tls', 'dns'].includes(id))).toEqual(['net']);
   });
 });
 

@@ -16,16 +16,23 @@ import type { PlatformMachineId } from '../../packages/cli/src/core/machine-id.j
 
 /** A stream that keeps what is written; `fail` makes every write report that error instead. */
 export class Buffered implements OutStream {
-  text = '';
+  private chunks: Buffer[] = [];
   fail: NodeJS.ErrnoException | undefined;
   constructor(readonly isTTY = false) {}
-  write(chunk: string, callback?: (error?: Error | null) => void): boolean {
+  /** Everything written, as bytes. */
+  get bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+  get text(): string {
+    return this.bytes.toString('utf8');
+  }
+  write(chunk: string | Uint8Array, callback?: (error?: Error | null) => void): boolean {
     if (this.fail) {
       const error = this.fail;
       queueMicrotask(() => callback?.(error));
       return false;
     }
-    this.text += chunk;
+    this.chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk));
     queueMicrotask(() => callback?.(null));
     return true;
   }
@@ -49,6 +56,8 @@ export interface CommandRun {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
+  /** stdout as bytes (`sekuire api` prints binary answers as they came). */
+  readonly stdoutBytes: Buffer;
   json<T = Record<string, unknown>>(): T;
   /** stdout split into lines, without the final empty one. */
   lines(): string[];
@@ -129,6 +138,7 @@ export class TestMachine {
       code,
       stdout: stdout.text,
       stderr: stderr.text,
+      stdoutBytes: stdout.bytes,
       json: <T>() => JSON.parse(stdout.text) as T,
       lines: () => stdout.text.replace(/\n$/, '').split('\n'),
     };

@@ -7,6 +7,8 @@ export interface Recorded {
   readonly url: string;
   readonly headers: IncomingMessage['headers'];
   readonly body: string;
+  /** The body's bytes, as received. */
+  readonly bytes: Buffer;
 }
 
 export interface FakeBackend {
@@ -32,17 +34,18 @@ export async function startFakeBackend(handler: Handler): Promise<FakeBackend> {
   const requests: Recorded[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((request, response) => {
-    let body = '';
-    request.setEncoding('utf8');
-    request.on('data', (chunk: string) => {
-      body += chunk;
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
     });
     request.on('end', () => {
+      const bytes = Buffer.concat(chunks);
       const recorded = {
         method: request.method ?? '',
         url: request.url ?? '',
         headers: request.headers,
-        body,
+        body: bytes.toString('utf8'),
+        bytes,
       };
       requests.push(recorded);
       handler(recorded, response);

@@ -1,5 +1,5 @@
 // The packages users install: packed from this clone, installed into an empty npm prefix, run from there.
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,6 +70,11 @@ describe('the tarballs', () => {
       expect.arrayContaining([
         'package.json',
         'dist/cli.cjs',
+        'dist/status.cjs',
+        'dist/full.cjs',
+        'dist/index.mjs',
+        'dist/index.cjs',
+        'dist/index.d.ts',
         'dist/vendor/conf.mjs',
         'dist/vendor/node-machine-id.cjs',
         'dist/vendor/systeminformation.cjs',
@@ -227,6 +232,53 @@ describe('the installed programs', () => {
       '',
     ]);
     expect(existsSync(authFile)).toBe(false);
+  });
+
+  it('calls the API with sekuire api, and runs the library examples of its README as ESM and CommonJS', async () => {
+    const created = await prefix.bin(
+      'sekuire-server',
+      ['create-key', '--db', db(), '--email', 'library@example.com', '--json'],
+      {},
+    );
+    expect(created.code, created.stderr).toBe(0);
+    const { key } = JSON.parse(created.stdout) as { key: string };
+    const login = await cli(['login', '--with-key', '--backend', server.url], `${key}\n`);
+    expect(login.code, login.stderr).toBe(0);
+
+    const api = await cli(['api', '/api/v1/cli/whoami', '--json']);
+    expect([api.code, api.stderr]).toEqual([0, '']);
+    expect(JSON.parse(api.stdout)).toMatchObject({
+      status: 200,
+      body: { user: { email: 'library@example.com' } },
+    });
+
+    // Beside lib/node_modules, `sekuire` resolves to the installed package, as in a project of one's own.
+    const installed = prefix.installed('sekuire');
+    const examples = [
+      ...readFileSync(join(installed, 'README.md'), 'utf8').matchAll(/```js\n([\s\S]*?)```/g),
+    ].map((match) => match[1] ?? '');
+    expect(examples).toHaveLength(2);
+    const [esm = '', cjs = ''] = examples;
+    expect(esm).toContain("import { createClient } from 'sekuire';");
+    expect(cjs).toContain("const { createClient } = require('sekuire');");
+    for (const [name, code] of [
+      ['example.mjs', esm],
+      ['example.cjs', cjs],
+    ] as const) {
+      const file = join(prefix.prefix, 'lib', name);
+      writeFileSync(file, code);
+      const ran = await run('node', [file], {
+        cwd: prefix.cwd,
+        env: prefix.env({ ...MACHINE, SEKUIRE_HOME: sekuireHome() }),
+      });
+      expect({ name, code: ran.code, stdout: ran.stdout, stderr: ran.stderr }).toEqual({
+        name,
+        code: 0,
+        stdout: 'Signed in as library@example.com\n',
+        stderr: '',
+      });
+    }
+    expect((await cli(['logout'])).code).toBe(0);
   });
 
   it('sets a configuration value (conf, loaded from dist/vendor)', async () => {

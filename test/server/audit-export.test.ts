@@ -28,6 +28,44 @@ forEachEngine((engine) => {
 
   const audit = (...args: string[]) => runServer(['audit', '--db', h.target, ...args]);
 
+  it('L9: list-keys escapes a name stored before the text rule, in its table and its JSON', async () => {
+    const created = await h.createKey({ email: 'ada@example.com', keyName: 'deploy' });
+    await h.sql.run('UPDATE api_keys SET name = ? WHERE id = ?', ['deploy\u202egnp.exe', created.key.id]);
+    const table = await runServer(['list-keys', '--db', h.target]);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split('\n')[1]?.endsWith('  deploy\\u{202E}gnp.exe')).toBe(true);
+    expect(table.stdout).not.toMatch(/\u202e/);
+    const json = await runServer(['list-keys', '--db', h.target, '--json']);
+    expect(json.stdout).toContain('"name":"deploy\\u202egnp.exe"');
+    expect(JSON.parse(json.stdout)[0].name).toBe('deploy\u202egnp.exe');
+  });
+
+  it('L9: a bidi override, a zero-width space or a line separator stored in the trail is escaped, never printed raw', async () => {
+    await h.sql.run(
+      'INSERT INTO audit_events (at, event, key_id, device_name, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?)',
+      [
+        '2030-01-03T00:00:00.000Z',
+        'bind',
+        'key_2',
+        'invoice\u202efdp.exe',
+        '203.0.113.8',
+        '{"note":"a\u200bb\u2028c"}',
+      ],
+    );
+    const raw = /[\u202e\u200b\u2028]/;
+    const lines = await audit('--since', '2030-01-03');
+    expect(lines.code).toBe(0);
+    expect(lines.stdout).toBe(
+      '2030-01-03T00:00:00.000Z  bind          key_2  -  invoice\\u{202E}fdp.exe  203.0.113.8  -  {"note":"a\\u{200B}b\\u{2028}c"}\n',
+    );
+    const json = await audit('--since', '2030-01-03', '--json');
+    expect(json.stdout).not.toMatch(raw);
+    expect(JSON.parse(json.stdout)[0].device_name).toBe('invoice\u202efdp.exe');
+    const jsonl = await audit('--since', '2030-01-03', '--format', 'jsonl');
+    expect(jsonl.stdout).toContain('"device_name":"invoice\\u202efdp.exe"');
+    expect(JSON.parse(jsonl.stdout).detail).toEqual({ note: 'a\u200bb\u2028c' });
+  });
+
   it('exports the events from --since (included) to --until (excluded) as JSON lines', async () => {
     const run = await audit('--since', '2030-01-01', '--until', '2030-01-02', '--format', 'jsonl');
     expect(run.code).toBe(0);

@@ -43,9 +43,11 @@ forEachEngine((engine) => {
       state,
       code_challenge: challenge,
       code_challenge_method: 'S256',
-      device_name: 'laptop',
+      // The device the exchanges below name (deviceBody(FP_A)), as the CLI's link does.
+      device_name: 'host-aaaa',
       device_os: 'linux',
       confirm: 'MAPLE-OTTER',
+      fingerprint: FP_A.slice(0, 12),
     });
   }
 
@@ -59,7 +61,7 @@ forEachEngine((engine) => {
       const page = await b.get(`/cli/authorize?${query}`);
       expect(page.statusCode).toBe(200);
       expect(page.body).toContain('MAPLE-OTTER');
-      expect(page.body).toContain('laptop');
+      expect(page.body).toContain('host-aaaa');
       expect(page.body).toContain('<dt>OS</dt><dd>linux</dd>');
       // The CLI's extensions: shown when present, cleaned, and carried through the form.
       const detailed = await b.get(
@@ -181,6 +183,51 @@ forEachEngine((engine) => {
       expect(unknown.json()).toEqual({ error: 'invalid_grant', message: 'The code is not valid.' });
     });
 
+    it('the exchange binds only the device the page showed: other facts are refused (L6)', async () => {
+      h = await harness({ engine });
+      const b = await browser();
+      const redirect = 'http://127.0.0.1:50000/cb';
+      const { verifier, challenge } = pkce();
+      const query = authorizeQuery(redirect, challenge);
+      query.set('device_os_version', 'Debian 12');
+      query.set('device_arch', 'x64');
+      expect((await b.get(`/cli/authorize?${query}`)).statusCode).toBe(200);
+      const approved = await b.post('/cli/authorize', {
+        ...Object.fromEntries(query),
+        decision: 'authorize',
+      });
+      const code = new URL(approved.headers.location as string).searchParams.get('code') as string;
+      const exchange = (body: ReturnType<typeof deviceBody>) =>
+        token({
+          grant_type: 'authorization_code',
+          code,
+          code_verifier: verifier,
+          redirect_uri: redirect,
+          ...body,
+        });
+      const same = deviceBody(FP_A).device;
+      const others = [
+        deviceBody(FP_B),
+        { device: { ...same, fingerprint: FP_B } },
+        { device: { ...same, name: 'someone-else' } },
+        { device: { ...same, os: 'darwin' } },
+        { device: { ...same, os_version: 'Debian 13' } },
+        { device: { ...same, arch: 'arm64' } },
+      ];
+      for (const other of others) {
+        const refused = await exchange(other);
+        expect(refused.statusCode).toBe(400);
+        expect(refused.json()).toEqual({
+          error: 'invalid_grant',
+          message: 'The device is not the one approved in the browser.',
+        });
+      }
+      expect(await h.store.read.keys.list()).toEqual([]);
+      const granted = await exchange(deviceBody(FP_A));
+      expect(granted.statusCode).toBe(200);
+      expect(granted.json().device).toMatchObject({ fingerprint: FP_A, name: 'host-aaaa' });
+    });
+
     it('deny redirects back with error=access_denied and the state; nothing is issued', async () => {
       h = await harness({ engine });
       const b = await browser();
@@ -246,7 +293,13 @@ forEachEngine((engine) => {
         interval: number;
       };
     };
-    const poll = (deviceCode: string) => token({ grant_type: DEVICE_GRANT, device_code: deviceCode });
+    /** Signed, as the CLI does, by the device key the code was asked for. */
+    const poll = (deviceCode: string) =>
+      h.post(
+        '/api/v1/cli/token',
+        { grant_type: DEVICE_GRANT, device_code: deviceCode },
+        { device: h.deviceKey(FP_B) },
+      );
     const grantCount = async () =>
       Number((await h.sql.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM cli_grants'))?.n);
 
@@ -301,6 +354,60 @@ forEachEngine((engine) => {
       expect(
         (await b.post('/device', { grant, code: started.user_code, decision: 'authorize' })).statusCode,
       ).toBe(404);
+    });
+
+    it('L7: a device that asked from another network than the approving browser is flagged, prominently', async () => {
+      h = await harness({ engine });
+      const asked = await h.post('/api/v1/cli/device/code', deviceBody(FP_B), {
+        device: h.deviceKey(FP_B),
+        remoteAddress: '203.0.113.9',
+      });
+      const b = await browser();
+      const elsewhere = await b.get(`/device?code=${asked.json().user_code}`);
+      expect(elsewhere.statusCode).toBe(200);
+      const warning = /<div class="alert alert-error" role="alert">\s*<p>(.*?)<\/p>/s.exec(
+        elsewhere.body,
+      )?.[1];
+      expect(warning).toBe(
+        '<strong>This request comes from another network than this browser.</strong> The device asked from <span class="mono">203.0.113.9</span>; you are at <span class="mono">127.0.0.1</span>.',
+      );
+      // Asked from the approver's own network: the facts, without the warning.
+      const here = await startDevice();
+      const same = await b.get(`/device?code=${here.user_code}`);
+      expect(same.body).not.toContain('role="alert"');
+      expect(same.body).toContain('<dt>Client address</dt><dd class="mono">127.0.0.1</dd>');
+      // An IPv6 client is its /64, as the limits count it.
+      const { sameNetwork } = await import('../../packages/server/src/http/pages/approval-pages.js');
+      expect([
+        sameNetwork('2001:db8:1:2::10', '2001:db8:1:2:aaaa::1'),
+        sameNetwork('2001:db8:1:3::10', '2001:db8:1:2::10'),
+        sameNetwork('::ffff:192.0.2.1', '192.0.2.1'),
+        sameNetwork(null, '192.0.2.1'),
+      ]).toEqual([true, false, true, false]);
+    });
+
+    it('a poll must be signed by the device key the code was asked for (L8)', async () => {
+      h = await harness({ engine });
+      const started = await startDevice();
+      const b = await browser();
+      const confirm = await b.get(`/device?code=${started.user_code}`);
+      const grant = /name="grant" value="(grant_\w+)"/.exec(confirm.body)?.[1] as string;
+      expect(
+        (await b.post('/device', { grant, code: started.user_code, decision: 'authorize' })).statusCode,
+      ).toBe(200);
+      // Whoever read the device code (a screen, a log) but holds another key, or none, gets nothing.
+      const payload = { grant_type: DEVICE_GRANT, device_code: started.device_code };
+      const unsigned = await h.post('/api/v1/cli/token', payload);
+      expect(unsigned.statusCode).toBe(401);
+      expect(unsigned.json().error).toBe('proof_required');
+      const otherKey = await h.post('/api/v1/cli/token', payload, { device: h.deviceKey(FP_A) });
+      expect(otherKey.statusCode).toBe(401);
+      expect(otherKey.json().error).toBe('invalid_proof');
+      expect((await h.store.read.keys.list()).length).toBe(0);
+      // The device that asked still gets its key.
+      const granted = await poll(started.device_code);
+      expect(granted.statusCode).toBe(200);
+      expect(granted.json().device.fingerprint).toBe(FP_B);
     });
 
     it('a poll too soon answers slow_down and writes nothing', async () => {
@@ -400,6 +507,7 @@ forEachEngine((engine) => {
       const statuses: number[] = [];
       for (let i = 0; i < 31; i++) statuses.push((await b.get('/device?code=XXXX-XXXX')).statusCode);
       expect(statuses.at(-1)).toBe(429);
+      expect((await b.get('/device?code=XXXX-XXXX')).headers['retry-after']).toMatch(/^[1-9]\d*$/);
     });
   });
 });

@@ -173,10 +173,34 @@ describe('create-key', () => {
       ['--email', 'a@b.c', '--expires-in', '1.5'],
       'error: --expires-in must be a whole number of days from 0 to 3650 (0: already expired), not "1.5".\n',
     ],
-    [['--email', 'a@b.c', '--org', ' '], 'error: --org must be 1 to 200 characters on one line.\n'],
+    [
+      ['--email', 'a@b.c', '--org', ' '],
+      'error: --org must be 1 to 200 characters on one line, without control or invisible characters (bidi controls, zero-width characters).\n',
+    ],
     [
       ['--email', 'a@b.c', '--name', 'x'.repeat(201)],
-      'error: --name must be 1 to 200 characters on one line.\n',
+      'error: --name must be 1 to 200 characters on one line, without control or invisible characters (bidi controls, zero-width characters).\n',
+    ],
+    // L9: bidi overrides, zero-width characters, line separators and names that draw nothing.
+    [
+      ['--email', 'a@b.c', '--name', 'Ada\u202e'],
+      'error: --name must be 1 to 200 characters on one line, without control or invisible characters (bidi controls, zero-width characters).\n',
+    ],
+    [
+      ['--email', 'a@b.c', '--key-name', 'ci\u200bkey'],
+      'error: --key-name must be 1 to 200 characters on one line, without control or invisible characters (bidi controls, zero-width characters).\n',
+    ],
+    [
+      ['--email', 'a@b.c', '--workspace', 'a\u2028b'],
+      'error: --workspace must be 1 to 200 characters on one line, without control or invisible characters (bidi controls, zero-width characters).\n',
+    ],
+    [
+      ['--email', 'a@b.c', '--org', '\u3164'],
+      'error: --org must be 1 to 200 characters on one line, without control or invisible characters (bidi controls, zero-width characters).\n',
+    ],
+    [
+      ['--email', 'a\u200b@b.c'],
+      'error: --email must be an email address like dev@example.com, not "a\u200b@b.c".\n',
     ],
     [[], "error: required option '--email <email>' not specified\n(add --help for usage)\n"],
     [['--email', 'a@b.c', '--bogus'], "error: unknown option '--bogus'\n(add --help for usage)\n"],

@@ -11,7 +11,7 @@ import {
   MIN_PASSWORD_LENGTH,
 } from '../../packages/server/src/domain/passwords.js';
 import { ACCESS_TTL_MS, COOKIE_TTL_MS, REFRESH_TTL_MS } from '../../packages/server/src/domain/sessions.js';
-import { KEYS_PER_PAGE } from '../../packages/server/src/http/dashboard.js';
+import { KEYS_PER_PAGE } from '../../packages/server/src/http/pages/dashboard.js';
 import { DEFAULT_SIGN_IN_LIMIT } from '../../packages/server/src/http/session-auth.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { safeNext } from '../../packages/server/src/http/dashboard.js';
+import { safeNext } from '../../packages/server/src/http/pages/dashboard.js';
 import { cookiePair, httpsRequest } from '../helpers/https-request.js';
 import { selfSignedCert } from '../helpers/tls.js';
 import { formSession } from './form-session.js';
-import { type Harness, type HarnessOptions, harness, PASSWORD } from './harness.js';
+import { FP_A, type Harness, type HarnessOptions, harness, PASSWORD } from './harness.js';
 
 let current: Harness | undefined;
 afterEach(async () => {
@@ -137,6 +137,8 @@ describe('pages', () => {
     const limited = await b.signIn('ada@example.com');
     expect(limited.statusCode).toBe(429);
     expect(limited.body).toContain('Too many sign-in attempts.');
+    // The one 429: Retry-After in whole seconds, as the API sends it.
+    expect(limited.headers['retry-after']).toMatch(/^[1-9]\d*$/);
     expect(b.session()).toBeUndefined();
   });
 
@@ -336,8 +338,13 @@ describe('pages', () => {
       [{ name: '   ', environment: 'live', type: 'server', expires: '365' }, 'Give the key a name.'],
       [
         { name: 'x'.repeat(201), environment: 'live', type: 'client', expires: '30' },
-        'The name must be at most 200 characters, without control characters.',
+        'The name must be at most 200 characters.',
       ],
+      [
+        { name: 'ci\u202egnp', environment: 'live', type: 'client', expires: '30' },
+        'The name must not contain control or invisible characters (line breaks, bidi controls, zero-width characters).',
+      ],
+      [{ name: '\u3164\u2800 ', environment: 'live', type: 'client', expires: '30' }, 'Give the key a name.'],
     ];
     for (const [fields, message] of cases) {
       const refused = await b.post('/dashboard/keys', fields);
@@ -428,6 +435,24 @@ describe('pages', () => {
     const page = await b.get('/dashboard/settings?tab=api-keys');
     expect(page.body).not.toContain('<script>alert(1)</script>');
     expect(page.body).toMatch(/&lt;script&gt;alert\(1\)&lt;\/script&gt;&(quot|#34);&(#39|#x27);&amp;/);
+  });
+
+  it('L9: a device or key name stored before the text rule shows its invisible characters escaped, never raw', async () => {
+    const h = await start();
+    await h.createUser({ email: 'ada@example.com' });
+    const created = await h.createKey({ email: 'ada@example.com', keyName: 'deploy' });
+    expect((await h.login(created.apiKey.value, FP_A)).statusCode).toBe(200);
+    await h.sql.run('UPDATE api_keys SET name = ? WHERE id = ?', ['deploy\u202egnp.exe', created.key.id]);
+    await h.sql.run('UPDATE devices SET name = ? WHERE key_id = ?', ['lap\u200btop\u2028', created.key.id]);
+    const b = browser();
+    await b.signIn('ada@example.com');
+    const keys = await b.get('/dashboard/settings?tab=api-keys');
+    const devices = await b.get('/dashboard/settings?tab=devices');
+    for (const page of [keys, devices]) expect(page.body).not.toMatch(/[\u202e\u200b\u2028]/);
+    expect(keys.body).toContain('<td data-label="Name" class="strong wrap">deploy\\u{202E}gnp.exe</td>');
+    expect(devices.body).toContain(
+      '<td data-label="Device" class="strong wrap">lap\\u{200B}top\\u{2028}</td>',
+    );
   });
 
   it('revoke asks first, then revokes; roll shows the new key once; unbind; sign out ends the session', async () => {

@@ -431,6 +431,42 @@ forEachEngine((engine) => {
       expect((await send(recorded)).json()).toEqual(REPLAYED);
     });
 
+    it('a restart does not forget: a proof recorded before it is refused after it (L2)', async () => {
+      const { key } = await boundKey();
+      const recorded: Sent = {
+        url: STATUS,
+        key,
+        fingerprint: FP_A,
+        headers: h.sign(h.deviceKey(FP_A), 'GET', STATUS),
+      };
+      expect((await send(recorded)).statusCode).toBe(200);
+      // The server again, as after a restart: a store of its own on the same database, nothing
+      // in memory. (On SQLite this is also another process on the same file.)
+      const store = await openStore(h.target);
+      const restarted = await buildApp({ store, secret: h.secret, now: () => h.now() });
+      try {
+        const replay = (headers: Record<string, string>) =>
+          restarted.inject({
+            method: 'GET',
+            url: STATUS,
+            headers: { ...headers, 'x-api-key': key, 'x-sekuire-device': FP_A },
+          });
+        h.advance(10_000);
+        const replayed = await replay(recorded.headers ?? {});
+        expect(replayed.statusCode).toBe(401);
+        expect(replayed.json()).toEqual(REPLAYED);
+        // A fresh proof is accepted by the restarted server, and only once by either.
+        const fresh = h.sign(h.deviceKey(FP_A), 'GET', STATUS);
+        expect((await replay(fresh)).statusCode).toBe(200);
+        expect((await send({ url: STATUS, key, fingerprint: FP_A, headers: fresh })).json()).toEqual(
+          REPLAYED,
+        );
+      } finally {
+        await restarted.close();
+        await store.close();
+      }
+    });
+
     it('a recorded logout replayed after logging in again does not unbind', async () => {
       const { key, keyId } = await boundKey();
       const logout: Sent = {
@@ -1045,10 +1081,11 @@ forEachEngine((engine) => {
       expect(grant).toBeDefined();
       const actor = { user, clientIp: '127.0.0.1', now: h.now() };
       expect(await decideDeviceGrant(h.store, actor, grant?.id as string, true)).toBeTruthy();
-      const granted = await h.post('/api/v1/cli/token', {
-        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
-        device_code: deviceCode,
-      });
+      const granted = await h.post(
+        '/api/v1/cli/token',
+        { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: deviceCode },
+        { device: h.deviceKey(FP_B) },
+      );
       expect(granted.statusCode).toBe(200);
       const body = granted.json();
       expect(body.device).toMatchObject({ fingerprint: FP_B, key_thumbprint: h.deviceKey(FP_B).thumbprint });

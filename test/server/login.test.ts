@@ -307,7 +307,32 @@ forEachEngine((engine) => {
         'a name with a newline',
         { device: { ...device, name: 'a\nb' } },
         'device.name',
-        'device.name must not contain control characters.',
+        'device.name must not contain control or invisible characters (line breaks, bidi controls, zero-width characters).',
+      ],
+      // L9: the one text rule, as the pages and the commands apply it.
+      [
+        'a name with a bidi override',
+        { device: { ...device, name: 'laptop\u202egnp.exe' } },
+        'device.name',
+        'device.name must not contain control or invisible characters (line breaks, bidi controls, zero-width characters).',
+      ],
+      [
+        'a name with a zero-width space',
+        { device: { ...device, name: 'lap\u200btop' } },
+        'device.name',
+        'device.name must not contain control or invisible characters (line breaks, bidi controls, zero-width characters).',
+      ],
+      [
+        'a name with a paragraph separator',
+        { device: { ...device, name: 'lap\u2029top' } },
+        'device.name',
+        'device.name must not contain control or invisible characters (line breaks, bidi controls, zero-width characters).',
+      ],
+      [
+        'a name that draws nothing',
+        { device: { ...device, name: '\u3164\u2800' } },
+        'device.name',
+        'device.name must not be empty.',
       ],
       ['a numeric os', { device: { ...device, os: 12 } }, 'device.os', 'device.os must be a string.'],
       [

@@ -228,7 +228,7 @@ forEachEngine((engine) => {
       };
       const list = await ada('GET', '/api/v1/moves');
       expect(list.statusCode).toBe(200);
-      expect(list.json()).toEqual({ moves: [expected] });
+      expect(list.json()).toEqual({ moves: [{ ...expected, another_device_asked: false }] });
       const one = await ada('GET', `/api/v1/moves/${move.id}`);
       expect(one.statusCode).toBe(200);
       expect(one.json()).toEqual(expected);
@@ -579,24 +579,54 @@ forEachEngine((engine) => {
   });
 
   describe('a newer request, and a key freed meanwhile', () => {
-    it('a newer rebind supersedes the pending move: the old one expires and is no longer listed', async () => {
+    it('L1: a rebind from another device leaves the pending move as it was: both listed and flagged, both devices told', async () => {
       const { key } = await setup();
       const older = await rebind(key, FP_B);
       h.advance(10_000);
       const newer = await rebind(key, FP_C);
       expect(newer.id).not.toBe(older.id);
       expect(newer.user_code).not.toBe(older.user_code);
-      expect((await poll(key, older.id, FP_B)).json()).toEqual(EXPIRED);
-      expect((await poll(key, newer.id, FP_C)).json()).toEqual(PENDING);
+      const bothAsked = {
+        error: 'authorization_pending',
+        message:
+          'The move is not approved yet, and another device asked to take this key too: the person who approves sees both. Keep polling at the interval.',
+        other_requests: 1,
+      };
+      expect((await poll(key, older.id, FP_B)).json()).toEqual(bothAsked);
+      expect((await poll(key, newer.id, FP_C)).json()).toEqual(bothAsked);
       const ada = await bearer('ada@example.com');
-      expect((await ada('GET', '/api/v1/moves')).json().moves.map((move: { id: string }) => move.id)).toEqual(
-        [newer.id],
+      const listed = (await ada('GET', '/api/v1/moves')).json().moves as {
+        id: string;
+        another_device_asked: boolean;
+      }[];
+      expect(listed.map((move) => [move.id, move.another_device_asked])).toEqual([
+        [newer.id, true],
+        [older.id, true],
+      ]);
+      // The person approves the device they know; the other request ends with it.
+      expect((await ada('POST', `/api/v1/moves/${older.id}/approve`)).statusCode).toBe(200);
+      h.advance(5_000);
+      expect((await poll(key, newer.id, FP_C)).json()).toEqual(EXPIRED);
+      expect((await poll(key, older.id, FP_B)).statusCode).toBe(200);
+      expect((await ada('GET', '/api/v1/moves')).json().moves).toEqual([]);
+    });
+
+    it('L1: the pages list both requests, flagged, and the approval page warns', async () => {
+      const { key } = await setup();
+      const older = await rebind(key, FP_B);
+      await rebind(key, FP_C);
+      await h.createUser({ email: 'ada@example.com' });
+      const page = formSession(h);
+      expect((await page.signIn('ada@example.com')).statusCode).toBe(303);
+      const devices = await page.get('/dashboard/settings?tab=devices');
+      expect(devices.body.match(/<span class="tag tag-live">Another device asked too<\/span>/g)).toHaveLength(
+        2,
       );
-      expect((await ada('GET', `/api/v1/moves/${older.id}`)).json().status).toBe('expired');
-      expect((await ada('POST', `/api/v1/moves/${older.id}/approve`)).json()).toEqual(EXPIRED_DECISION);
-      expect(await h.sql.get('SELECT expires_at FROM device_moves WHERE id = ?', [older.id])).toEqual({
-        expires_at: at(10_000),
-      });
+      const confirm = await page.get(`/move?code=${older.user_code}`);
+      expect(confirm.statusCode).toBe(200);
+      expect(/<p class="alert alert-error" role="alert">(.*?)<\/p>/s.exec(confirm.body)?.[1]).toBe(
+        '<strong>Another device asked for this key too</strong> (one more request, on the Devices page). Someone else may hold the key: approve only the device you know, and consider revoking the key.',
+      );
     });
 
     it('the same device asking again supersedes its own older move', async () => {

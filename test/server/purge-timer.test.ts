@@ -53,9 +53,10 @@ it('purges after FIRST_PURGE_AFTER_MS, then every PURGE_EVERY_MS, and not after 
         sessions: 0,
         cli_grants: 0,
         device_moves: 0,
+        proof_nonces: 0,
         sign_in_counts: 1,
       },
-      batches: 6,
+      batches: 7,
       ended: 'done',
     },
   ]);

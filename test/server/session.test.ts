@@ -33,6 +33,36 @@ forEachEngine((engine) => {
   }
 
   describe('status and whoami', () => {
+    it('a key unbound since: status tells the device that held it when and how that ended', async () => {
+      const created = await h.createKey();
+      const key = created.apiKey.value;
+      expect((await h.login(key, FP_A)).statusCode).toBe(200);
+      const boundAt = h.now().toISOString();
+      h.advance(60_000);
+      const logout = await h.inject({
+        method: 'POST',
+        url: '/api/v1/cli/logout',
+        headers: {
+          'x-api-key': key,
+          'x-sekuire-device': FP_A,
+          ...h.sign(h.deviceKey(FP_A), 'POST', '/api/v1/cli/logout'),
+        },
+      });
+      expect(logout.json()).toEqual({ unbound: true });
+      const endedAt = h.now().toISOString();
+      h.advance(1_000);
+      const here = await h.get('/api/v1/cli/status', key, FP_A);
+      expect(here.statusCode).toBe(200);
+      expect(here.json()).toMatchObject({
+        device: null,
+        past_binding: { bound_at: boundAt, ended_at: endedAt, ended_by: 'unbind', moved_to: null },
+      });
+      expect((await h.get('/api/v1/cli/status', key, FP_B)).json().past_binding).toBeNull();
+      // Bound again: no history in the answer.
+      expect((await h.login(key, FP_A)).statusCode).toBe(200);
+      expect((await h.get('/api/v1/cli/status', key, FP_A)).json()).not.toHaveProperty('past_binding');
+    });
+
     it('a key bound to no device is accepted from any device, with device null', async () => {
       const created = await h.createKey({ organization: 'Acme', workspace: 'CI' });
       const status = await h.get('/api/v1/cli/status', created.apiKey.value, FP_C);
@@ -51,6 +81,8 @@ forEachEngine((engine) => {
         device: null,
         organization: { id: created.organization.id, name: 'Acme' },
         workspace: { id: created.workspace.id, name: 'CI' },
+        // Extension: this device never held the key.
+        past_binding: null,
       });
       const whoami = await h.get('/api/v1/cli/whoami', created.apiKey.value, FP_B);
       expect(whoami.statusCode).toBe(200);

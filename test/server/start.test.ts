@@ -1,7 +1,8 @@
 // `sekuire-server start` as a process: Listening line, a real flow, SIGTERM, port in use, TLS, bad flags.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,6 +251,10 @@ describe('start', () => {
       ['--trust-proxy', 'proxy.internal'],
       'error: --trust-proxy takes a hop count (1 for one proxy in front) or a comma-separated list of addresses and CIDRs (127.0.0.1,10.0.0.0/8, or loopback), not "proxy.internal": "proxy.internal" is not an IP address.\n',
     ],
+    [
+      ['--secret-scanning-keys', 'file:///etc/keys.json'],
+      'error: --secret-scanning-keys: only http(s) URLs are fetched, not file:\n',
+    ],
   ])('%j -> exit 2 before listening', async (args, message) => {
     const exit = await runStart([...args, '--db', join(scratch, 'flags.db')]);
     expect(exit).toEqual({ code: 2, signal: null, stdout: '', stderr: message });
@@ -264,6 +269,40 @@ describe('start', () => {
       stderr:
         'error: SEKUIRE_SERVER_PORT must be a port number from 0 to 65535 (0 picks a free port), not "abc".\n',
     });
+  });
+});
+
+describe('start --secret-scanning-keys', () => {
+  it('a file is read at start: unusable, exit 1; usable (from the variable), reports are checked against it', async () => {
+    const missing = join(scratch, 'no-such-keys.json');
+    const exit = await runStart(['--db', join(scratch, 'keys.db'), '--secret-scanning-keys', missing]);
+    expect(exit.code).toBe(1);
+    expect(exit.stdout).toBe('');
+    expect(exit.stderr).toMatch(
+      /^error: Cannot use the secret-scanning keys in .*no-such-keys\.json: ENOENT/,
+    );
+    const file = join(scratch, 'keys.json');
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writeFileSync(
+      file,
+      JSON.stringify({
+        public_keys: [
+          { key_identifier: 'k1', key: publicKey.export({ type: 'spki', format: 'pem' }), is_current: true },
+        ],
+      }),
+    );
+    const server = await started({ env: { SEKUIRE_SECRET_SCANNING_KEYS: file } });
+    const response = await fetch(`${server.url}/api/v1/secret-scanning/github`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'github-public-key-identifier': 'k1',
+        'github-public-key-signature': 'MEQCIA==',
+      },
+      body: '[]',
+    });
+    expect(response.status).toBe(401);
+    expect(((await response.json()) as { error: string }).error).toBe('invalid_signature');
   });
 });
 

@@ -1,5 +1,6 @@
 // Device proof on the wire: an RFC 9421 (HTTP Message Signatures) profile, built the same way by CLI and server.
-import { createHash } from 'node:crypto';
+import type { createHash as CreateHash } from 'node:crypto';
+import { sha256 } from './sha256.js';
 
 /**
  * A signed request carries three headers (RFC 9421 and RFC 9530):
@@ -49,11 +50,17 @@ export function parsePublicJwk(value: unknown): PublicJwk | undefined {
 /** RFC 7638: SHA-256 of the required members in lexical order, base64url. */
 export function jwkThumbprint(jwk: PublicJwk): string {
   const canonical = `{"crv":"P-256","kty":"EC","x":"${jwk.x}","y":"${jwk.y}"}`;
-  return createHash('sha256').update(canonical).digest('base64url');
+  // Our own SHA-256: the CLI checks the thumbprint offline, without loading node:crypto.
+  return sha256(canonical).toString('base64url');
 }
+
+let createHash: typeof CreateHash | undefined;
 
 /** RFC 9530 Content-Digest of the body as sent (an absent body is the empty string). */
 export function contentDigest(body: string | Buffer | undefined): string {
+  // node:crypto's, looked up once: when signing or verifying it is loaded by then, and
+  // `status --offline`, which imports this module too, never loads it.
+  createHash ??= process.getBuiltinModule('node:crypto').createHash;
   return `sha-256=:${createHash('sha256')
     .update(body ?? '')
     .digest('base64')}:`;

@@ -14,7 +14,8 @@ import { osVersion } from '../core/os-facts.js';
 import { processStreams } from './streams.js';
 
 export interface OutStream {
-  write(chunk: string, callback?: (error?: Error | null) => void): boolean;
+  /** Text, or bytes (`sekuire api` prints answers as they came). */
+  write(chunk: string | Uint8Array, callback?: (error?: Error | null) => void): boolean;
   readonly isTTY?: boolean;
 }
 

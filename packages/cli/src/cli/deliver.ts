@@ -4,8 +4,8 @@ import type { OutStream } from './context.js';
 import type { Streams } from './streams.js';
 
 /** Writes and waits until the text is handed over; rejects when the stream reports an error. */
-export function emit(stream: OutStream, text: string): Promise<void> {
-  if (text === '') return Promise.resolve();
+export function emit(stream: OutStream, text: string | Uint8Array): Promise<void> {
+  if (text.length === 0) return Promise.resolve();
   return new Promise((resolve, reject) => {
     try {
       stream.write(text, (error) => (error ? reject(error) : resolve()));
@@ -21,7 +21,7 @@ function errnoOf(error: unknown): string | undefined {
 }
 
 /** A result that could not be written is a failure, except a reader that closed the pipe on purpose. */
-export async function deliver(ctx: Streams, text: string, code: number): Promise<number> {
+export async function deliver(ctx: Streams, text: string | Uint8Array, code: number): Promise<number> {
   try {
     await emit(ctx.stdout, text);
     return code;

@@ -1,6 +1,6 @@
 // The warning before a key expires: on stderr, naming the date and what to do; for login, status, whoami (and api).
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { sha256 } from '@sekuire/shared/sha256';
 import { humanTime, timeUntil } from '../core/dates.js';
 import { CredentialsFileError, KeyRejectedError } from '../core/errors.js';
 import { readPrivateFile, writePrivateFileAtomic } from '../core/private-files.js';
@@ -26,7 +26,8 @@ export interface ExpiringKey {
 }
 
 function keyTag(value: string): string {
-  return createHash('sha256').update(value).digest('hex').slice(0, 16);
+  // The shared SHA-256, not node:crypto's: status --offline warns too, and loads no node:crypto.
+  return sha256(value).toString('hex').slice(0, 16);
 }
 
 function readState(home: string): Record<string, string> {
@@ -80,12 +81,8 @@ export function warnExpiry(ctx: Context, key: ExpiringKey): string | undefined {
   return warning;
 }
 
-/** `sekuire login`, naming the profile when it is not `default`. */
-export function loginCommandFor(profile: string | undefined): string {
-  return profile === undefined || profile === 'default'
-    ? 'sekuire login'
-    : `sekuire login --profile ${profile}`;
-}
+/** `sekuire login`, naming the profile when it is not `default` (one rule, in core/profiles.ts). */
+export { loginCommandFor } from '../core/profiles.js';
 
 /** An expired key's refusal names the date it expired (the backend's, else the one stored at login). */
 export function expiredKeyError(

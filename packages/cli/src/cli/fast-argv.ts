@@ -1,9 +1,12 @@
 // Which argv the fast path runs: `--version`, and `status` with its own flags, read as commander would read them.
+import { apiArgs } from './api-argv.js';
+import type { ApiOptions } from './commands/api.js';
 import type { StatusOptions } from './commands/status.js';
 
 export type FastCommand =
   | { readonly kind: 'version' }
-  | { readonly kind: 'status'; readonly options: StatusOptions; readonly asJson: boolean };
+  | { readonly kind: 'status'; readonly options: StatusOptions; readonly asJson: boolean }
+  | { readonly kind: 'api'; readonly options: ApiOptions; readonly asJson: boolean };
 
 /** The status flags that take no value, and the option each sets (commander's camelCase names). */
 const STATUS_SWITCHES: Readonly<Record<string, 'offline' | 'showKey' | 'json'>> = {
@@ -21,6 +24,10 @@ const STATUS_SWITCHES: Readonly<Record<string, 'offline' | 'showKey' | 'json'>> 
  */
 export function fastCommand(args: readonly string[]): FastCommand | undefined {
   if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) return { kind: 'version' };
+  if (args[0] === 'api') {
+    const options = apiArgs(args.slice(1));
+    return options === undefined ? undefined : { kind: 'api', options, asJson: options.json === true };
+  }
   if (args[0] !== 'status') return undefined;
   const options: {
     backend?: string;

@@ -1,4 +1,4 @@
-// Runs what fast-argv.ts recognised, without commander: `--version`, and `status`.
+// Runs what fast-argv.ts recognised, without commander: `--version`, `status` and `api`.
 import { ExitCode } from '../core/errors.js';
 import type { Context } from './context.js';
 import { deliver } from './deliver.js';
@@ -9,6 +9,10 @@ import { VERSION } from './version.js';
 export async function runFast(ctx: Context, command: FastCommand): Promise<number> {
   if (command.kind === 'version') return deliver(ctx, `${VERSION}\n`, ExitCode.ok);
   const { deliverResult, settle } = await import('./settle.js');
+  if (command.kind === 'api') {
+    const { options } = command;
+    return settle(ctx, command.asJson, async () => (await import('./commands/api.js')).api(ctx, options));
+  }
   return settle(ctx, command.asJson, async () => {
     const { status } = await import('./commands/status.js');
     return deliverResult(ctx, await status(ctx, command.options), command.asJson);

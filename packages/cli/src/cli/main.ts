@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The sekuire bin: prints --version itself, hands status to status-main.ts and any other argv to full-main.ts.
+// The sekuire bin: prints --version itself, hands status and api to status-main.ts and any other argv to full-main.ts.
 import { ExitCode } from '../core/errors.js';
 import { enableCompileCache } from './compile-cache.js';
 import { deliver } from './deliver.js';
@@ -24,7 +24,7 @@ function handOver(load: () => Promise<unknown>): void {
 const fast = fastCommand(process.argv.slice(2));
 if (fast?.kind === 'version') {
   runProcess(processStreams(true), (streams) => deliver(streams, `${VERSION}\n`, ExitCode.ok));
-} else if (fast?.kind === 'status') {
+} else if (fast?.kind === 'status' || fast?.kind === 'api') {
   handOver(() => import('./status-main.js'));
 } else {
   handOver(() => import('./full-main.js'));

@@ -30,6 +30,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
     profiles,
     config,
     completion,
+    api,
     help,
   ] = await Promise.all([
     import('commander'),
@@ -42,6 +43,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
     import('./commands/profiles.js'),
     import('./commands/config.js'),
     import('./commands/completion.js'),
+    import('./commands/api.js'),
     import('./help.js'),
   ]);
   const program = new CommandClass('sekuire');
@@ -91,6 +93,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
   token.register(auth, schedule);
   authTest.register(auth, schedule);
   profiles.register(auth, schedule);
+  api.register(program, schedule);
   config.register(program, schedule);
   completion.register(program, schedule);
 
@@ -157,6 +160,7 @@ export async function run(ctx: Context, argv: readonly string[]): Promise<number
       throw error;
     }
     if (!task) return ExitCode.usage;
-    return deliverResult(ctx, await task(ctx), asJson);
+    const result = await task(ctx);
+    return typeof result === 'number' ? result : deliverResult(ctx, result, asJson);
   });
 }

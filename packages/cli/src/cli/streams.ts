@@ -42,7 +42,7 @@ function descriptorStream(fd: 1 | 2, fallback: () => NodeJS.WriteStream): OutStr
     },
     write(chunk, callback) {
       if (viaStream) return fallback().write(chunk, callback);
-      let bytes = Buffer.from(chunk, 'utf8');
+      let bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
       try {
         while (bytes.length > 0) bytes = bytes.subarray(writeSync(fd, bytes));
       } catch (error) {

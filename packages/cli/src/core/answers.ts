@@ -40,11 +40,20 @@ export interface LoginResponse {
   readonly key: KeyInfo;
   readonly device: BoundDevice;
 }
+/** Extension: this device's binding of a key that is bound to no device now, and how it ended. */
+export interface PastBinding {
+  readonly bound_at: string;
+  readonly ended_at: string;
+  readonly ended_by: 'move' | 'unbind';
+  readonly moved_to: { readonly name: string; readonly os: string } | null;
+}
 export interface StatusResponse {
   readonly key: KeyInfo;
   readonly device: BoundDevice | null;
   readonly organization: NamedEntity;
   readonly workspace: NamedEntity;
+  /** Absent from older backends, and when the key is bound to a device. */
+  readonly past_binding?: PastBinding | null;
 }
 export interface WhoamiResponse {
   readonly user: UserInfo;
@@ -157,6 +166,24 @@ export class Reader {
     };
   }
 
+  /** Read leniently: an answer without it (an older backend) still says the binding is gone. */
+  pastBinding(r: Json): PastBinding | null {
+    const p = r.past_binding;
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) return null;
+    const record = p as Json;
+    const moved = record.moved_to;
+    const to =
+      typeof moved === 'object' && moved !== null && !Array.isArray(moved)
+        ? { name: this.loose(moved as Json, 'name'), os: this.loose(moved as Json, 'os') }
+        : null;
+    return {
+      bound_at: this.loose(record, 'bound_at'),
+      ended_at: this.loose(record, 'ended_at'),
+      ended_by: record.ended_by === 'move' ? 'move' : 'unbind',
+      moved_to: to,
+    };
+  }
+
   boundDevice(body: Json | undefined): BoundDeviceSummary | undefined {
     const d = body?.bound_device;
     if (typeof d !== 'object' || d === null || Array.isArray(d)) return undefined;
@@ -188,6 +215,7 @@ export const parsers = {
     device: read.device(r),
     organization: read.named(r, 'organization'),
     workspace: read.named(r, 'workspace'),
+    past_binding: read.pastBinding(r),
   }),
   whoami: (read: Reader, r: Json): WhoamiResponse => ({
     user: read.user(r),

@@ -105,7 +105,9 @@ export type LoginAnswer =
 /** Where a move stands when polled: the same waiting answers as a device code, then the login. */
 export type MovePoll =
   | { readonly kind: 'moved'; readonly login: LoginResponse }
-  | { readonly kind: 'pending' | 'slow_down' | 'denied' | 'expired' }
+  /** otherRequests: other devices asked to take the same key too (the backend says how many). */
+  | { readonly kind: 'pending'; readonly otherRequests: number }
+  | { readonly kind: 'slow_down' | 'denied' | 'expired' }
   | { readonly kind: 'invalid'; readonly message: string };
 
 const WAITING: Readonly<Record<string, TokenAnswer['kind']>> = {
@@ -247,6 +249,14 @@ export class BackendClient {
         if (kind === undefined || kind === 'granted') return undefined;
         if (kind === 'invalid') {
           return { kind, message: this.at.read.loose(body, 'message') || 'The move is not valid.' };
+        }
+        if (kind === 'pending') {
+          const others = body.other_requests;
+          return {
+            kind,
+            otherRequests:
+              typeof others === 'number' && Number.isSafeInteger(others) && others > 0 ? others : 0,
+          };
         }
         return { kind };
       },

@@ -1,6 +1,6 @@
 // This device: machine ID + OS -> fingerprint, and the name and OS shown to people.
-import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { hmacSha256 } from '@sekuire/shared/sha256';
 import { CredentialsFileError } from './errors.js';
 import type { Env } from './home.js';
 import type { PlatformMachineId } from './machine-id.js';
@@ -60,12 +60,18 @@ export function deviceName(hostname: string): string {
 
 /** HMAC-SHA-256 over the raw machine ID, platform and architecture; the raw ID stays here. */
 export function computeFingerprint(machineId: string, platform: string, arch: string): string {
-  return createHmac('sha256', FINGERPRINT_KEY).update(`${machineId}\n${platform}\n${arch}`).digest('hex');
+  // Our own HMAC: `status --offline` computes it without loading node:crypto (PERFORMANCE.md).
+  return hmacSha256(FINGERPRINT_KEY, `${machineId}\n${platform}\n${arch}`).toString('hex');
 }
 
 /** `a1b2c3d4...`: 12 characters after login, 8 in status. */
 export function shortFingerprint(fingerprint: string, length: 8 | 12): string {
   return `${fingerprint.slice(0, length)}...`;
+}
+
+/** 32 random bytes in hex; node:crypto is loaded here, on the rare path that needs it. */
+function randomId(): string {
+  return process.getBuiltinModule('node:crypto').randomBytes(32).toString('hex');
 }
 
 function corruptId(file: string): CredentialsFileError {
@@ -95,10 +101,10 @@ function generatedMachineId(
       if (!GENERATED_ID.test(id)) throw corruptId(file);
       return { id, file, created, warnings: existing.warnings };
     }
-    if (!create) return { id: randomBytes(32).toString('hex'), warnings: [] };
+    if (!create) return { id: randomId(), warnings: [] };
     if (existing)
       removeBlankFile(home, DEVICE_ID_FILE, { ino: existing.ino, size: Buffer.byteLength(existing.text) });
-    if (createPrivateFile(home, DEVICE_ID_FILE, `${randomBytes(32).toString('hex')}\n`)) created = true;
+    if (createPrivateFile(home, DEVICE_ID_FILE, `${randomId()}\n`)) created = true;
   }
   throw new CredentialsFileError('device_id_corrupt', `${file} could not be created.`, {
     hint: `Check ${home}, or set SEKUIRE_MACHINE_ID`,

@@ -1,5 +1,4 @@
 // Files only their owner may read: directory 0700, files born 0600, atomic replace, no symlinks.
-import { randomBytes } from 'node:crypto';
 import {
   accessSync,
   chmodSync,
@@ -306,7 +305,10 @@ export function removeStaleTemps(dir: string, name: string, now = Date.now()): n
 }
 
 function tempPath(dir: string, name: string): string {
-  return join(dir, `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  return join(
+    dir,
+    `.${name}.${process.pid}.${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}.tmp`,
+  );
 }
 
 /** Creates a temp file 0600 (exclusive, no links followed), writes and fsyncs it; returns its path. */

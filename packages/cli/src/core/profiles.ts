@@ -45,6 +45,13 @@ export function profileDir(home: string, name: string): string {
   return name === DEFAULT_PROFILE ? home : join(home, PROFILES_DIR, name);
 }
 
+/** The command that makes a login in this profile: `sekuire login`, with --profile NAME unless it is `default`. */
+export function loginCommandFor(profile: string | undefined): string {
+  return profile === undefined || profile === DEFAULT_PROFILE
+    ? 'sekuire login'
+    : `sekuire login --profile ${profile}`;
+}
+
 /** Where a profile keeps its device key (one key per profile: see SECURITY.md). */
 export function deviceKeyPathFor(home: string, name: string): string {
   return join(profileDir(home, name), 'device-key.json');

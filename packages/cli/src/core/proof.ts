@@ -1,5 +1,4 @@
 // Signs a request with this device's key: the proof headers of proof-format.ts, a fresh nonce each time.
-import { randomBytes, sign } from 'node:crypto';
 import { contentDigest, PROOF_LABEL, signatureBase, signatureParams } from '@sekuire/shared/proof-format';
 import type { DeviceKey } from './device-key.js';
 
@@ -11,6 +10,8 @@ export function proofHeaders(
   body: string | undefined,
   nowSeconds: number,
 ): Record<string, string> {
+  // node:crypto on first use: the modules that import this one also run `status --offline`.
+  const { randomBytes, sign } = process.getBuiltinModule('node:crypto');
   const digest = contentDigest(body);
   const params = signatureParams({
     created: Math.floor(nowSeconds),

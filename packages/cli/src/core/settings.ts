@@ -1,4 +1,5 @@
 // Every setting a user can give: a flag, then an environment variable, then config.json, then the default.
+import { parseAudiences } from './audiences.js';
 import { parseBackendUrl, parseWebUrl, urlText } from './backend-url.js';
 import { type ConfigFile, readConfig } from './config.js';
 import { UsageError } from './errors.js';
@@ -54,6 +55,12 @@ export const SETTINGS = {
     description: 'retries after the first attempt, 0 to 10',
     defaultText: String(DEFAULT_POLICY.retries),
     normalize: (text, source) => parseRetries(text, source),
+  },
+  audiences: {
+    env: 'SEKUIRE_AUDIENCES',
+    description: 'origins besides the backend that `sekuire api` may send the key to, comma-separated',
+    defaultText: 'none (the backend only)',
+    normalize: (text, source) => parseAudiences(text, source).join(','),
   },
 } as const satisfies Record<string, SettingSpec>;
 
@@ -187,6 +194,8 @@ export class Settings {
         return { value: DEFAULT_POLICY.connectTimeoutMs / 1000, source };
       case 'retries':
         return { value: DEFAULT_POLICY.retries, source };
+      case 'audiences':
+        return { value: '', source };
     }
   }
 

@@ -1,4 +1,5 @@
 // The audit trail as an export: one JSON object per line, or CSV (RFC 4180) with a header row.
+import { jsonEscapeInvisible } from '../domain/text.js';
 import type { AuditEvent } from '../store/queries/audit.js';
 
 export const AUDIT_FORMATS = ['jsonl', 'csv'] as const;
@@ -32,5 +33,5 @@ export function csvRecord(event: AuditEvent): string {
 }
 
 export function jsonLine(event: AuditEvent): string {
-  return `${JSON.stringify(event)}\n`;
+  return `${jsonEscapeInvisible(JSON.stringify(event))}\n`;
 }

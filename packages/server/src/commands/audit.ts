@@ -1,5 +1,7 @@
 // `audit`: print the audit trail, oldest first, as aligned lines, a JSON array, JSON lines or CSV.
+
 import type { Command } from 'commander';
+import { escapeInvisible, jsonEscapeInvisible } from '../domain/text.js';
 import type { AuditEvent, AuditFilter } from '../store/queries/audit.js';
 import { AUDIT_FORMATS, type AuditFormat, CSV_HEADER, csvRecord, jsonLine } from './audit-formats.js';
 import type { CommandContext } from './context.js';
@@ -58,7 +60,9 @@ export function auditLine(event: AuditEvent): string {
     event.client_ip ?? '-',
     event.actor_user_id ?? '-',
     event.detail === null ? '-' : JSON.stringify(event.detail),
-  ].join('  ');
+  ]
+    .map(escapeInvisible)
+    .join('  ');
 }
 
 type Rendering = 'lines' | 'json' | AuditFormat;
@@ -85,7 +89,7 @@ function filterOf(options: AuditOptions): AuditFilter {
 
 const RENDER: Readonly<Record<Rendering, (event: AuditEvent, first: boolean) => string>> = {
   lines: (event) => `${auditLine(event)}\n`,
-  json: (event, first) => `${first ? '' : ','}${JSON.stringify(event)}`,
+  json: (event, first) => `${first ? '' : ','}${jsonEscapeInvisible(JSON.stringify(event))}`,
   jsonl: jsonLine,
   csv: csvRecord,
 };

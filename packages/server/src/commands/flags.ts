@@ -1,15 +1,12 @@
 // Validation of flag and environment values; a bad value is a UsageError (exit 2).
 import { KEY_ENVIRONMENTS, type KeyEnvironment } from '@sekuire/shared/key';
+import { isEmailAddress } from '../domain/emails.js';
 import { organizationNameProblem } from '../domain/keys.js';
+import { MAX_TEXT_LENGTH, textProblem } from '../domain/text.js';
 import { KEY_TYPES, type KeyType } from '../store/queries/keys.js';
 import { UsageError } from './errors.js';
 
 export const MAX_EXPIRY_DAYS = 3650;
-const MAX_LABEL_LENGTH = 200;
-const MAX_EMAIL_LENGTH = 254;
-
-// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** `source` names where the value came from, e.g. "--port" or "SEKUIRE_SERVER_PORT". */
 export function parsePort(text: string, source: string): number {
@@ -34,24 +31,19 @@ export function parseExpiryDays(text: string): number {
 }
 
 export function parseEmail(text: string): string {
-  const at = text.indexOf('@');
-  if (
-    text.length > MAX_EMAIL_LENGTH ||
-    /\s/.test(text) ||
-    CONTROL_CHARACTERS.test(text) ||
-    at < 1 ||
-    at !== text.lastIndexOf('@') ||
-    at === text.length - 1
-  ) {
+  if (!isEmailAddress(text)) {
     throw new UsageError(`--email must be an email address like dev@example.com, not "${text}".`);
   }
   return text;
 }
 
-/** A name for a person, key, organization or workspace: one line, not blank, not huge. */
+/** A name for a person, key, organization or workspace: the one text rule (domain/text.ts). */
 export function parseLabel(text: string, flag: string): string {
-  if (text.trim() === '' || text.length > MAX_LABEL_LENGTH || CONTROL_CHARACTERS.test(text)) {
-    throw new UsageError(`${flag} must be 1 to ${MAX_LABEL_LENGTH} characters on one line.`);
+  const problem = textProblem(text);
+  if (problem !== undefined) {
+    throw new UsageError(
+      `${flag} must be 1 to ${MAX_TEXT_LENGTH} characters on one line, without control or invisible characters (bidi controls, zero-width characters).`,
+    );
   }
   return text;
 }

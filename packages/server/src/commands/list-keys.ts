@@ -1,6 +1,8 @@
 // `list-keys`: every key (or one user's) with its id, owner, masked form and status; never a key.
+
 import type { Command } from 'commander';
 import { type ListedKey, listKeys } from '../domain/keys.js';
+import { escapeInvisible, jsonEscapeInvisible } from '../domain/text.js';
 import type { CommandContext } from './context.js';
 import { databaseTarget, withStore } from './database.js';
 import { parseEmail } from './flags.js';
@@ -46,16 +48,11 @@ function keyJson(key: ListedKey) {
 function table(keys: readonly ListedKey[]): string {
   const rows = [
     ['ID', 'MASKED', 'ENV', 'TYPE', 'STATUS', 'OWNER', 'ORGANIZATION', 'NAME'],
-    ...keys.map((key) => [
-      key.id,
-      key.masked,
-      key.environment,
-      key.type,
-      key.status,
-      key.user_email,
-      key.org_name,
-      key.name,
-    ]),
+    ...keys.map((key) =>
+      [key.id, key.masked, key.environment, key.type, key.status, key.user_email, key.org_name, key.name].map(
+        escapeInvisible,
+      ),
+    ),
   ];
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
   return rows
@@ -73,7 +70,7 @@ export async function runListKeys(ctx: CommandContext, options: ListKeysOptions)
   const email = options.email === undefined ? undefined : parseEmail(options.email);
   const keys = await withStore(target, { mustExist: true }, (store) => listKeys(store, ctx.now(), email));
   if (options.json) {
-    await ctx.stdout.write(`${JSON.stringify(keys.map(keyJson))}\n`);
+    await ctx.stdout.write(`${jsonEscapeInvisible(JSON.stringify(keys.map(keyJson)))}\n`);
     return;
   }
   if (keys.length === 0) {

@@ -6,6 +6,7 @@ import { defineCreateKey } from './create-key.js';
 import { defineCreateUser } from './create-user.js';
 import { CommandError, UsageError } from './errors.js';
 import { defineListKeys } from './list-keys.js';
+import { defineRemoveUser } from './remove-user.js';
 import { defineRevokeKey } from './revoke-key.js';
 import { defineRotateSecret } from './rotate-secret.js';
 import { defineStart } from './start.js';
@@ -29,6 +30,7 @@ function program(ctx: CommandContext): Command {
   defineStart(root, ctx);
   defineCreateKey(root, ctx);
   defineCreateUser(root, ctx);
+  defineRemoveUser(root, ctx);
   defineRevokeKey(root, ctx);
   defineUnbind(root, ctx);
   defineListKeys(root, ctx);

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
+import { GitHubKeyList, keyListSource } from '../domain/github-keys.js';
 import { DEFAULT_AUDIT_RETENTION_DAYS } from '../domain/retention.js';
 import type { InFlight } from '../http/in-flight.js';
 import { parseTrustProxy } from '../http/trust-proxy.js';
@@ -35,6 +36,7 @@ export interface StartOptions extends OpsOptions {
   readonly allowSelfRebind?: boolean;
   readonly trustProxy?: string;
   readonly auditRetentionDays?: string;
+  readonly secretScanningKeys?: string;
 }
 
 export function defineStart(program: Command, ctx: CommandContext): void {
@@ -70,6 +72,10 @@ export function defineStart(program: Command, ctx: CommandContext): void {
     .option(
       '--audit-retention-days <days>',
       'delete audit events older than this; 0 keeps everything (default 365)',
+    )
+    .option(
+      '--secret-scanning-keys <url|file>',
+      "GitHub's secret-scanning signing keys (https://api.github.com/meta/public_keys/secret_scanning, or a file of that JSON): leaked keys GitHub reports are revoked (env SEKUIRE_SECRET_SCANNING_KEYS; default: off)",
     )
     .addHelpText(
       'after',
@@ -126,6 +132,27 @@ function trustedProxies(flag: string | undefined, env: string | undefined) {
   return parsed.trust;
 }
 
+/**
+ * --secret-scanning-keys, else its variable: a URL is fetched when the first report comes (GitHub
+ * may be unreachable at start); a file is read now, and one that cannot be used stops the start.
+ */
+async function secretScanningKeys(
+  ctx: CommandContext,
+  flag: string | undefined,
+): Promise<GitHubKeyList | undefined> {
+  const text = flag ?? ctx.env.SEKUIRE_SECRET_SCANNING_KEYS;
+  if (text === undefined) return undefined;
+  const source = keyListSource(text);
+  if ('problem' in source) throw new UsageError(source.problem);
+  const keys = new GitHubKeyList(source, ctx.now);
+  if ('file' in source) {
+    const problem = await keys.load();
+    if (problem !== undefined)
+      throw new CommandError(`Cannot use the secret-scanning keys in ${source.file}: ${problem}`);
+  }
+  return keys;
+}
+
 async function closeGracefully(app: FastifyInstance, inFlight: InFlight): Promise<void> {
   const force = setTimeout(() => app.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   try {
@@ -154,6 +181,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
     options.auditRetentionDays === undefined
       ? DEFAULT_AUDIT_RETENTION_DAYS
       : parseRetentionDays(options.auditRetentionDays);
+  const githubKeys = await secretScanningKeys(ctx, options.secretScanningKeys);
   const secret = loadSecret(ctx.env.SEKUIRE_SERVER_SECRET, options.secretFile, target);
   await reportSecret(ctx, secret);
   await reportSecretIds(ctx, secret);
@@ -180,6 +208,7 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       olderSecrets: secret.older,
       https: tls,
       allowSelfRebind: options.allowSelfRebind === true,
+      ...(githubKeys !== undefined && { githubKeys }),
       ...(trustProxy !== undefined && { trustProxy }),
       log: { level: ops.logLevel },
       ...(metrics !== undefined && { metrics, serveMetrics: ops.metrics.on === 'main-port' }),

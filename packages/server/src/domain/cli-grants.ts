@@ -1,4 +1,5 @@
 // Browser login (loopback redirect + PKCE) and device-code login: a person approves, the CLI gets a new key.
+
 import { createHash, randomInt } from 'node:crypto';
 import type { ApiKey } from '@sekuire/shared/key';
 import { BASE62 } from '@sekuire/shared/key';
@@ -13,6 +14,7 @@ import { newId } from './ids.js';
 import { expiryAfter, KEY_DEFAULTS } from './keys.js';
 import { type Actor, insertKey, targetWorkspace } from './managed-keys.js';
 import type { ExpectedKey } from './proofs.js';
+import { MAX_TEXT_LENGTH } from './text.js';
 
 /** PROTOCOL.md: a loopback code lives 60 s; a device code 15 minutes, polled every 5 s at most. */
 export const CODE_TTL_MS = 60_000;
@@ -21,7 +23,6 @@ export const POLL_INTERVAL_S = 5;
 /** RFC 8628 §6.1: consonants only, so no look-alikes (0/O, 1/I/L) and no words are spelled. */
 export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
 const SECRET_LENGTH = 43;
-const MAX_DEVICE_TEXT = 200;
 
 function randomText(alphabet: string, length: number): string {
   let text = '';
@@ -104,7 +105,7 @@ async function mintFor(
     secret,
     actor,
     {
-      name: `CLI on ${facts.name}`.slice(0, MAX_DEVICE_TEXT),
+      name: `CLI on ${facts.name}`.slice(0, MAX_TEXT_LENGTH),
       environment: KEY_DEFAULTS.environment,
       type: 'client',
       expiresAt: expiryAfter(now, KEY_DEFAULTS.expiresInDays),
@@ -142,6 +143,28 @@ export interface LoopbackApproval {
   readonly redirectUri: string;
   readonly codeChallenge: string;
   readonly device: AskingDevice;
+  /** The fingerprint's first 12 hex characters, as the page showed them (absent from older CLIs). */
+  readonly fingerprintPrefix?: string;
+}
+
+/** A fact as the approval page shows it: one line of printable text, capped. */
+function asShown(value: string): string {
+  return value
+    .replace(/[\p{Cc}\p{Cf}]/gu, '')
+    .trim()
+    .slice(0, MAX_TEXT_LENGTH);
+}
+
+/**
+ * The device exchanging a loopback code must be the one the person approved: the name and OS
+ * the page showed, the OS version and architecture when it showed them, and a fingerprint that
+ * begins with the prefix it showed. Anything else would bind a device nobody looked at.
+ */
+function approvedDevice(grant: GrantRow, device: DeviceFacts): boolean {
+  if (asShown(device.name) !== grant.device_name || asShown(device.os) !== grant.device_os) return false;
+  if (grant.os_version !== null && asShown(device.os_version) !== grant.os_version) return false;
+  if (grant.arch !== null && asShown(device.arch) !== grant.arch) return false;
+  return grant.fingerprint === null || device.fingerprint.startsWith(grant.fingerprint);
 }
 
 /** The person pressed Authorize: a one-time code for this redirect URI and PKCE challenge. */
@@ -162,7 +185,8 @@ export async function approveLoopback(
       user_code: null,
       redirect_uri: approval.redirectUri,
       code_challenge: approval.codeChallenge,
-      fingerprint: null,
+      // For a loopback grant, the prefix the page showed: the exchange must come from a match.
+      fingerprint: approval.fingerprintPrefix ?? null,
       device_name: approval.device.name,
       device_os: approval.device.os,
       os_version: approval.device.osVersion ?? null,
@@ -248,6 +272,8 @@ export function exchangeCode(
         return invalidGrant('The redirect_uri does not match the one the code was issued for.');
       if (fresh.code_challenge !== pkceChallenge(request.verifier))
         return invalidGrant('The code_verifier does not match the code_challenge.');
+      if (!approvedDevice(fresh, request.device))
+        return invalidGrant('The device is not the one approved in the browser.');
       const approver = await tx.accounts.profile(fresh.approved_by ?? '');
       if (approver === undefined) return invalidGrant('The person who approved no longer exists.');
       const granted = await mintFor(
@@ -395,6 +421,22 @@ async function grantBySecret(
     if (grant !== undefined) return grant;
   }
   return undefined;
+}
+
+/**
+ * The device key a device code was asked for with: every poll must be signed with it, so a
+ * device code read off the screen or a log polls nothing for whoever does not hold that key.
+ * Undefined for an unknown code (or one asked for without a device key).
+ */
+export async function deviceGrantKey(
+  store: Store,
+  secrets: Secrets,
+  deviceCode: string,
+): Promise<ExpectedKey | undefined> {
+  const grant = await grantBySecret(store.read, secrets, deviceCode);
+  if (grant === undefined || grant.flow !== 'device') return undefined;
+  if (grant.public_key === null || grant.key_thumbprint === null) return undefined;
+  return { publicKey: grant.public_key, thumbprint: grant.key_thumbprint };
 }
 
 /** The CLI polls (RFC 8628 §3.4): pending, slower please, denied, expired, or the new key, once. */

@@ -33,12 +33,14 @@ export interface MoveRequest {
 }
 
 /**
- * Records a pending move, inside the login's transaction (the key's row is locked). A newer
- * request replaces the key's undecided ones: one pending move per key, the latest.
+ * Records a pending move, inside the login's transaction (the key's row is locked). The same
+ * device asking again replaces its own undecided request; another device's request stays
+ * pending beside it (L1): a newer request by someone holding the key never silently ends the
+ * owner's. Both are listed, flagged, and each device is told that another one asked too.
  */
 export async function requestMove(tx: Tx, request: MoveRequest): Promise<MoveRow> {
   const at = request.now.toISOString();
-  await tx.moves.supersede(request.keyId, at);
+  await tx.moves.supersedeFrom(request.keyId, request.facts.fingerprint, at);
   let userCode = newUserCode();
   // Two codes the same: 1 in 2.6 × 10^10 per pair; the lookup keeps the unique index from
   // failing the transaction.
@@ -170,6 +172,8 @@ export async function decideMove(
         return { ok: true, move: decided, device: undefined, from: undefined };
       }
       if (from !== undefined) await tx.devices.unbind(from.id, at);
+      // The other devices that asked for this key lose: their polls answer expired_token.
+      await tx.moves.supersede(move.key_id, at);
       const device = await bindMoved(tx, move, at);
       await tx.audit.record({
         at,
@@ -211,7 +215,8 @@ function tooSoon(move: MoveRow, now: Date): boolean {
 
 export type MovePoll =
   | { readonly status: 'moved'; readonly record: KeyRecord; readonly device: DeviceRow }
-  | { readonly status: 'authorization_pending' | 'slow_down' | 'access_denied' | 'expired_token' }
+  | { readonly status: 'authorization_pending'; readonly otherRequests: number }
+  | { readonly status: 'slow_down' | 'access_denied' | 'expired_token' }
   | { readonly status: 'invalid_grant'; readonly message: string };
 
 /**
@@ -257,7 +262,10 @@ export async function pollMove(
     // Another poll may have been recorded since the read above.
     if (tooSoon(move, now)) return { status: 'slow_down' };
     await tx.moves.polled(move.id, now.toISOString(), move.interval_seconds);
-    return { status: 'authorization_pending' };
+    return {
+      status: 'authorization_pending',
+      otherRequests: await tx.moves.otherPending(keyId, move.id, now.toISOString()),
+    };
   });
   if (polled !== 'free') return polled;
   return store.transaction(
@@ -270,7 +278,7 @@ export async function pollMove(
         moveState(move, now) !== 'pending' ||
         (await tx.devices.active(keyId)) !== undefined
       )
-        return { status: 'authorization_pending' };
+        return { status: 'authorization_pending', otherRequests: 0 };
       const at = now.toISOString();
       const device = await bindMoved(tx, move, at);
       await tx.audit.record({
@@ -305,6 +313,14 @@ export function visibleMove(store: Store, userId: string, moveId: string): Promi
   return store.read.moves.visible(userId, { id: moveId });
 }
 
-export function pendingMovesFor(store: Store, userId: string, now: Date): Promise<VisibleMove[]> {
-  return store.read.moves.pendingFor(userId, now.toISOString());
+/** A pending move, and whether another device asked for the same key too (L1). */
+export interface PendingMove extends VisibleMove {
+  readonly duplicate: boolean;
+}
+
+export async function pendingMovesFor(store: Store, userId: string, now: Date): Promise<PendingMove[]> {
+  const moves = await store.read.moves.pendingFor(userId, now.toISOString());
+  const perKey = new Map<string, number>();
+  for (const move of moves) perKey.set(move.key_id, (perKey.get(move.key_id) ?? 0) + 1);
+  return moves.map((move) => ({ ...move, duplicate: (perKey.get(move.key_id) ?? 0) > 1 }));
 }

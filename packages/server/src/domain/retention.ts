@@ -30,7 +30,7 @@ const MIN_BATCH = 10;
  */
 const TARGET_BATCH_MS = 5;
 export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
-const POSTGRES_ONLY: ReadonlySet<PurgeStep> = new Set(['proof_nonces', 'cache_acks', 'instances']);
+const POSTGRES_ONLY: ReadonlySet<PurgeStep> = new Set(['cache_acks', 'instances']);
 
 export interface PurgeOptions {
   readonly now: Date;

@@ -2,6 +2,7 @@
 
 import fastify, { type FastifyInstance } from 'fastify';
 import type { Secrets } from '../domain/digest.js';
+import type { GitHubKeyList } from '../domain/github-keys.js';
 import { DEFAULT_PASSWORD_SLOTS, type PasswordSlots, passwordSlots } from '../domain/password-slots.js';
 import type { ScryptCost } from '../domain/passwords.js';
 import { ProofVerifier } from '../domain/proofs.js';
@@ -17,11 +18,13 @@ import {
 } from './error-replies.js';
 import { firstValues } from './fields.js';
 import { createNodeServer, DEFAULT_TIMEOUTS, type TlsMaterial } from './http-server.js';
+import { DEFAULT_PUBLIC_REVOKE_LIMIT, leaksApi, type PublicRevokeLimit } from './leaks-api.js';
 import type { Metrics } from './metrics.js';
 import { installOperations } from './operations.js';
 import { keepRawBodies, proofChecker, rememberRawBody } from './proof-check.js';
 import { DEFAULT_FAILURE_LIMIT, type FailureLimit, registerFailureLimiter } from './rate-limit.js';
 import { loggerOptions, type RequestLogOptions } from './request-log.js';
+import { collectRoutes } from './route-list.js';
 import { DEFAULT_SIGN_IN_LIMIT, type SignInLimit } from './session-auth.js';
 import type { TrustProxy } from './trust-proxy.js';
 import { webSurfaces } from './web.js';
@@ -74,6 +77,13 @@ export interface AppOptions {
    * (trust-proxy.ts). Without it those headers are ignored.
    */
   readonly trustProxy?: TrustProxy;
+  /**
+   * `start --secret-scanning-keys`: GitHub's signing keys, which POST /api/v1/secret-scanning/github
+   * checks reports against. Without it that endpoint answers 404.
+   */
+  readonly githubKeys?: GitHubKeyList;
+  /** Requests to POST /api/v1/credentials/revoke per address and overall before 429. */
+  readonly publicRevokeLimit?: PublicRevokeLimit;
 }
 
 const stderrLog: ErrorLog = (message) => {
@@ -113,6 +123,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     (options.log !== undefined
       ? (message, request) => app.log.error(request === undefined ? {} : { reqId: request.id }, message)
       : stderrLog);
+  collectRoutes(app);
   installErrorReplies(app, logError);
   const observe = installOperations(app, options);
 
@@ -134,12 +145,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const countFailure = await registerFailureLimiter(app, options.failureLimit ?? DEFAULT_FAILURE_LIMIT);
   const now = options.now ?? (() => new Date());
-  // With PostgreSQL, every instance shares one replay cache (the proof_nonces table): a recorded
-  // request replayed against another instance is refused too. SQLite serves one machine, and
-  // its cache stays in memory (domain/proofs.ts).
+  // The replay cache is in the database (the proof_nonces table) on both engines: a recorded
+  // request replayed against another instance, another process on the SQLite file, or this one
+  // after a restart is refused too. The memory cache in front answers the common case.
   const proofs = new ProofVerifier({
     now,
-    ...(options.store.engine === 'postgres' && { shared: options.store.read.nonces }),
+    shared: options.store.read.nonces,
+    groupPerTurn: options.store.engine === 'sqlite',
     ...(options.replayCapacity !== undefined && { capacity: options.replayCapacity }),
   });
   const secrets: Secrets = [options.secret, ...(options.olderSecrets ?? [])];
@@ -157,6 +169,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(cliGrantsApi, {
     ...cliDeps,
     deviceCodeLimit: options.deviceCodeLimit ?? DEFAULT_DEVICE_CODE_LIMIT,
+  });
+  await app.register(leaksApi, {
+    store: options.store,
+    secrets,
+    now,
+    observe,
+    countFailure,
+    publicRevokeLimit: options.publicRevokeLimit ?? DEFAULT_PUBLIC_REVOKE_LIMIT,
+    ...(options.githubKeys !== undefined && { githubKeys: options.githubKeys }),
   });
   await app.register(webSurfaces, {
     store: options.store,

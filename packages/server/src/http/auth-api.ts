@@ -1,7 +1,7 @@
 // Sessions for people (DASHBOARD.md): sign in, refresh, sign out, who am I. Bearer tokens only.
 import type { FastifyPluginAsync } from 'fastify';
 import { me, refresh, signIn, signOut } from '../domain/sessions.js';
-import { ApiError } from './api-error.js';
+import { ApiError, rateLimited } from './api-error.js';
 import { identify } from './request-log.js';
 import { requireWho, type WebDeps } from './session-auth.js';
 import type { SignInGate } from './sign-in-gate.js';
@@ -13,19 +13,12 @@ export interface SignInDeps extends WebDeps {
 }
 
 export function tooManySignIns(retryAfter: number): ApiError {
-  return new ApiError(
-    429,
-    'rate_limited',
-    `Too many sign-in attempts; retry in ${retryAfter} seconds.`,
-    {},
-    { 'retry-after': String(retryAfter) },
-  );
+  return rateLimited('sign-in attempts', retryAfter);
 }
 
 /** Every password slot taken, and the line for them full: nothing was checked. */
 function tooManyAtOnce(): ApiError {
   return new ApiError(
-    503,
     'service_unavailable',
     'Too many sign-ins at once; retry in a second.',
     {},
@@ -57,7 +50,7 @@ export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     if (!outcome.ok || !('tokens' in outcome)) {
       await gate.failed(body.email);
       deps.observe?.signedIn('invalid_credentials');
-      throw new ApiError(401, 'invalid_credentials', 'Wrong email or password.');
+      throw new ApiError('invalid_credentials', 'Wrong email or password.');
     }
     deps.observe?.signedIn('ok');
     identify(request, { user_id: outcome.user.id });
@@ -75,7 +68,6 @@ export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     const outcome = await refresh(deps.store, deps.secrets, token, request.ip, deps.now());
     if (!outcome.ok) {
       throw new ApiError(
-        401,
         'invalid_token',
         outcome.reason === 'reused'
           ? 'This refresh token was already used: the session has been ended. Sign in again.'
@@ -88,7 +80,7 @@ export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
   app.post('/api/v1/auth/logout', async (request) => {
     const signedIn = requireWho(request);
     if (signedIn.via !== 'bearer')
-      throw new ApiError(401, 'invalid_token', 'Send Authorization: Bearer <access_token>.');
+      throw new ApiError('invalid_token', 'Send Authorization: Bearer <access_token>.');
     await signOut(deps.store, signedIn, request.ip, deps.now());
     return { logged_out: true };
   });
@@ -96,7 +88,7 @@ export const authApi: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
   app.get('/api/v1/auth/me', async (request) => {
     const signedIn = requireWho(request);
     const profile = await me(deps.store, signedIn.user.id);
-    if (profile === undefined) throw new ApiError(401, 'invalid_token', 'This account no longer exists.');
+    if (profile === undefined) throw new ApiError('invalid_token', 'This account no longer exists.');
     return {
       id: profile.id,
       email: profile.email,

@@ -1,5 +1,6 @@
 // The CLI's endpoints (PROTOCOL.md) and /health: API keys authenticate, checked before a body is read.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { pastBinding } from '../domain/binding-history.js';
 import { type Caller, currentDevice, login, logout } from '../domain/bindings.js';
 import type { MoveRow } from '../domain/moves.js';
 import { type ExpectedKey, storedDeviceKey } from '../domain/proofs.js';
@@ -95,21 +96,19 @@ export const cliApi: FastifyPluginAsync<CliDeps> = async (app, deps) => {
       case 'device_key_required':
         deps.observe?.proofRefused('proof_required');
         throw new ApiError(
-          401,
           'proof_required',
           'This backend binds keys to a device key: the login must send device.public_key and be signed with it. Update the sekuire CLI.',
         );
       case 'server_key':
         throw new ApiError(
-          403,
           'forbidden',
           'This is a server key: server keys are never bound to a device. Use it with SEKUIRE_API_KEY instead of logging in.',
         );
       // Revoked or expired while the body was on its way: the answer of the next request, now.
       case 'revoked':
-        throw new ApiError(401, 'key_revoked', 'This API key has been revoked.');
+        throw new ApiError('key_revoked', 'This API key has been revoked.');
       case 'expired':
-        throw new ApiError(401, 'key_expired', 'This API key has expired.');
+        throw new ApiError('key_expired', 'This API key has expired.');
     }
   });
 
@@ -118,7 +117,11 @@ export const cliApi: FastifyPluginAsync<CliDeps> = async (app, deps) => {
     const who = caller(request);
     const check = await currentDevice(store, who, fingerprint);
     if (!check.ok) throw deviceMismatch(check.bound);
-    return statusJson(who.state.record, check.device);
+    const answer = statusJson(who.state.record, check.device);
+    // Extension: a key bound to no device says whether this device held it, and how that ended,
+    // so that a login stored while it did is known to be stale.
+    if (check.device !== undefined || who.state.record.key.type === 'server') return answer;
+    return { ...answer, past_binding: await pastBinding(store, who.state.record.key.id, fingerprint) };
   });
 
   app.get('/api/v1/cli/whoami', requireKeyAndProof, async (request) => {

@@ -1,9 +1,15 @@
 // Login without a pasted key (PROTOCOL.md "Browser login"), device codes, and polling for a move.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { exchangeCode, type Granted, pollDeviceGrant, startDeviceGrant } from '../domain/cli-grants.js';
+import {
+  deviceGrantKey,
+  exchangeCode,
+  type Granted,
+  pollDeviceGrant,
+  startDeviceGrant,
+} from '../domain/cli-grants.js';
 import { moveOfKey, pollMove } from '../domain/moves.js';
 import { storedDeviceKey } from '../domain/proofs.js';
-import { ApiError } from './api-error.js';
+import { ApiError, rateLimited } from './api-error.js';
 import type { CliDeps } from './cli-api.js';
 import { type DeviceCodeLimit, deviceCodeGate } from './device-code-limit.js';
 import { authenticate } from './key-auth.js';
@@ -43,15 +49,9 @@ export const cliGrantsApi: FastifyPluginAsync<CliGrantsDeps> = async (app, deps)
   const refuse = async (request: FastifyRequest, message: string): Promise<never> => {
     const verdict = await deps.countFailure(request);
     if (verdict.limited) {
-      throw new ApiError(
-        429,
-        'rate_limited',
-        `Too many failed checks; retry in ${verdict.retryAfterSeconds} seconds.`,
-        {},
-        { 'retry-after': String(verdict.retryAfterSeconds) },
-      );
+      throw rateLimited('failed checks', verdict.retryAfterSeconds);
     }
-    throw new ApiError(400, 'invalid_grant', message);
+    throw new ApiError('invalid_grant', message);
   };
 
   app.post('/api/v1/cli/device/code', async (request) => {
@@ -71,13 +71,7 @@ export const cliGrantsApi: FastifyPluginAsync<CliGrantsDeps> = async (app, deps)
         });
       }
       const who = refused.scope === 'address' ? 'this address' : 'all addresses together';
-      throw new ApiError(
-        429,
-        'rate_limited',
-        `Too many device codes asked for from ${who}; retry in ${refused.retryAfterSeconds} seconds.`,
-        {},
-        { 'retry-after': String(refused.retryAfterSeconds) },
-      );
+      throw rateLimited(`device codes asked for from ${who}`, refused.retryAfterSeconds);
     }
     const deviceKey = storedDeviceKey(body.publicKey);
     // Signed with the key it registers: only the device holding it asks for a key bound to it.
@@ -129,11 +123,22 @@ export const cliGrantsApi: FastifyPluginAsync<CliGrantsDeps> = async (app, deps)
       const outcome = await pollMove(deps.store, state.record, move.id, request.ip, now);
       if (outcome.status === 'moved') return loginJson(outcome.record, outcome.device, true);
       if (outcome.status === 'invalid_grant') return refuse(request, outcome.message);
-      throw new ApiError(400, outcome.status, MOVE_MESSAGES[outcome.status]);
+      if (outcome.status === 'authorization_pending' && outcome.otherRequests > 0) {
+        throw new ApiError(
+          'authorization_pending',
+          'The move is not approved yet, and another device asked to take this key too: the person who approves sees both. Keep polling at the interval.',
+          { other_requests: outcome.otherRequests },
+        );
+      }
+      throw new ApiError(outcome.status, MOVE_MESSAGES[outcome.status]);
     }
+    // Each poll is signed by the device key the code was asked for (the one the new key binds).
+    const grantKey = await deviceGrantKey(deps.store, deps.secrets, body.deviceCode);
+    if (grantKey === undefined) return refuse(request, 'The device code is not valid.');
+    await deps.checkProof(request, grantKey, null);
     const outcome = await pollDeviceGrant(deps.store, deps.secrets, body.deviceCode, request.ip, now);
     if (outcome.status === 'granted') return grantedJson(outcome.granted);
     if (outcome.status === 'invalid_grant') return refuse(request, outcome.message);
-    throw new ApiError(400, outcome.status, MESSAGES[outcome.status]);
+    throw new ApiError(outcome.status, MESSAGES[outcome.status]);
   });
 };

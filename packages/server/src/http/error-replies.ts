@@ -15,29 +15,27 @@ function frameworkError(error: FastifyError): ApiError | undefined {
     case 'FST_CSRF_MISSING_SECRET':
     case 'FST_CSRF_INVALID_TOKEN':
       return new ApiError(
-        403,
         'csrf_failed',
         'A change made with the session cookie needs the CSRF token of the page (header X-CSRF-Token).',
       );
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError(413, 'payload_too_large', 'The request body is larger than the server accepts.');
+      return new ApiError('payload_too_large', 'The request body is larger than the server accepts.');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new ApiError(
-        400,
         'invalid_request',
         'The request body must be JSON (Content-Type: application/json).',
       );
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new ApiError(400, 'invalid_request', 'The request body is not valid JSON.');
+      return new ApiError('invalid_request', 'The request body is not valid JSON.');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new ApiError(400, 'invalid_request', 'The Content-Length header does not match the body.');
+      return new ApiError('invalid_request', 'The Content-Length header does not match the body.');
     case 'FST_ERR_BAD_URL':
-      return new ApiError(400, 'invalid_request', 'The request URL is malformed.');
+      return new ApiError('invalid_request', 'The request URL is malformed.');
   }
   const status = error.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new ApiError(400, 'invalid_request', 'The request is malformed.');
+    return new ApiError('invalid_request', 'The request is malformed.');
   }
   return undefined;
 }
@@ -50,6 +48,43 @@ function send(reply: FastifyReply, error: ApiError): FastifyReply {
     .send(error.body());
 }
 
+/** What a failure is, for the JSON and the HTML handlers alike. */
+export interface ClassifiedError {
+  readonly error: ApiError;
+  /** Not a client's mistake nor a known condition: logged with its stack, answered 500. */
+  readonly unexpected: boolean;
+}
+
+/**
+ * The one classifier: our ApiErrors as thrown, the database being unreachable as 503,
+ * Fastify's client errors by code, anything else a 500 internal_error.
+ */
+export function classifyError(error: unknown): ClassifiedError {
+  if (error instanceof ApiError) return { error, unexpected: false };
+  // The database is down or busy: clients retry (the CLI says the backend is unreachable).
+  if (error instanceof StoreError && error.kind === 'unavailable') {
+    return {
+      error: new ApiError(
+        'service_unavailable',
+        'The server cannot reach its database; retry shortly.',
+        {},
+        { 'retry-after': '1' },
+      ),
+      unexpected: false,
+    };
+  }
+  const known =
+    typeof error === 'object' && error !== null ? frameworkError(error as FastifyError) : undefined;
+  if (known !== undefined) return { error: known, unexpected: false };
+  return { error: new ApiError('internal_error', 'Internal server error.'), unexpected: true };
+}
+
+/** The log line of an unexpected error: where it happened and its stack. */
+export function unexpectedErrorLine(error: unknown, request: FastifyRequest): string {
+  const detail = error instanceof Error ? (error.stack ?? String(error)) : String(error);
+  return `sekuire-server: unexpected error in ${request.method} ${request.routeOptions.url ?? '(no route)'}: ${detail}`;
+}
+
 /** Error handler, 404 handler and no-store on every response; details of a 500 go to the log only. */
 export function installErrorReplies(app: FastifyInstance, log: ErrorLog): void {
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -57,36 +92,12 @@ export function installErrorReplies(app: FastifyInstance, log: ErrorLog): void {
     return payload;
   });
 
-  app.setNotFoundHandler((_request, reply) =>
-    send(reply, new ApiError(404, 'not_found', 'No such endpoint.')),
-  );
+  app.setNotFoundHandler((_request, reply) => send(reply, new ApiError('not_found', 'No such endpoint.')));
 
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    if (error instanceof ApiError) return send(reply, error);
-    // The database is down or busy: clients retry (the CLI says the backend is unreachable).
-    if (error instanceof StoreError && error.kind === 'unavailable') {
-      return send(
-        reply,
-        new ApiError(
-          503,
-          'service_unavailable',
-          'The server cannot reach its database; retry shortly.',
-          {},
-          {
-            'retry-after': '1',
-          },
-        ),
-      );
-    }
-    const known = frameworkError(error);
-    if (known !== undefined) return send(reply, known);
-    log(
-      `sekuire-server: unexpected error in ${request.method} ${request.routeOptions.url ?? '(no route)'}: ${
-        error.stack ?? String(error)
-      }`,
-      request,
-    );
-    return send(reply, new ApiError(500, 'internal_error', 'Internal server error.'));
+    const classified = classifyError(error);
+    if (classified.unexpected) log(unexpectedErrorLine(error, request), request);
+    return send(reply, classified.error);
   });
 }
 
@@ -96,7 +107,7 @@ export function frameworkErrorReply(
   _request: FastifyRequest,
   reply: FastifyReply,
 ): void {
-  send(reply, frameworkError(error) ?? new ApiError(400, 'invalid_request', 'The request is malformed.'));
+  send(reply, frameworkError(error) ?? new ApiError('invalid_request', 'The request is malformed.'));
 }
 
 /**
@@ -107,14 +118,14 @@ export function clientErrorReply(error: Error & { code?: string }, socket: Socke
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const [status, reason, body] =
     error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-      ? [408, 'Request Timeout', new ApiError(408, 'request_timeout', 'The request took too long to arrive.')]
+      ? [408, 'Request Timeout', new ApiError('request_timeout', 'The request took too long to arrive.')]
       : error.code === 'HPE_HEADER_OVERFLOW'
         ? [
             431,
             'Request Header Fields Too Large',
-            new ApiError(431, 'invalid_request', 'The request headers are too large.'),
+            new ApiError('invalid_request', 'The request headers are too large.'),
           ]
-        : [400, 'Bad Request', new ApiError(400, 'invalid_request', 'The request is not valid HTTP.')];
+        : [400, 'Bad Request', new ApiError('invalid_request', 'The request is not valid HTTP.')];
   const text = JSON.stringify(body.body());
   if (socket.writable) {
     socket.write(

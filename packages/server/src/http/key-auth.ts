@@ -7,7 +7,7 @@ import { checkKey, recordKeyUse } from '../domain/key-check.js';
 import { StoreError } from '../store/errors.js';
 import type { KeyState } from '../store/key-cache.js';
 import type { Store } from '../store/store.js';
-import { ApiError } from './api-error.js';
+import { ApiError, rateLimited } from './api-error.js';
 import type { Observer } from './observer.js';
 import type { FailureCounter } from './rate-limit.js';
 import { identify } from './request-log.js';
@@ -53,14 +53,14 @@ export async function authenticate(request: FastifyRequest, deps: KeyAuthDeps): 
     }
     return check.state;
   }
-  if (check.reason === 'revoked') throw new ApiError(401, 'key_revoked', 'This API key has been revoked.');
+  if (check.reason === 'revoked') throw new ApiError('key_revoked', 'This API key has been revoked.');
   if (check.reason === 'expired') {
-    throw new ApiError(401, 'key_expired', `This API key expired at ${check.expiresAt}.`, {
+    throw new ApiError('key_expired', `This API key expired at ${check.expiresAt}.`, {
       expires_at: check.expiresAt,
     });
   }
   const verdict = await deps.countFailure(request);
-  if (!verdict.limited) throw new ApiError(401, 'invalid_key', 'Invalid API key');
+  if (!verdict.limited) throw new ApiError('invalid_key', 'Invalid API key');
   if (verdict.firstInWindow) {
     await deps.store.read.audit.record({
       at: now.toISOString(),
@@ -70,11 +70,5 @@ export async function authenticate(request: FastifyRequest, deps: KeyAuthDeps): 
     });
   }
   const who = verdict.scope === 'address' ? 'this address' : 'all addresses together';
-  throw new ApiError(
-    429,
-    'rate_limited',
-    `Too many failed API key checks from ${who}; retry in ${verdict.retryAfterSeconds} seconds.`,
-    {},
-    { 'retry-after': String(verdict.retryAfterSeconds) },
-  );
+  throw rateLimited(`failed API key checks from ${who}`, verdict.retryAfterSeconds);
 }

@@ -80,7 +80,7 @@ export function deviceJson(device: VisibleDevice) {
 }
 
 export function notFound(what: 'key' | 'device'): ApiError {
-  return new ApiError(404, 'not_found', `No such ${what}.`);
+  return new ApiError('not_found', `No such ${what}.`);
 }
 
 export const keysApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
@@ -116,11 +116,7 @@ export const keysApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     const body = parseNewKeyBody(request.body);
     const outcome = await createKeyFor(deps.store, deps.secret, actor(request), body);
     if (!outcome.ok) {
-      throw new ApiError(
-        404,
-        'not_found',
-        'No such workspace (or you are not a member of its organization).',
-      );
+      throw new ApiError('not_found', 'No such workspace (or you are not a member of its organization).');
     }
     return reply.code(201).send(createdKeyJson(outcome.created));
   });
@@ -143,7 +139,7 @@ export const keysApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
     const grace = parseRollBody(request.body);
     const outcome = await rollKeyFor(deps.store, deps.secret, actor(request), id(request), grace);
     if (!outcome.ok && outcome.reason === 'not_found') throw notFound('key');
-    if (!outcome.ok) throw new ApiError(409, 'key_not_active', 'Only an active key can be rolled.');
+    if (!outcome.ok) throw new ApiError('key_not_active', 'Only an active key can be rolled.');
     return reply.code(201).send({
       ...createdKeyJson(outcome.created),
       replaces: { id: id(request), expires_at: outcome.oldExpiresAt },

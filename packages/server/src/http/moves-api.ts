@@ -49,16 +49,15 @@ export function moveJson(move: VisibleMove, now: Date) {
 export function decisionError(outcome: Exclude<DecideOutcome, { ok: true }>): ApiError {
   switch (outcome.reason) {
     case 'not_found':
-      return new ApiError(404, 'not_found', 'No such move.');
+      return new ApiError('not_found', 'No such move.');
     case 'expired':
-      return new ApiError(409, 'move_not_pending', 'This move expired before it was decided.');
+      return new ApiError('move_not_pending', 'This move expired before it was decided.');
     case 'decided':
-      return new ApiError(409, 'move_not_pending', 'This move was already decided.');
+      return new ApiError('move_not_pending', 'This move was already decided.');
     case 'key_not_active':
-      return new ApiError(409, 'key_not_active', 'The key is revoked or expired: there is nothing to move.');
+      return new ApiError('key_not_active', 'The key is revoked or expired: there is nothing to move.');
     case 'binding_changed':
       return new ApiError(
-        409,
         'move_not_pending',
         'The key was bound to another device after this move was asked for: the new device must ask again.',
       );
@@ -81,12 +80,13 @@ export const movesApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
   app.get('/api/v1/moves', async (request) => {
     const now = deps.now();
     const moves = await pendingMovesFor(deps.store, requireWho(request).user.id, now);
-    return { moves: moves.map((move) => moveJson(move, now)) };
+    // another_device_asked: more than one device asks for this key; each is listed (L1).
+    return { moves: moves.map((move) => ({ ...moveJson(move, now), another_device_asked: move.duplicate })) };
   });
 
   app.get('/api/v1/moves/:id', async (request) => {
     const move = await visibleMove(deps.store, requireWho(request).user.id, id(request));
-    if (move === undefined) throw new ApiError(404, 'not_found', 'No such move.');
+    if (move === undefined) throw new ApiError('not_found', 'No such move.');
     return moveJson(move, deps.now());
   });
 
@@ -99,7 +99,7 @@ export const movesApi: FastifyPluginAsync<WebDeps> = async (app, deps) => {
       const outcome = await decideMove(deps.store, who, id(request), approve);
       if (!outcome.ok) throw decisionError(outcome);
       const move = await visibleMove(deps.store, who.user.id, outcome.move.id);
-      if (move === undefined) throw new ApiError(404, 'not_found', 'No such move.');
+      if (move === undefined) throw new ApiError('not_found', 'No such move.');
       const from = outcome.from;
       return {
         ...moveJson(move, who.now),

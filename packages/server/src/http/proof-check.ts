@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ExpectedKey, ProofVerifier } from '../domain/proofs.js';
 import type { Store } from '../store/store.js';
-import { ApiError } from './api-error.js';
+import { ApiError, rateLimited } from './api-error.js';
 import type { Observer } from './observer.js';
 import type { FailureCounter } from './rate-limit.js';
 import { DEVICE_HEADER } from './validation.js';
@@ -16,6 +16,11 @@ export function keepRawBodies(app: FastifyInstance): void {
 
 export function rememberRawBody(request: FastifyRequest, text: string): void {
   request.setDecorator(RAW_BODY, text);
+}
+
+/** The body as received (the empty string when there was none): what a signature covers. */
+export function rawBody(request: FastifyRequest): string {
+  return request.getDecorator<string>(RAW_BODY);
 }
 
 export interface ProofDeps {
@@ -102,15 +107,9 @@ async function requireProof(
   if (keyId !== null) await auditRefusal(request, deps, lastAudited, keyId, verdict.code);
   const limited = await deps.countFailure(request);
   if (limited.limited) {
-    throw new ApiError(
-      429,
-      'rate_limited',
-      `Too many failed checks from this address; retry in ${limited.retryAfterSeconds} seconds.`,
-      {},
-      { 'retry-after': String(limited.retryAfterSeconds) },
-    );
+    throw rateLimited('failed checks from this address', limited.retryAfterSeconds);
   }
   // The server's time lets a client whose clock is off correct it once (PROTOCOL.md).
   const extra = verdict.code === 'proof_stale' ? { server_time: deps.now().toISOString() } : {};
-  throw new ApiError(401, verdict.code, verdict.message, extra);
+  throw new ApiError(verdict.code, verdict.message, extra);
 }

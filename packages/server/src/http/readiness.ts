@@ -9,7 +9,7 @@ export const READY_PATH = '/api/v1/ready';
 const PING_TIMEOUT_MS = 2_000;
 
 function notReady(message: string): ApiError {
-  return new ApiError(503, 'service_unavailable', message, {}, { 'retry-after': '1' });
+  return new ApiError('service_unavailable', message, {}, { 'retry-after': '1' });
 }
 
 /** Rejects with a StoreError after PING_TIMEOUT_MS, so a hung connection cannot hang the probe. */

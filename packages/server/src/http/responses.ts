@@ -96,7 +96,7 @@ export function deviceMismatch(bound: DeviceRow, sameMachine = false): ApiError 
   const where = sameMachine
     ? `This API key is bound to a device with this machine's fingerprint but another device key (${bound.name}, since ${bound.bound_at}): device-key.json was replaced, or the credentials were copied from another home.`
     : `This API key is bound to another device (${bound.name}, ${bound.os}, since ${bound.bound_at}).`;
-  return new ApiError(409, 'device_mismatch', where, {
+  return new ApiError('device_mismatch', where, {
     // os_version tells apart devices that share a name (every VM is "vm"); never the fingerprint.
     bound_device: { name: bound.name, os: bound.os, os_version: bound.os_version, bound_at: bound.bound_at },
     ...(sameMachine && { reason: 'device_key' }),

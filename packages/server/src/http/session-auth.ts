@@ -93,7 +93,6 @@ export function requireWho(request: FastifyRequest): Who {
   const found = who(request);
   if (found === null) {
     throw new ApiError(
-      401,
       'invalid_token',
       'Sign in first: send Authorization: Bearer <access_token> (from POST /api/v1/auth/login).',
     );

@@ -6,14 +6,14 @@ import { type PublicJwk, parsePublicJwk } from '@sekuire/shared/proof-format';
 import { KEY_DEFAULTS } from '../domain/keys.js';
 import { MAX_EXPIRY_DAYS, MAX_GRACE_SECONDS } from '../domain/managed-keys.js';
 import { MAX_PASSWORD_LENGTH } from '../domain/passwords.js';
+import { MAX_TEXT_LENGTH, textProblem, textRuleWords } from '../domain/text.js';
 import type { DeviceFacts } from '../store/queries/devices.js';
 import { KEY_TYPES, type KeyType } from '../store/queries/keys.js';
 import { ApiError } from './api-error.js';
 
 export const FINGERPRINT_PATTERN = /^[0-9a-f]{64}$/;
 export const DEVICE_HEADER = 'x-sekuire-device';
-/** Device names and OS strings are shown to people; nothing legitimate is longer. */
-export const MAX_TEXT_LENGTH = 200;
+export { MAX_TEXT_LENGTH };
 
 export interface LoginRequest {
   readonly device: DeviceFacts;
@@ -23,28 +23,23 @@ export interface LoginRequest {
 }
 
 export function invalid(field: string, message: string): ApiError {
-  return new ApiError(400, 'invalid_request', message, { field });
+  return new ApiError('invalid_request', message, { field });
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-// Control characters, and format characters (bidi overrides, zero-width): a name that reorders
-// or hides text on the approval page could pass for another device.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting them is the point.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\p{Cf}]/u;
+/** A string a person will read, checked by the one text rule (domain/text.ts). */
+export function readableText(value: unknown, field: string, optional = false): string {
+  if (typeof value !== 'string') throw invalid(field, `${field} must be a string.`);
+  const problem = textProblem(value, { optional });
+  if (problem !== undefined) throw invalid(field, `${field} must ${textRuleWords(problem)}.`);
+  return value;
+}
 
 function text(record: Record<string, unknown>, name: string, path: string, allowEmpty = false): string {
-  const value = record[name];
-  const field = `${path}.${name}`;
-  if (typeof value !== 'string') throw invalid(field, `${field} must be a string.`);
-  if (!allowEmpty && value.trim() === '') throw invalid(field, `${field} must not be empty.`);
-  if (value.length > MAX_TEXT_LENGTH) {
-    throw invalid(field, `${field} must be at most ${MAX_TEXT_LENGTH} characters.`);
-  }
-  if (CONTROL_CHARACTERS.test(value)) throw invalid(field, `${field} must not contain control characters.`);
-  return value;
+  return readableText(record[name], `${path}.${name}`, allowEmpty);
 }
 
 /** Unknown fields are ignored, so clients can send more than this version knows. */
@@ -181,10 +176,7 @@ function wholeNumber(
 export function keyName(value: unknown): string {
   if (typeof value !== 'string' || value.trim() === '')
     throw invalid('name', 'name is required: a name for the key.');
-  if (value.length > MAX_TEXT_LENGTH)
-    throw invalid('name', `name must be at most ${MAX_TEXT_LENGTH} characters.`);
-  if (CONTROL_CHARACTERS.test(value)) throw invalid('name', 'name must not contain control characters.');
-  return value.trim();
+  return readableText(value, 'name').trim();
 }
 
 export function parseNewKeyBody(body: unknown): NewKeyBody {
@@ -269,7 +261,6 @@ export function parseTokenBody(body: unknown): TokenRequest {
     return { grantType: 'device_code', deviceCode: string(record, 'device_code', 100) };
   if (grantType === MOVE_GRANT) return { grantType: 'move', moveId: string(record, 'move_id', 100) };
   throw new ApiError(
-    400,
     'unsupported_grant_type',
     `grant_type must be authorization_code, ${DEVICE_CODE_GRANT} or ${MOVE_GRANT}.`,
     {

@@ -6,6 +6,7 @@ import { proxyFor } from '../../core/proxy.js';
 import { redactKeys } from '../../core/redact.js';
 import { parseGivenKey, resolveSession } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
+import { staleLogin } from '../../core/stale-login.js';
 import { type Context, deviceInputs } from '../context.js';
 import {
   type BackendOptions,
@@ -101,6 +102,8 @@ export async function authTest(ctx: Context, options: AuthTestOptions): Promise<
   });
   const answer = await client.status();
   const response = answer.body;
+  if (session.stored && response.device === null)
+    throw staleLogin(session.stored, response.past_binding ?? null, session.profile.name);
   return {
     kind: 'auth-test',
     data: {

@@ -105,7 +105,7 @@ function list(ctx: Context): ConfigResult {
   return {
     kind: 'config',
     data: { path: configPath(ctx.home), settings: all.map(({ from: _from, ...rest }) => rest) },
-    lines: all.map((s) => `${s.name.padEnd(width)}  ${s.value}  (${s.from})`),
+    lines: all.map((s) => `${s.name.padEnd(width)}  ${s.value === '' ? '-' : s.value}  (${s.from})`),
   };
 }
 

@@ -6,6 +6,7 @@ import { KeyRejectedError } from '../../core/errors.js';
 import { resolveProfile } from '../../core/profiles.js';
 import { resolveSession, type Session } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
+import { staleLogin } from '../../core/stale-login.js';
 import { type Context, deviceInputs } from '../context.js';
 import { expiredKeyError, loginCommandFor, warnExpiry } from '../expiry.js';
 import {
@@ -139,6 +140,10 @@ export async function status(ctx: Context, options: StatusOptions): Promise<Stat
     throw error;
   }
   const response = answer.body;
+  // auth.json is written by a login, which binds the key to this device: a key bound to no
+  // device now means that binding was moved or unbound since, and this login is stale.
+  if (session.stored && response.device === null)
+    throw staleLogin(session.stored, response.past_binding ?? null, session.profile.name);
   expiring(response.key.expires_at);
   return {
     kind: 'status',

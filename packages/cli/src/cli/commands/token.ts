@@ -18,9 +18,17 @@ export function register(auth: Command, schedule: Schedule): void {
     .addHelpText(
       'after',
       helpFooter(
-        ['curl -H "X-API-Key: $(sekuire auth token)" https://api.sekuire.ai/api/v1/cli/status'],
+        [
+          'curl -H "X-API-Key: $(sekuire auth token)" https://api.example.com/v1/health   # a server key',
+          'sekuire api https://api.example.com/v1/jobs   # a key bound to this device: signed',
+        ],
         ['notLoggedIn', 'deviceMismatch', 'localFiles'],
-        'The key is checked against this device, not against the backend: use `sekuire auth test` for that.',
+        [
+          'A raw X-API-Key header suits server keys only. A key bound to this device is refused without',
+          "the device's proof, made anew for each request: call APIs with `sekuire api` (PATH or URL),",
+          "or from Node.js with the sekuire package's createClient(), which sign every request.",
+          'The key is checked against this device, not against the backend: use `sekuire auth test` for that.',
+        ].join('\n'),
       ),
     )
     .action((options: ProfileOptions) => schedule((ctx) => token(ctx, options)));

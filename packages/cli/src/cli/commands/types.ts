@@ -2,5 +2,6 @@
 import type { Context } from '../context.js';
 import type { Result } from '../results.js';
 
-export type Task = (ctx: Context) => Promise<Result>;
+/** A result to render, or an exit code when the command wrote its own output (`api`). */
+export type Task = (ctx: Context) => Promise<Result | number>;
 export type Schedule = (task: Task) => void;

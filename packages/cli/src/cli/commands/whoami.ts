@@ -5,6 +5,7 @@ import { KeyRejectedError } from '../../core/errors.js';
 import { resolveProfile } from '../../core/profiles.js';
 import { resolveSession } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
+import { staleLogin } from '../../core/stale-login.js';
 import { type Context, deviceInputs } from '../context.js';
 import { expiredKeyError, loginCommandFor, warnExpiry } from '../expiry.js';
 import {
@@ -74,6 +75,9 @@ export async function whoami(ctx: Context, options: WhoamiOptions): Promise<Whoa
     }
     throw error;
   }
+  // The whoami answer has no binding history: the stale login is named without its details.
+  if (session.stored && response.device === null)
+    throw staleLogin(session.stored, null, session.profile.name);
   warnExpiry(ctx, {
     value: session.key.value,
     masked: session.key.masked,

@@ -1,11 +1,11 @@
 // One attempt: connect (through a proxy, with TLS), send, read a capped answer; every way out closes it all.
 import { type EventEmitter, once } from 'node:events';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { isIP, type LookupFunction, connect as netConnect, type Socket } from 'node:net';
-import { finished } from 'node:stream';
 import { isLoopbackHost } from '../backend-url.js';
 import { describeFailure, type Endpoint, endpointOf, Failure, type Limit, type Stage } from './failures.js';
 import { formatDuration } from './policy.js';
+import { readResponse, requestBytes } from './wire.js';
 
 /** One attempt's sockets, requests and timers, so that every way out of it destroys them all. */
 class Attempt {
@@ -92,15 +92,19 @@ const loopbackOnly: LookupFunction = (hostname, options, callback) => {
 };
 
 export interface Hop {
-  readonly method: 'GET' | 'POST';
+  readonly method: string;
   readonly url: URL;
-  readonly body?: string;
+  readonly body?: string | Buffer;
 }
 
 export interface Raw {
   readonly status: number;
   readonly headers: Record<string, string | undefined>;
   readonly body: string;
+  /** The body as it came, for `sekuire api` (binary answers); absent from test seams. */
+  readonly bytes?: Buffer;
+  /** The reason phrase (`OK`), when the server sent one. */
+  readonly statusText?: string;
 }
 
 export interface Limits {
@@ -137,8 +141,9 @@ async function tunnel(
   const headers: Record<string, string> = { Host: target.authority };
   const authorization = proxyAuthorization(proxyUrl);
   if (authorization) headers['Proxy-Authorization'] = authorization;
+  // node:http only here, for a proxy's CONNECT: the request itself is written by wire.ts.
   const connect = attempt.track(
-    httpRequest({
+    process.getBuiltinModule('node:http').request({
       method: 'CONNECT',
       path: target.authority,
       headers,
@@ -212,30 +217,6 @@ function headersOf(raw: readonly string[]): Record<string, string | undefined> {
     headers[name] = previous === undefined ? value : `${previous}, ${value}`;
   }
   return headers;
-}
-
-/**
- * The body, or the first failure: too large, or what stream.finished reports (the same end-of-
- * stream check a for-await loop makes, whose async iterator measured ~1-2 ms of CPU more in
- * a short-lived process).
- */
-function readCapped(response: IncomingMessage, max: number, tooLarge: () => Failure): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    response.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) {
-        reject(tooLarge());
-        response.destroy();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    finished(response, { writable: false }, (error) =>
-      error ? reject(error) : resolve(Buffer.concat(chunks, size)),
-    );
-  });
 }
 
 export async function runAttempt(
@@ -315,17 +296,26 @@ export async function runAttempt(
     // Through a proxy, a plain http request names the whole URL (absolute form).
     const path =
       proxyUrl && hop.url.protocol === 'http:' ? hop.url.href : `${hop.url.pathname}${hop.url.search}`;
-    const request = attempt.track(
-      httpRequest({ method: hop.method, path, headers, setHost: false, createConnection: () => socket }),
-    );
-    request.end(hop.body);
-    const [response] = (await attempt.wait(once(request, 'response'))) as [IncomingMessage];
-    const status = response.statusCode ?? 0;
-    const responseHeaders = headersOf(response.rawHeaders);
-    const declared = Number(responseHeaders['content-length']);
-    if (Number.isFinite(declared) && declared > limits.maxBodyBytes) throw attempt.fail(tooLarge());
-    const body = await attempt.wait(readCapped(response, limits.maxBodyBytes, tooLarge));
-    return { status, headers: responseHeaders, body: new TextDecoder().decode(body) } satisfies Raw;
+    const bytes = requestBytes(hop.method, path, headers, hop.body);
+    let responseHeaders: Record<string, string | undefined> = {};
+    const answer = readResponse(socket, hop.method, {
+      maxBody: limits.maxBodyBytes,
+      tooLarge,
+      onHead: (_status, rawHeaders) => {
+        responseHeaders = headersOf(rawHeaders);
+        const declared = Number(responseHeaders['content-length']);
+        if (Number.isFinite(declared) && declared > limits.maxBodyBytes) throw tooLarge();
+      },
+    });
+    socket.write(bytes);
+    const { status, statusText, body } = await attempt.wait(answer);
+    return {
+      status,
+      headers: responseHeaders,
+      body: new TextDecoder().decode(body),
+      bytes: body,
+      statusText,
+    } satisfies Raw;
   } catch (error) {
     throw attempt.failWith(error);
   } finally {

@@ -11,19 +11,20 @@ import { formatDuration, type NetworkPolicy } from './policy.js';
 import { isSecretHeader, redactHeaders, scrubber } from './redaction.js';
 
 export interface HttpRequest {
-  method: 'GET' | 'POST';
+  /** GET and POST for the backend client; any method for `sekuire api`. */
+  method: string;
   url: URL;
   /** Sent as X-API-Key; shown (in events and errors) only in its masked form. */
   key?: ApiKey;
   headers: Record<string, string>;
-  body?: string;
+  body?: string | Buffer;
   /** 'unsent-only': repeat only what certainly did not reach the server (and 429). */
   retry: 'idempotent' | 'unsent-only';
   /**
    * Headers that prove this device (proof.ts), made for each attempt and each redirect hop:
    * a retry signs again, with a fresh nonce, as a repeated nonce is refused as a replay.
    */
-  sign?: (method: string, url: URL, body: string | undefined) => Record<string, string>;
+  sign?(method: string, url: URL, body: string | Buffer | undefined): Record<string, string>;
 }
 
 export interface HttpResponse {
@@ -31,6 +32,9 @@ export interface HttpResponse {
   /** Lowercase names; repeated headers joined with ', '. */
   headers: Record<string, string | undefined>;
   body: string;
+  /** The body as it came (attempt.ts sets it; test seams may not). */
+  bytes?: Buffer;
+  statusText?: string;
   /** From the start of the first attempt to the end of the last answer. */
   elapsedMs: number;
   /** Requests made, counting retries and followed redirects. */

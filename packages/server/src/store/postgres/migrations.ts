@@ -262,4 +262,15 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE api_keys ADD COLUMN secret_id text;
   ALTER TABLE session_tokens ADD COLUMN secret_id text;
   `,
+  // As SQLite's 10: why a key was revoked when someone other than its owner revoked it.
+  `
+  CREATE TABLE key_revocations (
+    key_id text PRIMARY KEY REFERENCES api_keys (id),
+    at text NOT NULL,
+    reason text NOT NULL CHECK (reason IN ('leaked', 'reported')),
+    url text,
+    source text,
+    token_type text
+  );
+  `,
 ];

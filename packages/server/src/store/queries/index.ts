@@ -2,12 +2,15 @@
 import type { Sql } from '../sql.js';
 import { accountQueries } from './accounts.js';
 import { auditQueries } from './audit.js';
+import { bindingHistoryQueries } from './binding-history.js';
 import { deviceQueries } from './devices.js';
 import { grantQueries } from './grants.js';
 import { keyQueries } from './keys.js';
+import { memberQueries } from './members.js';
 import { moveQueries } from './moves.js';
 import { nonceQueries } from './nonces.js';
 import { retentionQueries } from './retention.js';
+import { revocationQueries } from './revocations.js';
 import { sessionQueries } from './sessions.js';
 import { signInCountQueries } from './sign-in-counts.js';
 
@@ -23,6 +26,9 @@ export function queries(sql: Sql) {
     nonces: nonceQueries(sql),
     signInCounts: signInCountQueries(sql),
     retention: retentionQueries(sql),
+    revocations: revocationQueries(sql),
+    bindingHistory: bindingHistoryQueries(sql),
+    members: memberQueries(sql),
   };
 }
 

@@ -126,6 +126,27 @@ export function moveQueries(sql: Sql) {
       );
     },
 
+    /** Ends the undecided moves the same device asked for earlier: asking again replaces them. */
+    async supersedeFrom(keyId: string, fingerprint: string, at: string): Promise<number> {
+      return sql.run(
+        `UPDATE device_moves SET expires_at = ?
+         WHERE key_id = ? AND fingerprint = ? AND approved_at IS NULL AND denied_at IS NULL
+           AND device_id IS NULL AND expires_at > ?`,
+        [at, keyId, fingerprint, at],
+      );
+    },
+
+    /** How many other undecided, unexpired moves of the key there are (other devices asking too). */
+    async otherPending(keyId: string, moveId: string, at: string): Promise<number> {
+      const row = await sql.get<{ n: number | string }>(
+        `SELECT count(*) AS n FROM device_moves
+         WHERE key_id = ? AND id <> ? AND approved_at IS NULL AND denied_at IS NULL
+           AND device_id IS NULL AND expires_at > ?`,
+        [keyId, moveId, at],
+      );
+      return Number(row?.n ?? 0);
+    },
+
     async polled(id: string, at: string, interval: number): Promise<void> {
       await sql.run('UPDATE device_moves SET last_polled_at = ?, interval_seconds = ? WHERE id = ?', [
         at,

@@ -154,8 +154,8 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 5: device proof. A binding holds the public half of the device's key pair (NULL for a
   // binding made before, until that device logs in again), and a move to another device waits
-  // for a person's approval in device_moves. (The replay cache of proofs is in memory: see
-  // domain/proofs.ts for why SQLite does not share it through the database.)
+  // for a person's approval in device_moves. (The replay cache of proofs was in memory only
+  // until migration 11.)
   `
   ALTER TABLE devices ADD COLUMN public_key TEXT CHECK (public_key IS NULL OR json_valid(public_key));
   ALTER TABLE devices ADD COLUMN key_thumbprint TEXT;
@@ -217,5 +217,27 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE api_keys ADD COLUMN secret_id TEXT;
   ALTER TABLE session_tokens ADD COLUMN secret_id TEXT;
+  `,
+  // 10: why a key was revoked when someone other than its owner revoked it (domain/leaks.ts):
+  // found by GitHub's secret scanning (with where), or reported through the public revocation
+  // endpoint. The owner's dashboard shows it. A table of its own: most keys never have a row.
+  `
+  CREATE TABLE key_revocations (
+    key_id TEXT PRIMARY KEY REFERENCES api_keys (id),
+    at TEXT NOT NULL,
+    reason TEXT NOT NULL CHECK (reason IN ('leaked', 'reported')),
+    url TEXT,
+    source TEXT,
+    token_type TEXT
+  ) STRICT;
+  `,
+  // 11: the replay cache of device proofs, in the database as on PostgreSQL (its migration 5):
+  // a restart, or another process on this file, must not accept a proof seen within the window.
+  `
+  CREATE TABLE proof_nonces (
+    id TEXT PRIMARY KEY,
+    expires_at TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX proof_nonces_expiry ON proof_nonces (expires_at);
   `,
 ];

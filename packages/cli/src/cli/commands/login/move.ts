@@ -26,12 +26,21 @@ export async function awaitMove(ctx: Context, wait: MoveWait): Promise<LoginResp
     `2. Check that the page shows the code: ${move.userCode}`,
     `Waiting for approval (expires in ${minutes(move.expiresIn * 1000)})...`,
   );
+  let toldOthers = false;
   const end = await waitForApproval(ctx, {
     expiresIn: move.expiresIn,
     interval: move.interval,
     timeoutMs: wait.timeoutMs,
     poll: async () => {
       const answer = (await wait.client.pollMove(move.id)).body;
+      if (answer.kind === 'pending' && answer.otherRequests > 0 && !toldOthers) {
+        // Someone else holding the key may be asking too: whoever approves sees both requests.
+        toldOthers = true;
+        note(
+          ctx,
+          'Another device asked to take this key too. Whoever approves sees both requests; if the other one is not yours, tell them: someone else may hold this key.',
+        );
+      }
       return answer.kind === 'pending' || answer.kind === 'slow_down' ? answer.kind : answer;
     },
   });
@@ -55,7 +64,6 @@ export async function awaitMove(ctx: Context, wait: MoveWait): Promise<LoginResp
         'code_expired',
         { hint: "Run 'sekuire login --rebind' again and approve it sooner" },
       );
-    case 'pending':
     case 'slow_down':
     case 'invalid':
       throw new BackendUnreachableError(

@@ -1,11 +1,12 @@
-// The dashboard's pages (DASHBOARD.md): sign-in, API Keys, Devices; server-rendered, plain forms.
+// The dashboard's pages (DASHBOARD.md): sign-in, API Keys, Devices (Members: members-pages.ts); server-rendered, plain forms.
 import formbody from '@fastify/formbody';
 import fastifyStatic from '@fastify/static';
 import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { devicesFor, unbindDeviceFor } from '../domain/devices.js';
-import { type CreatedKey, KEY_DEFAULTS } from '../domain/keys.js';
+import { devicesFor, unbindDeviceFor } from '../../domain/devices.js';
+import { type CreatedKey, KEY_DEFAULTS } from '../../domain/keys.js';
+import { revocationReasons } from '../../domain/leaks.js';
 import {
   type Actor,
   createKeyFor,
@@ -15,20 +16,23 @@ import {
   managedStatus,
   revokeKeyFor,
   rollKeyFor,
-} from '../domain/managed-keys.js';
-import { pendingMovesFor } from '../domain/moves.js';
-import { signIn, signOut } from '../domain/sessions.js';
-import { StoreError } from '../store/errors.js';
-import type { VisibleKey } from '../store/queries/keys.js';
-import { ApiError } from './api-error.js';
+} from '../../domain/managed-keys.js';
+import { pendingMovesFor } from '../../domain/moves.js';
+import { signIn, signOut } from '../../domain/sessions.js';
+import { textProblem, textRuleWords } from '../../domain/text.js';
+import type { VisibleKey } from '../../store/queries/keys.js';
+import { ApiError, type ApiErrorCode, rateLimited } from '../api-error.js';
+import type { SignInDeps } from '../auth-api.js';
+import { classifyError, unexpectedErrorLine } from '../error-replies.js';
+import { firstValues } from '../fields.js';
+import { identify } from '../request-log.js';
+import { loginCommand } from '../responses.js';
+import { clearSessionCookie, setSessionCookie, type Who, who } from '../session-auth.js';
 import { type PageKit, registerApprovalPages } from './approval-pages.js';
-import type { SignInDeps } from './auth-api.js';
-import { firstValues } from './fields.js';
+import { pageEscape } from './escape.js';
 import { form } from './forms.js';
-import { identify } from './request-log.js';
-import { loginCommand } from './responses.js';
-import { clearSessionCookie, setSessionCookie, type Who, who } from './session-auth.js';
-import { keyName, MAX_TEXT_LENGTH } from './validation.js';
+import { managedBy, registerMembersPages } from './members-pages.js';
+import { pageRoutes } from './routes.js';
 import { webRoot } from './web-root.js';
 
 export const KEYS_PER_PAGE = 50;
@@ -49,6 +53,14 @@ const GRACE_CHOICES = [
   { value: String(MAX_GRACE_SECONDS), label: '7 days' },
 ];
 
+/** What a page says instead of the API's words, for the errors whose API message is for programs. */
+const PAGE_MESSAGES: Partial<Record<ApiErrorCode, string>> = {
+  csrf_failed:
+    'This form has expired or did not come from this site. Go back, reload the page and try again.',
+  service_unavailable: 'The server cannot reach its database right now. Try again in a moment.',
+  internal_error: 'Something went wrong on our side. It has been logged; try again.',
+};
+
 /** The error page's heading (and title) by status: the message under it says what to do. */
 const ERROR_HEADINGS: Record<number, string> = {
   400: 'That request was not valid',
@@ -60,7 +72,7 @@ const ERROR_HEADINGS: Record<number, string> = {
 };
 
 function noSuchKey(): ApiError {
-  return new ApiError(404, 'not_found', 'There is no such key (or it is not yours to manage).');
+  return new ApiError('not_found', 'There is no such key (or it is not yours to manage).');
 }
 
 /** What the create form sent, kept so that a refused form comes back as the person left it. */
@@ -118,7 +130,9 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     wildcard: false,
   });
   await app.register(view, {
-    engine: { eta: new Eta({ views: `${root}views`, autoEscape: true, cache: true }) },
+    engine: {
+      eta: new Eta({ views: `${root}views`, autoEscape: true, escapeFunction: pageEscape, cache: true }),
+    },
     root: `${root}views`,
     layout: 'layout.eta',
     production: true,
@@ -147,18 +161,9 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     when,
     // A self-hoster who follows "Next: run sekuire login" must reach this server, not the public one.
     loginCommand: loginCommand(request),
+    membersTab: managedBy(request) !== undefined,
     ...extra,
   });
-
-  /** The signed-in person, or a redirect to the sign-in page that comes back here. */
-  const signedInOrRedirect = (request: FastifyRequest, reply: FastifyReply): Who | undefined => {
-    const signedIn = who(request);
-    if (signedIn === null) {
-      void reply.redirect(`/login?next=${encodeURIComponent(request.url)}`, 303);
-      return undefined;
-    }
-    return signedIn;
-  };
 
   const renderKeys = async (
     request: FastifyRequest,
@@ -190,11 +195,17 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
         : first;
     const current = Math.min(requested, pages);
     const now = deps.now();
+    // Why a revoked key was revoked, when it was not its owner's doing (a leak, a public report).
+    const revocations = await revocationReasons(
+      deps.store,
+      listing.items.filter((key) => key.revoked_at !== null).map((key) => key.id),
+    );
     return reply.code(status).view(
       'api-keys.eta',
       page(request, reply, 'API Keys', {
         tab: 'api-keys',
         keys: listing.items.map((key) => ({ ...key, status: managedStatus(key, now) })),
+        revocations,
         total: listing.total,
         pageNumber: current,
         pages,
@@ -209,41 +220,30 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     );
   };
 
-  app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    const csrfFailed = error.code === 'FST_CSRF_INVALID_TOKEN' || error.code === 'FST_CSRF_MISSING_SECRET';
-    const status = csrfFailed
-      ? 403
-      : error instanceof ApiError
-        ? error.statusCode
-        : error instanceof StoreError && error.kind === 'unavailable'
-          ? 503
-          : 500;
-    const message = csrfFailed
-      ? 'This form has expired or did not come from this site. Go back, reload the page and try again.'
-      : status === 503
-        ? 'The server cannot reach its database right now. Try again in a moment.'
-        : error instanceof ApiError
-          ? error.message
-          : 'Something went wrong on our side. It has been logged; try again.';
-    if (status === 500) {
-      deps.logError(
-        `sekuire-server: unexpected error in ${request.method} ${request.routeOptions.url ?? '(no route)'}: ${error.stack ?? String(error)}`,
-        request,
-      );
-    }
+  // The same classifier as the JSON answers (error-replies.ts), phrased for a person.
+  app.setErrorHandler(async (thrown: FastifyError, request, reply) => {
+    const { error, unexpected } = classifyError(thrown);
+    if (unexpected) deps.logError(unexpectedErrorLine(thrown, request), request);
+    const status = error.statusCode;
+    const message = PAGE_MESSAGES[error.code] ?? error.message;
     const heading = ERROR_HEADINGS[status] ?? (status >= 500 ? 'Something went wrong' : 'That did not work');
-    return reply.code(status).view('error.eta', page(request, reply, heading, { heading, message }));
+    return reply
+      .code(status)
+      .headers(error.headers)
+      .view('error.eta', page(request, reply, heading, { heading, message }));
   });
 
-  registerApprovalPages(app, deps, { page, signedInOrRedirect, actor });
+  const members = registerMembersPages(app, deps, { page, actor });
+  registerApprovalPages(app, deps, { page, actor });
+  const pages = pageRoutes(app);
 
-  app.get('/login', async (request, reply) => {
+  pages.get('/login', 'public', async (request, reply) => {
     const next = safeNext((request.query as { next?: string }).next);
     if (who(request) !== null) return reply.redirect(next, 303);
     return reply.view('login.eta', page(request, reply, 'Sign in', { next, email: '', error: undefined }));
   });
 
-  app.post('/login', { preHandler: app.csrfProtection }, async (request, reply) => {
+  pages.post('/login', 'public', async (request, reply) => {
     const body = form(request);
     const next = safeNext(body.next);
     const email = (body.email ?? '').trim().slice(0, 254);
@@ -254,6 +254,8 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     const retryAfter = await gate.admit(request, email);
     if (retryAfter !== undefined) {
       deps.observe?.signedIn('rate_limited');
+      // The same 429 as the API's (api-error.ts), worded for the page.
+      reply.headers(rateLimited('sign-in attempts', retryAfter).headers);
       return again(429, `Too many sign-in attempts. Try again in ${Math.ceil(retryAfter / 60)} min.`);
     }
     const outcome = await signIn(
@@ -279,21 +281,18 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     return reply.redirect(next, 303);
   });
 
-  app.post('/logout', { preHandler: app.csrfProtection }, async (request, reply) => {
+  pages.post('/logout', 'public', async (request, reply) => {
     const signedIn = who(request);
     if (signedIn !== null) await signOut(deps.store, signedIn, request.ip, deps.now());
     clearSessionCookie(reply);
     return reply.redirect('/login', 303);
   });
 
-  app.get('/dashboard', async (request, reply) => {
-    if (signedInOrRedirect(request, reply) === undefined) return reply;
+  pages.get('/dashboard', 'signed-in', async (_request, reply) => {
     return reply.redirect(KEYS_TAB, 302);
   });
 
-  app.get('/dashboard/settings', async (request, reply) => {
-    const signedIn = signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.get('/dashboard/settings', 'signed-in', async (request, reply, signedIn) => {
     const query = request.query as { tab?: string; create?: string; done?: string };
     if (query.tab === 'devices') {
       const devices = await devicesFor(deps.store, signedIn.user.id);
@@ -311,6 +310,15 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
         }),
       );
     }
+    if (query.tab === 'members') {
+      const notice =
+        query.done === 'removed'
+          ? 'The member was removed: their sessions have ended, and their keys were revoked or transferred as you chose.'
+          : query.done === 'role'
+            ? 'The role was changed.'
+            : undefined;
+      return members.render(request, reply, signedIn, notice === undefined ? {} : { notice });
+    }
     if (query.tab !== 'api-keys') return reply.redirect(KEYS_TAB, 302);
     const notice =
       query.done === 'revoked' ? 'The key was revoked: every request with it is now refused.' : undefined;
@@ -320,9 +328,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     });
   });
 
-  app.post('/dashboard/keys', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const signedIn = signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.post('/dashboard/keys', 'signed-in', async (request, reply, signedIn) => {
     const body = form(request);
     const environment = choice(body.environment, ENVIRONMENT_CHOICES);
     const type = choice(body.type, TYPE_CHOICES);
@@ -338,16 +344,10 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     };
     const refuse = (formError: string) =>
       renderKeys(request, reply, signedIn, { creating: true, formError, values }, 400);
-    let name: string;
-    try {
-      name = keyName(body.name);
-    } catch {
-      return refuse(
-        values.name.trim() === ''
-          ? 'Give the key a name.'
-          : `The name must be at most ${MAX_TEXT_LENGTH} characters, without control characters.`,
-      );
-    }
+    const nameProblem = textProblem(values.name);
+    if (nameProblem === 'empty' || nameProblem === 'blank') return refuse('Give the key a name.');
+    if (nameProblem !== undefined) return refuse(`The name must ${textRuleWords(nameProblem)}.`);
+    const name = values.name.trim();
     if (environment === undefined) return refuse('Choose the environment from the list: test or live.');
     if (type === undefined) return refuse('Choose the type from the list: client or server.');
     if (expires === undefined) return refuse('Choose when the key expires from the list.');
@@ -385,19 +385,15 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     );
   const confirmPage =
     (template: 'revoke.eta' | 'roll.eta', title: string) =>
-    async (request: FastifyRequest, reply: FastifyReply) => {
-      const signedIn = signedInOrRedirect(request, reply);
-      if (signedIn === undefined) return reply;
+    async (request: FastifyRequest, reply: FastifyReply, signedIn: Who) => {
       const key = await keyFor(deps.store, signedIn.user.id, (request.params as { id: string }).id);
       if (key === undefined) throw noSuchKey();
       return confirmView(request, reply, template, title, key);
     };
-  app.get('/dashboard/keys/:id/revoke', confirmPage('revoke.eta', 'Revoke key'));
-  app.get('/dashboard/keys/:id/roll', confirmPage('roll.eta', 'Roll key'));
+  pages.get('/dashboard/keys/:id/revoke', 'signed-in', confirmPage('revoke.eta', 'Revoke key'));
+  pages.get('/dashboard/keys/:id/roll', 'signed-in', confirmPage('roll.eta', 'Roll key'));
 
-  app.post('/dashboard/keys/:id/revoke', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const signedIn = signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.post('/dashboard/keys/:id/revoke', 'signed-in', async (request, reply, signedIn) => {
     const outcome = await revokeKeyFor(
       deps.store,
       actor(signedIn, request),
@@ -408,9 +404,7 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     return reply.redirect(`${KEYS_TAB}&done=revoked`, 303);
   });
 
-  app.post('/dashboard/keys/:id/roll', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const signedIn = signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.post('/dashboard/keys/:id/roll', 'signed-in', async (request, reply, signedIn) => {
     const id = (request.params as { id: string }).id;
     const grace = choice(
       form(request).grace,
@@ -430,23 +424,21 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
       throw noSuchKey();
     }
     if (!outcome.ok || old === undefined)
-      throw new ApiError(409, 'key_not_active', 'Only an active key can be rolled.');
+      throw new ApiError('key_not_active', 'Only an active key can be rolled.');
     return renderKeys(request, reply, signedIn, {
       created: outcome.created,
       rolledFrom: { ...old, expires_at: outcome.oldExpiresAt },
     });
   });
 
-  app.post('/dashboard/devices/:id/unbind', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const signedIn = signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.post('/dashboard/devices/:id/unbind', 'signed-in', async (request, reply, signedIn) => {
     const outcome = await unbindDeviceFor(
       deps.store,
       actor(signedIn, request),
       (request.params as { id: string }).id,
     );
     if (!outcome.ok)
-      throw new ApiError(404, 'not_found', 'There is no such device (or it is not yours to manage).');
+      throw new ApiError('not_found', 'There is no such device (or it is not yours to manage).');
     return reply.redirect(`${DEVICES_TAB}&done=unbound`, 303);
   });
 };

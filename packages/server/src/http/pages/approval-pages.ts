@@ -1,5 +1,6 @@
 // The pages where a person approves a CLI login, /cli/authorize (browser) and /device (device code),
 // and a key's move to another device, /move.
+import { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   type AskingDevice,
@@ -8,15 +9,17 @@ import {
   loopbackRedirect,
   pendingDeviceGrant,
   recordDenial,
-} from '../domain/cli-grants.js';
-import type { Actor } from '../domain/managed-keys.js';
-import { decideMove, pendingMoveByCode, visibleMove } from '../domain/moves.js';
-import { ApiError } from './api-error.js';
+} from '../../domain/cli-grants.js';
+import type { Actor } from '../../domain/managed-keys.js';
+import { decideMove, pendingMoveByCode, visibleMove } from '../../domain/moves.js';
+import { shownText } from '../../domain/text.js';
+import { ApiError, rateLimited } from '../api-error.js';
+import { decisionError } from '../moves-api.js';
+import type { WebDeps, Who } from '../session-auth.js';
 import { form } from './forms.js';
-import { decisionError } from './moves-api.js';
-import type { WebDeps, Who } from './session-auth.js';
+import { pageRoutes } from './routes.js';
 
-/** What the dashboard plugin shares with these pages: the page chrome and the sign-in rule. */
+/** What the dashboard plugin shares with these pages: the page chrome and who acts. */
 export interface PageKit {
   readonly page: (
     request: FastifyRequest,
@@ -24,14 +27,12 @@ export interface PageKit {
     title: string,
     extra: Record<string, unknown>,
   ) => Record<string, unknown>;
-  readonly signedInOrRedirect: (request: FastifyRequest, reply: FastifyReply) => Who | undefined;
   readonly actor: (signedIn: Who, request: FastifyRequest) => Actor;
 }
 
 const CHALLENGE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const CONFIRM_PATTERN = /^[A-Z]{2,12}-[A-Z]{2,12}$/;
 const FINGERPRINT_PREFIX = /^[0-9a-f]{8,64}$/;
-const MAX_TEXT = 200;
 /** Typed codes looked up per address per window: 20^8 codes cannot be tried out. */
 const CODE_LOOKUPS = { max: 30, timeWindow: 15 * 60_000 };
 
@@ -42,15 +43,6 @@ interface AuthorizeRequest {
   readonly device: AskingDevice;
   readonly confirm: string;
   readonly fingerprint: string | undefined;
-}
-
-/** Shown, never executed: one line of printable text, capped. */
-function shownText(value: string | undefined, fallback: string): string {
-  const text = (value ?? '')
-    .replace(/[\p{Cc}\p{Cf}]/gu, '')
-    .trim()
-    .slice(0, MAX_TEXT);
-  return text === '' ? fallback : text;
 }
 
 /** An optional fact, cleaned like the others; left out when nothing printable remains. */
@@ -67,24 +59,22 @@ function authorizeRequest(params: Record<string, string | undefined>): Authorize
   const redirectUri = loopbackRedirect(params.redirect_uri ?? '');
   if (redirectUri === undefined) {
     throw new ApiError(
-      400,
       'invalid_request',
       'This login link is not valid: its redirect_uri must be http://127.0.0.1:PORT/… (the CLI on this computer). Nothing was sent anywhere.',
     );
   }
   const state = params.state ?? '';
   if (state === '' || state.length > 200)
-    throw new ApiError(400, 'invalid_request', 'This login link has no valid state.');
+    throw new ApiError('invalid_request', 'This login link has no valid state.');
   if (params.code_challenge_method !== 'S256' || !CHALLENGE_PATTERN.test(params.code_challenge ?? '')) {
     throw new ApiError(
-      400,
       'invalid_request',
       'This login link needs a PKCE code_challenge with code_challenge_method=S256.',
     );
   }
   const confirm = params.confirm ?? '';
   if (!CONFIRM_PATTERN.test(confirm))
-    throw new ApiError(400, 'invalid_request', 'This login link has no confirm words.');
+    throw new ApiError('invalid_request', 'This login link has no confirm words.');
   const fingerprint = FINGERPRINT_PREFIX.test(params.fingerprint ?? '')
     ? params.fingerprint?.slice(0, 12)
     : undefined;
@@ -103,6 +93,16 @@ function authorizeRequest(params: Record<string, string | undefined>): Authorize
   };
 }
 
+/**
+ * Whether the device that asked and the browser approving are on one network, as far as the
+ * server sees: the same IPv4 address (behind one NAT), or the same IPv6 /64. Everything else on
+ * the device page is what the device chose to say about itself; this is not.
+ */
+export function sameNetwork(asker: string | null, approver: string): boolean {
+  if (asker === null) return false;
+  return normalizeIP(asker, 64) === normalizeIP(approver, 64);
+}
+
 /** RFC 6749 §4.1.2: the answer goes back to the CLI as query parameters of its own redirect URI. */
 function backToCli(target: URL, fields: Record<string, string>): string {
   const url = new URL(target.href);
@@ -111,69 +111,78 @@ function backToCli(target: URL, fields: Record<string, string>): string {
 }
 
 export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: PageKit): void {
+  const pages = pageRoutes(app);
   const lookups = app.createRateLimit({
     ...CODE_LOOKUPS,
     keyGenerator: (request) => `device-code ${request.ip}`,
   });
 
-  app.get('/cli/authorize', async (request, reply) => {
-    const asked = authorizeRequest(request.query as Record<string, string>);
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
-    // The page's form is answered with a redirect to the CLI's listener, which CSP's form-action
-    // must allow (Chromium checks it for redirects too): 127.0.0.1 only, any port (see
-    // loopbackRedirect for why not [::1]).
-    reply.header(
-      'content-security-policy',
-      "default-src 'none';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';form-action 'self' http://127.0.0.1:*;frame-ancestors 'none';base-uri 'none'",
-    );
-    return reply.view(
-      'authorize.eta',
-      kit.page(request, reply, 'Authorize the CLI', {
-        asked,
-        query: request.query,
-        listener: asked.redirectUri.host,
-      }),
-    );
-  });
-
-  app.post('/cli/authorize', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const fields = form(request);
-    const asked = authorizeRequest(fields);
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
-    const actor = kit.actor(signedIn, request);
-    if (fields.decision !== 'authorize') {
-      await recordDenial(deps.store, actor, 'loopback', asked.device);
-      return reply.redirect(
-        backToCli(asked.redirectUri, { error: 'access_denied', state: asked.state }),
-        303,
+  pages.get(
+    '/cli/authorize',
+    'signed-in',
+    async (request, reply) => {
+      const asked = authorizeRequest(request.query as Record<string, string>);
+      // The page's form is answered with a redirect to the CLI's listener, which CSP's form-action
+      // must allow (Chromium checks it for redirects too): 127.0.0.1 only, any port (see
+      // loopbackRedirect for why not [::1]).
+      reply.header(
+        'content-security-policy',
+        "default-src 'none';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';form-action 'self' http://127.0.0.1:*;frame-ancestors 'none';base-uri 'none'",
       );
-    }
-    const code = await approveLoopback(deps.store, deps.secret, actor, {
-      redirectUri: asked.redirectUri.href,
-      codeChallenge: asked.codeChallenge,
-      device: asked.device,
-    });
-    return reply.redirect(backToCli(asked.redirectUri, { code, state: asked.state }), 303);
-  });
+      return reply.view(
+        'authorize.eta',
+        kit.page(request, reply, 'Authorize the CLI', {
+          asked,
+          query: request.query,
+          listener: asked.redirectUri.host,
+        }),
+      );
+    },
+    { check: (request) => void authorizeRequest(request.query as Record<string, string>) },
+  );
 
-  app.get('/device', async (request, reply) => {
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.post(
+    '/cli/authorize',
+    'signed-in',
+    async (request, reply, signedIn) => {
+      const fields = form(request);
+      const asked = authorizeRequest(fields);
+      const actor = kit.actor(signedIn, request);
+      if (fields.decision !== 'authorize') {
+        await recordDenial(deps.store, actor, 'loopback', asked.device);
+        return reply.redirect(
+          backToCli(asked.redirectUri, { error: 'access_denied', state: asked.state }),
+          303,
+        );
+      }
+      const code = await approveLoopback(deps.store, deps.secret, actor, {
+        redirectUri: asked.redirectUri.href,
+        codeChallenge: asked.codeChallenge,
+        device: asked.device,
+        ...(asked.fingerprint !== undefined && { fingerprintPrefix: asked.fingerprint }),
+      });
+      return reply.redirect(backToCli(asked.redirectUri, { code, state: asked.state }), 303);
+    },
+    { check: (request) => void authorizeRequest(form(request)) },
+  );
+
+  pages.get('/device', 'signed-in', async (request, reply) => {
     const typed = ((request.query as { code?: string }).code ?? '').slice(0, 40);
     if (typed === '')
       return reply.view('device.eta', kit.page(request, reply, 'Device login', { step: 'code', typed }));
     const limit = await lookups(request);
     if (!limit.isAllowed && limit.isExceeded) {
-      return reply.code(429).view(
-        'device.eta',
-        kit.page(request, reply, 'Device login', {
-          step: 'code',
-          typed,
-          error: `Too many codes tried. Wait ${Math.ceil(limit.ttlInSeconds / 60)} min and try again.`,
-        }),
-      );
+      return reply
+        .code(429)
+        .headers(rateLimited('codes tried', limit.ttlInSeconds).headers)
+        .view(
+          'device.eta',
+          kit.page(request, reply, 'Device login', {
+            step: 'code',
+            typed,
+            error: `Too many codes tried. Wait ${Math.ceil(limit.ttlInSeconds / 60)} min and try again.`,
+          }),
+        );
     }
     const grant = await pendingDeviceGrant(deps.store, typed, deps.now());
     if (grant === undefined) {
@@ -187,17 +196,22 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
         }),
       );
     }
-    return reply.view('device.eta', kit.page(request, reply, 'Device login', { step: 'confirm', grant }));
+    return reply.view(
+      'device.eta',
+      kit.page(request, reply, 'Device login', {
+        step: 'confirm',
+        grant,
+        approverIp: request.ip,
+        elsewhere: !sameNetwork(grant.requested_ip, request.ip),
+      }),
+    );
   });
 
-  app.post('/device', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.post('/device', 'signed-in', async (request, reply, signedIn) => {
     const fields = form(request);
     const grant = await pendingDeviceGrant(deps.store, fields.code ?? '', deps.now());
     if (grant === undefined || grant.id !== fields.grant) {
       throw new ApiError(
-        404,
         'not_found',
         'That code is not valid anymore: it expired, or it was already decided.',
       );
@@ -206,7 +220,6 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     const decided = await decideDeviceGrant(deps.store, kit.actor(signedIn, request), grant.id, approve);
     if (!decided)
       throw new ApiError(
-        404,
         'not_found',
         'That code is not valid anymore: it expired, or it was already decided.',
       );
@@ -216,22 +229,23 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     );
   });
 
-  app.get('/move', async (request, reply) => {
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.get('/move', 'signed-in', async (request, reply, signedIn) => {
     const typed = ((request.query as { code?: string }).code ?? '').slice(0, 40);
     const title = 'Move a key';
     if (typed === '') return reply.view('move.eta', kit.page(request, reply, title, { step: 'code', typed }));
     const limit = await lookups(request);
     if (!limit.isAllowed && limit.isExceeded) {
-      return reply.code(429).view(
-        'move.eta',
-        kit.page(request, reply, title, {
-          step: 'code',
-          typed,
-          error: `Too many codes tried. Wait ${Math.ceil(limit.ttlInSeconds / 60)} min and try again.`,
-        }),
-      );
+      return reply
+        .code(429)
+        .headers(rateLimited('codes tried', limit.ttlInSeconds).headers)
+        .view(
+          'move.eta',
+          kit.page(request, reply, title, {
+            step: 'code',
+            typed,
+            error: `Too many codes tried. Wait ${Math.ceil(limit.ttlInSeconds / 60)} min and try again.`,
+          }),
+        );
     }
     const move = await pendingMoveByCode(deps.store, signedIn.user.id, typed, deps.now());
     if (move === undefined) {
@@ -245,12 +259,11 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
         }),
       );
     }
-    return reply.view('move.eta', kit.page(request, reply, title, { step: 'confirm', move }));
+    const others = await deps.store.read.moves.otherPending(move.key_id, move.id, deps.now().toISOString());
+    return reply.view('move.eta', kit.page(request, reply, title, { step: 'confirm', move, others }));
   });
 
-  app.post('/move', { preHandler: app.csrfProtection }, async (request, reply) => {
-    const signedIn = kit.signedInOrRedirect(request, reply);
-    if (signedIn === undefined) return reply;
+  pages.post('/move', 'signed-in', async (request, reply, signedIn) => {
     const fields = form(request);
     const approve = fields.decision === 'approve';
     const actor = kit.actor(signedIn, request);
