@@ -48,6 +48,15 @@ describe('expiry warnings', () => {
     expect(later.json()).toMatchObject({ expires_at: stored.expires_at });
     const again = await at(m, 14 * HOUR)(['auth', 'whoami']);
     expect(warningOf(again.stderr)).toBeUndefined();
+    // sekuire api warns as whoami does, from the date stored at login, under the same throttle.
+    const viaApi = await at(m, 26 * HOUR)(['api', '/api/v1/cli/whoami']);
+    expect(viaApi.code).toBe(0);
+    expect(warningOf(viaApi.stderr)).toMatch(
+      /^Warning: the API key .* expires in [34] days, at .*'sekuire login' with it\.$/,
+    );
+    expect(viaApi.stdout).not.toContain('Warning');
+    const apiAgain = await at(m, 27 * HOUR)(['api', '/api/v1/cli/whoami']);
+    expect([apiAgain.code, warningOf(apiAgain.stderr)]).toEqual([0, undefined]);
   });
 
   it('within 24 hours: every run, naming the profile to log in again', async () => {
@@ -58,9 +67,11 @@ describe('expiry warnings', () => {
       ['status', '--profile', 'ops'],
       ['status', '--profile', 'ops', '--offline'],
       ['whoami', '--profile', 'ops'],
+      ['api', '--profile', 'ops', '/api/v1/cli/status'],
     ]) {
       const run = await at(m, 20 * HOUR)(args);
       expect(run.code, args.join(' ')).toBe(0);
+      expect(run.stdout, args.join(' ')).not.toContain('Warning');
       expect(warningOf(run.stderr), args.join(' ')).toMatch(
         /^Warning: the API key .* expires in (3|4) hours, at .* UTC\. Create a new key on the dashboard, then run 'sekuire login --profile ops' with it\.$/,
       );
