@@ -45,7 +45,6 @@ export interface NewKeySpec {
   readonly expiresAt: string | null;
 }
 
-/** The end of a lifetime of `days` from `now`; null (never) for null. */
 /**
  * A new key's environment and lifetime when nobody chose: the same wherever it is made (the
  * dashboard's form, POST /api/v1/keys, a browser login's key). A test key that expires: a
@@ -53,6 +52,7 @@ export interface NewKeySpec {
  */
 export const KEY_DEFAULTS = { environment: 'test', expiresInDays: 90 } as const;
 
+/** The end of a lifetime of `days` from `now`; null (never) for null. */
 export function expiryAfter(now: Date, days: number | null): string | null {
   return days === null ? null : new Date(now.getTime() + days * DAY_MS).toISOString();
 }
