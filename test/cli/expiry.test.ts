@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
+import { json } from '../helpers/fake-backend.js';
 
 const backend = useBackend();
 const HOUR = 3_600_000;
@@ -108,5 +109,20 @@ describe('expiry warnings', () => {
     expect(human.stderr).toBe(
       `${error.message}\nCreate a new key on the dashboard, then run 'sekuire login'\n`,
     );
+
+    // A named profile's key: the login that replaces it is into that profile.
+    const { key } = await backend.server.createKey({ expiresInDays: 3 });
+    expect((await m.run(['login', '--with-key', '--profile', 'ops'], { input: key })).code).toBe(0);
+    const expiresAt = '2026-12-06T23:28:00.000Z';
+    const expired = await backend.fake(
+      json(401, { error: 'key_expired', message: 'This API key expired.', expires_at: expiresAt }),
+    );
+    for (const args of [['status'], ['whoami']]) {
+      const run = await m.run([...args, '--profile', 'ops', '--backend', expired.url]);
+      expect(run.code, args.join(' ')).toBe(11);
+      expect(run.stderr, args.join(' ')).toBe(
+        `The API key was rejected: it expired on 2026-12-06 23:28 UTC. The stored credentials in ${join(m.home, 'profiles', 'ops', 'auth.json')} were kept.\nCreate a new key on the dashboard, then run 'sekuire login --profile ops'\n`,
+      );
+    }
   });
 });

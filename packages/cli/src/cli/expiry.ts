@@ -4,6 +4,7 @@ import { sha256 } from '@sekuire/shared/sha256';
 import { humanTime, timeUntil } from '../core/dates.js';
 import { CredentialsFileError, KeyRejectedError } from '../core/errors.js';
 import { readPrivateFile, writePrivateFileAtomic } from '../core/private-files.js';
+import { loginCommandFor } from '../core/profiles.js';
 import type { Context } from './context.js';
 import { note } from './notes.js';
 
@@ -82,19 +83,23 @@ export function warnExpiry(ctx: Context, key: ExpiringKey): string | undefined {
 }
 
 /** `sekuire login`, naming the profile when it is not `default` (one rule, in core/profiles.ts). */
-export { loginCommandFor } from '../core/profiles.js';
+export { loginCommandFor };
 
-/** An expired key's refusal names the date it expired (the backend's, else the one stored at login). */
+/**
+ * An expired key's refusal names the date it expired (the backend's, else the one stored at
+ * login), and the login that replaces it: into the same profile when a named one stored it.
+ */
 export function expiredKeyError(
   error: KeyRejectedError,
   stored: string | null,
   path?: string,
+  profile?: string,
 ): KeyRejectedError {
   const at = typeof error.details.expires_at === 'string' ? error.details.expires_at : stored;
   const when = at ? ` on ${humanTime(at)}` : '';
   const kept = path ? ` The stored credentials in ${path} were kept.` : '';
   return new KeyRejectedError(error.code, `The API key was rejected: it expired${when}.${kept}`, {
-    hint: error.hint ?? "Create a new key on the dashboard, then run 'sekuire login'",
+    hint: `Create a new key on the dashboard, then run '${loginCommandFor(profile)}'`,
     details: { ...error.details, expires_at: at, ...(path && { path }) },
   });
 }

@@ -124,7 +124,12 @@ export async function status(ctx: Context, options: StatusOptions): Promise<Stat
     answer = await client.status();
   } catch (error) {
     if (error instanceof KeyRejectedError && error.code === 'key_expired') {
-      throw expiredKeyError(error, stored?.expires_at || null, session.stored?.path);
+      throw expiredKeyError(
+        error,
+        stored?.expires_at || null,
+        session.stored?.path,
+        session.stored ? session.profile.name : undefined,
+      );
     }
     if (error instanceof KeyRejectedError && session.stored) {
       // The file stays: the user may want its facts, and only login or logout change it.

@@ -71,7 +71,12 @@ export async function whoami(ctx: Context, options: WhoamiOptions): Promise<Whoa
     response = (await client.whoami()).body;
   } catch (error) {
     if (error instanceof KeyRejectedError && error.code === 'key_expired') {
-      throw expiredKeyError(error, expiresAt, session.stored?.path);
+      throw expiredKeyError(
+        error,
+        expiresAt,
+        session.stored?.path,
+        session.stored ? session.profile.name : undefined,
+      );
     }
     throw error;
   }
