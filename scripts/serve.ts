@@ -106,24 +106,33 @@ function startServer(listenPort: number): Promise<{ child: ChildProcess; origin:
   const child = spawn(
     process.execPath,
     [serverBin, 'start', '--host', '127.0.0.1', '--port', String(listenPort), '--db', db],
-    { stdio: ['ignore', 'pipe', 'inherit'], detached: true },
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
   server = child;
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+  // The server's own message for a taken port names its --port flag, which this script does not
+  // have: that one line is said in this script's words, every other line passes through.
+  let portTaken = false;
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    if (/^error: Port \d+ on \S+ is already in use/.test(line)) portTaken = true;
+    else process.stderr.write(`${line}\n`);
+  });
   return new Promise((resolvePromise, reject) => {
     const onExit = (code: number | null) => {
       reject(
-        new Stop(
-          `sekuire-server stopped before it listened (exit ${code}; its message is above).` +
-            (listenPort === 0 ? '' : ` If port ${listenPort} is taken: SEKUIRE_SERVE_PORT=0 npm run serve`),
-        ),
+        portTaken
+          ? new Stop(
+              `port ${listenPort} on 127.0.0.1 is already in use by another program (another npm run serve, perhaps). To take any free port instead: SEKUIRE_SERVE_PORT=0 npm run serve`,
+            )
+          : new Stop(`sekuire-server stopped before it listened (exit ${code}; its message is above).`),
       );
     };
-    child.once('exit', onExit);
+    // 'close', not 'exit': the server's last stderr line has been read by then.
+    child.once('close', onExit);
     // Later lines (the dashboard link, the note for a database without users) are for people
     // starting it by hand; the block below says all of it. readline keeps reading them anyway.
     lines.once('line', (line) => {
-      child.off('exit', onExit);
+      child.off('close', onExit);
       const origin = /^Listening on (\S+)$/.exec(line)?.[1];
       if (origin === undefined) {
         child.kill('SIGTERM');

@@ -9,6 +9,7 @@ import { ProofVerifier, storedDeviceKey } from '../../packages/server/src/domain
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
 import { json, type Recorded } from '../helpers/fake-backend.js';
+import { startServer } from '../helpers/server.js';
 
 const backend = useBackend({ SEKUIRE_RETRIES: '0' });
 
@@ -24,14 +25,16 @@ async function loggedIn(name: string): Promise<{ m: TestMachine; key: string; id
  * Whether the recorded request carries a proof this machine's device key made for exactly what
  * arrived, checked by the server's own verifier as a server at `origin` checks it: the proof must
  * name that origin's authority (a proof without "@authority" is refused, as after the cut-over).
+ * `deviceKeyFile`: the default profile's key unless another profile's is named.
  */
 async function proofVerdict(
   m: TestMachine,
   request: Recorded,
   origin: string,
   body: string | Buffer = request.body,
+  deviceKeyFile = join(m.home, 'device-key.json'),
 ) {
-  const stored = JSON.parse(readFileSync(join(m.home, 'device-key.json'), 'utf8')) as unknown;
+  const stored = JSON.parse(readFileSync(deviceKeyFile, 'utf8')) as unknown;
   const jwk = parsePublicJwk(stored);
   if (jwk === undefined) throw new Error('no device key');
   const header = (name: string) => request.headers[name] as string | undefined;
@@ -383,6 +386,69 @@ describe('sekuire api to another origin', () => {
   });
 });
 
+describe('sekuire api and profiles', () => {
+  it('--profile NAME uses that profile: its key, its backend, its device key; else SEKUIRE_PROFILE, the active one, default', async () => {
+    // The profile work logs in to a second server: a request sent to the wrong backend is a 401 there.
+    const other = await startServer();
+    try {
+      const m = backend.machine('api-profiles');
+      const mine = await backend.server.createKey({ email: 'api-mine@example.com' });
+      expect((await m.run(['login', '--with-key'], { input: mine.key })).code).toBe(0);
+      const work = await other.createKey({ email: 'api-work@example.com' });
+      const login = await m.run(['login', '--with-key', '--profile', 'work', '--backend', other.url], {
+        input: work.key,
+      });
+      expect(login.code).toBe(0);
+
+      const email = async (args: string[], env: Record<string, string> = {}) => {
+        const run = await m.run(['api', ...args, '/api/v1/cli/whoami', '--json'], { env });
+        expect(run.code, `${args.join(' ')} ${run.stderr}`).toBe(0);
+        return run.json<{ body: { user: { email: string } } }>().body.user.email;
+      };
+      expect(await email([])).toBe('api-mine@example.com');
+      expect(await email(['--profile', 'work'])).toBe('api-work@example.com');
+      expect(await email(['--profile=work'])).toBe('api-work@example.com');
+      expect(await email([], { SEKUIRE_PROFILE: 'work' })).toBe('api-work@example.com');
+      // --profile wins over SEKUIRE_PROFILE, as for every command.
+      expect(await email(['--profile', 'default'], { SEKUIRE_PROFILE: 'work' })).toBe('api-mine@example.com');
+      expect((await m.run(['auth', 'switch', 'work'])).code).toBe(0);
+      expect(await email([])).toBe('api-work@example.com');
+      expect((await m.run(['auth', 'switch', 'default'])).code).toBe(0);
+
+      // A full URL is allowed for the profile's own backend only.
+      const refused = await m.run(['api', `${other.url}/api/v1/cli/whoami`]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`neither the backend of the key in use (${backend.server.url})`);
+      const allowed = await m.run(['api', '--profile', 'work', `${other.url}/api/v1/cli/whoami`]);
+      expect(allowed.code).toBe(0);
+
+      // The profile's own device key signs: verified against profiles/work/device-key.json.
+      const audience = await backend.fake(json(200, { ok: true }));
+      const signed = await m.run(['api', '--profile', 'work', `${audience.url}/signed`], {
+        env: { SEKUIRE_AUDIENCES: audience.url },
+      });
+      expect(signed.code).toBe(0);
+      const request = audience.requests[0];
+      if (request === undefined) throw new Error('no request arrived');
+      expect(request.headers['x-api-key']).toBe(work.key);
+      const workKey = join(m.home, 'profiles', 'work', 'device-key.json');
+      expect((await proofVerdict(m, request, audience.url, request.body, workKey)).ok).toBe(true);
+      expect((await proofVerdict(m, request, audience.url)).ok).toBe(false);
+
+      // A profile without a login: exit 10 naming it; a name that is no name: exit 2.
+      const none = await m.run(['api', '--profile', 'nobody', '/api/v1/cli/whoami']);
+      expect(none.code).toBe(10);
+      expect(none.stderr).toContain('Not logged in (profile nobody, from --profile)');
+      expect(none.stderr).toContain('sekuire login --profile nobody');
+      const bad = await m.run(['api', '--profile', 'No Such', '/api/v1/cli/whoami']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain('--profile is not a profile name');
+    } finally {
+      await other.stop();
+    }
+  });
+});
+
 describe("sekuire api's argv", () => {
   it('is read on the fast path as commander reads it; anything else is left to commander', () => {
     expect(
@@ -418,6 +484,9 @@ describe("sekuire api's argv", () => {
       rawField: [],
       field: [],
     });
+    // --profile as commander reads it: one, spelt either way; repeated or without a value, commander's.
+    expect(apiArgs(['--profile', 'work', '/x'])).toMatchObject({ profile: 'work', target: '/x' });
+    expect(apiArgs(['/x', '--profile=ops'])).toMatchObject({ profile: 'ops', target: '/x' });
     for (const args of [
       ['--help'],
       ['/x', '-h'],
@@ -426,6 +495,9 @@ describe("sekuire api's argv", () => {
       ['/x', '-X'],
       ['/x', '-iX', 'GET'],
       ['/x', '--bogus'],
+      ['/x', '--profile', 'a', '--profile', 'b'],
+      ['/x', '--profile'],
+      ['/x', '--profiles', 'a'],
     ]) {
       expect(apiArgs(args), args.join(' ')).toBeUndefined();
     }

@@ -59,7 +59,7 @@ describe('login --device', () => {
       /^Login successful! API Key verified and bound to this device\.\nDevice: host-device-ok\n/,
     );
     const stored = JSON.parse(readFileSync(machine.authFile, 'utf8'));
-    expect(stored.api_key).toMatch(/^sk_live_/);
+    expect(stored.api_key).toMatch(/^sk_test_/);
     expect(stored.user_email).toBe('dev-ada@example.com');
     expect((await machine.run(['status'])).code).toBe(0);
     const keys = JSON.parse((await ada.get('/api/v1/keys')).body).keys;

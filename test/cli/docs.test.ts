@@ -37,6 +37,8 @@ describe('docs/CLI.md', () => {
         ['auth', 'whoami'],
         ['auth', 'token'],
         ['auth', 'test'],
+        ['auth', 'list'],
+        ['auth', 'switch'],
         ['api'],
         ['config'],
         ['completion'],

@@ -33,6 +33,9 @@ const READ_FAST: readonly (readonly string[])[] = [
   // commander takes whatever follows --backend as its value, a flag included
   ['status', '--backend', '--json'],
   ['status', '--json', '--backend', '-x'],
+  ['status', '--profile', 'work'],
+  ['status', '--profile=work', '--backend', 'https://sekuire.example', '--json'],
+  ['status', '--offline', '--profile', 'Not A Name'],
 ];
 
 const LEFT_TO_COMMANDER: readonly (readonly string[])[] = [
@@ -46,6 +49,9 @@ const LEFT_TO_COMMANDER: readonly (readonly string[])[] = [
   ['status', '--'],
   ['status', '--backend'],
   ['status', '--backend', 'https://a.example', '--backend', 'https://b.example'],
+  ['status', '--profile'],
+  ['status', '--profile', 'a', '--profile', 'b'],
+  ['status', '--profiles', 'a'],
   ['status', '--offline=yes'],
   ['status', '--ofline'],
   ['status', '--constructor'],

@@ -116,7 +116,9 @@ describe('login, status, whoami, logout', () => {
     expect(status).toMatchObject({
       authenticated: true,
       source: { type: 'file', path: a.authFile },
+      profile: { name: 'default', from: 'default' },
       key: { id, environment: 'test' },
+      expires_at: null,
       device: { fingerprint: loginJson.device.fingerprint, bound_here: true, id_source: 'machine' },
       backend: backend.server.url,
       checked: 'online',
@@ -124,6 +126,7 @@ describe('login, status, whoami, logout', () => {
     const logout = await a.run(['logout', '--json']);
     expect(logout.json()).toEqual({
       logged_out: true,
+      profile: 'default',
       credentials_path: a.authFile,
       removed: true,
       backend: backend.server.url,
@@ -197,7 +200,7 @@ describe('bad input gets a clear answer and nothing is written', () => {
     const a = machine('machine-expired');
     const run = await a.run(['login', '--with-key'], { input: key });
     expect(run.code).toBe(11);
-    expect(run.stderr).toContain('it has expired');
+    expect(run.stderr).toMatch(/^The API key was rejected: it expired on \d{4}-\d\d-\d\d \d\d:\d\d UTC\.\n/);
   });
 
   it('a backend that is down exits 13 naming it, and a failed login keeps the working auth.json', async () => {

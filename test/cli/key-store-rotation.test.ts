@@ -31,7 +31,7 @@ async function statusSignedBy(
     headers: {
       'x-api-key': apiKey,
       'x-sekuire-device': stored(m).device_fingerprint as string,
-      ...signed(key, 'GET', path, undefined),
+      ...signed(key, 'GET', `${backend.server.url}${path}`, undefined),
     },
   });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
@@ -136,7 +136,8 @@ describe('POST /api/v1/cli/device-key refuses', () => {
       headers: {
         'content-type': 'application/json',
         ...headers,
-        ...(signer === undefined ? {} : signed(signer, 'POST', PATH, text)),
+        // Signed for the server's own address: the proof names it ("@authority").
+        ...(signer === undefined ? {} : signed(signer, 'POST', `${backend.server.url}${PATH}`, text)),
       },
       body: text,
     });

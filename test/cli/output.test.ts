@@ -46,6 +46,8 @@ const login: LoginResult = {
     moved_from: null,
     backend: 'https://api.sekuire.ai',
     credentials_path: PATH,
+    profile: 'default',
+    expires_at: null,
     previous: null,
   },
 };
@@ -55,7 +57,9 @@ const status: StatusResult = {
   data: {
     authenticated: true,
     source: { type: 'file', path: PATH },
+    profile: { name: 'default', from: 'default' },
     key: { masked: KEY.masked, environment: 'live', id: 'key_1' },
+    expires_at: null,
     device: {
       name: 'MacBook-Pro',
       os: 'macos',
@@ -84,6 +88,7 @@ const whoami: WhoamiResult = {
       bound_here: true,
     },
     source: { type: 'file', path: PATH },
+    profile: { name: 'default', from: 'default' },
     backend: 'https://api.sekuire.ai',
   },
 };
@@ -92,6 +97,7 @@ const logout: LogoutResult = {
   kind: 'logout',
   data: {
     logged_out: true,
+    profile: 'default',
     credentials_path: PATH,
     removed: true,
     backend: 'https://api.sekuire.ai',
@@ -175,6 +181,7 @@ describe('renderResult, human', () => {
     expect(lines(status)).toEqual([
       ...statusContract,
       `Source: ${PATH}`,
+      'Profile: default',
       'Backend: https://api.sekuire.ai (key accepted just now)',
     ]);
     expect(renderResult(status, false)).not.toContain(KEY.value);
@@ -186,6 +193,7 @@ describe('renderResult, human', () => {
       data: {
         ...status.data,
         source: { type: 'env', name: 'SEKUIRE_API_KEY' },
+        profile: null,
         device: { ...status.data.device, bound_here: false },
         organization: null,
         workspace: null,

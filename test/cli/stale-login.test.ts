@@ -1,6 +1,7 @@
 // A stored login that outlived its binding: moved or unbound since, `status` exits 12 saying what
 // happened and when, until a new login; a key used through SEKUIRE_API_KEY keeps working.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
@@ -94,6 +95,31 @@ describe('a stored login whose binding moved or was unbound', () => {
     expect(fromEnv.stdout).toContain(
       "Binding: the key is not bound to any device (run 'sekuire login' to bind it here)",
     );
+  });
+
+  it('in a named profile: exit 12 naming the login into that profile, for status, auth test and whoami', async () => {
+    const { key, id } = await backend.server.createKey({ email: 'stale-profile@example.com' });
+    const one = backend.machine('stale-profile');
+    const login = await one.run(['login', '--with-key', '--profile', 'work'], { input: key });
+    expect(login.code).toBe(0);
+    const unbind = await runServer(['unbind', '--db', backend.server.dbPath, '--key', id]);
+    expect(unbind.code).toBe(0);
+    const path = join(one.home, 'profiles', 'work', 'auth.json');
+    for (const [args, env] of [
+      [['status', '--profile', 'work'], {}],
+      [['auth', 'test', '--profile', 'work'], {}],
+      [['whoami', '--profile', 'work'], {}],
+      [['status'], { SEKUIRE_PROFILE: 'work' }],
+    ] as const) {
+      const run = await one.run(args, { env });
+      expect(run.code, args.join(' ')).toBe(12);
+      expect(run.stderr, args.join(' ')).toContain(`The stored login in ${path} is stale: `);
+      expect(run.stderr, args.join(' ')).toContain(
+        "Run 'sekuire login --profile work' to bind the key to this device again",
+      );
+    }
+    const asJson = await one.run(['status', '--profile', 'work', '--json']);
+    expect(asJson.json()).toMatchObject({ error: { code: 'login_stale', path, profile: 'work' } });
   });
 
   it('a key never bound, used through SEKUIRE_API_KEY, keeps working as before', async () => {

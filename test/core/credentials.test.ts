@@ -76,6 +76,7 @@ describe('writeCredentials and readCredentials', () => {
       credentials: { version: 1, ...credentials },
       path,
       warnings: [],
+      extra: {},
     });
   });
 
@@ -102,6 +103,7 @@ describe('writeCredentials and readCredentials', () => {
       org_name: '',
       workspace_name: '',
       verified_at: '',
+      expires_at: '',
     });
   });
 
@@ -226,6 +228,7 @@ describe('loosened modes', () => {
       warnings: [
         `Warning: ${path} is readable by other users (mode ${modeText}). Run 'chmod 600 ${path}', and revoke the key if someone else may have read it.`,
       ],
+      extra: {},
     });
   });
 
@@ -270,7 +273,12 @@ describe('loosened modes', () => {
     withUmask(0o000, () => writeCredentials(home, next));
     expect(mode(home)).toBe(0o700);
     expect(mode(path)).toBe(0o600);
-    expect(readCredentials(home)).toEqual({ credentials: { version: 1, ...next }, path, warnings: [] });
+    expect(readCredentials(home)).toEqual({
+      credentials: { version: 1, ...next },
+      path,
+      warnings: [],
+      extra: {},
+    });
   });
 });
 

@@ -204,6 +204,7 @@ describe('deviceIdentity', () => {
       idSource: 'generated',
       weakReason: '/etc/machine-id is empty',
       idFile: file,
+      idCreated: true,
       warnings: [],
     });
   });
@@ -213,7 +214,9 @@ describe('deviceIdentity', () => {
     const first = await deviceIdentity(inputs(home, { unusable: 'running in a container (docker)' }), CREATE);
     const text = readFileSync(join(home, DEVICE_ID_FILE), 'utf8');
     const second = await deviceIdentity(inputs(home, { unusable: 'running in a container (docker)' }));
-    expect(second).toEqual(first);
+    // The same identity; only the first call created the file.
+    expect(second).toEqual({ ...first, idCreated: undefined });
+    expect(first.idCreated).toBe(true);
     expect(readFileSync(join(home, DEVICE_ID_FILE), 'utf8')).toBe(text);
   });
 
@@ -307,14 +310,18 @@ describe('deviceIdentity', () => {
 });
 
 describe('weakBindingWarning', () => {
-  it('names the reason and the file that carries the identity', async () => {
+  it('one line of at most 120 characters with the fix, when the ID file is created; never again in that home', async () => {
     const home = tempDir();
-    const identity = await deviceIdentity(
-      inputs(home, { unusable: '/etc/machine-id is not initialized yet' }),
-      CREATE,
+    const unusable = { unusable: 'running in a container (docker), whose machine ID comes from its image' };
+    const first = await deviceIdentity(inputs(home, unusable), CREATE);
+    const warning = weakBindingWarning(first);
+    expect(warning).toBe(
+      'Warning: no usable machine ID here, so a random one is kept in device-id. Fix: set SEKUIRE_MACHINE_ID to a stable value.',
     );
-    expect(weakBindingWarning(identity)).toBe(
-      `Warning: no usable machine ID (/etc/machine-id is not initialized yet); this device is identified by a random ID kept in ${join(home, DEVICE_ID_FILE)}. Binding is weaker: a copy of that file carries the identity. Set SEKUIRE_MACHINE_ID to a stable, per-machine value to strengthen it.`,
-    );
+    expect(warning?.length).toBeLessThanOrEqual(120);
+    const again = await deviceIdentity(inputs(home, unusable), CREATE);
+    expect(again.fingerprint).toBe(first.fingerprint);
+    expect(weakBindingWarning(again)).toBeUndefined();
+    expect(first.idFile).toBe(join(home, DEVICE_ID_FILE));
   });
 });

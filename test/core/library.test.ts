@@ -101,6 +101,30 @@ describe('createClient', () => {
     expect(await shown(audience.url)).toEqual({ ok: true });
   });
 
+  it('uses a profile as the CLI does: the profile option, else SEKUIRE_PROFILE, else the active one', async () => {
+    const { m, env } = await loggedIn('lib-profiles');
+    const work = await backend.server.createKey({ email: 'lib-work@example.com' });
+    expect((await m.run(['login', '--with-key', '--profile', 'work'], { input: work.key })).code).toBe(0);
+    const email = async (options: declared.SekuireClientOptions) => {
+      const answer = await source.createClient(options).fetch('/api/v1/cli/whoami');
+      expect(answer.status).toBe(200);
+      return ((await answer.json()) as { user: { email: string } }).user.email;
+    };
+    expect(await email({ env })).toBe('lib-profiles@example.com');
+    expect(await email({ env, profile: 'work' })).toBe('lib-work@example.com');
+    expect(await email({ env: { ...env, SEKUIRE_PROFILE: 'work' } })).toBe('lib-work@example.com');
+    expect(await email({ env: { ...env, SEKUIRE_PROFILE: 'work' }, profile: 'default' })).toBe(
+      'lib-profiles@example.com',
+    );
+    expect((await m.run(['auth', 'switch', 'work'])).code).toBe(0);
+    expect(await email({ env })).toBe('lib-work@example.com');
+    const failure = await source
+      .createClient({ env, profile: 'nobody' })
+      .fetch('/api/v1/cli/status')
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: 'not_logged_in', exitCode: 10, details: { profile: 'nobody' } });
+  });
+
   it('throws what the CLI would exit with: not logged in is code not_logged_in, exit code 10', async () => {
     const m = backend.machine('lib-nobody');
     const client = source.createClient({ env: { HOME: m.dir, SEKUIRE_HOME: m.home } });

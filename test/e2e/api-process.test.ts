@@ -45,6 +45,32 @@ describe('sekuire api, the real binary', () => {
     expect(audience.requests[2]?.bytes.equals(body)).toBe(true);
   });
 
+  it("--profile NAME on the fast path: that profile's key, as commander would read it", async () => {
+    const mine = await e2e.server.createKey({ email: 'api-process-mine@example.com' });
+    const work = await e2e.server.createKey({ email: 'api-process-work@example.com' });
+    const m = e2e.machine('api-process-profiles');
+    expect((await m.run(['login', '--with-key'], { input: mine.key })).code).toBe(0);
+    expect((await m.run(['login', '--with-key', '--profile', 'work'], { input: work.key })).code).toBe(0);
+    const email = async (args: string[], env: Record<string, string> = {}) => {
+      const run = await m.run(['api', ...args, '--json'], { env });
+      expect(run.code, run.stderr).toBe(0);
+      return run.json<{ body: { user: { email: string } } }>().body.user.email;
+    };
+    expect(await email(['/api/v1/cli/whoami'])).toBe('api-process-mine@example.com');
+    expect(await email(['--profile', 'work', '/api/v1/cli/whoami'])).toBe('api-process-work@example.com');
+    expect(await email(['/api/v1/cli/whoami', '--profile=work'])).toBe('api-process-work@example.com');
+    expect(await email(['/api/v1/cli/whoami'], { SEKUIRE_PROFILE: 'work' })).toBe(
+      'api-process-work@example.com',
+    );
+    // Repeated: left to commander, which takes the last one.
+    expect(await email(['--profile', 'default', '--profile', 'work', '/api/v1/cli/whoami'])).toBe(
+      'api-process-work@example.com',
+    );
+    const none = await m.run(['api', '--profile', 'nobody', '/api/v1/cli/whoami']);
+    expect(none.code).toBe(10);
+    expect(none.stderr).toContain("Run 'sekuire login --profile nobody' to authenticate");
+  });
+
   it('exits 2 for an origin not listed, 13 for no answer, without a stack trace', async () => {
     const { key } = await e2e.server.createKey();
     const m = e2e.machine('api-process-codes', { SEKUIRE_API_KEY: key });

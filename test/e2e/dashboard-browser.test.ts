@@ -188,7 +188,8 @@ describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
     const field = page.getByLabel('New API key', { exact: true });
     expect(await field.isEditable()).toBe(false);
     await page.getByText("you'll only see it once").waitFor();
-    await page.getByText('Next: run sekuire login').waitFor();
+    // The command for this server: without --backend, a self-hoster's login would go to the public service.
+    await page.getByText(`Next: run sekuire login --backend ${e2e.server.url} and paste it`).waitFor();
     await page.getByRole('button', { name: 'Copy', exact: true }).click();
     await page.getByRole('button', { name: 'Copied', exact: true }).waitFor();
     expect(await page.evaluate<string>('navigator.clipboard.readText()')).toBe(key);

@@ -111,6 +111,27 @@ process.on('exit', () => process.stderr.write('REQUIRED ' + [...seen].sort().joi
     const online = await m.run(['status', '--backend', 'http://127.0.0.1:1']);
     const required = /REQUIRED (.*)/.exec(online.stderr)?.[1]?.split(' ') ?? [];
     expect(required.filter((id) => ['net', 'http', 'https', 'tls', 'dns'].includes(id))).toEqual(['net']);
+
+    // A stored login in a named profile, with its own device key, whose key expires within a
+    // day: the profile, the thumbprint check and the expiry warning load no node:crypto either.
+    const { key } = await e2e.server.createKey({ expiresInDays: 1 });
+    const named = e2e.machine('trace-profile');
+    expect((await named.run(['login', '--with-key', '--profile', 'work'], { input: key })).code).toBe(0);
+    const traced = { NODE_OPTIONS: `--require ${trace}` };
+    for (const [args, env] of [
+      [['status', '--offline', '--profile', 'work'], traced],
+      [['status', '--offline'], { ...traced, SEKUIRE_PROFILE: 'work' }],
+    ] as const) {
+      const run = await named.run(args, { env });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toContain('Profile: work');
+      expect(run.stderr).toMatch(/^Warning: the API key .* 'sekuire login --profile work' with it\.$/m);
+      const loaded = /REQUIRED (.*)/.exec(run.stderr)?.[1]?.split(' ') ?? [];
+      expect(loaded.length, run.stderr).toBeGreaterThan(0);
+      expect(loaded.filter((id) => ['net', 'http', 'https', 'tls', 'dns', 'crypto'].includes(id))).toEqual(
+        [],
+      );
+    }
   });
 });
 

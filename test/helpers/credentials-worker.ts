@@ -4,8 +4,10 @@ import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCredentials, writeCredentials } from '../../packages/cli/src/core/credentials.js';
 import { deviceIdentity } from '../../packages/cli/src/core/device.js';
+import { ensureDeviceKey } from '../../packages/cli/src/core/device-key.js';
 import { SekuireError } from '../../packages/cli/src/core/errors.js';
 import { writePrivateFileAtomic } from '../../packages/cli/src/core/private-files.js';
+import { ensureProfileDir, writeActiveProfile } from '../../packages/cli/src/core/profiles.js';
 
 type Credentials = Parameters<typeof writeCredentials>[1];
 
@@ -98,6 +100,21 @@ switch (command) {
     report({ started: true });
     for (let i = 0; ; i++) {
       writeCredentials(arg(0), { ...credentials, org_name: `${i}:${'x'.repeat(Number(arg(1)))}` });
+    }
+  }
+  case 'switch-loop': {
+    // switch-loop <home> <a> <b>: what `auth switch` writes, alternating between two names forever.
+    report({ started: true });
+    for (let i = 0; ; i++) writeActiveProfile(arg(0), i % 2 ? arg(2) : arg(1));
+  }
+  case 'profile-login-loop': {
+    // profile-login-loop <home> <name> <padding bytes>: what `login --profile NAME` writes, forever.
+    const credentials = credentialsFromEnv();
+    report({ started: true });
+    for (let i = 0; ; i++) {
+      const dir = ensureProfileDir(arg(0), arg(1));
+      ensureDeviceKey(dir);
+      writeCredentials(dir, { ...credentials, org_name: `${i}:${'x'.repeat(Number(arg(2)))}` });
     }
   }
   case 'write-huge': {

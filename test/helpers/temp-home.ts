@@ -59,5 +59,6 @@ export function sampleCredentials(tag = 'a', environment: KeyEnvironment = 'live
     backend: 'https://api.sekuire.ai',
     verified_at: '2025-01-01T00:00:00.000Z',
     device_key: '',
+    expires_at: '',
   };
 }

@@ -259,6 +259,7 @@ describe('the installed programs', () => {
       'OS: linux',
       `Workspace: ${stored.workspace_id}`,
       `Source: ${authFile}`,
+      'Profile: default',
       `Backend: ${server.url} (key accepted just now)`,
       '',
     ]);

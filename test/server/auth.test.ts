@@ -182,6 +182,7 @@ forEachEngine((engine) => {
         expect(response.json()).toEqual({
           error: 'key_expired',
           message: `This API key expired at ${expiresAt}.`,
+          expires_at: expiresAt,
         });
       }
     });

@@ -95,10 +95,18 @@ forEachEngine((engine) => {
       });
       expect(exchanged.statusCode).toBe(200);
       const body = exchanged.json();
-      expect(body.api_key).toMatch(/^sk_live_[0-9A-Za-z]{38}$/);
-      expect(body.key).toMatchObject({ name: 'CLI on host-aaaa', environment: 'live' });
+      // The one default for a new key: test, 90 days.
+      expect(body.api_key).toMatch(/^sk_test_[0-9A-Za-z]{38}$/);
+      expect(body.key).toMatchObject({
+        name: 'CLI on host-aaaa',
+        environment: 'test',
+        expires_at: new Date(h.now().getTime() + 90 * 86_400_000).toISOString(),
+      });
       expect(body.user.email).toBe('ada@example.com');
       expect(body.device).toMatchObject({ fingerprint: FP_A, rebound: false });
+      // The login was the key's first use: "Last used" is not "never".
+      const minted = await h.store.read.keys.visibleKey(body.user.id, body.key.id);
+      expect(minted?.last_used_at).toBe(h.now().toISOString());
       // The new key works from this device and is bound to it.
       expect((await h.get('/api/v1/cli/status', body.api_key, FP_A)).statusCode).toBe(200);
       expect((await h.get('/api/v1/cli/status', body.api_key, FP_B)).statusCode).toBe(409);
@@ -335,7 +343,7 @@ forEachEngine((engine) => {
       const granted = await poll(started.device_code);
       expect(granted.statusCode).toBe(200);
       const body = granted.json();
-      expect(body.api_key).toMatch(/^sk_live_/);
+      expect(body.api_key).toMatch(/^sk_test_/);
       expect(body.key.name).toBe('CLI on host-bbbb');
       expect(body.device.fingerprint).toBe(FP_B);
       expect((await h.get('/api/v1/cli/status', body.api_key, FP_B)).statusCode).toBe(200);

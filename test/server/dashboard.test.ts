@@ -303,7 +303,10 @@ describe('pages', () => {
     )?.[1] as string;
     expect(key).toBeDefined();
     expect(created.body).toContain("you'll only see it once");
-    expect(created.body).toContain('sekuire login');
+    // The login for this server, each word unbreakable (never split at a hyphen).
+    expect(created.body).toMatch(
+      /Next: run <code><span class="nowrap">sekuire<\/span> <span class="nowrap">login<\/span> <span class="nowrap">--backend<\/span> <span class="nowrap">http:\/\/[^<]+<\/span><\/code> and paste it/,
+    );
     expect(created.body).toContain('data-replace-url="/dashboard/settings?tab=api-keys"');
     expect((await h.get('/api/v1/cli/status', key, 'a'.repeat(64))).statusCode).toBe(200);
     const later = await b.get('/dashboard/settings?tab=api-keys');

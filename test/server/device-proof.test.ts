@@ -849,7 +849,7 @@ forEachEngine((engine) => {
       expect(response.json()).toEqual({
         error: 'device_mismatch',
         message: `This API key is bound to a device with this machine's fingerprint but another device key (host-aaaa, since ${AT0}): device-key.json was replaced, or the credentials were copied from another home.`,
-        bound_device: { name: 'host-aaaa', os: 'linux', bound_at: AT0 },
+        bound_device: { name: 'host-aaaa', os: 'linux', os_version: 'Debian 12', bound_at: AT0 },
         reason: 'device_key',
       });
       expect(await deviceRows(keyId)).toEqual(before);
@@ -981,7 +981,7 @@ forEachEngine((engine) => {
       expect(response.json()).toEqual({
         error: 'device_mismatch',
         message: `This API key is bound to another device (old-laptop, linux, since ${AT0}).`,
-        bound_device: { name: 'old-laptop', os: 'linux', bound_at: AT0 },
+        bound_device: { name: 'old-laptop', os: 'linux', os_version: 'Debian 11', bound_at: AT0 },
       });
       expect(await deviceRows(keyId)).toEqual([
         { fingerprint: FP_A, public_key: null, key_thumbprint: null },

@@ -81,10 +81,17 @@ forEachEngine((engine) => {
       expect(audit).not.toContain(body.key);
     });
 
-    it('defaults: test, client, never expires; bad input is 400 naming the field', async () => {
+    it('defaults: test, client, 90 days (null: never); bad input is 400 naming the field', async () => {
       const ada = await as('ada@example.com');
       const created = (await ada('POST', '/api/v1/keys', { name: 'x' })).json();
-      expect([created.environment, created.type, created.expires_at]).toEqual(['test', 'client', null]);
+      // One default wherever a key is made: the dashboard's form, this API, a browser login.
+      expect([created.environment, created.type, created.expires_at]).toEqual([
+        'test',
+        'client',
+        new Date(h.now().getTime() + 90 * 86_400_000).toISOString(),
+      ]);
+      const never = (await ada('POST', '/api/v1/keys', { name: 'y', expires_in_days: null })).json();
+      expect(never.expires_at).toBeNull();
       const cases: [object, string][] = [
         [{}, 'name'],
         [{ name: '  ' }, 'name'],

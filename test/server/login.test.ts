@@ -156,7 +156,7 @@ forEachEngine((engine) => {
       expect(response.json()).toEqual({
         error: 'device_mismatch',
         message: `This API key is bound to another device (host-aaaa, linux, since ${AT0}).`,
-        bound_device: { name: 'host-aaaa', os: 'linux', bound_at: AT0 },
+        bound_device: { name: 'host-aaaa', os: 'linux', os_version: 'Debian 12', bound_at: AT0 },
       });
       expect(response.body).not.toContain(FP_A);
       expect((await h.store.read.devices.active(created.key.id))?.fingerprint).toBe(FP_A);
@@ -210,7 +210,12 @@ forEachEngine((engine) => {
       });
       const oldStatus = await h.get('/api/v1/cli/status', created.apiKey.value, FP_A);
       expect(oldStatus.statusCode).toBe(409);
-      expect(oldStatus.json().bound_device).toEqual({ name: 'host-bbbb', os: 'linux', bound_at: at });
+      expect(oldStatus.json().bound_device).toEqual({
+        name: 'host-bbbb',
+        os: 'linux',
+        os_version: 'Debian 12',
+        bound_at: at,
+      });
       expect((await h.get('/api/v1/cli/status', created.apiKey.value, FP_B)).statusCode).toBe(200);
       const unbound = await h.sql.all<{ fingerprint: string; unbound_at: string | null }>(
         'SELECT fingerprint, unbound_at FROM devices WHERE key_id = ? ORDER BY bound_at',

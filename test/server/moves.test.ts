@@ -410,7 +410,12 @@ forEachEngine((engine) => {
 
       const old = await h.get(STATUS, key, FP_A);
       expect(old.statusCode).toBe(409);
-      expect(old.json().bound_device).toEqual({ name: 'host-bbbb', os: 'linux', bound_at: at(3_000) });
+      expect(old.json().bound_device).toEqual({
+        name: 'host-bbbb',
+        os: 'linux',
+        os_version: 'Debian 12',
+        bound_at: at(3_000),
+      });
       const mine = await h.get(STATUS, key, FP_B);
       expect(mine.statusCode).toBe(200);
       expect(mine.json().device.key_thumbprint).toBe(h.deviceKey(FP_B).thumbprint);

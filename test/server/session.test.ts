@@ -76,6 +76,7 @@ forEachEngine((engine) => {
           masked: created.apiKey.masked,
           created_at: AT0,
           expires_at: null,
+          type: 'client',
         },
         device: null,
         organization: { id: created.organization.id, name: 'Acme' },
@@ -115,7 +116,7 @@ forEachEngine((engine) => {
         expect(other.json()).toEqual({
           error: 'device_mismatch',
           message: `This API key is bound to another device (host-aaaa, linux, since ${AT0}).`,
-          bound_device: { name: 'host-aaaa', os: 'linux', bound_at: AT0 },
+          bound_device: { name: 'host-aaaa', os: 'linux', os_version: 'Debian 12', bound_at: AT0 },
         });
       }
     });
@@ -217,7 +218,7 @@ forEachEngine((engine) => {
       expect(response.json()).toEqual({
         error: 'device_mismatch',
         message: `This API key is bound to another device (host-aaaa, linux, since ${AT0}).`,
-        bound_device: { name: 'host-aaaa', os: 'linux', bound_at: AT0 },
+        bound_device: { name: 'host-aaaa', os: 'linux', os_version: 'Debian 12', bound_at: AT0 },
       });
       expect((await h.store.read.devices.active(created.key.id))?.fingerprint).toBe(FP_A);
     });

@@ -1,8 +1,8 @@
 // `sekuire-server start` as a process: Listening line, a real flow, SIGTERM, port in use, TLS, bad flags.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { SERVER_PATH, startServer, type TestServer } from '../helpers/server.js';
 import { selfSignedCert } from '../helpers/tls.js';
+import { NOBODY } from '../helpers/worker.js';
 
 const FP = 'c'.repeat(64);
 const servers: TestServer[] = [];
@@ -169,9 +170,45 @@ describe('start', () => {
     expect(exit.code).toBe(1);
     expect(exit.stdout).toBe('');
     expect(exit.stderr).toContain(
-      `error: Port ${port} on 127.0.0.1 is already in use. Stop the other server or choose another port with --port.\n`,
+      `error: Port ${port} on 127.0.0.1 is already in use by another program (another sekuire-server, perhaps). To take any free port instead: --port 0.\n`,
+    );
+    const fromEnv = await runStart(['--db', join(scratch, 'busy-env.db')], undefined, {
+      SEKUIRE_SERVER_PORT: port,
+    });
+    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.stderr).toContain(
+      `error: Port ${port} on 127.0.0.1 is already in use by another program (another sekuire-server, perhaps). To take any free port instead: SEKUIRE_SERVER_PORT=0.\n`,
     );
     expect(exit.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a database in a read-only directory: says so, not the secret file that is there', async () => {
+    // Its own parent: the scratch directory is 0700, which nobody cannot even pass through.
+    const parent = mkdtempSync(join(tmpdir(), 'sekuire-read-only-'));
+    chmodSync(parent, 0o755);
+    const dir = join(parent, 'read-only');
+    mkdirSync(dir);
+    const db = join(dir, 'ro.db');
+    // Made by a first start (the database and its secret), then the directory is made read-only
+    // for the user that runs the server (root writes anywhere, so the server runs as nobody).
+    const first = await runStart(['--port', '0', '--db', db], (line, pid) => {
+      if (line.startsWith('Listening on ')) process.kill(pid, 'SIGTERM');
+    });
+    expect(first.code).toBe(0);
+    chownSync(dir, NOBODY, NOBODY);
+    for (const name of ['ro.db', 'ro.db.secret']) chownSync(join(dir, name), NOBODY, NOBODY);
+    chmodSync(dir, 0o555);
+    const run = spawnSync(process.execPath, [SERVER_PATH, 'start', '--port', '0', '--db', db], {
+      uid: NOBODY,
+      gid: NOBODY,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    rmSync(parent, { recursive: true, force: true });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toBe(
+      `error: Cannot open the database ${db}: its directory ${dir} is read-only for this user, and SQLite writes its journal (ro.db-wal) beside the database. Move the database and its .secret file to a directory this user can write, and point --db there.\n`,
+    );
   });
 
   it('takes host, port and database from the environment; flags win', async () => {

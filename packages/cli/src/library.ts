@@ -6,6 +6,7 @@ import { type ApiRequest, parseHeader, resolveTarget } from './core/api-request.
 import { parseAudiences } from './core/audiences.js';
 import { type Env, sekuireHome } from './core/home.js';
 import { readPlatformMachineId } from './core/machine-id.js';
+import { resolveProfile } from './core/profiles.js';
 import { parseGivenKey, resolveSession, type Session } from './core/session.js';
 import { Settings } from './core/settings.js';
 
@@ -16,6 +17,11 @@ export interface SekuireClientOptions {
   readonly key?: string;
   /** The Sekuire home holding auth.json and device-key.json (default: SEKUIRE_HOME, else ~/.sekuire). */
   readonly home?: string;
+  /**
+   * The profile whose login, backend and device key are used (default, as for the CLI:
+   * SEKUIRE_PROFILE in `env`, else the home's active profile, else `default`).
+   */
+  readonly profile?: string;
   /** Another backend for paths (the stored key is then sent there, as with --backend). */
   readonly backend?: string;
   /** Origins besides the backend that the key may go to, added to the `audiences` setting. */
@@ -58,6 +64,7 @@ async function prepare(options: SekuireClientOptions): Promise<Ready> {
     arch,
     readPlatformMachineId: () => readPlatformMachineId(platform, env),
     settings,
+    profile: resolveProfile(home, env, options.profile),
     ...(options.key !== undefined && {
       explicitKey: parseGivenKey(
         options.key,

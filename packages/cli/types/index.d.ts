@@ -5,6 +5,11 @@ export interface SekuireClientOptions {
   readonly key?: string;
   /** The Sekuire home holding auth.json and device-key.json (default: SEKUIRE_HOME, else ~/.sekuire). */
   readonly home?: string;
+  /**
+   * The profile whose login, backend and device key are used (default, as for the CLI:
+   * SEKUIRE_PROFILE in `env`, else the home's active profile, else `default`).
+   */
+  readonly profile?: string;
   /** Another backend for paths (the stored key is then sent there, as with --backend). */
   readonly backend?: string;
   /** Origins besides the backend that the key may go to, added to the `audiences` setting. */

@@ -2,7 +2,9 @@
 import type { ApiOptions } from './commands/api.js';
 
 /** Flags that take a value, by every spelling, and the option each fills. */
-const VALUED: Readonly<Record<string, 'method' | 'header' | 'rawField' | 'field' | 'input' | 'backend'>> = {
+const VALUED: Readonly<
+  Record<string, 'method' | 'header' | 'rawField' | 'field' | 'input' | 'backend' | 'profile'>
+> = {
   '-X': 'method',
   '--method': 'method',
   '-H': 'header',
@@ -13,6 +15,7 @@ const VALUED: Readonly<Record<string, 'method' | 'header' | 'rawField' | 'field'
   '--field': 'field',
   '--input': 'input',
   '--backend': 'backend',
+  '--profile': 'profile',
 };
 
 const SWITCHES: Readonly<Record<string, 'include' | 'silent' | 'json' | 'verbose'>> = {
@@ -25,7 +28,8 @@ const SWITCHES: Readonly<Record<string, 'include' | 'silent' | 'json' | 'verbose
 
 /**
  * The options of `sekuire api ARGS`, or undefined for anything this reader leaves to commander
- * (help, an unknown flag, a missing value, no PATH or two, a repeated -X, --input or --backend),
+ * (help, an unknown flag, a missing value, no PATH or two, a repeated -X, --input, --backend or
+ * --profile),
  * which then prints its own help or error. Repeated -H, -f and -F add up, as in gh api.
  */
 export function apiArgs(args: readonly string[]): ApiOptions | undefined {
@@ -34,6 +38,7 @@ export function apiArgs(args: readonly string[]): ApiOptions | undefined {
     method?: string;
     input?: string;
     backend?: string;
+    profile?: string;
     include?: boolean;
     silent?: boolean;
     json?: boolean;

@@ -18,7 +18,7 @@ const STATUS_SWITCHES: Readonly<Record<string, 'offline' | 'showKey' | 'json'>> 
 /**
  * What commander would make of argv, when it is one of the forms run before every job:
  * `--version` alone, or `status` with --offline, --show-key, --json and at most one
- * --backend URL (or --backend=URL), the value taken as commander takes it (whatever follows).
+ * --backend URL (or --backend=URL) and one --profile NAME (or --profile=NAME), the value taken as commander takes it (whatever follows).
  * Anything else (help, a typo, an argument, a repeated --backend) is left to commander, with
  * its messages; undefined then.
  */
@@ -29,7 +29,13 @@ export function fastCommand(args: readonly string[]): FastCommand | undefined {
     return options === undefined ? undefined : { kind: 'api', options, asJson: options.json === true };
   }
   if (args[0] !== 'status') return undefined;
-  const options: { backend?: string; offline?: boolean; showKey?: boolean; json?: boolean } = {};
+  const options: {
+    backend?: string;
+    profile?: string;
+    offline?: boolean;
+    showKey?: boolean;
+    json?: boolean;
+  } = {};
   for (let i = 1; i < args.length; i++) {
     const arg = args[i] ?? '';
     const name = Object.hasOwn(STATUS_SWITCHES, arg) ? STATUS_SWITCHES[arg] : undefined;
@@ -37,11 +43,16 @@ export function fastCommand(args: readonly string[]): FastCommand | undefined {
       options[name] = true;
       continue;
     }
-    if (arg !== '--backend' && !arg.startsWith('--backend=')) return undefined;
-    if (options.backend !== undefined) return undefined;
-    const value = arg === '--backend' ? args[++i] : arg.slice('--backend='.length);
+    const flag = arg.startsWith('--backend')
+      ? 'backend'
+      : arg.startsWith('--profile')
+        ? 'profile'
+        : undefined;
+    if (flag === undefined || (arg !== `--${flag}` && !arg.startsWith(`--${flag}=`))) return undefined;
+    if (options[flag] !== undefined) return undefined;
+    const value = arg === `--${flag}` ? args[++i] : arg.slice(`--${flag}=`.length);
     if (value === undefined) return undefined;
-    options.backend = value;
+    options[flag] = value;
   }
   // As the full parser decides it: anywhere in argv, even as --backend's value.
   return { kind: 'status', options, asJson: args.includes('--json') };

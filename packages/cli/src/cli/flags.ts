@@ -45,3 +45,15 @@ export function backendFlag(options: BackendOptions): Flag | undefined {
   }
   return { value: first[1], name: first[0] };
 }
+
+export interface ProfileOptions {
+  readonly profile?: string;
+}
+
+/** Adds --profile NAME: which stored login (and device key) the command uses. */
+export function profileOption(
+  command: Command,
+  description = 'use this profile (default: SEKUIRE_PROFILE, else the active profile)',
+): Command {
+  return command.option('--profile <name>', description);
+}

@@ -7,10 +7,15 @@ import type { DeviceIdentity } from '../core/device.js';
 import type { NetworkPolicy } from '../core/http/policy.js';
 import { storedSigner } from '../core/key-store/stored.js';
 import { type DeviceSigner, KeyStoreError } from '../core/key-store/types.js';
+import { loginCommandFor } from '../core/profiles.js';
 import type { Context } from './context.js';
 import { note } from './notes.js';
 
 export interface Rotation {
+  /** The profile's directory: where its stored login's key store is. */
+  readonly home: string;
+  /** The profile's name, for the command a hint names. */
+  readonly profile: string;
   readonly previous: LoadedCredentials | undefined;
   readonly key: ApiKey;
   readonly identity: DeviceIdentity;
@@ -19,12 +24,12 @@ export interface Rotation {
   readonly policy: NetworkPolicy;
 }
 
-function lost(previous: LoadedCredentials, why: string, next: DeviceSigner): KeyStoreError {
+function lost(previous: LoadedCredentials, why: string, next: DeviceSigner, profile: string): KeyStoreError {
   const store = previous.credentials.key_store ?? 'file';
   return new KeyStoreError(
     'previous_device_key_unavailable',
     `This device's current key (the ${store} store) cannot sign the change to the ${next.store} store: ${why}`,
-    `If that key is gone for good, run 'sekuire login --key-store ${next.store} --rebind': a person approves the move to the new key, as for a new device`,
+    `If that key is gone for good, run '${loginCommandFor(profile)} --key-store ${next.store} --rebind': a person approves the move to the new key, as for a new device`,
     { key_store: store },
   );
 }
@@ -44,13 +49,18 @@ export async function rotateIfStoreChanged(ctx: Context, rotation: Rotation): Pr
   if (urlText(backend) !== urlText(rotation.backend)) return;
   let old: DeviceSigner | undefined;
   try {
-    old = await storedSigner(ctx.home, ctx.env, previous);
+    old = await storedSigner(rotation.home, ctx.env, previous);
   } catch (error) {
-    if (error instanceof KeyStoreError) throw lost(previous, error.message, signer);
+    if (error instanceof KeyStoreError) throw lost(previous, error.message, signer, rotation.profile);
     throw error;
   }
   if (old === undefined || old.thumbprint !== c.device_key) {
-    throw lost(previous, old === undefined ? 'it is not there.' : `${old.where} is another key.`, signer);
+    throw lost(
+      previous,
+      old === undefined ? 'it is not there.' : `${old.where} is another key.`,
+      signer,
+      rotation.profile,
+    );
   }
   const possession = await signer.sign(Buffer.from(rotationStatement(old.thumbprint, signer.thumbprint)));
   const client = await ctx.connect({

@@ -5,7 +5,7 @@ import { parseKeyStoreChoice } from '../core/key-store/choice.js';
 import type { KeyStoreChoice } from '../core/key-store/names.js';
 import type { DeviceSigner } from '../core/key-store/types.js';
 import { Settings } from '../core/settings.js';
-import type { LoginOptions } from './commands/login.js';
+import type { LoginOptions } from './commands/login/start.js';
 import { type Context, canPrompt } from './context.js';
 import { note } from './notes.js';
 
@@ -58,8 +58,10 @@ export async function precheckStore(ctx: Context, choice: KeyStoreChoice): Promi
   }
 }
 
+/** The device key login binds, in the chosen store of `home`: the profile's directory (one key per profile). */
 export async function chooseSigner(
   ctx: Context,
+  home: string,
   options: StoreOptions,
   previous: LoadedCredentials | undefined,
 ): Promise<DeviceSigner> {
@@ -68,7 +70,7 @@ export async function chooseSigner(
   const fromFlag = options.agentKey === undefined ? undefined : parseAgentKey(options.agentKey);
   const agentKey = fromFlag ?? previous?.credentials.agent_key;
   const chosen = await createSigner({
-    home: ctx.home,
+    home,
     env: ctx.env,
     choice,
     ...(agentKey !== undefined && { agentKey }),

@@ -3,12 +3,46 @@ import { shortFingerprint } from '../core/device.js';
 import type { SekuireError } from '../core/errors.js';
 import { redactKeys } from '../core/redact.js';
 import type { KeySource } from '../core/session.js';
-import type { DeviceView, LoginResult, Named, Result } from './results.js';
+import type {
+  DeviceView,
+  LoginResult,
+  LogoutResult,
+  Named,
+  ProfileLogin,
+  ProfileView,
+  Result,
+} from './results.js';
 
 function sourceText(source: KeySource): string {
   if (source.type === 'env') return `${source.name} (environment variable)`;
   if (source.type === 'stdin') return 'standard input (--with-key)';
   return source.path;
+}
+
+/** `default`, `work (--profile)`, `work (SEKUIRE_PROFILE)`, `work (active)`: the profile and where it was named. */
+export function profileText(profile: ProfileView): string {
+  if (profile.from === 'default') return profile.name;
+  return `${profile.name} (${profile.from})`;
+}
+
+function logoutLines(d: LogoutResult['data']): string[] {
+  if (!d.removed) return ['Not logged in: nothing to remove.', `No credentials at: ${d.credentials_path}`];
+  return [
+    'Logged out successfully!',
+    `Credentials removed from: ${d.credentials_path}`,
+    ...(d.unbound === true ? [`This device was unbound on ${d.backend}.`] : []),
+    ...(d.unbound === false ? [`This device was not bound on ${d.backend}.`] : []),
+  ];
+}
+
+function profileRow(p: ProfileLogin): string {
+  const mark = p.active ? '*' : ' ';
+  if (p.error) return `${mark} ${p.name}  unreadable: ${p.error.message}`;
+  if (!p.logged_in) return `${mark} ${p.name}  not logged in`;
+  const org = p.organization ? p.organization.name || p.organization.id : 'unknown';
+  const device = p.device ? `${p.device.name} (${shortFingerprint(p.device.fingerprint, 8)})` : 'unknown';
+  const store = `device key: ${p.key_store ?? 'file'}${p.agent_key ? ` (${p.agent_key})` : ''}`;
+  return `${mark} ${p.name}  ${p.backend}  ${p.key_masked} (${p.environment || 'unknown'})  ${org}  ${device}  ${store}`;
 }
 
 function namedText(entity: Named | null): string {
@@ -46,6 +80,7 @@ function human(result: Result): string[] {
         `Fingerprint: ${shortFingerprint(device.fingerprint, 12)}`,
         ...keyStoreLines(device),
         ...(moved_from ? [`Binding moved here from: ${moved_from.name} (${moved_from.os})`] : []),
+        ...(result.data.profile === 'default' ? [] : [`Profile: ${result.data.profile}`]),
         `Credentials saved to: ${result.data.credentials_path}`,
         ...previousLines(result.data.previous),
       ];
@@ -62,10 +97,13 @@ function human(result: Result): string[] {
         ...keyStoreLines(d.device),
         `Workspace: ${namedText(d.workspace)}`,
         `Source: ${sourceText(d.source)}`,
+        ...(d.profile ? [`Profile: ${profileText(d.profile)}`] : []),
         `Backend: ${d.backend} (${d.checked === 'online' ? 'key accepted just now' : 'not contacted: --offline'})`,
-        ...(d.device.bound_here === false
-          ? ["Binding: the key is not bound to any device (run 'sekuire login' to bind it here)"]
-          : []),
+        ...(d.device.bound_here === false && d.key.type === 'server'
+          ? ['Binding: a server key, never bound to a device (use it with SEKUIRE_API_KEY)']
+          : d.device.bound_here === false
+            ? ["Binding: the key is not bound to any device (run 'sekuire login' to bind it here)"]
+            : []),
       ];
     }
     case 'whoami': {
@@ -85,17 +123,17 @@ function human(result: Result): string[] {
         ...(d.device.bound_here ? [] : ['Binding: the key is not bound to any device']),
       ];
     }
-    case 'logout': {
-      const d = result.data;
-      if (!d.removed)
-        return ['Not logged in: nothing to remove.', `No credentials at: ${d.credentials_path}`];
-      return [
-        'Logged out successfully!',
-        `Credentials removed from: ${d.credentials_path}`,
-        ...(d.unbound === true ? [`This device was unbound on ${d.backend}.`] : []),
-        ...(d.unbound === false ? [`This device was not bound on ${d.backend}.`] : []),
-      ];
-    }
+    case 'logout':
+      return logoutLines(result.data);
+    case 'logout-all':
+      if (result.data.profiles.length === 0) return ['Not logged in: nothing to remove.'];
+      return result.data.profiles.flatMap((d) => [`Profile ${d.profile}:`, ...logoutLines(d)]);
+    case 'auth-list':
+      return result.data.profiles.length === 0
+        ? ["No profiles: run 'sekuire login' to add one."]
+        : result.data.profiles.map(profileRow);
+    case 'auth-switch':
+      return [`Active profile: ${result.data.active} (was ${result.data.previous})`];
     case 'token':
       return [result.data.key];
     case 'auth-test': {

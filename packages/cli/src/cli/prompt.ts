@@ -1,6 +1,7 @@
 // The masked key prompt and the rebind question (inquirer, drawn on stderr); both refuse without a terminal.
 import { confirm, password, select } from '@inquirer/prompts';
 import { type ApiKey, KeyFormatError, parseKey } from '@sekuire/shared/key';
+import { describeBound } from '../core/api-errors.js';
 import type { BoundDeviceSummary } from '../core/client.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import type { AgentIdentity } from '../core/key-store/ssh-agent.js';
@@ -52,47 +53,47 @@ function noTerminal(): UsageError {
   });
 }
 
-/** Asks for the key at a masked prompt; a malformed paste is explained and asked again. */
+/**
+ * Asks for the key at a masked prompt; a malformed paste is explained and asked again, in a
+ * fresh, empty field. (Inquirer's own validation keeps the refused text in the field, so the
+ * next paste was appended to it and refused again.)
+ */
 export async function promptForKey(ctx: Context): Promise<ApiKey> {
   if (!canPrompt(ctx)) throw noTerminal();
   const { paint, ...look } = theme(ctx, { idle: 'Enter', done: 'Enter' });
-  let value: string;
-  try {
-    value = await password(
-      {
-        message: 'your API Key:',
-        mask: '*',
-        // Ctrl+T would show the key on screen (and in any recording of it).
-        toggleMask: false,
-        validate: (text) => {
-          try {
-            parseKey(text);
-            return true;
-          } catch (error) {
-            if (error instanceof KeyFormatError) return error.message;
-            throw error;
-          }
+  for (;;) {
+    let value: string;
+    try {
+      value = await password(
+        {
+          message: 'your API Key:',
+          mask: '*',
+          // Ctrl+T would show the key on screen (and in any recording of it).
+          toggleMask: false,
+          // Inquirer joins prefix, message and mask with spaces; a prefix of "Enter" draws the
+          // line exactly as documented: "Enter your API Key: ********".
+          theme: { ...look, prefix: { idle: paint.bold('Enter'), done: paint.bold('Enter') } },
         },
-        // Inquirer joins prefix, message and mask with spaces; a prefix of "Enter" draws the
-        // line exactly as documented: "Enter your API Key: ********".
-        theme: { ...look, prefix: { idle: paint.bold('Enter'), done: paint.bold('Enter') } },
-      },
-      promptContext(ctx),
-    );
-  } catch (error) {
-    if (isExitPrompt(error)) throw new InterruptedError();
-    throw error;
+        promptContext(ctx),
+      );
+    } catch (error) {
+      if (isExitPrompt(error)) throw new InterruptedError();
+      throw error;
+    }
+    try {
+      return parseKey(value);
+    } catch (error) {
+      if (!(error instanceof KeyFormatError)) throw error;
+      ctx.stderr.write(`${look.style.error(error.message)} Paste the whole key again.\n`);
+    }
   }
-  return parseKey(value);
 }
 
 /** Asks whether to move the key's binding from another device to this one. */
 export async function confirmRebind(ctx: Context, bound: BoundDeviceSummary | null): Promise<boolean> {
   if (!canPrompt(ctx)) throw noTerminal();
   const { paint, ...look } = theme(ctx, { idle: '?', done: '?' });
-  const where = bound
-    ? `${bound.name} (${bound.os})${bound.bound_at ? `, bound ${bound.bound_at}` : ''}`
-    : 'another device';
+  const where = bound ? describeBound(bound) : 'another device';
   ctx.stderr.write(`This key is bound to another device: ${where}.\n`);
   try {
     return await confirm(

@@ -1,5 +1,12 @@
 // What each command returns: `data` is the JSON rendering; output.ts derives the human text.
+import type { ProfileFrom } from '../core/profiles.js';
 import type { KeySource } from '../core/session.js';
+
+/** The profile a command used, and where it was named. */
+export interface ProfileView {
+  readonly name: string;
+  readonly from: ProfileFrom;
+}
 
 export interface DeviceView {
   readonly name: string;
@@ -40,6 +47,10 @@ export interface LoginResult {
     readonly moved_from: { readonly name: string; readonly os: string } | null;
     readonly backend: string;
     readonly credentials_path: string;
+    /** The profile the login was saved in. */
+    readonly profile: string;
+    /** When the key expires (ISO 8601); null: never. */
+    readonly expires_at: string | null;
     /** The login this one replaced, if auth.json held one. */
     readonly previous: PreviousLogin | null;
   };
@@ -59,7 +70,17 @@ export interface StatusResult {
   readonly data: {
     readonly authenticated: true;
     readonly source: KeySource;
-    readonly key: { readonly masked: string; readonly environment: string; readonly id: string | null };
+    /** The profile whose login is in use; null when SEKUIRE_API_KEY supplies the key. */
+    readonly profile: ProfileView | null;
+    /** `type`: client or server, as the backend said; null offline or from an older backend. */
+    readonly key: {
+      readonly masked: string;
+      readonly environment: string;
+      readonly id: string | null;
+      readonly type?: string | null;
+    };
+    /** When the key expires (ISO 8601); null: never, or not known (offline, a login from an older version). */
+    readonly expires_at: string | null;
     readonly device: DeviceView & { readonly bound_here: boolean | null };
     readonly organization: Named | null;
     readonly workspace: Named | null;
@@ -79,6 +100,7 @@ export interface WhoamiResult {
     readonly workspace: Named;
     readonly device: DeviceView & { readonly bound_here: boolean };
     readonly source: KeySource;
+    readonly profile: ProfileView | null;
     readonly backend: string;
   };
 }
@@ -87,6 +109,8 @@ export interface LogoutResult {
   readonly kind: 'logout';
   readonly data: {
     readonly logged_out: true;
+    /** The profile logged out of. */
+    readonly profile: string;
     readonly credentials_path: string;
     /** False when there was no auth.json to remove. */
     readonly removed: boolean;
@@ -97,6 +121,44 @@ export interface LogoutResult {
     readonly unbind_error: { readonly code: string; readonly message: string } | null;
     readonly api_key_env_set: boolean;
   };
+}
+
+/** logout --all: each profile that held a login, logged out as `logout --profile NAME` would. */
+export interface LogoutAllResult {
+  readonly kind: 'logout-all';
+  readonly data: { readonly logged_out: true; readonly profiles: readonly LogoutResult['data'][] };
+}
+
+export interface ProfileLogin {
+  readonly name: string;
+  readonly active: boolean;
+  readonly logged_in: boolean;
+  readonly backend: string | null;
+  readonly key_masked: string | null;
+  readonly environment: string | null;
+  readonly organization: Named | null;
+  readonly device: { readonly name: string; readonly fingerprint: string } | null;
+  /** Where the profile's device key is kept (file, agent, keyring, tpm); null without a login. */
+  readonly key_store: string | null;
+  /** With the agent store: the agent key's fingerprint, as `ssh-add -l` prints it; else null. */
+  readonly agent_key: string | null;
+  readonly expires_at: string | null;
+  /** Why the login could not be read (a corrupt or unsafe file); null when it could. */
+  readonly error: { readonly code: string; readonly message: string } | null;
+}
+
+export interface AuthListResult {
+  readonly kind: 'auth-list';
+  readonly data: {
+    readonly active: string;
+    readonly active_from: string;
+    readonly profiles: readonly ProfileLogin[];
+  };
+}
+
+export interface AuthSwitchResult {
+  readonly kind: 'auth-switch';
+  readonly data: { readonly active: string; readonly previous: string; readonly path: string };
 }
 
 export interface TokenResult {
@@ -135,7 +197,10 @@ export type Result =
   | StatusResult
   | WhoamiResult
   | LogoutResult
+  | LogoutAllResult
   | TokenResult
+  | AuthListResult
+  | AuthSwitchResult
   | AuthTestResult
   | ConfigResult
   | CompletionResult;

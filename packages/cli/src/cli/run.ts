@@ -27,18 +27,20 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
     whoami,
     token,
     authTest,
+    profiles,
     config,
     completion,
     api,
     help,
   ] = await Promise.all([
     import('commander'),
-    import('./commands/login.js'),
+    import('./commands/login/index.js'),
     import('./commands/logout.js'),
     import('./commands/status.js'),
     import('./commands/whoami.js'),
     import('./commands/token.js'),
     import('./commands/auth-test.js'),
+    import('./commands/profiles.js'),
     import('./commands/config.js'),
     import('./commands/completion.js'),
     import('./commands/api.js'),
@@ -60,7 +62,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
           'sekuire config set backend https://sekuire.internal.example',
         ],
         help.ALL_EXIT_CODES,
-        'Environment: SEKUIRE_API_KEY, SEKUIRE_HOME, SEKUIRE_BACKEND_URL, SEKUIRE_WEB_URL, SEKUIRE_MACHINE_ID,\nSEKUIRE_TIMEOUT, SEKUIRE_CONNECT_TIMEOUT, SEKUIRE_RETRIES, HTTPS_PROXY, NO_PROXY, NO_COLOR (see docs/CLI.md).',
+        'Environment: SEKUIRE_API_KEY, SEKUIRE_PROFILE, SEKUIRE_HOME, SEKUIRE_BACKEND_URL, SEKUIRE_WEB_URL, SEKUIRE_MACHINE_ID,\nSEKUIRE_TIMEOUT, SEKUIRE_CONNECT_TIMEOUT, SEKUIRE_RETRIES, HTTPS_PROXY, NO_PROXY, NO_COLOR (see docs/CLI.md).',
       ),
     );
   login.register(program, schedule);
@@ -69,7 +71,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
   whoami.register(program, schedule, 'whoami', 'sekuire whoami');
   const auth = program
     .command('auth')
-    .description('Inspect and use the key in use: whoami, token, test')
+    .description('Inspect and use the key in use: whoami, token, test; list and switch profiles')
     .addHelpText(
       'after',
       help.helpFooter(
@@ -90,6 +92,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
   whoami.register(auth, schedule, 'whoami', 'sekuire auth whoami');
   token.register(auth, schedule);
   authTest.register(auth, schedule);
+  profiles.register(auth, schedule);
   api.register(program, schedule);
   config.register(program, schedule);
   completion.register(program, schedule);

@@ -20,6 +20,8 @@ export interface KeyInfo {
   readonly masked: string;
   readonly created_at: string;
   readonly expires_at: string | null;
+  /** `client` or `server` (status only, newer backends); '' when the backend does not say. */
+  readonly type: string;
 }
 export interface BoundDevice {
   readonly id: string;
@@ -72,6 +74,8 @@ export interface BoundDeviceSummary {
   readonly name: string;
   readonly os: string;
   readonly bound_at: string;
+  /** e.g. "Debian GNU/Linux 12 (bookworm)": tells apart devices of one name; '' when not given. */
+  readonly os_version?: string;
 }
 
 /** The JSON does not have the shape of the protocol: the caller says the answer is not the API. */
@@ -140,6 +144,7 @@ export class Reader {
       masked: this.text(k, 'masked', 'key.'),
       created_at: this.optionalText(k, 'created_at', 'key.') ?? '',
       expires_at: this.optionalText(k, 'expires_at', 'key.'),
+      type: this.loose(k, 'type'),
     };
   }
 
@@ -183,7 +188,13 @@ export class Reader {
     const d = body?.bound_device;
     if (typeof d !== 'object' || d === null || Array.isArray(d)) return undefined;
     const r = d as Json;
-    return { name: this.loose(r, 'name'), os: this.loose(r, 'os'), bound_at: this.loose(r, 'bound_at') };
+    const osVersion = this.loose(r, 'os_version');
+    return {
+      name: this.loose(r, 'name'),
+      os: this.loose(r, 'os'),
+      bound_at: this.loose(r, 'bound_at'),
+      ...(osVersion && { os_version: osVersion }),
+    };
   }
 }
 

@@ -1,5 +1,6 @@
 // Answers that are not a success, and requests that got no answer, as typed errors: what happened, then the next action.
-import type { Json, Reader } from './answers.js';
+import type { BoundDeviceSummary, Json, Reader } from './answers.js';
+import { humanTime } from './dates.js';
 import {
   BackendUnreachableError,
   DeviceMismatchError,
@@ -99,6 +100,12 @@ function proofRefused(at: Where, code: string, serverMessage: string): SekuireEr
   );
 }
 
+/** "vm (linux, Debian GNU/Linux 12), bound 2026-12-06 23:28 UTC": enough to tell two "vm"s apart. */
+export function describeBound(bound: BoundDeviceSummary): string {
+  const os = [bound.os || 'unknown OS', bound.os_version].filter(Boolean).join(', ');
+  return `${bound.name || 'another device'} (${os}), bound ${bound.bound_at ? humanTime(bound.bound_at) : 'earlier'}`;
+}
+
 /** The typed error for a non-2xx answer. */
 export function errorFor(at: Where, response: HttpResponse): SekuireError {
   const { status } = response;
@@ -139,16 +146,19 @@ export function errorFor(at: Where, response: HttpResponse): SekuireError {
         : code === 'key_expired'
           ? 'it has expired'
           : 'the backend does not know it';
-    return new KeyRejectedError(known ? code : 'invalid_key', `The API key was rejected: ${reason}.`, {
-      hint: "Create a new key on the dashboard, then run 'sekuire login'",
-      details: { backend, reason },
-    });
+    const expiresAt = code === 'key_expired' ? read.loose(body, 'expires_at') : '';
+    return new KeyRejectedError(
+      known ? code : 'invalid_key',
+      `The API key was rejected: ${expiresAt ? `it expired on ${humanTime(expiresAt)}` : reason}.`,
+      {
+        hint: "Create a new key on the dashboard, then run 'sekuire login'",
+        details: { backend, reason, ...(expiresAt && { expires_at: expiresAt }) },
+      },
+    );
   }
   if (status === 409 && code === 'device_mismatch') {
     const bound = read.boundDevice(body);
-    const where = bound
-      ? `${bound.name || 'another device'} (${bound.os || 'unknown OS'}), bound ${bound.bound_at || 'earlier'}`
-      : 'another device';
+    const where = bound ? describeBound(bound) : 'another device';
     // This machine's fingerprint, another device key: a copied login, or a replaced device-key.json.
     const message =
       body?.reason === 'device_key'

@@ -17,6 +17,22 @@ export function plainHttpRefusal(url: URL, source: string): UsageError {
   );
 }
 
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(\d{1,5})(\/[A-Za-z0-9._~/-]*)?$/;
+
+/**
+ * `127.0.0.1:5556` or `localhost:5556`: a host and port without a scheme (which `new URL`
+ * refuses, or reads `localhost:` as the scheme). The example given is this URL with its scheme,
+ * http:// for this machine and https:// elsewhere, never the public API. Only text of that exact
+ * shape is repeated: a key pasted into the wrong flag cannot match it.
+ */
+function schemeless(text: string): string | undefined {
+  const match = HOST_PORT.exec(text);
+  if (match === null) return undefined;
+  const host = (match[1] ?? '').toLowerCase();
+  const loopback = host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return `${loopback ? 'http' : 'https'}://${text}`;
+}
+
 /**
  * Parses a backend URL given by a flag, the environment or a stored login; `source` names it in
  * messages. Refuses before any connection is made, so a key never leaves over plain http.
@@ -25,6 +41,13 @@ export function parseBackendUrl(text: string, source: string): URL {
   const trimmed = text.trim();
   if (trimmed === '') throw invalid(`The backend URL from ${source} is empty; give one, ${EXAMPLE}.`, source);
   let url: URL;
+  const withScheme = schemeless(trimmed);
+  if (withScheme !== undefined) {
+    throw invalid(
+      `The backend URL from ${source} has no scheme; give an absolute URL: ${withScheme}.`,
+      source,
+    );
+  }
   try {
     url = new URL(trimmed);
   } catch {

@@ -33,6 +33,8 @@ export interface StoredCredentials {
   readonly verified_at: string;
   /** The thumbprint of the device key the binding holds; '' for a binding made without one. */
   readonly device_key: string;
+  /** When the key expires (ISO 8601), as the backend said at login; '' for a key that never does, or an older login. */
+  readonly expires_at: string;
   /** Where the device key's private half is (key-store/): absent in a login made before stores, i.e. file. */
   readonly key_store?: KeyStoreName;
   /** With the agent store: the agent key's fingerprint as `ssh-add -l` prints it (SHA256:…). */
@@ -43,6 +45,8 @@ export interface LoadedCredentials {
   readonly credentials: StoredCredentials;
   readonly path: string;
   readonly warnings: readonly string[];
+  /** Fields this version does not know (a newer version's, e.g. key_store), kept so a rewrite can carry them. */
+  readonly extra: Readonly<Record<string, unknown>>;
 }
 
 export function credentialsPath(home: string): string {
@@ -75,6 +79,7 @@ const OPTIONAL_STRINGS = [
   'workspace_name',
   'verified_at',
   'device_key',
+  'expires_at',
   'key_store',
   'agent_key',
 ] as const satisfies readonly (keyof StoredCredentials)[];
@@ -130,10 +135,21 @@ function validate(path: string, value: unknown): StoredCredentials {
     workspace_name: text('workspace_name'),
     verified_at: text('verified_at'),
     device_key: text('device_key'),
+    expires_at: text('expires_at'),
     // Read back as written: a login made before stores has none (the file store).
     ...(record.key_store !== undefined && { key_store: keyStore as KeyStoreName }),
     ...(keyStore === 'agent' && { agent_key: text('agent_key') }),
   };
+}
+
+const KNOWN = new Set<string>(['version', ...REQUIRED_STRINGS, ...OPTIONAL_STRINGS]);
+
+function extraFields(value: unknown): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  for (const [name, field] of Object.entries(value as Record<string, unknown>)) {
+    if (!KNOWN.has(name)) extra[name] = field;
+  }
+  return extra;
 }
 
 /** The stored login, or undefined when there is none. Throws CredentialsFileError with a fix. */
@@ -148,12 +164,19 @@ export function readCredentials(home: string): LoadedCredentials | undefined {
   } catch {
     throw corrupt(path, 'is not valid JSON');
   }
-  return { credentials: validate(path, parsed), path, warnings: file.warnings };
+  return { credentials: validate(path, parsed), path, warnings: file.warnings, extra: extraFields(parsed) };
 }
 
-/** Replaces auth.json atomically (see private-files.ts); returns its path. */
-export function writeCredentials(home: string, credentials: Omit<StoredCredentials, 'version'>): string {
-  const record: StoredCredentials = { version: FORMAT_VERSION, ...credentials };
+/**
+ * Replaces auth.json atomically (see private-files.ts); returns its path. `extra`: fields of
+ * other versions or features (e.g. key_store) to keep; the known fields always win.
+ */
+export function writeCredentials(
+  home: string,
+  credentials: Omit<StoredCredentials, 'version' | 'expires_at'> & { readonly expires_at?: string },
+  extra: Readonly<Record<string, unknown>> = {},
+): string {
+  const record = { ...extra, version: FORMAT_VERSION, ...credentials };
   return writePrivateFileAtomic(home, CREDENTIALS_FILE, `${JSON.stringify(record, null, 2)}\n`);
 }
 

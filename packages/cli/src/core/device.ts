@@ -23,6 +23,8 @@ export interface DeviceIdentity {
   readonly weakReason?: string;
   /** The file holding the generated ID (only for 'generated'; absent when it was not kept). */
   readonly idFile?: string;
+  /** True when this call created that file: the first login in this home. */
+  readonly idCreated?: boolean;
   /** Problems worth telling the user that do not stop us. */
   readonly warnings: readonly string[];
 }
@@ -89,19 +91,20 @@ function corruptId(file: string): CredentialsFileError {
 function generatedMachineId(
   home: string,
   create: boolean,
-): { id: string; file?: string; warnings: readonly string[] } {
+): { id: string; file?: string; created?: boolean; warnings: readonly string[] } {
   const file = join(home, DEVICE_ID_FILE);
+  let created = false;
   for (let attempt = 0; attempt < 3; attempt++) {
     const existing = readPrivateFile(file, home);
     if (existing && existing.text.trim() !== '') {
       const id = existing.text.trim();
       if (!GENERATED_ID.test(id)) throw corruptId(file);
-      return { id, file, warnings: existing.warnings };
+      return { id, file, created, warnings: existing.warnings };
     }
     if (!create) return { id: randomId(), warnings: [] };
     if (existing)
       removeBlankFile(home, DEVICE_ID_FILE, { ino: existing.ino, size: Buffer.byteLength(existing.text) });
-    if (createPrivateFile(home, DEVICE_ID_FILE, `${randomId()}\n`)) continue;
+    if (createPrivateFile(home, DEVICE_ID_FILE, `${randomId()}\n`)) created = true;
   }
   throw new CredentialsFileError('device_id_corrupt', `${file} could not be created.`, {
     hint: `Check ${home}, or set SEKUIRE_MACHINE_ID`,
@@ -141,12 +144,17 @@ export async function deviceIdentity(
     idSource: 'generated',
     weakReason: platformId.unusable,
     ...(generated.file ? { idFile: generated.file } : {}),
+    ...(generated.created ? { idCreated: true } : {}),
     warnings: generated.warnings,
   };
 }
 
-/** The warning shown when binding rests on a generated ID rather than the machine's own. */
+/**
+ * The warning shown when binding rests on a generated ID rather than the machine's own: one
+ * line of at most 120 characters, once per home (when the ID file is created), with the fix.
+ * In a container it showed on every login, 318 characters long.
+ */
 export function weakBindingWarning(identity: DeviceIdentity): string | undefined {
-  if (identity.idSource !== 'generated') return undefined;
-  return `Warning: no usable machine ID (${identity.weakReason}); this device is identified by a random ID kept in ${identity.idFile}. Binding is weaker: a copy of that file carries the identity. Set SEKUIRE_MACHINE_ID to a stable, per-machine value to strengthen it.`;
+  if (identity.idSource !== 'generated' || identity.idCreated !== true) return undefined;
+  return 'Warning: no usable machine ID here, so a random one is kept in device-id. Fix: set SEKUIRE_MACHINE_ID to a stable value.';
 }

@@ -66,8 +66,8 @@ export const LOGIN_HINT = "Run 'sekuire login' to authenticate";
 
 export class NotLoggedInError extends SekuireError {
   override readonly name = 'NotLoggedInError';
-  constructor() {
-    super('not_logged_in', 'Not logged in', 'notLoggedIn', { hint: LOGIN_HINT });
+  constructor(message = 'Not logged in', options: ErrorOptions = { hint: LOGIN_HINT }) {
+    super('not_logged_in', message, 'notLoggedIn', options);
   }
 }
 

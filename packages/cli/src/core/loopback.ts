@@ -20,8 +20,24 @@ export interface CallbackListener {
   close(): Promise<void>;
 }
 
+/**
+ * The dashboard's look (its colours, font and card) in a few inline rules: this page is the
+ * last one of a browser login, and was the one plain page of it. Inline, as the CSP allows.
+ */
+const STYLE =
+  'body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:center;background:#f6f7f9;color:#1b1f24;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}' +
+  'main{box-sizing:border-box;width:min(28rem,calc(100vw - 2rem));background:#fff;border:1px solid #dfe3e8;border-radius:8px;box-shadow:0 1px 2px rgba(16,24,40,.06),0 1px 3px rgba(16,24,40,.08);padding:1.25rem 1.5rem}' +
+  'h1{font-size:1.35rem;margin:0 0 .5rem}p{margin:0;color:#5b6572}.brand{font-weight:700;color:#2f54eb;margin:0 0 .75rem}' +
+  '.ok h1{color:#1a7f37}.bad h1{color:#c9302c}';
+
 function page(response: ServerResponse, status: number, title: string, text: string): void {
-  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title></head><body style="font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;line-height:1.5"><h1>${title}</h1><p>${text}</p></body></html>`;
+  const tone =
+    status === 200 && title === 'Login approved'
+      ? 'ok'
+      : status >= 400 || title === 'Login denied'
+        ? 'bad'
+        : '';
+  const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title} · Sekuire</title><style>${STYLE}</style></head><body><main class="${tone}"><p class="brand">Sekuire</p><h1>${title}</h1><p>${text}</p></main></body></html>`;
   response.writeHead(status, {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',

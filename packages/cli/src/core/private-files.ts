@@ -127,6 +127,19 @@ function checkDirectory(dir: string, stats: Stats, repair: boolean): void {
   }
 }
 
+/** Checks a directory as a read would (no symlink, ours, not writable by others); false when it does not exist. */
+export function checkPrivateDir(dir: string): boolean {
+  let stats: Stats;
+  try {
+    stats = lstatSync(dir);
+  } catch (error) {
+    if (codeOf(error) === 'ENOENT') return false;
+    throw ioError('read', dir, error);
+  }
+  checkDirectory(dir, stats, false);
+  return true;
+}
+
 /** Creates the directory (0700) if needed and checks it; returns nothing, throws with a fix. */
 export function ensurePrivateDir(dir: string): void {
   try {

@@ -8,6 +8,7 @@ import { DeviceMismatchError, NotLoggedInError, UsageError } from './errors.js';
 import { readFileSigner } from './key-store/file.js';
 import { storedSigner } from './key-store/stored.js';
 import type { DeviceSigner } from './key-store/types.js';
+import type { Profile } from './profiles.js';
 import type { Flag, Settings } from './settings.js';
 
 export const ENV_KEY = 'SEKUIRE_API_KEY';
@@ -22,6 +23,8 @@ export interface Session {
   readonly source: KeySource;
   /** The stored login, when the key comes from auth.json. */
   readonly stored?: LoadedCredentials;
+  /** The profile whose login (or, for SEKUIRE_API_KEY, whose device key) is used. */
+  readonly profile: Profile;
   readonly device: DeviceIdentity;
   /** This device's key, when it has one: requests are signed with it. */
   readonly proof?: DeviceSigner;
@@ -34,6 +37,8 @@ export interface Session {
 
 export interface SessionOptions extends DeviceInputs {
   readonly settings: Settings;
+  /** The profile chosen (--profile > SEKUIRE_PROFILE > active): its files, not SEKUIRE_HOME's, hold the login. */
+  readonly profile: Profile;
   /** A backend named by a flag (--backend and its aliases): the only way to send a stored key elsewhere. */
   readonly backendFlag?: Flag;
   /** A key given for this command only (auth test --with-key). */
@@ -97,23 +102,37 @@ async function storedProof(
   return key;
 }
 
+/** No login: in a named profile, the message names it, and how to fill it. */
+function notLoggedIn(profile: Profile): NotLoggedInError {
+  if (profile.name === 'default') return new NotLoggedInError();
+  const how = profile.from === 'active' ? 'the active profile' : `from ${profile.from}`;
+  return new NotLoggedInError(`Not logged in (profile ${profile.name}, ${how})`, {
+    hint: `Run 'sekuire login --profile ${profile.name}' to authenticate`,
+    details: { profile: profile.name },
+  });
+}
+
 /**
  * Resolves the key in use and checks, locally, that stored credentials belong to this device.
  * Throws NotLoggedInError when there is no key at all. Never writes anything.
  */
 export async function resolveSession(options: SessionOptions): Promise<Session> {
   const notes: string[] = [];
-  const path = credentialsPath(options.home);
+  const { profile } = options;
+  const path = credentialsPath(profile.dir);
   const explicit = options.explicitKey;
   const fromEnv = explicit ? undefined : envKey(options.env);
   if (explicit || fromEnv) {
     const backend = options.settings.backend(options.backendFlag);
     if (fromEnv && existsSync(path)) {
       notes.push(`Note: ${ENV_KEY} is set and takes precedence over the login stored in ${path}.`);
+    } else if (fromEnv && profile.from === '--profile') {
+      notes.push(`Note: ${ENV_KEY} is set and takes precedence over --profile ${profile.name}.`);
     }
     const device = await deviceIdentity(options);
-    const proof = readFileSigner(options.home);
+    const proof = readFileSigner(profile.dir);
     return {
+      profile,
       ...(proof !== undefined && { proof }),
       key: (explicit ?? fromEnv) as ApiKey,
       source: explicit ? { type: 'stdin' } : { type: 'env', name: ENV_KEY },
@@ -123,21 +142,22 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
       notes: [...device.warnings, ...notes],
     };
   }
-  const stored = readCredentials(options.home);
-  if (!stored) throw new NotLoggedInError();
+  const stored = readCredentials(profile.dir);
+  if (!stored) throw notLoggedIn(profile);
   notes.push(...stored.warnings);
   const device = await deviceIdentity(options);
   notes.push(...device.warnings);
   if (device.fingerprint !== stored.credentials.device_fingerprint) {
     throw deviceChanged(stored.path, stored.credentials.device_fingerprint, device.fingerprint);
   }
-  const proof = await storedProof(options.home, options.env, stored);
+  const proof = await storedProof(profile.dir, options.env, stored);
   const verifiedWith = parseBackendUrl(stored.credentials.backend, stored.path);
   if (options.backendFlag) {
     return {
       key: parseKey(stored.credentials.api_key),
       source: { type: 'file', path: stored.path },
       stored,
+      profile,
       device,
       ...(proof !== undefined && { proof }),
       backend: parseBackendUrl(options.backendFlag.value, options.backendFlag.name),
@@ -157,6 +177,7 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
     key: parseKey(stored.credentials.api_key),
     source: { type: 'file', path: stored.path },
     stored,
+    profile,
     device,
     ...(proof !== undefined && { proof }),
     backend: verifiedWith,

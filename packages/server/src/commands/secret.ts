@@ -1,6 +1,15 @@
 // The server secrets that key the digests, newest first: from SEKUIRE_SERVER_SECRET, or a 0600 file made once.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import type { Secrets } from '../domain/digest.js';
 import { isPostgresUrl } from '../store/open.js';
 import { CommandError, UsageError } from './errors.js';
@@ -59,7 +68,9 @@ export function loadSecret(
       'With a PostgreSQL database, give every instance the same server secret: set SEKUIRE_SERVER_SECRET (make one with: openssl rand -hex 32) or --secret-file FILE.',
     );
   }
-  const created = createSecretFile(file);
+  // An existing file is only read: a directory that cannot take a new file (read-only, say)
+  // must not be blamed on the secret when the secret is already there.
+  const created = existsSync(file) ? false : createSecretFile(file);
   return { ...readSecretFile(file), file, created };
 }
 

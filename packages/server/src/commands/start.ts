@@ -114,8 +114,9 @@ function describeListenFailure(
 ): CommandError {
   switch (error.code) {
     case 'EADDRINUSE':
+      // One fix that works wherever the port came from: the flag, or the variable, set to 0.
       return new CommandError(
-        `Port ${port} on ${host} is already in use. Stop the other server or choose another port with ${flag}.`,
+        `Port ${port} on ${host} is already in use by another program (another sekuire-server, perhaps). To take any free port instead: ${flag === 'SEKUIRE_SERVER_PORT' ? 'SEKUIRE_SERVER_PORT=0' : `${flag} 0`}.`,
       );
     case 'EACCES':
       return new CommandError(`Not allowed to listen on port ${port}. Use a port above 1023 or --port 0.`);
@@ -226,7 +227,11 @@ export async function runStart(ctx: CommandContext, options: StartOptions): Prom
       await app.listen({ host, port });
     } catch (error) {
       await app.close().catch(() => undefined);
-      throw describeListenFailure(error as NodeJS.ErrnoException, host, port);
+      const portFrom =
+        options.port === undefined && ctx.env.SEKUIRE_SERVER_PORT !== undefined
+          ? 'SEKUIRE_SERVER_PORT'
+          : '--port';
+      throw describeListenFailure(error as NodeJS.ErrnoException, host, port, portFrom);
     }
     let metricsServer: Server | undefined;
     if (metrics !== undefined && ops.metrics.on === 'port') {

@@ -11,6 +11,7 @@ import type { KeyRow } from '../store/queries/keys.js';
 import type { Store, Tx } from '../store/store.js';
 import { keyDigest, type Secrets } from './digest.js';
 import { newId } from './ids.js';
+import { expiryAfter, KEY_DEFAULTS } from './keys.js';
 import { type Actor, insertKey, targetWorkspace } from './managed-keys.js';
 import type { ExpectedKey } from './proofs.js';
 import { MAX_TEXT_LENGTH } from './text.js';
@@ -105,13 +106,15 @@ async function mintFor(
     actor,
     {
       name: `CLI on ${facts.name}`.slice(0, MAX_TEXT_LENGTH),
-      environment: 'live',
+      environment: KEY_DEFAULTS.environment,
       type: 'client',
-      expiresAt: null,
+      expiresAt: expiryAfter(now, KEY_DEFAULTS.expiresInDays),
     },
     place,
     { via: 'browser login' },
   );
+  // The login is the key's first use: "Last used" says so, not "never", from the start.
+  await tx.keys.touch(created.key.id, at);
   const device: DeviceRow = {
     ...facts,
     id: newId('dev'),

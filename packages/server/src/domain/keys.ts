@@ -50,6 +50,13 @@ export interface NewKeySpec {
   readonly permissions?: readonly string[];
 }
 
+/**
+ * A new key's environment and lifetime when nobody chose: the same wherever it is made (the
+ * dashboard's form, POST /api/v1/keys, a browser login's key). A test key that expires: a
+ * mistake costs less, and the CLI warns 14 days before the end (DASHBOARD.md).
+ */
+export const KEY_DEFAULTS = { environment: 'test', expiresInDays: 90 } as const;
+
 /** The end of a lifetime of `days` from `now`; null (never) for null. */
 export function expiryAfter(now: Date, days: number | null): string | null {
   return days === null ? null : new Date(now.getTime() + days * DAY_MS).toISOString();

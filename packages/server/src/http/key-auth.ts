@@ -55,7 +55,9 @@ export async function authenticate(request: FastifyRequest, deps: KeyAuthDeps): 
   }
   if (check.reason === 'revoked') throw new ApiError('key_revoked', 'This API key has been revoked.');
   if (check.reason === 'expired') {
-    throw new ApiError('key_expired', `This API key expired at ${check.expiresAt}.`);
+    throw new ApiError('key_expired', `This API key expired at ${check.expiresAt}.`, {
+      expires_at: check.expiresAt,
+    });
   }
   const verdict = await deps.countFailure(request);
   if (!verdict.limited) throw new ApiError('invalid_key', 'Invalid API key');

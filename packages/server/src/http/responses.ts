@@ -14,6 +14,15 @@ export function webOrigin(request: FastifyRequest): string {
   return `${overHttps(request) ? 'https' : 'http'}://${request.host}`;
 }
 
+/** The CLI's default backend: a login anywhere else must name this server, or it goes there. */
+const PUBLIC_API = 'https://api.sekuire.ai';
+
+/** `sekuire login` as a person must type it to reach this server (CLI.md: --backend). */
+export function loginCommand(request: FastifyRequest): string {
+  const origin = webOrigin(request);
+  return origin === PUBLIC_API ? 'sekuire login' : `sekuire login --backend ${origin}`;
+}
+
 export function userJson(user: UserRow) {
   return { id: user.id, email: user.email, name: user.name };
 }
@@ -62,7 +71,8 @@ export function loginJson(
 
 export function statusJson(record: KeyRecord, device: DeviceRow | undefined) {
   return {
-    key: keyJson(record.key),
+    // The type tells the CLI a key bound to no device is a server key, which never binds.
+    key: { ...keyJson(record.key), type: record.key.type },
     device: device === undefined ? null : deviceJson(device),
     organization: namedJson(record.organization),
     workspace: namedJson(record.workspace),
@@ -87,7 +97,8 @@ export function deviceMismatch(bound: DeviceRow, sameMachine = false): ApiError 
     ? `This API key is bound to a device with this machine's fingerprint but another device key (${bound.name}, since ${bound.bound_at}): device-key.json was replaced, or the credentials were copied from another home.`
     : `This API key is bound to another device (${bound.name}, ${bound.os}, since ${bound.bound_at}).`;
   return new ApiError('device_mismatch', where, {
-    bound_device: { name: bound.name, os: bound.os, bound_at: bound.bound_at },
+    // os_version tells apart devices that share a name (every VM is "vm"); never the fingerprint.
+    bound_device: { name: bound.name, os: bound.os, os_version: bound.os_version, bound_at: bound.bound_at },
     ...(sameMachine && { reason: 'device_key' }),
   });
 }

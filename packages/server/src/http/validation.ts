@@ -3,6 +3,7 @@ import { createPublicKey } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { KEY_ENVIRONMENTS, type KeyEnvironment } from '@sekuire/shared/key';
 import { type PublicJwk, parsePublicJwk } from '@sekuire/shared/proof-format';
+import { KEY_DEFAULTS } from '../domain/keys.js';
 import { MAX_EXPIRY_DAYS, MAX_GRACE_SECONDS, type RollRequest } from '../domain/managed-keys.js';
 import { MAX_PASSWORD_LENGTH } from '../domain/passwords.js';
 import { normalizePermissions, permissionsProblem } from '../domain/permissions.js';
@@ -217,9 +218,13 @@ export function parseNewKeyBody(body: unknown): NewKeyBody {
   }
   return {
     name: keyName(record.name),
-    environment: oneOf(record, 'environment', KEY_ENVIRONMENTS, 'test'),
+    environment: oneOf(record, 'environment', KEY_ENVIRONMENTS, KEY_DEFAULTS.environment),
     type: oneOf(record, 'type', KEY_TYPES, 'client'),
-    expiresInDays: wholeNumber(record, 'expires_in_days', 1, MAX_EXPIRY_DAYS) ?? null,
+    // Absent: the default lifetime; null: never expires.
+    expiresInDays:
+      record.expires_in_days === null
+        ? null
+        : (wholeNumber(record, 'expires_in_days', 1, MAX_EXPIRY_DAYS) ?? KEY_DEFAULTS.expiresInDays),
     ...(typeof workspace === 'string' && { workspaceId: workspace }),
     permissions: permissionList(record) ?? [],
   };

@@ -6,18 +6,20 @@ import { type BodySources, buildApiRequest, MAX_REQUEST_BYTES } from '../../core
 import { parseAudiences } from '../../core/audiences.js';
 import { ExitCode, UsageError } from '../../core/errors.js';
 import type { HttpEvent, HttpResponse } from '../../core/http/send.js';
+import { resolveProfile } from '../../core/profiles.js';
 import { redactKeys } from '../../core/redact.js';
 import { resolveSession } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
 import { cleanText } from '../../core/text.js';
 import { type Context, deviceInputs } from '../context.js';
 import { deliver, emit } from '../deliver.js';
-import { type BackendOptions, backendFlag } from '../flags.js';
+import { loginCommandFor, warnExpiry } from '../expiry.js';
+import { type BackendOptions, backendFlag, type ProfileOptions, profileOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
 import type { Schedule } from './types.js';
 
-export interface ApiOptions extends BackendOptions {
+export interface ApiOptions extends BackendOptions, ProfileOptions {
   readonly target: string;
   readonly method?: string;
   readonly header: readonly string[];
@@ -37,8 +39,9 @@ type ParsedOptions = Omit<ApiOptions, 'target' | 'header' | 'rawField' | 'field'
   Partial<Pick<ApiOptions, 'header' | 'rawField' | 'field'>>;
 
 export function register(program: Command, schedule: Schedule): void {
-  program
-    .command('api')
+  const command = program.command('api');
+  profileOption(command);
+  command
     .description(
       'Call an API with the key in use, signed by this device: a PATH on its backend, or a URL of an origin listed in `sekuire config set audiences`',
     )
@@ -69,6 +72,7 @@ export function register(program: Command, schedule: Schedule): void {
         [
           'sekuire api /api/v1/cli/whoami',
           'sekuire api -i /api/v1/cli/status',
+          'sekuire api --profile work /api/v1/cli/whoami',
           'sekuire api -X POST https://api.example.com/v1/jobs -f name=nightly -F retries=3',
           'sekuire api -X PUT https://api.example.com/v1/config --input config.json',
           "sekuire api https://api.example.com/v1/items -X GET -f q=disk -H 'Accept: text/csv'",
@@ -166,7 +170,13 @@ export async function api(ctx: Context, options: ApiOptions): Promise<number> {
   const settings = Settings.load(ctx.env, ctx.home);
   const audiences = parseAudiences(String(settings.get('audiences')?.value ?? ''), 'audiences');
   const policy = settings.policy();
-  const session = await resolveSession({ ...deviceInputs(ctx), settings, backendFlag: backendFlag(options) });
+  const session = await resolveSession({
+    ...deviceInputs(ctx),
+    settings,
+    backendFlag: backendFlag(options),
+    // The profile's login (its key, backend and device key), as for status.
+    profile: resolveProfile(ctx.home, ctx.env, options.profile),
+  });
   note(ctx, ...settings.config.warnings, ...session.notes);
   const request = await buildApiRequest(
     {
@@ -199,6 +209,13 @@ export async function api(ctx: Context, options: ApiOptions): Promise<number> {
     },
     { policy, env: ctx.env, ...(onEvent !== undefined && { onEvent }) },
   );
+  // As whoami: the answer is not Sekuire's, so the expiry is the one the backend gave at login.
+  warnExpiry(ctx, {
+    value: key.value,
+    masked: key.masked,
+    expiresAt: session.stored?.credentials.expires_at || null,
+    loginCommand: loginCommandFor(session.stored ? session.profile.name : undefined),
+  });
   const code = exitCodeFor(response.status);
   const bytes = withoutKey(response.bytes ?? Buffer.from(response.body), key);
   const text = bytes.toString('utf8');

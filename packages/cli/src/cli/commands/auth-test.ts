@@ -1,20 +1,27 @@
 // sekuire auth test: is the key accepted and the backend reachable, and how long did it take.
 import type { Command } from 'commander';
 import type { HttpEvent } from '../../core/http/send.js';
+import { resolveProfile } from '../../core/profiles.js';
 import { proxyFor } from '../../core/proxy.js';
 import { redactKeys } from '../../core/redact.js';
 import { parseGivenKey, resolveSession } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
 import { staleLogin } from '../../core/stale-login.js';
 import { type Context, deviceInputs } from '../context.js';
-import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
+import {
+  type BackendOptions,
+  backendFlag,
+  backendOption,
+  type ProfileOptions,
+  profileOption,
+} from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
 import type { AuthTestResult } from '../results.js';
 import { readKeyFromStdin } from '../stdin.js';
 import type { Schedule } from './types.js';
 
-export interface AuthTestOptions extends BackendOptions {
+export interface AuthTestOptions extends BackendOptions, ProfileOptions {
   readonly withKey?: boolean;
   readonly verbose?: boolean;
 }
@@ -24,6 +31,7 @@ export function register(auth: Command, schedule: Schedule): void {
     .command('test')
     .description('Check that the key in use is accepted and the backend reachable (GET /api/v1/cli/status)')
     .option('--with-key', 'test a key read from stdin instead of the stored or SEKUIRE_API_KEY one');
+  profileOption(command);
   backendOption(command, 'the backend to test against (the key is sent to it)', '--url')
     .option('--verbose', 'print each request, its redacted headers and the response time to stderr')
     .option('--json', 'print the result as JSON')
@@ -69,7 +77,13 @@ export async function authTest(ctx: Context, options: AuthTestOptions): Promise<
   // A key from stdin goes to the flag's or the default backend: its proxy is checked before it is read.
   if (options.withKey) proxyFor(settings.backend(flag).url, ctx.env);
   const explicitKey = options.withKey ? parseGivenKey(await readKeyFromStdin(ctx)) : undefined;
-  const session = await resolveSession({ ...deviceInputs(ctx), settings, explicitKey, backendFlag: flag });
+  const session = await resolveSession({
+    ...deviceInputs(ctx),
+    settings,
+    explicitKey,
+    backendFlag: flag,
+    profile: resolveProfile(ctx.home, ctx.env, options.profile),
+  });
   note(ctx, ...settings.config.warnings, ...session.notes);
   const onEvent = options.verbose
     ? (event: HttpEvent) => {
@@ -89,7 +103,7 @@ export async function authTest(ctx: Context, options: AuthTestOptions): Promise<
   const answer = await client.status();
   const response = answer.body;
   if (session.stored && response.device === null)
-    throw staleLogin(session.stored, response.past_binding ?? null);
+    throw staleLogin(session.stored, response.past_binding ?? null, session.profile.name);
   return {
     kind: 'auth-test',
     data: {

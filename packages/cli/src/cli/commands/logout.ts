@@ -1,5 +1,6 @@
 // sekuire logout: remove auth.json, then unbind this device on the backend (best effort).
 
+import { existsSync } from 'node:fs';
 import { parseKey } from '@sekuire/shared/key';
 import type { Command } from 'commander';
 import { parseBackendUrl } from '../../core/backend-url.js';
@@ -10,23 +11,32 @@ import {
   removeCredentials,
 } from '../../core/credentials.js';
 import { deviceIdentity } from '../../core/device.js';
-import { CredentialsFileError, KeyRejectedError, SekuireError } from '../../core/errors.js';
+import { CredentialsFileError, KeyRejectedError, SekuireError, UsageError } from '../../core/errors.js';
 import type { NetworkPolicy } from '../../core/http/policy.js';
 import { storedSigner } from '../../core/key-store/stored.js';
+import { listProfileNames, type Profile, profileDir, resolveProfile } from '../../core/profiles.js';
 import { redactKeys } from '../../core/redact.js';
 import { ENV_KEY } from '../../core/session.js';
 import { type Flag, Settings } from '../../core/settings.js';
 import { type Context, deviceInputs } from '../context.js';
-import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
+import {
+  type BackendOptions,
+  backendFlag,
+  backendOption,
+  type ProfileOptions,
+  profileOption,
+} from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
-import type { LogoutResult } from '../results.js';
+import type { LogoutAllResult, LogoutResult } from '../results.js';
 import type { Schedule } from './types.js';
 
 export function register(program: Command, schedule: Schedule): void {
   const command = program
     .command('logout')
     .description('Remove the stored credentials (auth.json) and unbind this device on the backend');
+  profileOption(command, 'log out of this profile (default: SEKUIRE_PROFILE, else the active profile)');
+  command.option('--all', 'log out of every profile');
   backendOption(
     command,
     'unbind on this backend instead of the one the key was verified with (the key is sent to it)',
@@ -35,12 +45,16 @@ export function register(program: Command, schedule: Schedule): void {
     .addHelpText(
       'after',
       helpFooter(
-        ['sekuire logout', 'sekuire logout --json'],
+        ['sekuire logout', 'sekuire logout --profile work', 'sekuire logout --all', 'sekuire logout --json'],
         ['localFiles'],
         'The file is always removed, even when the backend cannot be reached; the key itself stays valid (revoke it on the dashboard).',
       ),
     )
-    .action((options: BackendOptions) => schedule((ctx) => logout(ctx, options)));
+    .action((options: LogoutOptions) => schedule((ctx) => logout(ctx, options)));
+}
+
+export interface LogoutOptions extends BackendOptions, ProfileOptions {
+  readonly all?: boolean;
 }
 
 type Unbind = Pick<LogoutResult['data'], 'unbound' | 'unbind_error'>;
@@ -50,6 +64,7 @@ async function unbind(
   stored: LoadedCredentials,
   policy: NetworkPolicy,
   flag: Flag | undefined,
+  profile: Profile,
 ): Promise<Unbind> {
   const { credentials } = stored;
   try {
@@ -64,7 +79,7 @@ async function unbind(
         },
       };
     }
-    const proof = await storedSigner(ctx.home, ctx.env, stored);
+    const proof = await storedSigner(profile.dir, ctx.env, stored);
     const client = await ctx.connect({
       backend: flag
         ? parseBackendUrl(flag.value, flag.name)
@@ -95,19 +110,49 @@ async function unbind(
 
 const REJECTED = new Set(['invalid_key', 'key_revoked', 'key_expired']);
 
-export async function logout(ctx: Context, options: BackendOptions = {}): Promise<LogoutResult> {
-  const path = credentialsPath(ctx.home);
-  const envSet = Boolean(ctx.env[ENV_KEY]?.trim());
+export async function logout(
+  ctx: Context,
+  options: LogoutOptions = {},
+): Promise<LogoutResult | LogoutAllResult> {
+  if (options.all && options.profile !== undefined) {
+    throw new UsageError(
+      '--all logs out of every profile: leave --profile out, or --all.',
+      'conflicting_flags',
+    );
+  }
   // Settings first: a typo in SEKUIRE_TIMEOUT stops here, before anything is removed.
   const settings = Settings.load(ctx.env, ctx.home);
   const policy = settings.policy();
   const flag = backendFlag(options);
+  if (!options.all) {
+    const profile = resolveProfile(ctx.home, ctx.env, options.profile);
+    ctx.stderr.write('Logging out...\n');
+    return { kind: 'logout', data: await logoutProfile(ctx, profile, policy, flag) };
+  }
+  const names = listProfileNames(ctx.home, (dir) => existsSync(credentialsPath(dir)));
   ctx.stderr.write('Logging out...\n');
+  const profiles: LogoutResult['data'][] = [];
+  for (const name of names) {
+    profiles.push(
+      await logoutProfile(ctx, { name, from: '--profile', dir: profileDir(ctx.home, name) }, policy, flag),
+    );
+  }
+  return { kind: 'logout-all', data: { logged_out: true, profiles } };
+}
+
+async function logoutProfile(
+  ctx: Context,
+  profile: Profile,
+  policy: NetworkPolicy,
+  flag: Flag | undefined,
+): Promise<LogoutResult['data']> {
+  const path = credentialsPath(profile.dir);
+  const envSet = Boolean(ctx.env[ENV_KEY]?.trim());
 
   let stored: LoadedCredentials | undefined;
   let unreadable: CredentialsFileError | undefined;
   try {
-    stored = readCredentials(ctx.home);
+    stored = readCredentials(profile.dir);
   } catch (error) {
     if (!(error instanceof CredentialsFileError)) throw error;
     unreadable = error;
@@ -115,10 +160,10 @@ export async function logout(ctx: Context, options: BackendOptions = {}): Promis
   // Removed before the network call: logging out must not depend on the backend answering,
   // and an interrupted logout must not leave the key behind. The removal refuses a symlinked
   // or foreign directory itself (exit 15), so nothing is removed through one.
-  const removed = removeCredentials(ctx.home);
+  const removed = removeCredentials(profile.dir);
   let result: Unbind = { unbound: null, unbind_error: null };
   if (stored) {
-    result = await unbind(ctx, stored, policy, flag);
+    result = await unbind(ctx, stored, policy, flag, profile);
   } else if (unreadable && removed) {
     result = {
       unbound: null,
@@ -142,15 +187,13 @@ export async function logout(ctx: Context, options: BackendOptions = {}): Promis
     note(ctx, `Note: ${ENV_KEY} is still set, so commands keep using that key until you unset it.`);
   }
   return {
-    kind: 'logout',
-    data: {
-      logged_out: true,
-      credentials_path: path,
-      removed,
-      backend: stored?.credentials.backend ?? null,
-      unbound: result.unbound,
-      unbind_error: result.unbind_error,
-      api_key_env_set: envSet,
-    },
+    logged_out: true,
+    profile: profile.name,
+    credentials_path: path,
+    removed,
+    backend: stored?.credentials.backend ?? null,
+    unbound: result.unbound,
+    unbind_error: result.unbind_error,
+    api_key_env_set: envSet,
   };
 }

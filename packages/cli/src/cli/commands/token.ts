@@ -1,16 +1,18 @@
 // sekuire auth token: the key in use, alone on stdout, for scripts that pass it on.
 import type { Command } from 'commander';
+import { resolveProfile } from '../../core/profiles.js';
 import { resolveSession } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
 import { type Context, deviceInputs } from '../context.js';
+import { type ProfileOptions, profileOption } from '../flags.js';
 import { helpFooter } from '../help.js';
 import { note } from '../notes.js';
 import type { TokenResult } from '../results.js';
 import type { Schedule } from './types.js';
 
 export function register(auth: Command, schedule: Schedule): void {
-  auth
-    .command('token')
+  const command = auth.command('token');
+  profileOption(command)
     .description('Print the key in use (SEKUIRE_API_KEY, else auth.json), alone on stdout, for scripts')
     .option('--json', 'print {"key", "source"} as JSON (the only JSON that carries the whole key)')
     .addHelpText(
@@ -29,12 +31,16 @@ export function register(auth: Command, schedule: Schedule): void {
         ].join('\n'),
       ),
     )
-    .action(() => schedule((ctx) => token(ctx)));
+    .action((options: ProfileOptions) => schedule((ctx) => token(ctx, options)));
 }
 
-export async function token(ctx: Context): Promise<TokenResult> {
+export async function token(ctx: Context, options: ProfileOptions = {}): Promise<TokenResult> {
   const settings = Settings.load(ctx.env, ctx.home);
-  const session = await resolveSession({ ...deviceInputs(ctx), settings });
+  const session = await resolveSession({
+    ...deviceInputs(ctx),
+    settings,
+    profile: resolveProfile(ctx.home, ctx.env, options.profile),
+  });
   note(ctx, ...settings.config.warnings, ...session.notes);
   return { kind: 'token', data: { key: session.key.value, source: session.source } };
 }

@@ -1,23 +1,33 @@
 // sekuire auth whoami (alias: whoami): the user, organization and device behind the key in use.
 import type { Command } from 'commander';
 import { deviceFact, deviceName, osName } from '../../core/device.js';
+import { KeyRejectedError } from '../../core/errors.js';
+import { resolveProfile } from '../../core/profiles.js';
 import { resolveSession } from '../../core/session.js';
 import { Settings } from '../../core/settings.js';
 import { staleLogin } from '../../core/stale-login.js';
 import { type Context, deviceInputs } from '../context.js';
-import { type BackendOptions, backendFlag, backendOption } from '../flags.js';
+import { expiredKeyError, loginCommandFor, warnExpiry } from '../expiry.js';
+import {
+  type BackendOptions,
+  backendFlag,
+  backendOption,
+  type ProfileOptions,
+  profileOption,
+} from '../flags.js';
 import { helpFooter } from '../help.js';
 import { keyStoreView } from '../key-store-view.js';
 import { note } from '../notes.js';
 import type { WhoamiResult } from '../results.js';
 import type { Schedule } from './types.js';
 
-export type WhoamiOptions = BackendOptions;
+export type WhoamiOptions = BackendOptions & ProfileOptions;
 
 const DESCRIPTION = 'Show the user, organization and device behind the key in use, as the backend sees them';
 
 export function register(parent: Command, schedule: Schedule, name: string, examplePrefix: string): void {
   const command = parent.command(name).description(DESCRIPTION);
+  profileOption(command);
   backendOption(
     command,
     'ask this backend instead of the one the stored key was verified with (the key is sent to it)',
@@ -40,7 +50,12 @@ export function register(parent: Command, schedule: Schedule, name: string, exam
 
 export async function whoami(ctx: Context, options: WhoamiOptions): Promise<WhoamiResult> {
   const settings = Settings.load(ctx.env, ctx.home);
-  const session = await resolveSession({ ...deviceInputs(ctx), settings, backendFlag: backendFlag(options) });
+  const session = await resolveSession({
+    ...deviceInputs(ctx),
+    settings,
+    backendFlag: backendFlag(options),
+    profile: resolveProfile(ctx.home, ctx.env, options.profile),
+  });
   note(ctx, ...settings.config.warnings, ...session.notes);
   const client = await ctx.connect({
     backend: session.backend,
@@ -50,9 +65,31 @@ export async function whoami(ctx: Context, options: WhoamiOptions): Promise<Whoa
     fingerprint: session.device.fingerprint,
     policy: settings.policy(),
   });
-  const response = (await client.whoami()).body;
+  // whoami's answer carries no key facts: the expiry is the one the backend gave at login.
+  const expiresAt = session.stored?.credentials.expires_at || null;
+  let response: Awaited<ReturnType<typeof client.whoami>>['body'];
+  try {
+    response = (await client.whoami()).body;
+  } catch (error) {
+    if (error instanceof KeyRejectedError && error.code === 'key_expired') {
+      throw expiredKeyError(
+        error,
+        expiresAt,
+        session.stored?.path,
+        session.stored ? session.profile.name : undefined,
+      );
+    }
+    throw error;
+  }
   // The whoami answer has no binding history: the stale login is named without its details.
-  if (session.stored && response.device === null) throw staleLogin(session.stored, null);
+  if (session.stored && response.device === null)
+    throw staleLogin(session.stored, null, session.profile.name);
+  warnExpiry(ctx, {
+    value: session.key.value,
+    masked: session.key.masked,
+    expiresAt,
+    loginCommand: loginCommandFor(session.stored ? session.profile.name : undefined),
+  });
   return {
     kind: 'whoami',
     data: {
@@ -68,6 +105,7 @@ export async function whoami(ctx: Context, options: WhoamiOptions): Promise<Whoa
         bound_here: response.device !== null && response.device.fingerprint === session.device.fingerprint,
       },
       source: session.source,
+      profile: session.stored ? { name: session.profile.name, from: session.profile.from } : null,
       backend: client.backend,
     },
   };

@@ -275,7 +275,11 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
       kit.page(request, reply, 'Move a key', {
         step: approve ? 'approved' : 'denied',
         move,
-        movedFrom: outcome.from?.name,
+        // Every VM is "vm": the device that lost the key is told apart from the one that got it.
+        movedFrom:
+          outcome.from === undefined
+            ? undefined
+            : `${outcome.from.name} (${[outcome.from.os_version || outcome.from.os, `fingerprint ${outcome.from.fingerprint.slice(0, 12)}…`, outcome.from.last_ip ? `last address ${outcome.from.last_ip}` : ''].filter(Boolean).join(', ')})`,
       }),
     );
   });

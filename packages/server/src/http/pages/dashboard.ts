@@ -5,7 +5,7 @@ import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { devicesFor, unbindDeviceFor } from '../../domain/devices.js';
-import type { CreatedKey } from '../../domain/keys.js';
+import { type CreatedKey, KEY_DEFAULTS } from '../../domain/keys.js';
 import { revocationReasons } from '../../domain/leaks.js';
 import {
   type Actor,
@@ -27,6 +27,7 @@ import type { SignInDeps } from '../auth-api.js';
 import { classifyError, unexpectedErrorLine } from '../error-replies.js';
 import { firstValues } from '../fields.js';
 import { identify } from '../request-log.js';
+import { loginCommand } from '../responses.js';
 import { clearSessionCookie, setSessionCookie, type Who, who } from '../session-auth.js';
 import { type PageKit, registerApprovalPages } from './approval-pages.js';
 import { pageEscape } from './escape.js';
@@ -160,6 +161,8 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     csrf: csrfToken(reply, request),
     now: deps.now(),
     when,
+    // A self-hoster who follows "Next: run sekuire login" must reach this server, not the public one.
+    loginCommand: loginCommand(request),
     membersTab: managedBy(request) !== undefined,
     ...extra,
   });
@@ -337,9 +340,9 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     );
     const values: KeyFormValues = {
       name: typeof body.name === 'string' ? body.name : '',
-      environment: environment ?? 'test',
+      environment: environment ?? KEY_DEFAULTS.environment,
       type: type ?? 'client',
-      expires: expires ?? '90',
+      expires: expires ?? String(KEY_DEFAULTS.expiresInDays),
       permissions: typeof body.permissions === 'string' ? body.permissions : '',
     };
     const refuse = (formError: string) =>

@@ -1,5 +1,6 @@
 // The embedded engine: one better-sqlite3 connection (WAL), with writes pushed to running servers.
-import { closeSync, openSync, type Stats, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, type Stats, statSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
@@ -38,7 +39,32 @@ function describeOpenFailure(path: string, error: unknown, mustExist: boolean): 
   if (code === 'EISDIR') return new StoreError('open', `${path} is a directory, not a database. Check --db.`);
   if (code === 'SQLITE_NOTADB')
     return new StoreError('open', `${path} is not a SQLite database. Check --db.`);
+  if (code?.startsWith('SQLITE_READONLY')) return readOnly(path);
   return new StoreError('open', `Cannot open the database ${path}: ${(error as Error).message}`);
+}
+
+/**
+ * SQLite writes beside the database (its -wal and -shm files): a read-only directory fails
+ * even when the file itself may be written. Says which of the two it is, and the one fix.
+ */
+function readOnly(path: string): StoreError {
+  const dir = dirname(resolve(path));
+  let dirWritable = true;
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch {
+    dirWritable = false;
+  }
+  if (!dirWritable) {
+    return new StoreError(
+      'open',
+      `Cannot open the database ${path}: its directory ${dir} is read-only for this user, and SQLite writes its journal (${basename(path)}-wal) beside the database. Move the database and its .secret file to a directory this user can write, and point --db there.`,
+    );
+  }
+  return new StoreError(
+    'open',
+    `Cannot open the database ${path}: the file is read-only for this user. Make it writable (chmod u+w ${path}) by the user that runs sekuire-server.`,
+  );
 }
 
 /** Failures while the database is open, in the store's words. */

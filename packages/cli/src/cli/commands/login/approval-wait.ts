@@ -1,5 +1,5 @@
 // Waiting for a person to approve in a browser (device code, move): poll at the backend's pace, give up on time.
-import type { Context } from './context.js';
+import type { Context } from '../../context.js';
 
 /** RFC 8628 §3.5: each slow_down adds 5 seconds to the polling interval. */
 const SLOW_DOWN_MS = 5_000;

@@ -1,17 +1,18 @@
 // `login --web` (loopback redirect with PKCE) and `login --device` (a code to approve in any browser).
-import { browserOpener } from '../core/browser.js';
-import type { BackendClient, DeviceRegistration, TokenAnswer } from '../core/client.js';
-import type { DeviceIdentity } from '../core/device.js';
-import { BackendUnreachableError, ForbiddenError, UsageError } from '../core/errors.js';
-import { parseSeconds } from '../core/http/policy.js';
-import type { DeviceSigner } from '../core/key-store/types.js';
-import { listenForCallback } from '../core/loopback.js';
-import { challengeOf, confirmWords, newState, newVerifier } from '../core/pkce.js';
+import { browserOpener } from '../../../core/browser.js';
+import type { BackendClient, DeviceRegistration, TokenAnswer } from '../../../core/client.js';
+import type { DeviceIdentity } from '../../../core/device.js';
+import { BackendUnreachableError, ForbiddenError, UsageError } from '../../../core/errors.js';
+import { parseSeconds } from '../../../core/http/policy.js';
+import type { DeviceSigner } from '../../../core/key-store/types.js';
+import { listenForCallback } from '../../../core/loopback.js';
+import { challengeOf, confirmWords, newState, newVerifier } from '../../../core/pkce.js';
+import type { Context } from '../../context.js';
+import { note } from '../../notes.js';
+import type { LoginResult } from '../../results.js';
 import { minutes, waitForApproval } from './approval-wait.js';
-import { type LoginOptions, type LoginStart, saveLogin, thisDevice } from './commands/login.js';
-import type { Context } from './context.js';
-import { note } from './notes.js';
-import type { LoginResult } from './results.js';
+import { saveLogin, thisDevice } from './save.js';
+import type { LoginOptions, LoginStart } from './start.js';
 
 /** CLI.md: --web waits 5 minutes by default; --device until its code expires. */
 const WEB_TIMEOUT_MS = 300_000;
@@ -119,7 +120,7 @@ async function webFlow(flow: Flow, options: LoginOptions): Promise<LoginResult> 
       if ('unavailable' in opener) {
         note(ctx, `Note: no browser opened (${opener.unavailable}); open the URL above yourself.`);
       } else {
-        const { openWith } = await import('../core/open-url.js');
+        const { openWith } = await import('../../../core/open-url.js');
         const failure = await openWith(opener);
         if (failure !== undefined)
           note(ctx, `Note: could not open a browser (${failure}); open the URL above yourself.`);
@@ -181,7 +182,7 @@ export async function browserLogin(
 ): Promise<LoginResult> {
   const timeoutMs = options.timeout === undefined ? undefined : parseSeconds(options.timeout, '--timeout');
   if (options.port !== undefined) parsePort(options.port);
-  const { identity, deviceKey, device } = await thisDevice(ctx, options, start.previous);
+  const { identity, deviceKey, device } = await thisDevice(ctx, start.profile, options, start.previous);
   const client = await ctx.connect({
     backend: start.backend.url,
     backendSource: start.backend.source,

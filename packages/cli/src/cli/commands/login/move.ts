@@ -1,9 +1,9 @@
 // `login --rebind` against a backend with device proof: the move waits for a person's approval.
-import type { BackendClient, LoginResponse, MoveAnswer } from '../core/client.js';
-import { BackendUnreachableError, ForbiddenError } from '../core/errors.js';
+import type { BackendClient, LoginResponse, MoveAnswer } from '../../../core/client.js';
+import { BackendUnreachableError, ForbiddenError } from '../../../core/errors.js';
+import type { Context } from '../../context.js';
+import { note } from '../../notes.js';
 import { minutes, waitForApproval } from './approval-wait.js';
-import type { Context } from './context.js';
-import { note } from './notes.js';
 
 export interface MoveWait {
   readonly client: BackendClient;

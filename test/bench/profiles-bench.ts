@@ -1,0 +1,119 @@
+// What profiles cost `status`: a home with ten profiles against a home with one, in alternating rounds (npx tsx test/bench/profiles-bench.ts).
+// BENCH_CLI=path/to/cli.cjs measures another build (a copy, safe from rebuilds); BENCH_BEFORE_CLI=path/to/cli.cjs adds an older build on the one-profile home (the release before profiles).
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { median } from './stats.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const CLI = process.env.BENCH_CLI ?? join(ROOT, 'packages/cli/dist/cli.cjs');
+const SERVER = process.env.BENCH_SERVER ?? join(ROOT, 'packages/server/dist/server.js');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
+const WARMUP = 3;
+
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('SEKUIRE_') && name !== 'NODE_EXTRA_CA_CERTS') env[name] = value;
+  }
+  return { ...env, SEKUIRE_MACHINE_ID: 'fedcba9876543210fedcba9876543210' };
+}
+
+async function startServer(dir: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [SERVER, 'start', '--port', '0', '--db', join(dir, 's.db'), '--log-level', 'silent'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  const url = await new Promise<string>((done, fail) => {
+    let out = '';
+    child.stdout?.setEncoding('utf8');
+    child.stdout?.on('data', (chunk: string) => {
+      out += chunk;
+      const match = /Listening on (http:\/\/\S+)/.exec(out);
+      if (match?.[1]) done(match[1]);
+    });
+    child.on('exit', () => fail(new Error(`the server exited: ${out}`)));
+  });
+  return { url, child };
+}
+
+function run(
+  cli: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input?: string,
+): { ms: number; code: number | null } {
+  const start = process.hrtime.bigint();
+  const result = spawnSync(process.execPath, [cli, ...args], { env, input, encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (result.status !== 0) throw new Error(`${args.join(' ')}: exit ${result.status}\n${result.stderr}`);
+  return { ms, code: result.status };
+}
+
+function createKey(dir: string, email: string): string {
+  const out = spawnSync(
+    process.execPath,
+    [SERVER, 'create-key', '--db', join(dir, 's.db'), '--email', email, '--env', 'test', '--json'],
+    { encoding: 'utf8' },
+  );
+  return (JSON.parse(out.stdout) as { key: string }).key;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sekuire-profiles-bench-'));
+  const server = await startServer(dir);
+  try {
+    const one = join(dir, 'one');
+    const ten = join(dir, 'ten');
+    mkdirSync(one, { mode: 0o700 });
+    mkdirSync(ten, { mode: 0o700 });
+    const env = (home: string) => ({ ...baseEnv(), SEKUIRE_HOME: home });
+    run(CLI, ['login', '--with-key', '--backend', server.url], env(one), createKey(dir, 'one@example.com'));
+    run(CLI, ['login', '--with-key', '--backend', server.url], env(ten), createKey(dir, 'p0@example.com'));
+    for (let i = 1; i < 10; i++) {
+      const args = ['login', '--with-key', '--backend', server.url, '--profile', `p${i}`];
+      run(CLI, args, env(ten), createKey(dir, `p${i}@example.com`));
+    }
+    // The ten-profile home uses a named profile, the active one: the path with the most to read.
+    run(CLI, ['auth', 'switch', 'p9'], env(ten));
+    const before = process.env.BENCH_BEFORE_CLI;
+    const cases: { name: string; cli: string; home: string; args: string[] }[] = [];
+    for (const args of [['status'], ['status', '--offline']]) {
+      cases.push({ name: `one profile: ${args.join(' ')}`, cli: CLI, home: one, args });
+      cases.push({ name: `ten profiles: ${args.join(' ')}`, cli: CLI, home: ten, args });
+      if (before) cases.push({ name: `before profiles: ${args.join(' ')}`, cli: before, home: one, args });
+    }
+    const times = new Map(cases.map((c) => [c.name, [] as number[]]));
+    for (let round = 0; round < WARMUP + ROUNDS; round++) {
+      // Alternating: every case once per round, so that the machine's other load falls on all alike.
+      for (const c of round % 2 ? [...cases].reverse() : cases) {
+        const { ms } = run(c.cli, c.args, env(c.home));
+        if (round >= WARMUP) times.get(c.name)?.push(ms);
+      }
+    }
+    const ratio = (a: string, b: string) =>
+      median((times.get(a) ?? []).map((ms, i) => ms / ((times.get(b) ?? [])[i] ?? Number.NaN)));
+    console.log(`node ${process.version}, ${ROUNDS} rounds, NODE_EXTRA_CA_CERTS unset`);
+    for (const c of cases)
+      console.log(`${c.name.padEnd(36)} median ${median(times.get(c.name) ?? []).toFixed(1)} ms`);
+    for (const args of ['status', 'status --offline']) {
+      console.log(
+        `ten / one, ${args}: ${ratio(`ten profiles: ${args}`, `one profile: ${args}`).toFixed(3)} x`,
+      );
+      if (before) {
+        console.log(
+          `one / before, ${args}: ${ratio(`one profile: ${args}`, `before profiles: ${args}`).toFixed(3)} x`,
+        );
+      }
+    }
+  } finally {
+    server.child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
