@@ -75,6 +75,9 @@ describe('login --profile NAME --key-store agent', () => {
     agent.removeKey(agentKey);
     const refused = await m.run(['status', '--profile', 'work']);
     expect(refused.code).toBe(15);
+    // The hint's command is the work profile's own login.
+    expect(refused.stderr).toContain("run 'sekuire login --profile work --rebind'");
+    expect(refused.stderr).not.toContain("'sekuire login --rebind'");
     expect((await m.run(['status'])).code).toBe(0);
   });
 

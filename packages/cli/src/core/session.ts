@@ -8,7 +8,7 @@ import { DeviceMismatchError, NotLoggedInError, UsageError } from './errors.js';
 import { readFileSigner } from './key-store/file.js';
 import { storedSigner } from './key-store/stored.js';
 import type { DeviceSigner } from './key-store/types.js';
-import type { Profile } from './profiles.js';
+import { loginCommandFor, type Profile } from './profiles.js';
 import type { Flag, Settings } from './settings.js';
 
 export const ENV_KEY = 'SEKUIRE_API_KEY';
@@ -82,19 +82,20 @@ function deviceChanged(path: string, stored: string, current: string): DeviceMis
  * is missing, locked or unreachable fails here, closed.
  */
 async function storedProof(
-  home: string,
+  profile: Profile,
   env: SessionOptions['env'],
   stored: LoadedCredentials,
 ): Promise<DeviceSigner | undefined> {
   const expected = stored.credentials.device_key;
-  const key = await storedSigner(home, env, stored);
+  const login = loginCommandFor(profile.name);
+  const key = await storedSigner(profile.dir, env, stored, login);
   if (expected === '') return key;
   if (key === undefined || key.thumbprint !== expected) {
     throw new DeviceMismatchError(
       `The credentials in ${stored.path} were bound with a device key this machine does not hold (${key === undefined ? 'there is no device-key.json' : key.store === 'file' ? 'device-key.json holds another key' : `${key.where} is another key`}).`,
       'device_key_changed',
       {
-        hint: "A copied auth.json does not carry the device: run 'sekuire login' here (moving the key needs an approval)",
+        hint: `A copied auth.json does not carry the device: run '${login}' here (moving the key needs an approval)`,
         details: { path: stored.path },
       },
     );
@@ -150,7 +151,7 @@ export async function resolveSession(options: SessionOptions): Promise<Session> 
   if (device.fingerprint !== stored.credentials.device_fingerprint) {
     throw deviceChanged(stored.path, stored.credentials.device_fingerprint, device.fingerprint);
   }
-  const proof = await storedProof(profile.dir, options.env, stored);
+  const proof = await storedProof(profile, options.env, stored);
   const verifiedWith = parseBackendUrl(stored.credentials.backend, stored.path);
   if (options.backendFlag) {
     return {

@@ -21,7 +21,23 @@ function adopt(error: unknown): unknown {
   });
 }
 
-function adopted(signer: DeviceSigner): DeviceSigner {
+const LOGIN = 'sekuire login';
+
+/**
+ * A store's refusal, its hint's login command made the one of the profile in use: the stores
+ * know a directory, not the profile it belongs to ('sekuire login --rebind' in `default` is
+ * 'sekuire login --profile work --rebind' in `work`).
+ */
+function forProfile(error: unknown, loginCommand: string): unknown {
+  if (loginCommand === LOGIN || !(error instanceof KeyStoreError) || error.hint === undefined) return error;
+  const hint = error.hint
+    .replaceAll(`'${LOGIN} `, `'${loginCommand} `)
+    .replaceAll(`'${LOGIN}'`, `'${loginCommand}'`);
+  return hint === error.hint ? error : new KeyStoreError(error.code, error.message, hint, error.details);
+}
+
+function adopted(signer: DeviceSigner, loginCommand: string): DeviceSigner {
+  const refused = (error: unknown) => forProfile(adopt(error), loginCommand);
   return {
     ...signer,
     sign: (data) => {
@@ -29,11 +45,11 @@ function adopted(signer: DeviceSigner): DeviceSigner {
         const signature = signer.sign(data);
         return signature instanceof Promise
           ? signature.catch((error: unknown) => {
-              throw adopt(error);
+              throw refused(error);
             })
           : signature;
       } catch (error) {
-        throw adopt(error);
+        throw refused(error);
       }
     },
   };
@@ -48,13 +64,15 @@ export async function storedSigner(
   home: string,
   env: Env,
   stored: LoadedCredentials,
+  /** The command that logs in to the profile `home` is the directory of: its hints name it. */
+  loginCommand = LOGIN,
 ): Promise<DeviceSigner | undefined> {
   const { key_store: store = 'file' } = stored.credentials;
   if (store === 'file') return readFileSigner(home);
   const { openSigner } = await import('./open.js');
   try {
-    return adopted(await openSigner(store, home, env, stored.credentials));
+    return adopted(await openSigner(store, home, env, stored.credentials), loginCommand);
   } catch (error) {
-    throw adopt(error);
+    throw forProfile(adopt(error), loginCommand);
   }
 }
