@@ -9,6 +9,9 @@ import type { RunOptions, TestMachine } from '../helpers/context.js';
 import { json } from '../helpers/fake-backend.js';
 import { WebSession } from '../helpers/web-session.js';
 
+/** What an approval page's selects send untouched: the one default for a new key (test, 90 days). */
+const PRESELECTED = { environment: 'test', expires: '90' };
+
 const backend = useBackend();
 /** Polls come quickly in tests; the server answers slow_down, which the CLI honours, but approval still wins. */
 const quick: RunOptions = { context: { sleep: () => new Promise((resolve) => setTimeout(resolve, 20)) } };
@@ -51,9 +54,10 @@ describe('login --device', () => {
     const page = await ada.get(`/device?code=${code}`);
     expect(page.body).toContain('host-device-ok');
     const grant = /name="grant" value="(grant_\w+)"/.exec(page.body)?.[1] as string;
-    expect((await ada.post('/device', { grant, code: code as string, decision: 'authorize' })).status).toBe(
-      200,
-    );
+    expect(
+      (await ada.post('/device', { grant, code: code as string, ...PRESELECTED, decision: 'authorize' }))
+        .status,
+    ).toBe(200);
     expect(await cli.done).toBe(0);
     expect(cli.stdout.text).toMatch(
       /^Login successful! API Key verified and bound to this device\.\nDevice: host-device-ok\n/,
@@ -136,7 +140,7 @@ describe('login --web', () => {
     expect(page.body).toContain(
       `<dt>OS</dt><dd>${params.device_os} · ${params.device_os_version} · ${params.device_arch}</dd>`,
     );
-    const approved = await ada.post('/cli/authorize', { ...params, decision: 'authorize' });
+    const approved = await ada.post('/cli/authorize', { ...params, ...PRESELECTED, decision: 'authorize' });
     expect(approved.status).toBe(303);
     const callback = await ada.get(approved.location as string);
     expect(callback.status).toBe(200);
@@ -160,7 +164,7 @@ describe('login --web', () => {
     expect(forged.status).toBe(400);
     expect(await forged.text()).toContain('does not match');
     await ada.get((url as string).slice(backend.server.url.length));
-    const approved = await ada.post('/cli/authorize', { ...params, decision: 'authorize' });
+    const approved = await ada.post('/cli/authorize', { ...params, ...PRESELECTED, decision: 'authorize' });
     await ada.get(approved.location as string);
     expect(await cli.done).toBe(0);
     // Exactly one callback is accepted.
