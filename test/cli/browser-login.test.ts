@@ -360,6 +360,10 @@ forEachEngine((engine) => {
       expect(result.key.environment).toBe('live');
       expect(result.key.masked).toMatch(/^sk_live_/);
       expect(await keyFacts(cli, ada)).toEqual({ environment: 'live', lifetimeDays: 30 });
+      // The login's own answer says when it ends, as status does.
+      expect(result.expires_at).toBe(
+        (await cli.run(['status', '--json'])).json<{ expires_at: string }>().expires_at,
+      );
     });
 
     it('login --device approved as the page preselects: the one default, test and 90 days', async () => {
