@@ -1,13 +1,19 @@
 // login --web and login --device against the real server, approved (or not) by a person at the dashboard.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../packages/cli/src/cli/run.js';
 import { useBackend } from '../helpers/backend.js';
-import type { RunOptions, TestMachine } from '../helpers/context.js';
+import { type RunOptions, TestMachine } from '../helpers/context.js';
+import { forEachEngine, type TestDatabase, testDatabase } from '../helpers/engines.js';
 import { json } from '../helpers/fake-backend.js';
+import { startServer, type TestServer } from '../helpers/server.js';
 import { WebSession } from '../helpers/web-session.js';
+
+/** What an approval page's selects send untouched: the one default for a new key (test, 90 days). */
+const PRESELECTED = { environment: 'test', expires: '90' };
 
 const backend = useBackend();
 /** Polls come quickly in tests; the server answers slow_down, which the CLI honours, but approval still wins. */
@@ -51,9 +57,10 @@ describe('login --device', () => {
     const page = await ada.get(`/device?code=${code}`);
     expect(page.body).toContain('host-device-ok');
     const grant = /name="grant" value="(grant_\w+)"/.exec(page.body)?.[1] as string;
-    expect((await ada.post('/device', { grant, code: code as string, decision: 'authorize' })).status).toBe(
-      200,
-    );
+    expect(
+      (await ada.post('/device', { grant, code: code as string, ...PRESELECTED, decision: 'authorize' }))
+        .status,
+    ).toBe(200);
     expect(await cli.done).toBe(0);
     expect(cli.stdout.text).toMatch(
       /^Login successful! API Key verified and bound to this device\.\nDevice: host-device-ok\n/,
@@ -136,7 +143,7 @@ describe('login --web', () => {
     expect(page.body).toContain(
       `<dt>OS</dt><dd>${params.device_os} · ${params.device_os_version} · ${params.device_arch}</dd>`,
     );
-    const approved = await ada.post('/cli/authorize', { ...params, decision: 'authorize' });
+    const approved = await ada.post('/cli/authorize', { ...params, ...PRESELECTED, decision: 'authorize' });
     expect(approved.status).toBe(303);
     const callback = await ada.get(approved.location as string);
     expect(callback.status).toBe(200);
@@ -160,7 +167,7 @@ describe('login --web', () => {
     expect(forged.status).toBe(400);
     expect(await forged.text()).toContain('does not match');
     await ada.get((url as string).slice(backend.server.url.length));
-    const approved = await ada.post('/cli/authorize', { ...params, decision: 'authorize' });
+    const approved = await ada.post('/cli/authorize', { ...params, ...PRESELECTED, decision: 'authorize' });
     await ada.get(approved.location as string);
     expect(await cli.done).toBe(0);
     // Exactly one callback is accepted.
@@ -273,5 +280,138 @@ describe('flags', () => {
     } finally {
       blocker.close();
     }
+  });
+});
+
+forEachEngine((engine) => {
+  describe('the approver chooses the new key', () => {
+    let server: TestServer;
+    let database: TestDatabase;
+    const dir = mkdtempSync(join(tmpdir(), 'sekuire-approve-'));
+    const machines: TestMachine[] = [];
+    beforeAll(async () => {
+      database = await testDatabase(engine, dir);
+      server = await startServer({ database: database.target });
+    });
+    afterAll(async () => {
+      await server?.stop();
+      await database?.drop();
+      for (const machine of machines) machine.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const machine = (name: string) => {
+      const made = new TestMachine(name, { SEKUIRE_BACKEND_URL: server.url });
+      machines.push(made);
+      return made;
+    };
+    const signedIn = async (email: string) => {
+      await server.createUser(email);
+      return WebSession.signIn(server.url, email);
+    };
+    /** What status --json says of the saved key, and the key's creation time as the dashboard lists it. */
+    const keyFacts = async (cli: TestMachine, person: WebSession) => {
+      const status = await cli.run(['status', '--json']);
+      expect(status.code).toBe(0);
+      const data = status.json<{ key: { environment: string; id: string }; expires_at: string | null }>();
+      const listed = JSON.parse((await person.get('/api/v1/keys')).body).keys as {
+        id: string;
+        created_at: string;
+      }[];
+      const created = listed.find((key) => key.id === data.key.id)?.created_at as string;
+      return {
+        environment: data.key.environment,
+        lifetimeDays:
+          data.expires_at === null ? null : (Date.parse(data.expires_at) - Date.parse(created)) / 86_400_000,
+      };
+    };
+
+    it('login --web approved with live and 30 days: the key the CLI gets is live and expires 30 days after it was made', async () => {
+      const ada = await signedIn('choose-web@example.com');
+      const cli = machine('choose-web');
+      const login = start(cli, ['login', '--web', '--no-browser', '--json']);
+      const [, url] = await login.waitFor(/1\. Go to: (\S+)\n/);
+      const params = Object.fromEntries(new URL(url as string).searchParams);
+      // The CLI asks for no environment or lifetime: the choice is the approver's alone.
+      expect(Object.keys(params).sort()).toEqual(
+        [
+          'code_challenge',
+          'code_challenge_method',
+          'confirm',
+          'device_arch',
+          'device_name',
+          'device_os',
+          'device_os_version',
+          'fingerprint',
+          'redirect_uri',
+          'state',
+        ].sort(),
+      );
+      expect((await ada.get((url as string).slice(server.url.length))).status).toBe(200);
+      const approved = await ada.post('/cli/authorize', {
+        ...params,
+        environment: 'live',
+        expires: '30',
+        decision: 'authorize',
+      });
+      expect(approved.status).toBe(303);
+      await ada.get(approved.location as string);
+      expect(await login.done).toBe(0);
+      const result = JSON.parse(login.stdout.text);
+      expect(result.key.environment).toBe('live');
+      expect(result.key.masked).toMatch(/^sk_live_/);
+      expect(await keyFacts(cli, ada)).toEqual({ environment: 'live', lifetimeDays: 30 });
+      // The login's own answer says when it ends, as status does.
+      expect(result.expires_at).toBe(
+        (await cli.run(['status', '--json'])).json<{ expires_at: string }>().expires_at,
+      );
+    });
+
+    it('login --device approved as the page preselects: the one default, test and 90 days', async () => {
+      const bob = await signedIn('choose-device@example.com');
+      const cli = machine('choose-device');
+      const login = start(cli, ['login', '--device']);
+      const [, code] = await login.waitFor(/Enter the code: ([A-Z]{4}-[A-Z]{4})/);
+      const page = await bob.get(`/device?code=${code}`);
+      const grant = /name="grant" value="(grant_\w+)"/.exec(page.body)?.[1] as string;
+      const approved = await bob.post('/device', {
+        grant,
+        code: code as string,
+        ...PRESELECTED,
+        decision: 'authorize',
+      });
+      expect(approved.status).toBe(200);
+      expect(await login.done).toBe(0);
+      expect(await keyFacts(cli, bob)).toEqual({ environment: 'test', lifetimeDays: 90 });
+    });
+
+    it('login --device: a value the page never offers is refused and nothing is approved; the CLI keeps waiting', async () => {
+      const eve = await signedIn('choose-refused@example.com');
+      const cli = machine('choose-refused');
+      const login = start(cli, ['login', '--device', '--timeout', '30']);
+      const [, code] = await login.waitFor(/Enter the code: ([A-Z]{4}-[A-Z]{4})/);
+      const page = await eve.get(`/device?code=${code}`);
+      const grant = /name="grant" value="(grant_\w+)"/.exec(page.body)?.[1] as string;
+      const refused = await eve.post('/device', {
+        grant,
+        code: code as string,
+        environment: 'staging',
+        expires: '90',
+        decision: 'authorize',
+      });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toContain('Choose the environment from the list: test or live.');
+      expect(JSON.parse((await eve.get('/api/v1/keys')).body).keys).toEqual([]);
+      // Still undecided: the same code is approved from the page the person was left on.
+      const approved = await eve.post('/device', {
+        grant,
+        code: code as string,
+        environment: 'live',
+        expires: '365',
+        decision: 'authorize',
+      });
+      expect(approved.status).toBe(200);
+      expect(await login.done).toBe(0);
+      expect(await keyFacts(cli, eve)).toEqual({ environment: 'live', lifetimeDays: 365 });
+    });
   });
 });

@@ -7,7 +7,10 @@ import {
   fillSignIn,
   fingerprintPrefix,
   here,
+  keyChoice,
+  NARROW,
   newPerson,
+  noSidewaysScroll,
   type Person,
   THIS_OS_FACT,
 } from '../helpers/approval-browser.js';
@@ -87,6 +90,23 @@ async function atAuthorizePage(person: Person, url: URL): Promise<Visit> {
   return visit;
 }
 
+/**
+ * The saved key as `status --json` tells of it: its environment, and its lifetime in days from
+ * its creation (the audit trail's create event) to its expires_at (null: never).
+ */
+async function savedKeyFacts(m: Machine): Promise<{ environment: string; lifetimeDays: number | null }> {
+  const status = await m.run(['status', '--json']);
+  expect(status.code, status.stderr).toBe(0);
+  const facts = status.json<{ key: { environment: string; id: string }; expires_at: string | null }>();
+  const events = (await e2e.server.audit(facts.key.id)) as { event: string; at: string }[];
+  const created = events.find((entry) => entry.event === 'create')?.at as string;
+  return {
+    environment: facts.key.environment,
+    lifetimeDays:
+      facts.expires_at === null ? null : (Date.parse(facts.expires_at) - Date.parse(created)) / 86_400_000,
+  };
+}
+
 /** How many CLI logins were approved on the server so far (the audit trail's cli_approve). */
 async function approvals(): Promise<number> {
   const events = (await e2e.server.audit()) as { event: string }[];
@@ -120,7 +140,12 @@ describe('login --device in Chromium', { timeout: 120_000 }, () => {
     expect(await fact(page, 'Fingerprint')).toBe(`${fingerprintPrefix(laptop)}…`);
     expect(await fact(page, 'Client address')).toBe('127.0.0.1');
     await page.getByText(`asks to log in as ${person.email}`).waitFor();
+    // The new key's environment and expiry: the one default, preselected.
+    expect(await keyChoice(page)).toEqual({ environment: 'test', expires: '90' });
     await visit.screenshot('device-confirm');
+    await page.setViewportSize(NARROW);
+    await noSidewaysScroll(page);
+    await visit.screenshot('narrow-device-confirm');
     await page.getByRole('button', { name: 'Authorize', exact: true }).click();
     await page.getByRole('heading', { level: 1, name: 'Device authorized', exact: true }).waitFor();
     expect((await page.getByRole('status').textContent())?.trim()).toBe(
@@ -136,6 +161,7 @@ describe('login --device in Chromium', { timeout: 120_000 }, () => {
     const status = await laptop.run(['status']);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toContain('Device: laptop-device\n');
+    expect(await savedKeyFacts(laptop)).toEqual({ environment: 'test', lifetimeDays: 90 });
 
     // The new key is the person's, named after the device, on their API Keys page.
     await page.getByRole('link', { name: 'Go to API Keys', exact: true }).click();
@@ -241,7 +267,14 @@ describe('login --web --no-browser in Chromium', { timeout: 120_000 }, () => {
     expect(await fact(page, 'Fingerprint')).toBe(`${fingerprintPrefix(laptop)}…`);
     expect(await fact(page, 'Client address')).toBe(`this computer (the CLI listens on ${listener.host})`);
     await page.getByText(`asks to log in as ${person.email}`).waitFor();
+    expect(await keyChoice(page)).toEqual({ environment: 'test', expires: '90' });
+    // The approver chooses the new key as on the dashboard's Create form.
+    await page.getByLabel('Environment', { exact: true }).selectOption('live');
+    await page.getByLabel('Expires', { exact: true }).selectOption({ label: '30 days' });
     await visit.screenshot('authorize');
+    await page.setViewportSize(NARROW);
+    await noSidewaysScroll(page);
+    await visit.screenshot('narrow-authorize');
 
     await page.getByRole('button', { name: 'Authorize', exact: true }).click();
     await page.waitForURL((at) => at.origin === listener.origin);
@@ -262,7 +295,41 @@ describe('login --web --no-browser in Chromium', { timeout: 120_000 }, () => {
     );
     const status = await laptop.run(['status']);
     expect(status.code, status.stderr).toBe(0);
+    expect(await savedKeyFacts(laptop)).toEqual({ environment: 'live', lifetimeDays: 30 });
     await expectNowhere(savedKey(laptop), { visit, cli: done, server: e2e.server });
+  });
+
+  it('a key choice the page never offers is refused with the page as left, nothing approved; then live, never', async () => {
+    const person = await newPerson(e2e.server, 'web-choice');
+    const laptop = machine('web-choice', 'laptop-choice');
+    const { cli, url } = await webLogin(laptop);
+    const visit = await atAuthorizePage(person, url);
+    const { page } = visit;
+    const before = await approvals();
+    // What an edited page or a hand-made request could send: an environment the select never offers.
+    await page.locator('#key-environment option[value="live"]').evaluate((option) => {
+      (option as unknown as { value: string }).value = 'staging';
+    });
+    await page.getByLabel('Environment', { exact: true }).selectOption('staging');
+    await page.getByLabel('Expires', { exact: true }).selectOption({ label: '1 year' });
+    await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+    await page.getByRole('alert').waitFor();
+    expect((await page.getByRole('alert').textContent())?.trim()).toBe(
+      'Choose the environment from the list: test or live.',
+    );
+    expect(here(page)).toBe('/cli/authorize');
+    expect(await keyChoice(page)).toEqual({ environment: 'test', expires: '365' });
+    expect(await approvals()).toBe(before);
+    expect(cli.stderr()).toMatch(/Waiting for the browser \(times out in 5 minutes\)\.\.\.\n$/);
+    await visit.screenshot('authorize-choice-refused');
+
+    await page.getByLabel('Environment', { exact: true }).selectOption('live');
+    await page.getByLabel('Expires', { exact: true }).selectOption({ label: 'Never' });
+    await page.getByRole('button', { name: 'Authorize', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Login approved', exact: true }).waitFor();
+    const done = await cli.done;
+    expect(done.code, done.stderr).toBe(0);
+    expect(await savedKeyFacts(laptop)).toEqual({ environment: 'live', lifetimeDays: null });
   });
 
   it('a forged callback with another state does not end the login; the real one still does', async () => {

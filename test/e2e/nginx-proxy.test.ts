@@ -14,6 +14,9 @@ import { createDatabase, dropDatabase } from '../helpers/postgres.js';
 import { startServer, TEST_PASSWORD, type TestServer } from '../helpers/server.js';
 import { selfSignedCert } from '../helpers/tls.js';
 
+/** What an approval page's selects send untouched: the one default for a new key (test, 90 days). */
+const PRESELECTED = { environment: 'test', expires: '90' };
+
 interface AuditEvent {
   readonly event: string;
   readonly client_ip: string | null;
@@ -155,7 +158,9 @@ describeOnPostgres('nginx in front of two instances, --trust-proxy 127.0.0.1', (
       expect(cli.stderr()).toContain(`1. Go to: ${proxy.url}/device\n`);
       const page = await bob.get(`/device?code=${code}`);
       const grant = /name="grant" value="(grant_\w+)"/.exec(page.body)?.[1] ?? '';
-      expect((await bob.post('/device', { grant, code, decision: 'authorize' })).status).toBe(200);
+      expect((await bob.post('/device', { grant, code, ...PRESELECTED, decision: 'authorize' })).status).toBe(
+        200,
+      );
       const done = await cli.done;
       expect(done.stdout).toMatch(/^Login successful! API Key verified and bound to this device\.\n/);
       expect(done.code).toBe(0);

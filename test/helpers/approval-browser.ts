@@ -70,3 +70,25 @@ export async function expectNowhere(
   expect(where.server.stdout()).not.toContain(secret);
   expect(where.server.stderr()).not.toContain(secret);
 }
+
+/** A phone's width: the approval pages must work there too. */
+export const NARROW = { width: 390, height: 844 };
+
+/** The page fits its window: nothing to scroll sideways. */
+export async function noSidewaysScroll(page: Page): Promise<void> {
+  const widths = await page.evaluate<{ scroll: number; client: number }>(
+    '({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })',
+  );
+  expect(
+    widths.scroll,
+    `${here(page)} is ${widths.scroll} px wide in a ${widths.client} px window`,
+  ).toBeLessThanOrEqual(widths.client);
+}
+
+/** The values the approval page's selects hold for the new key's environment and expiry. */
+export async function keyChoice(page: Page): Promise<{ environment: string; expires: string }> {
+  return {
+    environment: await page.getByLabel('Environment', { exact: true }).inputValue(),
+    expires: await page.getByLabel('Expires', { exact: true }).inputValue(),
+  };
+}

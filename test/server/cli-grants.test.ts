@@ -6,6 +6,16 @@ import { formSession } from './form-session.js';
 import { deviceBody, FP_A, FP_B, type Harness, harness } from './harness.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** What an approval page's selects send untouched: the one default for a new key (test, 90 days). */
+const PRESELECTED = { environment: 'test', expires: '90' };
+
+/** A select's option values in order, the selected one marked with a star. */
+function selectOptions(html: string, name: string): string[] {
+  const select = new RegExp(`<select [^>]*name="${name}"[^>]*>(.*?)</select>`, 's').exec(html)?.[1] ?? '';
+  return [...select.matchAll(/<option value="([^"]*)"( selected)?>/g)].map(
+    ([, value, selected]) => `${value}${selected ? '*' : ''}`,
+  );
+}
 
 forEachEngine((engine) => {
   let h: Harness;
@@ -31,6 +41,9 @@ forEachEngine((engine) => {
       fingerprint === undefined ? {} : { device: h.deviceKey(fingerprint) },
     );
   };
+
+  const grantCount = async () =>
+    Number((await h.sql.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM cli_grants'))?.n);
 
   function pkce() {
     const verifier = randomBytes(32).toString('base64url');
@@ -77,6 +90,7 @@ forEachEngine((engine) => {
 
       const approved = await b.post('/cli/authorize', {
         ...Object.fromEntries(query),
+        ...PRESELECTED,
         decision: 'authorize',
       });
       expect(approved.statusCode).toBe(303);
@@ -134,6 +148,7 @@ forEachEngine((engine) => {
         await b.get(`/cli/authorize?${query}`);
         const approved = await b.post('/cli/authorize', {
           ...Object.fromEntries(query),
+          ...PRESELECTED,
           decision: 'authorize',
         });
         return {
@@ -194,6 +209,7 @@ forEachEngine((engine) => {
       expect((await b.get(`/cli/authorize?${query}`)).statusCode).toBe(200);
       const approved = await b.post('/cli/authorize', {
         ...Object.fromEntries(query),
+        ...PRESELECTED,
         decision: 'authorize',
       });
       const code = new URL(approved.headers.location as string).searchParams.get('code') as string;
@@ -228,6 +244,93 @@ forEachEngine((engine) => {
       expect(granted.json().device).toMatchObject({ fingerprint: FP_A, name: 'host-aaaa' });
     });
 
+    it('the approver chooses the key: the one default preselected; live and 30 days are what the CLI gets, audited', async () => {
+      h = await harness({ engine });
+      const b = await browser();
+      const { verifier, challenge } = pkce();
+      const redirect = 'http://127.0.0.1:49152/cb';
+      const query = authorizeQuery(redirect, challenge);
+      const page = await b.get(`/cli/authorize?${query}`);
+      // The dashboard's choices, the one default selected.
+      expect(selectOptions(page.body, 'environment')).toEqual(['test*', 'live']);
+      expect(selectOptions(page.body, 'expires')).toEqual(['30', '90*', '365', 'never']);
+      const approved = await b.post('/cli/authorize', {
+        ...Object.fromEntries(query),
+        environment: 'live',
+        expires: '30',
+        decision: 'authorize',
+      });
+      expect(approved.statusCode).toBe(303);
+      const code = new URL(approved.headers.location as string).searchParams.get('code') as string;
+      const exchanged = await token({
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: verifier,
+        redirect_uri: redirect,
+        ...deviceBody(FP_A),
+      });
+      expect(exchanged.statusCode).toBe(200);
+      expect(exchanged.json().api_key).toMatch(/^sk_live_[0-9A-Za-z]{38}$/);
+      expect(exchanged.json().key).toMatchObject({
+        environment: 'live',
+        expires_at: new Date(h.now().getTime() + 30 * 86_400_000).toISOString(),
+      });
+      const approval = (await h.store.read.audit.list()).find((event) => event.event === 'cli_approve');
+      expect(approval?.detail).toEqual({
+        grant_id: expect.stringMatching(/^grant_/),
+        flow: 'loopback',
+        os: 'linux',
+        environment: 'live',
+        expires_in_days: 30,
+      });
+    });
+
+    it.each([
+      [
+        { environment: 'prod', expires: '30' },
+        'Choose the environment from the list: test or live.',
+        ['test*', 'live'],
+        ['30*', '90', '365', 'never'],
+      ],
+      [
+        { environment: 'live', expires: '7' },
+        'Choose when the key expires from the list.',
+        ['test', 'live*'],
+        ['30', '90*', '365', 'never'],
+      ],
+      [
+        { environment: 'live' },
+        'Choose when the key expires from the list.',
+        ['test', 'live*'],
+        ['30', '90*', '365', 'never'],
+      ],
+    ])(
+      'a value the page never offers (%j) is refused with the page as it was left; nothing is approved',
+      async (chosen, message, environments, expiries) => {
+        h = await harness({ engine });
+        const b = await browser();
+        const query = authorizeQuery('http://127.0.0.1:40000/cb', pkce().challenge);
+        await b.get(`/cli/authorize?${query}`);
+        const refused = await b.post('/cli/authorize', {
+          ...Object.fromEntries(query),
+          ...chosen,
+          decision: 'authorize',
+        });
+        expect(refused.statusCode).toBe(400);
+        expect(refused.headers.location).toBeUndefined();
+        expect(refused.body).toContain(`<p class="alert alert-error" role="alert">${message}</p>`);
+        expect(selectOptions(refused.body, 'environment')).toEqual(environments);
+        expect(selectOptions(refused.body, 'expires')).toEqual(expiries);
+        // The login link is carried again, so the person can choose and authorize from here.
+        expect(refused.body).toContain('<input type="hidden" name="confirm" value="MAPLE-OTTER">');
+        expect(refused.headers['content-security-policy']).toContain(
+          "form-action 'self' http://127.0.0.1:*;",
+        );
+        expect(await grantCount()).toBe(0);
+        expect((await h.store.read.audit.list()).map((event) => event.event)).not.toContain('cli_approve');
+      },
+    );
+
     it('deny redirects back with error=access_denied and the state; nothing is issued', async () => {
       h = await harness({ engine });
       const b = await browser();
@@ -258,7 +361,11 @@ forEachEngine((engine) => {
       expect(page.statusCode).toBe(400);
       expect(page.headers.location).toBeUndefined();
       expect(page.body).toContain('This login link is not valid');
-      const posted = await b.post('/cli/authorize', { ...Object.fromEntries(query), decision: 'authorize' });
+      const posted = await b.post('/cli/authorize', {
+        ...Object.fromEntries(query),
+        ...PRESELECTED,
+        decision: 'authorize',
+      });
       expect(posted.statusCode).toBe(400);
       expect(posted.headers.location).toBeUndefined();
     });
@@ -300,8 +407,6 @@ forEachEngine((engine) => {
         { grant_type: DEVICE_GRANT, device_code: deviceCode },
         { device: h.deviceKey(FP_B) },
       );
-    const grantCount = async () =>
-      Number((await h.sql.get<{ n: number | string }>('SELECT COUNT(*) AS n FROM cli_grants'))?.n);
 
     it('code, pending, slow_down, approve on /device, then the key once', async () => {
       h = await harness({ engine });
@@ -335,7 +440,12 @@ forEachEngine((engine) => {
       expect(confirm.body).toContain(FP_B.slice(0, 12));
       expect(confirm.body).toContain('127.0.0.1');
       const grant = /name="grant" value="(grant_\w+)"/.exec(confirm.body)?.[1] as string;
-      const approved = await b.post('/device', { grant, code: started.user_code, decision: 'authorize' });
+      const approved = await b.post('/device', {
+        grant,
+        code: started.user_code,
+        ...PRESELECTED,
+        decision: 'authorize',
+      });
       expect(approved.statusCode).toBe(200);
       expect(approved.body).toContain('Device authorized');
 
@@ -352,8 +462,75 @@ forEachEngine((engine) => {
       expect(again.json()).toEqual({ error: 'invalid_grant', message: 'The device code was already used.' });
       // The code cannot be approved twice either.
       expect(
-        (await b.post('/device', { grant, code: started.user_code, decision: 'authorize' })).statusCode,
+        (await b.post('/device', { grant, code: started.user_code, ...PRESELECTED, decision: 'authorize' }))
+          .statusCode,
       ).toBe(404);
+    });
+
+    it('the approver chooses on /device: a value never offered is refused, the code still pending; live, never is what the device gets', async () => {
+      h = await harness({ engine });
+      const started = await startDevice();
+      const b = await browser();
+      const confirm = await b.get(`/device?code=${started.user_code}`);
+      expect(selectOptions(confirm.body, 'environment')).toEqual(['test*', 'live']);
+      expect(selectOptions(confirm.body, 'expires')).toEqual(['30', '90*', '365', 'never']);
+      const grant = /name="grant" value="(grant_\w+)"/.exec(confirm.body)?.[1] as string;
+      const refused = await b.post('/device', {
+        grant,
+        code: started.user_code,
+        environment: 'live',
+        expires: '3650',
+        decision: 'authorize',
+      });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.body).toContain(
+        '<p class="alert alert-error" role="alert">Choose when the key expires from the list.</p>',
+      );
+      expect(selectOptions(refused.body, 'environment')).toEqual(['test', 'live*']);
+      expect(refused.body).toContain(`<input type="hidden" name="grant" value="${grant}">`);
+      expect((await h.store.read.audit.list()).map((event) => event.event)).not.toContain('cli_approve');
+      expect((await poll(started.device_code)).json().error).toBe('authorization_pending');
+      const approved = await b.post('/device', {
+        grant,
+        code: started.user_code,
+        environment: 'live',
+        expires: 'never',
+        decision: 'authorize',
+      });
+      expect(approved.statusCode).toBe(200);
+      h.advance(5_000);
+      const granted = await poll(started.device_code);
+      expect(granted.statusCode).toBe(200);
+      expect(granted.json().api_key).toMatch(/^sk_live_/);
+      expect(granted.json().key).toMatchObject({ environment: 'live', expires_at: null });
+      const approval = (await h.store.read.audit.list()).find((event) => event.event === 'cli_approve');
+      expect(approval?.detail).toMatchObject({ flow: 'device', environment: 'live', expires_in_days: null });
+    });
+
+    it('a grant approved before the choice existed (no environment stored) gets the one default: test, 90 days', async () => {
+      h = await harness({ engine });
+      const started = await startDevice();
+      const b = await browser();
+      const confirm = await b.get(`/device?code=${started.user_code}`);
+      const grant = /name="grant" value="(grant_\w+)"/.exec(confirm.body)?.[1] as string;
+      await b.post('/device', {
+        grant,
+        code: started.user_code,
+        environment: 'live',
+        expires: '30',
+        decision: 'authorize',
+      });
+      // As migration 13 leaves a grant approved by an older server.
+      await h.sql.run(
+        'UPDATE cli_grants SET key_environment = NULL, key_expires_in_days = NULL WHERE id = ?',
+        [grant],
+      );
+      h.advance(5_000);
+      const granted = await poll(started.device_code);
+      expect(granted.json().key).toMatchObject({
+        environment: 'test',
+        expires_at: new Date(h.now().getTime() + 90 * 86_400_000).toISOString(),
+      });
     });
 
     it('L7: a device that asked from another network than the approving browser is flagged, prominently', async () => {
@@ -393,7 +570,8 @@ forEachEngine((engine) => {
       const confirm = await b.get(`/device?code=${started.user_code}`);
       const grant = /name="grant" value="(grant_\w+)"/.exec(confirm.body)?.[1] as string;
       expect(
-        (await b.post('/device', { grant, code: started.user_code, decision: 'authorize' })).statusCode,
+        (await b.post('/device', { grant, code: started.user_code, ...PRESELECTED, decision: 'authorize' }))
+          .statusCode,
       ).toBe(200);
       // Whoever read the device code (a screen, a log) but holds another key, or none, gets nothing.
       const payload = { grant_type: DEVICE_GRANT, device_code: started.device_code };

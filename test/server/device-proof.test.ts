@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decideDeviceGrant, pendingDeviceGrant } from '../../packages/server/src/domain/cli-grants.js';
+import { KEY_DEFAULTS } from '../../packages/server/src/domain/keys.js';
 import { splitTarget } from '../../packages/server/src/domain/proofs.js';
 import { buildApp } from '../../packages/server/src/http/app.js';
 import { openStore } from '../../packages/server/src/store/open.js';
@@ -1086,7 +1087,7 @@ forEachEngine((engine) => {
       const grant = await pendingDeviceGrant(h.store, userCode, h.now());
       expect(grant).toBeDefined();
       const actor = { user, clientIp: '127.0.0.1', now: h.now() };
-      expect(await decideDeviceGrant(h.store, actor, grant?.id as string, true)).toBeTruthy();
+      expect(await decideDeviceGrant(h.store, actor, grant?.id as string, KEY_DEFAULTS)).toBeTruthy();
       const granted = await h.post(
         '/api/v1/cli/token',
         { grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: deviceCode },

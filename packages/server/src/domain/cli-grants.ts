@@ -11,7 +11,7 @@ import type { KeyRow } from '../store/queries/keys.js';
 import type { Store, Tx } from '../store/store.js';
 import { keyDigest, type Secrets } from './digest.js';
 import { newId } from './ids.js';
-import { expiryAfter, KEY_DEFAULTS } from './keys.js';
+import { expiryAfter, KEY_DEFAULTS, type KeyLifetime } from './keys.js';
 import { type Actor, insertKey, targetWorkspace } from './managed-keys.js';
 import type { ExpectedKey } from './proofs.js';
 import { MAX_TEXT_LENGTH } from './text.js';
@@ -87,10 +87,17 @@ export interface Granted {
   readonly device: DeviceRow;
 }
 
+/** The key's environment and lifetime the approver chose; the one default for a grant approved before the choice existed. */
+function chosenLifetime(grant: GrantRow): KeyLifetime {
+  if (grant.key_environment === null) return KEY_DEFAULTS;
+  return { environment: grant.key_environment, expiresInDays: grant.key_expires_in_days };
+}
+
 async function mintFor(
   tx: Tx,
   secret: Buffer,
   approver: UserRow,
+  grant: GrantRow,
   facts: DeviceFacts,
   deviceKey: ExpectedKey,
   clientIp: string,
@@ -100,15 +107,16 @@ async function mintFor(
   const place = await targetWorkspace(tx, approver, undefined, at);
   if (place === undefined) return undefined;
   const actor: Actor = { user: approver, clientIp, now };
+  const lifetime = chosenLifetime(grant);
   const created = await insertKey(
     tx,
     secret,
     actor,
     {
       name: `CLI on ${facts.name}`.slice(0, MAX_TEXT_LENGTH),
-      environment: KEY_DEFAULTS.environment,
+      environment: lifetime.environment,
       type: 'client',
-      expiresAt: expiryAfter(now, KEY_DEFAULTS.expiresInDays),
+      expiresAt: expiryAfter(now, lifetime.expiresInDays),
     },
     place,
     { via: 'browser login' },
@@ -145,6 +153,8 @@ export interface LoopbackApproval {
   readonly device: AskingDevice;
   /** The fingerprint's first 12 hex characters, as the page showed them (absent from older CLIs). */
   readonly fingerprintPrefix?: string;
+  /** The new key's environment and lifetime, as the approver chose them on the page. */
+  readonly lifetime: KeyLifetime;
 }
 
 /** A fact as the approval page shows it: one line of printable text, capped. */
@@ -203,6 +213,8 @@ export async function approveLoopback(
       key_id: null,
       public_key: null,
       key_thumbprint: null,
+      key_environment: approval.lifetime.environment,
+      key_expires_in_days: approval.lifetime.expiresInDays,
     });
     await tx.audit.record({
       at,
@@ -210,10 +222,20 @@ export async function approveLoopback(
       client_ip: actor.clientIp,
       actor_user_id: actor.user.id,
       device_name: approval.device.name,
-      detail: { grant_id: id, flow: 'loopback', os: approval.device.os },
+      detail: {
+        grant_id: id,
+        flow: 'loopback',
+        os: approval.device.os,
+        ...lifetimeDetail(approval.lifetime),
+      },
     });
   });
   return code;
+}
+
+/** The approver's choice as the audit trail records it (expires_in_days null: never). */
+function lifetimeDetail(lifetime: KeyLifetime) {
+  return { environment: lifetime.environment, expires_in_days: lifetime.expiresInDays };
 }
 
 export async function recordDenial(
@@ -280,6 +302,7 @@ export function exchangeCode(
         tx,
         secrets[0],
         approver,
+        fresh,
         request.device,
         request.deviceKey,
         request.clientIp,
@@ -338,6 +361,8 @@ export async function startDeviceGrant(
         key_id: null,
         public_key: deviceKey.publicKey,
         key_thumbprint: deviceKey.thumbprint,
+        key_environment: null,
+        key_expires_in_days: null,
       });
       return { deviceCode, userCode, expiresIn: DEVICE_TTL_MS / 1000, interval: POLL_INTERVAL_S };
     } catch (error) {
@@ -361,20 +386,24 @@ export async function pendingDeviceGrant(
   return grant;
 }
 
-/** Authorize or Deny on the /device page; false when the request was decided, or expired, meanwhile. */
+/**
+ * Authorize (with the new key's environment and lifetime the approver chose) or Deny (undefined)
+ * on the /device page; false when the request was decided, or expired, meanwhile.
+ */
 export async function decideDeviceGrant(
   store: Store,
   actor: Actor,
   grantId: string,
-  approve: boolean,
+  approval: KeyLifetime | undefined,
 ): Promise<boolean> {
+  const approve = approval !== undefined;
   const at = actor.now.toISOString();
   return store.transaction(async (tx) => {
     await tx.lock('cli_grants', grantId);
     const grant = await tx.grants.byId(grantId);
     if (grant === undefined || grant.flow !== 'device' || Date.parse(grant.expires_at) <= actor.now.getTime())
       return false;
-    if (!(await tx.grants.decide(grant.id, actor.user.id, at, approve))) return false;
+    if (!(await tx.grants.decide(grant.id, actor.user.id, at, approval))) return false;
     await tx.audit.record({
       at,
       event: approve ? 'cli_approve' : 'cli_deny',
@@ -382,7 +411,13 @@ export async function decideDeviceGrant(
       actor_user_id: actor.user.id,
       fingerprint: grant.fingerprint,
       device_name: grant.device_name,
-      detail: { grant_id: grant.id, flow: 'device', os: grant.device_os, requested_ip: grant.requested_ip },
+      detail: {
+        grant_id: grant.id,
+        flow: 'device',
+        os: grant.device_os,
+        requested_ip: grant.requested_ip,
+        ...(approval !== undefined && lifetimeDetail(approval)),
+      },
     });
     return true;
   });
@@ -475,7 +510,7 @@ export async function pollDeviceGrant(
       if (grant.public_key === null || grant.key_thumbprint === null)
         return { status: 'invalid_grant', message: 'The device code was requested without a device key.' };
       const deviceKey = { publicKey: grant.public_key, thumbprint: grant.key_thumbprint };
-      const granted = await mintFor(tx, secrets[0], approver, facts, deviceKey, clientIp, now);
+      const granted = await mintFor(tx, secrets[0], approver, grant, facts, deviceKey, clientIp, now);
       if (granted === undefined)
         return { status: 'invalid_grant', message: 'The person who approved belongs to no organization.' };
       await tx.grants.exchange(grant.id, now.toISOString(), granted.key.id);

@@ -57,6 +57,12 @@ export interface NewKeySpec {
  */
 export const KEY_DEFAULTS = { environment: 'test', expiresInDays: 90 } as const;
 
+/** A new key's environment and lifetime in days (null: never expires), as someone chose them. */
+export interface KeyLifetime {
+  readonly environment: KeyEnvironment;
+  readonly expiresInDays: number | null;
+}
+
 /** The end of a lifetime of `days` from `now`; null (never) for null. */
 export function expiryAfter(now: Date, days: number | null): string | null {
   return days === null ? null : new Date(now.getTime() + days * DAY_MS).toISOString();

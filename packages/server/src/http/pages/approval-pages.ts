@@ -17,6 +17,7 @@ import { ApiError, rateLimited } from '../api-error.js';
 import { decisionError } from '../moves-api.js';
 import type { WebDeps, Who } from '../session-auth.js';
 import { form } from './forms.js';
+import { lifetimeChoice } from './key-choices.js';
 import { pageRoutes } from './routes.js';
 
 /** What the dashboard plugin shares with these pages: the page chrome and who acts. */
@@ -33,6 +34,13 @@ export interface PageKit {
 const CHALLENGE_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const CONFIRM_PATTERN = /^[A-Z]{2,12}-[A-Z]{2,12}$/;
 const FINGERPRINT_PREFIX = /^[0-9a-f]{8,64}$/;
+/**
+ * The authorize page's form is answered with a redirect to the CLI's listener, which CSP's
+ * form-action must allow (Chromium checks it for redirects too): 127.0.0.1 only, any port (see
+ * loopbackRedirect for why not [::1]).
+ */
+const AUTHORIZE_CSP =
+  "default-src 'none';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';form-action 'self' http://127.0.0.1:*;frame-ancestors 'none';base-uri 'none'";
 /** Typed codes looked up per address per window: 20^8 codes cannot be tried out. */
 const CODE_LOOKUPS = { max: 30, timeWindow: 15 * 60_000 };
 
@@ -122,13 +130,7 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
     'signed-in',
     async (request, reply) => {
       const asked = authorizeRequest(request.query as Record<string, string>);
-      // The page's form is answered with a redirect to the CLI's listener, which CSP's form-action
-      // must allow (Chromium checks it for redirects too): 127.0.0.1 only, any port (see
-      // loopbackRedirect for why not [::1]).
-      reply.header(
-        'content-security-policy',
-        "default-src 'none';script-src 'self';style-src 'self';img-src 'self' data:;connect-src 'self';form-action 'self' http://127.0.0.1:*;frame-ancestors 'none';base-uri 'none'",
-      );
+      reply.header('content-security-policy', AUTHORIZE_CSP);
       return reply.view(
         'authorize.eta',
         kit.page(request, reply, 'Authorize the CLI', {
@@ -155,11 +157,29 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
           303,
         );
       }
+      const chosen = lifetimeChoice(fields);
+      if (!chosen.ok) {
+        // Nothing approved, nothing sent to the CLI: the page again, as the person left it.
+        return reply
+          .code(400)
+          .header('content-security-policy', AUTHORIZE_CSP)
+          .view(
+            'authorize.eta',
+            kit.page(request, reply, 'Authorize the CLI', {
+              asked,
+              query: fields,
+              listener: asked.redirectUri.host,
+              formError: chosen.formError,
+              values: chosen.values,
+            }),
+          );
+      }
       const code = await approveLoopback(deps.store, deps.secret, actor, {
         redirectUri: asked.redirectUri.href,
         codeChallenge: asked.codeChallenge,
         device: asked.device,
         ...(asked.fingerprint !== undefined && { fingerprintPrefix: asked.fingerprint }),
+        lifetime: chosen.lifetime,
       });
       return reply.redirect(backToCli(asked.redirectUri, { code, state: asked.state }), 303);
     },
@@ -217,7 +237,26 @@ export function registerApprovalPages(app: FastifyInstance, deps: WebDeps, kit: 
       );
     }
     const approve = fields.decision === 'authorize';
-    const decided = await decideDeviceGrant(deps.store, kit.actor(signedIn, request), grant.id, approve);
+    const chosen = lifetimeChoice(fields);
+    if (approve && !chosen.ok) {
+      return reply.code(400).view(
+        'device.eta',
+        kit.page(request, reply, 'Device login', {
+          step: 'confirm',
+          grant,
+          approverIp: request.ip,
+          elsewhere: !sameNetwork(grant.requested_ip, request.ip),
+          formError: chosen.formError,
+          values: chosen.values,
+        }),
+      );
+    }
+    const decided = await decideDeviceGrant(
+      deps.store,
+      kit.actor(signedIn, request),
+      grant.id,
+      approve && chosen.ok ? chosen.lifetime : undefined,
+    );
     if (!decided)
       throw new ApiError(
         'not_found',

@@ -5,7 +5,7 @@ import view from '@fastify/view';
 import { Eta } from 'eta';
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { devicesFor, unbindDeviceFor } from '../../domain/devices.js';
-import { type CreatedKey, KEY_DEFAULTS } from '../../domain/keys.js';
+import type { CreatedKey } from '../../domain/keys.js';
 import { revocationReasons } from '../../domain/leaks.js';
 import {
   type Actor,
@@ -32,6 +32,7 @@ import { clearSessionCookie, setSessionCookie, type Who, who } from '../session-
 import { type PageKit, registerApprovalPages } from './approval-pages.js';
 import { pageEscape } from './escape.js';
 import { form } from './forms.js';
+import { choice, KEY_CHOICES, type LifetimeValues, lifetimeChoice } from './key-choices.js';
 import { managedBy, registerMembersPages } from './members-pages.js';
 import { pageRoutes } from './routes.js';
 import { webRoot } from './web-root.js';
@@ -39,13 +40,6 @@ import { webRoot } from './web-root.js';
 export const KEYS_PER_PAGE = 50;
 const KEYS_TAB = '/dashboard/settings?tab=api-keys';
 const DEVICES_TAB = '/dashboard/settings?tab=devices';
-const EXPIRY_CHOICES = [
-  { value: '30', label: '30 days' },
-  { value: '90', label: '90 days' },
-  { value: '365', label: '1 year' },
-  { value: 'never', label: 'Never' },
-];
-const ENVIRONMENT_CHOICES = ['test', 'live'] as const;
 const TYPE_CHOICES = ['client', 'server'] as const;
 const GRACE_CHOICES = [
   { value: '0', label: 'Not at all: stop it now' },
@@ -77,17 +71,10 @@ function noSuchKey(): ApiError {
 }
 
 /** What the create form sent, kept so that a refused form comes back as the person left it. */
-interface KeyFormValues {
+interface KeyFormValues extends LifetimeValues {
   readonly name: string;
-  readonly environment: string;
   readonly type: string;
-  readonly expires: string;
   readonly permissions: string;
-}
-
-/** One of a select's values, or undefined: a value the form never offers is an error, not a default. */
-function choice<T extends string>(value: unknown, allowed: readonly T[]): T | undefined {
-  return allowed.find((candidate) => candidate === value);
 }
 
 /** A path a browser resolves on this site: one leading slash, no second one, no backslash. */
@@ -164,6 +151,8 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     // A self-hoster who follows "Next: run sekuire login" must reach this server, not the public one.
     loginCommand: loginCommand(request),
     membersTab: managedBy(request) !== undefined,
+    // The selects of a new key's environment and expiry (key-lifetime.eta), wherever one is made.
+    keyChoices: KEY_CHOICES,
     ...extra,
   });
 
@@ -213,7 +202,6 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
         pages,
         from: listing.total === 0 ? 0 : (current - 1) * KEYS_PER_PAGE + 1,
         to: (current - 1) * KEYS_PER_PAGE + listing.items.length,
-        expiryChoices: EXPIRY_CHOICES,
         // The key itself is in this answer only; the page's script replaces the POST in history
         // with the plain tab URL, so a reload fetches the page without it.
         replaceUrl: extra.created === undefined ? undefined : KEYS_TAB,
@@ -332,17 +320,12 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
 
   pages.post('/dashboard/keys', 'signed-in', async (request, reply, signedIn) => {
     const body = form(request);
-    const environment = choice(body.environment, ENVIRONMENT_CHOICES);
+    const lifetime = lifetimeChoice(body);
     const type = choice(body.type, TYPE_CHOICES);
-    const expires = choice(
-      body.expires,
-      EXPIRY_CHOICES.map((option) => option.value),
-    );
     const values: KeyFormValues = {
       name: typeof body.name === 'string' ? body.name : '',
-      environment: environment ?? KEY_DEFAULTS.environment,
+      ...lifetime.values,
       type: type ?? 'client',
-      expires: expires ?? String(KEY_DEFAULTS.expiresInDays),
       permissions: typeof body.permissions === 'string' ? body.permissions : '',
     };
     const refuse = (formError: string) =>
@@ -351,19 +334,17 @@ export const dashboard: FastifyPluginAsync<SignInDeps> = async (app, deps) => {
     if (nameProblem === 'empty' || nameProblem === 'blank') return refuse('Give the key a name.');
     if (nameProblem !== undefined) return refuse(`The name must ${textRuleWords(nameProblem)}.`);
     const name = values.name.trim();
-    if (environment === undefined) return refuse('Choose the environment from the list: test or live.');
+    if (!lifetime.ok && lifetime.field === 'environment') return refuse(lifetime.formError);
     if (type === undefined) return refuse('Choose the type from the list: client or server.');
-    if (expires === undefined) return refuse('Choose when the key expires from the list.');
+    if (!lifetime.ok) return refuse(lifetime.formError);
     // Separated by spaces or commas, as people type lists.
     const permissions = values.permissions.split(/[\s,]+/).filter((value) => value !== '');
     const problem = permissionsProblem(permissions);
     if (problem !== undefined) return refuse(`Permissions: ${problem}`);
-    const expiresInDays = expires === 'never' ? null : Number(expires);
     const outcome = await createKeyFor(deps.store, deps.secret, actor(signedIn, request), {
       name,
-      environment,
       type,
-      expiresInDays,
+      ...lifetime.lifetime,
       permissions,
     });
     if (!outcome.ok) {

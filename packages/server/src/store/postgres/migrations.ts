@@ -277,4 +277,10 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE api_keys ADD COLUMN permissions text NOT NULL DEFAULT '[]';
   `,
+  // 12: as SQLite's 13: the new key's environment and lifetime as the person approving a CLI
+  // login chose them; NULL environment: the one default.
+  `
+  ALTER TABLE cli_grants ADD COLUMN key_environment text CHECK (key_environment IN ('test', 'live'));
+  ALTER TABLE cli_grants ADD COLUMN key_expires_in_days integer;
+  `,
 ];

@@ -1,4 +1,5 @@
 // Browser and device-code login requests ("grants"): created, approved or denied, exchanged once.
+import type { KeyEnvironment } from '@sekuire/shared/key';
 import type { Sql } from '../sql.js';
 
 export type GrantFlow = 'loopback' | 'device';
@@ -28,17 +29,24 @@ export interface GrantRow {
   /** The asking device's key (device code: from the start; browser login: at the exchange). */
   readonly public_key: string | null;
   readonly key_thumbprint: string | null;
+  /**
+   * The new key's environment as the approver chose it; null before approval, and for a grant
+   * approved before the choice existed (its key gets the one default).
+   */
+  readonly key_environment: KeyEnvironment | null;
+  /** With key_environment: the chosen lifetime in days, null for never. */
+  readonly key_expires_in_days: number | null;
 }
 
 const COLUMNS = `id, flow, secret_digest, user_code, redirect_uri, code_challenge, fingerprint, device_name, device_os,
   os_version, arch, requested_ip, created_at, expires_at, interval_seconds, last_polled_at, approved_by, approved_at,
-  denied_at, exchanged_at, key_id, public_key, key_thumbprint`;
+  denied_at, exchanged_at, key_id, public_key, key_thumbprint, key_environment, key_expires_in_days`;
 
 export function grantQueries(sql: Sql) {
   return {
     async insert(grant: GrantRow): Promise<void> {
       await sql.run(
-        `INSERT INTO cli_grants (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO cli_grants (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         [
           grant.id,
           grant.flow,
@@ -63,6 +71,8 @@ export function grantQueries(sql: Sql) {
           grant.key_id,
           grant.public_key,
           grant.key_thumbprint,
+          grant.key_environment,
+          grant.key_expires_in_days,
         ],
       );
     },
@@ -94,15 +104,28 @@ export function grantQueries(sql: Sql) {
       );
     },
 
-    /** Approves or denies an undecided grant; false when someone decided first. */
-    async decide(id: string, userId: string, at: string, approve: boolean): Promise<boolean> {
-      const column = approve ? 'approved_at' : 'denied_at';
-      return (
-        (await sql.run(
-          `UPDATE cli_grants SET approved_by = ?, ${column} = ? WHERE id = ? AND approved_at IS NULL AND denied_at IS NULL`,
-          [userId, at, id],
-        )) === 1
-      );
+    /**
+     * Approves an undecided grant with the key's chosen environment and lifetime, or denies it
+     * (lifetime undefined); false when someone decided first.
+     */
+    async decide(
+      id: string,
+      userId: string,
+      at: string,
+      lifetime: { environment: KeyEnvironment; expiresInDays: number | null } | undefined,
+    ): Promise<boolean> {
+      const decided =
+        lifetime === undefined
+          ? sql.run(
+              'UPDATE cli_grants SET approved_by = ?, denied_at = ? WHERE id = ? AND approved_at IS NULL AND denied_at IS NULL',
+              [userId, at, id],
+            )
+          : sql.run(
+              `UPDATE cli_grants SET approved_by = ?, approved_at = ?, key_environment = ?, key_expires_in_days = ?
+               WHERE id = ? AND approved_at IS NULL AND denied_at IS NULL`,
+              [userId, at, lifetime.environment, lifetime.expiresInDays, id],
+            );
+      return (await decided) === 1;
     },
 
     /** Spends the grant; false when it was already spent. */

@@ -245,4 +245,12 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE api_keys ADD COLUMN permissions TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(permissions));
   `,
+  // 13: the new key's environment and lifetime as the person approving a CLI login chose them
+  // (login --web / --device). NULL environment: a grant made before this column, or a device
+  // grant not yet approved; its key gets the one default (KEY_DEFAULTS). With an environment,
+  // a NULL key_expires_in_days means the key never expires.
+  `
+  ALTER TABLE cli_grants ADD COLUMN key_environment TEXT CHECK (key_environment IN ('test', 'live'));
+  ALTER TABLE cli_grants ADD COLUMN key_expires_in_days INTEGER;
+  `,
 ];
