@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { environmentLine } from '../../packages/cli/src/cli/run.js';
 import { EXIT_CODES } from '../../packages/cli/src/core/errors.js';
 import { SETTING_NAMES, SETTINGS } from '../../packages/cli/src/core/settings.js';
 import { TestMachine } from '../helpers/context.js';
@@ -25,6 +26,14 @@ describe('docs/CLI.md', () => {
       expect(docs).toContain(`\`${name}\``);
       expect(docs).toContain(`\`${SETTINGS[name].env}\``);
     }
+  });
+
+  it('the main --help names every variable the CLI reads, each documented here', () => {
+    const line = environmentLine();
+    const names = [...line.matchAll(/\b([A-Z][A-Z0-9]*_[A-Z0-9_]+)\b/g)].map((match) => match[1] as string);
+    for (const setting of Object.values(SETTINGS)) expect(names).toContain(setting.env);
+    for (const name of names) expect(docs).toContain(`\`${name}\``);
+    for (const row of line.split('\n')) expect(row.length).toBeLessThanOrEqual(100);
   });
 
   it('documents every command and every flag that --help shows', async () => {

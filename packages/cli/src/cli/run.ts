@@ -2,6 +2,7 @@
 import type { Command, CommanderError } from 'commander';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { looksLikeKey } from '../core/redact.js';
+import { SETTINGS } from '../core/settings.js';
 import type { Task } from './commands/types.js';
 import type { Context } from './context.js';
 import { deliver, emit } from './deliver.js';
@@ -62,7 +63,7 @@ async function buildProgram(schedule: (task: Task) => void, sink: Sink): Promise
           'sekuire config set backend https://sekuire.internal.example',
         ],
         help.ALL_EXIT_CODES,
-        'Environment: SEKUIRE_API_KEY, SEKUIRE_PROFILE, SEKUIRE_HOME, SEKUIRE_BACKEND_URL, SEKUIRE_WEB_URL, SEKUIRE_MACHINE_ID,\nSEKUIRE_TIMEOUT, SEKUIRE_CONNECT_TIMEOUT, SEKUIRE_RETRIES, HTTPS_PROXY, NO_PROXY, NO_COLOR (see docs/CLI.md).',
+        environmentLine(),
       ),
     );
   login.register(program, schedule);
@@ -163,4 +164,31 @@ export async function run(ctx: Context, argv: readonly string[]): Promise<number
     const result = await task(ctx);
     return typeof result === 'number' ? result : deliverResult(ctx, result, asJson);
   });
+}
+
+/**
+ * Every variable the CLI reads, for the main --help: those of the settings (config.json's
+ * overrides) come from SETTINGS, so a new setting cannot be left out.
+ */
+export function environmentLine(): string {
+  const names = [
+    'SEKUIRE_API_KEY',
+    'SEKUIRE_PROFILE',
+    'SEKUIRE_HOME',
+    ...Object.values(SETTINGS).map((setting) => setting.env),
+    'SEKUIRE_MACHINE_ID',
+    'HTTPS_PROXY',
+    'NO_PROXY',
+    'NO_COLOR',
+  ];
+  const lines = [''];
+  for (const [index, name] of names.entries()) {
+    const word = `${name}${index === names.length - 1 ? ' (see docs/CLI.md of the Sekuire repository).' : ','}`;
+    const last = lines.length - 1;
+    const current = lines[last] ?? '';
+    if (current === '') lines[last] = `Environment: ${word}`;
+    else if (current.length + 1 + word.length > 100) lines.push(word);
+    else lines[last] = `${current} ${word}`;
+  }
+  return lines.join('\n');
 }

@@ -10,12 +10,15 @@ export const EXIT_CODES = {
   usage: { code: 2, meaning: 'usage: bad flag, setting or key, no terminal to prompt on' },
   notLoggedIn: { code: 10, meaning: 'not logged in' },
   keyRejected: { code: 11, meaning: 'key rejected: invalid, revoked or expired' },
-  deviceMismatch: { code: 12, meaning: 'device mismatch: the credentials belong to another device' },
+  deviceMismatch: {
+    code: 12,
+    meaning: 'device mismatch: the credentials belong to another device, or the binding moved away',
+  },
   backendUnreachable: { code: 13, meaning: 'backend unreachable: network error, timeout, 5xx after retries' },
   forbidden: { code: 14, meaning: 'forbidden or plan limit' },
   localFiles: {
     code: 15,
-    meaning: 'local files unusable: corrupt, unsafe mode or owner, symlink, unwritable',
+    meaning: 'local files or key store unusable: corrupt, unsafe, unwritable; agent, keyring or TPM missing',
   },
   interrupted: { code: 130, meaning: 'interrupted (Ctrl+C)' },
 } as const;
