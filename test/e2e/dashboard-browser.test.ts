@@ -5,6 +5,7 @@ import { maskKey } from '@sekuire/shared/key';
 import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { computeFingerprint, deviceName, osName } from '../../packages/cli/src/core/device.js';
+import { here, noSidewaysScroll } from '../helpers/approval-browser.js';
 import { useBrowser, type Visit } from '../helpers/browser.js';
 import type { Machine } from '../helpers/cli.js';
 import { useReferenceServer } from '../helpers/e2e.js';
@@ -37,12 +38,6 @@ async function newUser(label: string): Promise<User> {
 
 /** The key's 32 random characters: finding them anywhere is a leak, with or without the prefix. */
 const secretOf = (key: string) => key.slice(8, 40);
-
-/** Path and query of the page, as the server sees them. */
-function here(page: Page): string {
-  const url = new URL(page.url());
-  return `${url.pathname}${url.search}`;
-}
 
 function fingerprintPrefix(machine: Machine): string {
   return computeFingerprint(machine.machineId, process.platform, process.arch).slice(0, 12);
@@ -123,16 +118,6 @@ async function tabTo(page: Page, target: Locator, limit = 20): Promise<void> {
 /** Where the form of this button goes (the confirm pages of a key have its id in their path). */
 function formAction(button: Locator): Promise<string> {
   return button.evaluate((element) => new URL(element.form.action).pathname);
-}
-
-async function noSidewaysScroll(page: Page): Promise<void> {
-  const widths = await page.evaluate<{ scroll: number; client: number }>(
-    '({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })',
-  );
-  expect(
-    widths.scroll,
-    `${here(page)} is ${widths.scroll} px wide in a ${widths.client} px window`,
-  ).toBeLessThanOrEqual(widths.client);
 }
 
 describe('the dashboard in Chromium', { timeout: 120_000 }, () => {
