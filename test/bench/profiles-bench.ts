@@ -4,13 +4,28 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { median } from './stats.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
-const CLI = process.env.BENCH_CLI ?? join(ROOT, 'packages/cli/dist/cli.cjs');
-const SERVER = process.env.BENCH_SERVER ?? join(ROOT, 'packages/server/dist/server.js');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 40);
 const WARMUP = 3;
+
+export interface ProfilesBenchOptions {
+  readonly cli: string;
+  readonly server: string;
+  readonly rounds: number;
+  /** An older build, timed on the one-profile home (the release before profiles). */
+  readonly before?: string | undefined;
+}
+
+export interface ProfilesBenchResult {
+  readonly rounds: number;
+  /** Median ms per case ("one profile: status", "ten profiles: status --offline", ...). */
+  readonly medians: Readonly<Record<string, number>>;
+  /** Medians of the per-round ratios, ten profiles / one. */
+  readonly tenOverOne: { readonly status: number; readonly offline: number };
+  readonly oneOverBefore?: { readonly status: number; readonly offline: number };
+}
 
 function baseEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -20,10 +35,10 @@ function baseEnv(): NodeJS.ProcessEnv {
   return { ...env, SEKUIRE_MACHINE_ID: 'fedcba9876543210fedcba9876543210' };
 }
 
-async function startServer(dir: string): Promise<{ url: string; child: ChildProcess }> {
+async function startServer(server: string, dir: string): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(
     process.execPath,
-    [SERVER, 'start', '--port', '0', '--db', join(dir, 's.db'), '--log-level', 'silent'],
+    [server, 'start', '--port', '0', '--db', join(dir, 's.db'), '--log-level', 'silent'],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
@@ -54,33 +69,35 @@ function run(
   return { ms, code: result.status };
 }
 
-function createKey(dir: string, email: string): string {
+function createKey(server: string, dir: string, email: string): string {
   const out = spawnSync(
     process.execPath,
-    [SERVER, 'create-key', '--db', join(dir, 's.db'), '--email', email, '--env', 'test', '--json'],
+    [server, 'create-key', '--db', join(dir, 's.db'), '--email', email, '--env', 'test', '--json'],
     { encoding: 'utf8' },
   );
   return (JSON.parse(out.stdout) as { key: string }).key;
 }
 
-async function main(): Promise<void> {
+/** `status` and `status --offline` on a home with one profile and on one with ten, alternating. */
+export async function profilesBench(options: ProfilesBenchOptions): Promise<ProfilesBenchResult> {
+  const { cli: CLI, rounds: ROUNDS, before } = options;
   const dir = mkdtempSync(join(tmpdir(), 'sekuire-profiles-bench-'));
-  const server = await startServer(dir);
+  const server = await startServer(options.server, dir);
+  const createKeyFor = (email: string) => createKey(options.server, dir, email);
   try {
     const one = join(dir, 'one');
     const ten = join(dir, 'ten');
     mkdirSync(one, { mode: 0o700 });
     mkdirSync(ten, { mode: 0o700 });
     const env = (home: string) => ({ ...baseEnv(), SEKUIRE_HOME: home });
-    run(CLI, ['login', '--with-key', '--backend', server.url], env(one), createKey(dir, 'one@example.com'));
-    run(CLI, ['login', '--with-key', '--backend', server.url], env(ten), createKey(dir, 'p0@example.com'));
+    run(CLI, ['login', '--with-key', '--backend', server.url], env(one), createKeyFor('one@example.com'));
+    run(CLI, ['login', '--with-key', '--backend', server.url], env(ten), createKeyFor('p0@example.com'));
     for (let i = 1; i < 10; i++) {
       const args = ['login', '--with-key', '--backend', server.url, '--profile', `p${i}`];
-      run(CLI, args, env(ten), createKey(dir, `p${i}@example.com`));
+      run(CLI, args, env(ten), createKeyFor(`p${i}@example.com`));
     }
     // The ten-profile home uses a named profile, the active one: the path with the most to read.
     run(CLI, ['auth', 'switch', 'p9'], env(ten));
-    const before = process.env.BENCH_BEFORE_CLI;
     const cases: { name: string; cli: string; home: string; args: string[] }[] = [];
     for (const args of [['status'], ['status', '--offline']]) {
       cases.push({ name: `one profile: ${args.join(' ')}`, cli: CLI, home: one, args });
@@ -97,23 +114,40 @@ async function main(): Promise<void> {
     }
     const ratio = (a: string, b: string) =>
       median((times.get(a) ?? []).map((ms, i) => ms / ((times.get(b) ?? [])[i] ?? Number.NaN)));
-    console.log(`node ${process.version}, ${ROUNDS} rounds, NODE_EXTRA_CA_CERTS unset`);
-    for (const c of cases)
-      console.log(`${c.name.padEnd(36)} median ${median(times.get(c.name) ?? []).toFixed(1)} ms`);
-    for (const args of ['status', 'status --offline']) {
-      console.log(
-        `ten / one, ${args}: ${ratio(`ten profiles: ${args}`, `one profile: ${args}`).toFixed(3)} x`,
-      );
-      if (before) {
-        console.log(
-          `one / before, ${args}: ${ratio(`one profile: ${args}`, `before profiles: ${args}`).toFixed(3)} x`,
-        );
-      }
-    }
+    const pair = (a: string, b: string) => ({
+      status: ratio(`${a}: status`, `${b}: status`),
+      offline: ratio(`${a}: status --offline`, `${b}: status --offline`),
+    });
+    return {
+      rounds: ROUNDS,
+      medians: Object.fromEntries(cases.map((c) => [c.name, median(times.get(c.name) ?? [])])),
+      tenOverOne: pair('ten profiles', 'one profile'),
+      ...(before && { oneOverBefore: pair('one profile', 'before profiles') }),
+    };
   } finally {
     server.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+async function main(): Promise<void> {
+  const result = await profilesBench({
+    cli: process.env.BENCH_CLI ?? join(ROOT, 'packages/cli/dist/cli.cjs'),
+    server: process.env.BENCH_SERVER ?? join(ROOT, 'packages/server/dist/server.js'),
+    rounds: Number(process.env.BENCH_ROUNDS ?? 40),
+    before: process.env.BENCH_BEFORE_CLI,
+  });
+  console.log(`node ${process.version}, ${result.rounds} rounds, NODE_EXTRA_CA_CERTS unset`);
+  for (const [name, ms] of Object.entries(result.medians))
+    console.log(`${name.padEnd(36)} median ${ms.toFixed(1)} ms`);
+  console.log(`ten / one, status: ${result.tenOverOne.status.toFixed(3)} x`);
+  console.log(`ten / one, status --offline: ${result.tenOverOne.offline.toFixed(3)} x`);
+  if (result.oneOverBefore !== undefined) {
+    console.log(`one / before, status: ${result.oneOverBefore.status.toFixed(3)} x`);
+    console.log(`one / before, status --offline: ${result.oneOverBefore.offline.toFixed(3)} x`);
+  }
+}
+
+// Run by hand (npx tsx test/bench/profiles-bench.ts); npm run bench imports profilesBench.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  await main();

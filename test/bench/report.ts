@@ -3,7 +3,9 @@
 import type { Engine } from '../../packages/server/src/store/store.js';
 import type { CliBenchResult } from './cli-bench.js';
 import type { AttemptFigures, DashboardBenchResult } from './dashboard-bench.js';
+import type { KeyStoreBenchResult } from './key-store-bench.js';
 import type { LoadFigures } from './load.js';
+import type { ProfilesBenchResult } from './profiles-bench.js';
 import type { LoadRun, ServerBenchResult } from './server-bench.js';
 import type { StartupCell, StartupCommand, StartupResult } from './startup.js';
 import type { CommandTiming } from './timing.js';
@@ -550,3 +552,48 @@ export function dashboardRows(
   }
   return rows;
 }
+
+/** Profiles (issue 21): ten stored profiles against one, `status` judged (≤ 1.05 ×). */
+export function profilesRows(result: ProfilesBenchResult | undefined): Row[] {
+  if (result === undefined) return [errorRow('status with ten profiles against one', '<= 1.05 x')];
+  const msOf = (name: string) => result.medians[name] ?? Number.NaN;
+  const row = (command: 'status' | 'status --offline', ratio: number, judged: boolean): Row => ({
+    what: `sekuire ${command}, ten profiles stored against one (${result.rounds} alternating rounds)`,
+    measured: `${msOf(`ten profiles: ${command}`).toFixed(1)} ms median`,
+    baseline: `one profile: ${msOf(`one profile: ${command}`).toFixed(1)} ms median`,
+    ratio,
+    target: judged ? `<= ${PROFILES_TARGET.toFixed(2)} x` : 'info',
+    verdict: judged ? verdict(ratio <= PROFILES_TARGET) : 'INFO',
+    value: msOf(`ten profiles: ${command}`),
+    baselineValue: msOf(`one profile: ${command}`),
+  });
+  return [
+    row('status', result.tenOverOne.status, true),
+    row('status --offline', result.tenOverOne.offline, false),
+  ];
+}
+const PROFILES_TARGET = 1.05;
+
+/** Device-key stores (issue 22): each against the file store, paired per round; the agent's `status` judged (≤ +5 ms). */
+export function keyStoreRows(result: KeyStoreBenchResult | undefined): Row[] {
+  if (result === undefined)
+    return [errorRow('status with each device-key store against the file store', 'agent <= +5 ms')];
+  const medians = new Map(result.medians);
+  const rows: Row[] = [];
+  for (const [label, delta] of Object.entries(result.deltas)) {
+    const fileLabel = label.startsWith('status --offline') ? 'status --offline (file)' : 'status (file)';
+    const judged = label === 'status (agent)';
+    rows.push({
+      what: `sekuire ${label} against the file store (${result.rounds} alternating rounds, paired)`,
+      measured: `${(medians.get(label) ?? Number.NaN).toFixed(1)} ms median, ${delta >= 0 ? '+' : ''}${delta.toFixed(1)} ms`,
+      baseline: `${fileLabel}: ${(medians.get(fileLabel) ?? Number.NaN).toFixed(1)} ms median`,
+      ratio: undefined,
+      target: judged ? `<= +${AGENT_TARGET_MS} ms` : 'info',
+      verdict: judged ? verdict(delta <= AGENT_TARGET_MS) : 'INFO',
+      value: delta,
+      baselineValue: medians.get(fileLabel),
+    });
+  }
+  return rows;
+}
+const AGENT_TARGET_MS = 5;

@@ -6,8 +6,19 @@ import { join, relative, resolve } from 'node:path';
 import { type Cluster, SKIP_VARIABLE, startCluster, stopCluster } from '../helpers/postgres.js';
 import { type CliBenchResult, cliBench } from './cli-bench.js';
 import { type DashboardBenchResult, dashboardBench } from './dashboard-bench.js';
+import { type KeyStoreBenchResult, keyStoreBench } from './key-store-bench.js';
 import { Resources } from './processes.js';
-import { cliRows, dashboardRows, type Row, serverRows, startupRows, textTable } from './report.js';
+import { type ProfilesBenchResult, profilesBench } from './profiles-bench.js';
+import {
+  cliRows,
+  dashboardRows,
+  keyStoreRows,
+  profilesRows,
+  type Row,
+  serverRows,
+  startupRows,
+  textTable,
+} from './report.js';
 import { type ServerBenchResult, serverBench } from './server-bench.js';
 import { type Bins, distBin, snapshotDists, snapshotPath } from './snapshot.js';
 import { type CliBuild, nodeBinaries, type StartupResult, startupBench } from './startup.js';
@@ -20,14 +31,16 @@ const BARE_PATH = join(import.meta.dirname, 'bare-server.mjs');
 
 /** BENCH_QUICK=1: a fast smoke run of the bench itself; its figures are not the real ones. BENCH_STRICT=1: exit 1 on a MISS. */
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_SECTIONS=startup,cli,server,dashboard (any of them): run only those; all by default. */
-const SECTION_NAMES = ['startup', 'cli', 'server', 'dashboard'] as const;
+/** BENCH_SECTIONS=startup,cli,server,dashboard,profiles,stores (any of them): run only those; all by default. */
+const SECTION_NAMES = ['startup', 'cli', 'server', 'dashboard', 'profiles', 'stores'] as const;
 type SectionName = (typeof SECTION_NAMES)[number];
 const SECTION_LABELS: Readonly<Record<SectionName, string>> = {
   startup: 'start-up',
   cli: 'CLI timings',
   server: 'server load',
   dashboard: 'dashboard',
+  profiles: 'profiles',
+  stores: 'device-key stores',
 };
 const SECTIONS = new Set<SectionName>(
   process.env.BENCH_SECTIONS === undefined || process.env.BENCH_SECTIONS.trim() === ''
@@ -55,6 +68,9 @@ const SETTINGS = {
   rotation: 100,
   wideRotation: 10_000,
   rounds: QUICK ? 1 : 3,
+  /** Alternating rounds of the profiles and the device-key stores sections. */
+  profileRounds: QUICK ? 5 : 60,
+  storeRounds: QUICK ? 5 : 60,
   revocations: QUICK ? 10 : 50,
   /** Issue 11: one organization's keys, listed and paged by its owner, at this many connections. */
   dashboardKeys: 1_000,
@@ -169,6 +185,8 @@ async function main(): Promise<number> {
   let cli: CliBenchResult | undefined;
   let server: ServerBenchResult | undefined;
   let dashboard: DashboardBenchResult | undefined;
+  let profiles: ProfilesBenchResult | undefined;
+  let stores: KeyStoreBenchResult | undefined;
   let cluster: Cluster | undefined;
   try {
     await snapshotDists(snapshot, bins);
@@ -189,6 +207,12 @@ async function main(): Promise<number> {
         baseEnv: withoutCa,
       });
     });
+    profiles = await optional('profiles', () =>
+      profilesBench({ cli: cliPath, server: serverPath, rounds: SETTINGS.profileRounds, before: BEFORE_CLI }),
+    );
+    stores = await optional('stores', () =>
+      keyStoreBench({ cli: cliPath, rounds: SETTINGS.storeRounds, before: BEFORE_CLI }),
+    );
     cli = await optional('cli', () =>
       cliBench(resources, {
         cliPath,
@@ -272,6 +296,8 @@ async function main(): Promise<number> {
   const engines = cluster === undefined ? (['sqlite'] as const) : (['sqlite', 'postgres'] as const);
   const rows: Row[] = [
     ...(SECTIONS.has('startup') ? startupRows(startup) : []),
+    ...(SECTIONS.has('profiles') ? profilesRows(profiles) : []),
+    ...(SECTIONS.has('stores') ? keyStoreRows(stores) : []),
     ...(SECTIONS.has('cli') ? cliRows(cli) : []),
     ...(SECTIONS.has('server') ? serverRows(server, SETTINGS.smallKeys, SETTINGS.largeKeys, engines) : []),
     ...(SECTIONS.has('dashboard')
@@ -279,6 +305,8 @@ async function main(): Promise<number> {
       : []),
   ];
   const method = {
+    profiles: `the bench's Node, NODE_EXTRA_CA_CERTS unset: status and status --offline on a home with one profile and on one with ten (its active profile a named one), against a local sekuire-server, ${SETTINGS.profileRounds} alternating rounds after 3 warmups, medians of the per-round ratios (test/bench/profiles-bench.ts)`,
+    stores: `the bench's Node, NODE_EXTRA_CA_CERTS unset: status and status --offline logged in with each store (file; OpenSSH's ssh-agent with a throwaway P-256 key; gnome-keyring on a D-Bus of its own; swtpm through openssl's tpm2 provider), ${SETTINGS.storeRounds} rounds in turning order after 3 warmups, each time paired with the file store's of the same round, medians of the differences (test/bench/key-store-bench.ts)`,
     startup: `per Node (${STARTUP_MAJORS.join(', ')} from scripts/node-bin.sh), with NODE_EXTRA_CA_CERTS unset and set to ${CA_FILE}: node -e 0, sekuire --version, status --offline, status and api /api/v1/cli/status (signed, against a local sekuire-server on the bench's Node, http://127.0.0.1) each run once per round, ${SETTINGS.startupRounds} alternating rounds after ${SETTINGS.startupWarmup} warmups, spawnSync with output discarded; median ms, and the median of each round's ratio to node -e 0 of the same Node and setting${BEFORE_CLI === undefined ? '' : `; the build before: ${BEFORE_CLI}, in the same rounds`}`,
     cli:
       timer.kind === 'hyperfine'
@@ -299,6 +327,8 @@ async function main(): Promise<number> {
   );
   console.log(`sections: ${[...SECTIONS].join(', ')}`);
   if (SECTIONS.has('startup')) console.log(`start-up: ${method.startup}`);
+  if (SECTIONS.has('profiles')) console.log(`profiles: ${method.profiles}`);
+  if (SECTIONS.has('stores')) console.log(`device-key stores: ${method.stores}`);
   if (SECTIONS.has('cli')) console.log(`timing: ${hyperfineVersion ?? 'built-in loop'} (${method.cli})`);
   if (SECTIONS.has('server')) console.log(`load: ${method.load}`);
   if (SECTIONS.has('dashboard')) console.log(`dashboard: ${method.dashboard}`);
@@ -332,6 +362,8 @@ async function main(): Promise<number> {
     cli: cli ?? null,
     server: server ?? null,
     dashboard: dashboard ?? null,
+    profiles: profiles ?? null,
+    stores: stores ?? null,
     errors,
   };
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
