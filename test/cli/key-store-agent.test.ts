@@ -1,25 +1,15 @@
 // The agent store against OpenSSH's ssh-agent: a throwaway P-256 key signs every proof, and only that key.
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../helpers/backend.js';
 import { Machine } from '../helpers/cli.js';
 import type { TestMachine } from '../helpers/context.js';
 import { json } from '../helpers/fake-backend.js';
-import { type AgentKey, TestAgent } from '../helpers/ssh-agent.js';
+import { type AgentKey, type TestAgent, useAgents } from '../helpers/ssh-agent.js';
 
 const backend = useBackend();
-const agents: TestAgent[] = [];
-
-async function startAgent(): Promise<TestAgent> {
-  const agent = await TestAgent.start();
-  agents.push(agent);
-  return agent;
-}
-
-afterAll(async () => {
-  for (const agent of agents.splice(0)) await agent.stop();
-});
+const startAgent = useAgents();
 
 function stored(m: TestMachine | Machine): Record<string, unknown> {
   return JSON.parse(readFileSync(m.authFile, 'utf8')) as Record<string, unknown>;

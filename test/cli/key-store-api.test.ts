@@ -4,26 +4,16 @@ import { createPublicKey } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { authorityOf, type PublicJwk, parsePublicJwk } from '@sekuire/shared/proof-format';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as library from '../../packages/cli/src/library.js';
 import { ProofVerifier, storedDeviceKey } from '../../packages/server/src/domain/proofs.js';
 import { useBackend } from '../helpers/backend.js';
 import { Machine } from '../helpers/cli.js';
 import { json, type Recorded } from '../helpers/fake-backend.js';
-import { type AgentKey, TestAgent } from '../helpers/ssh-agent.js';
+import { type AgentKey, type TestAgent, useAgents } from '../helpers/ssh-agent.js';
 
 const backend = useBackend({ SEKUIRE_RETRIES: '0' });
-const agents: TestAgent[] = [];
-
-async function startAgent(): Promise<TestAgent> {
-  const agent = await TestAgent.start();
-  agents.push(agent);
-  return agent;
-}
-
-afterAll(async () => {
-  for (const agent of agents.splice(0)) await agent.stop();
-});
+const startAgent = useAgents();
 
 /** A machine logged in with --key-store agent, and the environment a program on it would have. */
 async function agentLogin(name: string, agent: TestAgent) {

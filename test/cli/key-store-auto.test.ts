@@ -1,16 +1,13 @@
 // --key-store auto: an agent with a P-256 key, then the keyring, then the file; login says which and why.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
-import { TestAgent } from '../helpers/ssh-agent.js';
+import { useAgents } from '../helpers/ssh-agent.js';
 
 const backend = useBackend();
-const agents: TestAgent[] = [];
-afterAll(async () => {
-  for (const agent of agents.splice(0)) await agent.stop();
-});
+const startAgent = useAgents();
 
 function stored(m: TestMachine): Record<string, string> {
   return JSON.parse(readFileSync(m.authFile, 'utf8')) as Record<string, string>;
@@ -18,8 +15,7 @@ function stored(m: TestMachine): Record<string, string> {
 
 describe('login --key-store auto', () => {
   it('picks the agent when it holds a P-256 key, and says so on stderr', async () => {
-    const agent = await TestAgent.start();
-    agents.push(agent);
+    const agent = await startAgent();
     const device = agent.addKey('auto-agent');
     const { key } = await backend.server.createKey();
     const m = backend.machine('auto-agent', { SSH_AUTH_SOCK: agent.socket });
@@ -33,8 +29,7 @@ describe('login --key-store auto', () => {
   });
 
   it('passes over an agent without a P-256 key and a keyring it cannot reach: the file, saying why', async () => {
-    const agent = await TestAgent.start();
-    agents.push(agent);
+    const agent = await startAgent();
     agent.addKey('auto-ed25519', 'ed25519');
     const { key } = await backend.server.createKey();
     const m = backend.machine('auto-file', { SSH_AUTH_SOCK: agent.socket });

@@ -1,23 +1,13 @@
 // Key stores and profiles: each profile's device key is in the store its own login chose, and only that profile signs with it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readDeviceKey } from '../../packages/cli/src/core/device-key.js';
 import { useBackend } from '../helpers/backend.js';
-import { TestAgent } from '../helpers/ssh-agent.js';
+import { useAgents } from '../helpers/ssh-agent.js';
 
 const backend = useBackend();
-const agents: TestAgent[] = [];
-
-async function startAgent(): Promise<TestAgent> {
-  const agent = await TestAgent.start();
-  agents.push(agent);
-  return agent;
-}
-
-afterAll(async () => {
-  for (const agent of agents.splice(0)) await agent.stop();
-});
+const startAgent = useAgents();
 
 function auth(path: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;

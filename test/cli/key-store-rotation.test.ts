@@ -2,19 +2,16 @@
 import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { rotationStatement } from '@sekuire/shared/rotation';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readDeviceKey } from '../../packages/cli/src/core/device-key.js';
 import { useBackend } from '../helpers/backend.js';
 import type { TestMachine } from '../helpers/context.js';
 import { memoryDeviceKey, signed } from '../helpers/device-keys.js';
 import { MoveApprover, quickSleep } from '../helpers/moves.js';
-import { TestAgent } from '../helpers/ssh-agent.js';
+import { useAgents } from '../helpers/ssh-agent.js';
 
 const backend = useBackend();
-const agents: TestAgent[] = [];
-afterAll(async () => {
-  for (const agent of agents.splice(0)) await agent.stop();
-});
+const startAgent = useAgents();
 
 function stored(m: TestMachine): Record<string, string> {
   return JSON.parse(readFileSync(m.authFile, 'utf8')) as Record<string, string>;
@@ -43,8 +40,7 @@ async function events(id: string): Promise<string[]> {
 
 describe('login --key-store on a device already logged in', () => {
   it('file -> agent: the old key signs the change, the new key works at once, the old key is refused', async () => {
-    const agent = await TestAgent.start();
-    agents.push(agent);
+    const agent = await startAgent();
     const agentKey = agent.addKey('rotation');
     const { key, id } = await backend.server.createKey();
     const m = backend.machine('rotate-to-agent', { SSH_AUTH_SOCK: agent.socket });
@@ -78,8 +74,7 @@ describe('login --key-store on a device already logged in', () => {
   });
 
   it('the old key lost (agent emptied): exit 15 naming --rebind; --rebind asks for a move a person approves', async () => {
-    const agent = await TestAgent.start();
-    agents.push(agent);
+    const agent = await startAgent();
     const agentKey = agent.addKey('lost');
     const email = 'rotate-lost@example.com';
     await backend.server.createUser(email);

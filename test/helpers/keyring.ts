@@ -3,17 +3,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-async function until(check: () => boolean, what: string, child: ChildProcess): Promise<void> {
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before it was ready`))),
-  );
-  exited.catch(() => undefined);
-  for (let i = 0; i < 1000 && !check(); i++) {
-    await Promise.race([new Promise((resolve) => setTimeout(resolve, 10)), exited]);
-  }
-  if (!check()) throw new Error(`${what} was not ready`);
-}
+import { abandon, until } from './daemon.js';
 
 /**
  * dbus-daemon and gnome-keyring-daemon in the foreground, so that each is a child whose PID
@@ -33,13 +23,9 @@ export class TestKeyring {
     const socket = join(dir, 'bus');
     const address = `unix:path=${socket}`;
     const bus = spawn('dbus-daemon', ['--session', '--nofork', `--address=${address}`], { stdio: 'ignore' });
-    // A daemon that never became ready is stopped here: nobody else holds its PID.
-    const abandon = (error: unknown, ...children: ChildProcess[]): never => {
-      for (const child of children) child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      throw error;
-    };
-    await until(() => existsSync(socket), 'dbus-daemon', bus).catch((error: unknown) => abandon(error, bus));
+    await until(() => existsSync(socket), 'dbus-daemon', bus).catch((error: unknown) =>
+      abandon(error, dir, bus),
+    );
     const env = {
       PATH: process.env.PATH,
       HOME: dir,
@@ -66,7 +52,7 @@ export class TestKeyring {
         { env, encoding: 'utf8', timeout: 5000 },
       ).includes('boolean true');
     await until(served, 'gnome-keyring-daemon', keyring).catch((error: unknown) =>
-      abandon(error, keyring, bus),
+      abandon(error, dir, keyring, bus),
     );
     return new TestKeyring(dir, address, bus, keyring);
   }

@@ -3,6 +3,8 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { abandon, until } from './daemon.js';
 
 export interface AgentKey {
   readonly path: string;
@@ -24,19 +26,9 @@ export class TestAgent {
     const dir = mkdtempSync(join(tmpdir(), 'sekuire-agent-'));
     const socket = join(dir, 'agent.sock');
     const child = spawn('ssh-agent', ['-D', '-a', socket], { stdio: 'ignore' });
-    const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code) => reject(new Error(`ssh-agent exited (${code}) before listening`))),
+    await until(() => existsSync(socket), 'ssh-agent', child).catch((error: unknown) =>
+      abandon(error, dir, child),
     );
-    exited.catch(() => undefined);
-    for (let i = 0; i < 500 && !existsSync(socket); i++) {
-      await Promise.race([new Promise((resolve) => setTimeout(resolve, 10)), exited]);
-    }
-    if (!existsSync(socket)) {
-      // Stopped here: nobody else holds its PID.
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error('ssh-agent did not create its socket');
-    }
     return new TestAgent(dir, socket, child);
   }
 
@@ -94,4 +86,17 @@ export class TestAgent {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Agents for one test file: each started through the function returned, all stopped after the file. */
+export function useAgents(): () => Promise<TestAgent> {
+  const agents: TestAgent[] = [];
+  afterAll(async () => {
+    for (const agent of agents.splice(0)) await agent.stop();
+  });
+  return async () => {
+    const agent = await TestAgent.start();
+    agents.push(agent);
+    return agent;
+  };
 }

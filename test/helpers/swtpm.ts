@@ -3,6 +3,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { abandon, until } from './daemon.js';
 
 export class TestTpm {
   private constructor(
@@ -32,19 +33,9 @@ export class TestTpm {
       ],
       { stdio: 'ignore' },
     );
-    const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code) => reject(new Error(`swtpm exited (${code}) before listening`))),
+    await until(() => existsSync(socket), 'swtpm', child).catch((error: unknown) =>
+      abandon(error, dir, child),
     );
-    exited.catch(() => undefined);
-    for (let i = 0; i < 500 && !existsSync(socket); i++) {
-      await Promise.race([new Promise((resolve) => setTimeout(resolve, 10)), exited]);
-    }
-    if (!existsSync(socket)) {
-      // Stopped here: nobody else holds its PID.
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-      throw new Error('swtpm did not create its socket');
-    }
     return new TestTpm(dir, socket, child);
   }
 
