@@ -1,4 +1,4 @@
-// Status throughput with the request log at info (metrics off) and with metrics on (log silent), each against both off.
+// The ops section of `npm run bench` (BENCH_SECTIONS=ops): status throughput with the request log at info (metrics off) and with metrics on (log silent), each against both off.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type LoadFigures, type LoadOptions, loadTest, STATUS_PATH, statusHeaders } from './load.js';

@@ -5,10 +5,12 @@ import type { CliBenchResult } from './cli-bench.js';
 import type { AttemptFigures, DashboardBenchResult } from './dashboard-bench.js';
 import type { KeyStoreBenchResult } from './key-store-bench.js';
 import type { LoadFigures } from './load.js';
+import type { OpsBenchResult, OpsVariant } from './ops-bench.js';
 import type { ProfilesBenchResult } from './profiles-bench.js';
 import type { LoadRun, ServerBenchResult } from './server-bench.js';
 import type { StartupCell, StartupCommand, StartupResult } from './startup.js';
 import type { CommandTiming } from './timing.js';
+import type { VerifyBenchResult, VerifyTargetFigures } from './verify-bench.js';
 
 export type Verdict = 'PASS' | 'MISS' | 'ERROR' | 'INFO';
 
@@ -597,3 +599,142 @@ export function keyStoreRows(result: KeyStoreBenchResult | undefined): Row[] {
   return rows;
 }
 const AGENT_TARGET_MS = 5;
+
+/** Operations (issue: the request log at info >= 0.9 x, metrics >= 0.97 x both off); the control and the CPU a request as information. */
+const OPS_TARGETS = { log: 0.9, metrics: 0.97 } as const;
+/** Short names of the servers ops-bench.ts's OPS_VARIANTS starts; the method line has their flags. */
+const OPS_LABELS: Readonly<Record<OpsVariant, string>> = {
+  off: 'log silent, metrics off',
+  control: 'both off again (control)',
+  log: 'request log at info, metrics off',
+  metrics: '--metrics, log silent',
+};
+
+export function opsRows(result: OpsBenchResult | undefined): Row[] {
+  if (result === undefined) {
+    return [
+      errorRow('status req/s, request log at info against both off', `>= ${OPS_TARGETS.log} x`),
+      errorRow('status req/s, --metrics against both off', `>= ${OPS_TARGETS.metrics} x`),
+    ];
+  }
+  const rps = result.medianRequestsPerSecond;
+  const cpuUs = result.cpuMicrosPerRequest;
+  const roundsOf = (variant: OpsVariant) =>
+    result.rounds[variant].map((load) => load.requestsPerSecond.toFixed(0)).join(' / ');
+  const count = result.rounds.off.length;
+  const baseline = `both off: ${rps.off.toFixed(0)} req/s (rounds ${roundsOf('off')})`;
+  const rows: Row[] = [];
+  for (const variant of ['control', 'log', 'metrics'] as const) {
+    const min = variant === 'control' ? undefined : OPS_TARGETS[variant];
+    const ratio = result.ratio[variant];
+    rows.push({
+      what: `status req/s, ${OPS_LABELS[variant]}, against both off (${count} rounds in turning order, medians)`,
+      measured: `${rps[variant].toFixed(0)} req/s (rounds ${roundsOf(variant)}; per-round pairs ${result.pairedRatio[variant].toFixed(3)} x${variant === 'log' ? `; ${result.logBytesPerRequest} bytes of log a request` : ''})`,
+      baseline,
+      ratio,
+      target: min === undefined ? 'info' : `>= ${min} x`,
+      verdict: min === undefined ? 'INFO' : verdict(ratio >= min),
+      value: rps[variant],
+      baselineValue: rps.off,
+    });
+  }
+  for (const variant of ['control', 'log', 'metrics'] as const) {
+    rows.push({
+      what: `server CPU a status request, ${OPS_LABELS[variant]} (ratio: both off / this)`,
+      measured: `${cpuUs[variant].toFixed(1)} µs median`,
+      baseline: `both off: ${cpuUs.off.toFixed(1)} µs`,
+      ratio: result.cpuRatio[variant],
+      target: 'info',
+      verdict: 'INFO',
+      value: cpuUs[variant],
+      baselineValue: cpuUs.off,
+    });
+  }
+  return rows;
+}
+
+/** Verification for other services: /verify >= 0.12 x bare node:http per engine; revoke-key -> refused p99 <= 1 s, none accepted after. */
+const VERIFY_TARGET = 0.12;
+const REVOCATION_P99_MS = 1_000;
+
+export function verifyRows(result: VerifyBenchResult | undefined, engines: readonly Engine[]): Row[] {
+  if (result === undefined) {
+    return engines.flatMap((engine) => [
+      errorRow(`${engine}: POST /api/v1/verify req/s`, `>= ${VERIFY_TARGET} x bare node:http`),
+      errorRow(`${engine}: revoke-key returned -> refused behind sekuire-verify, p99`, '<= 1 s'),
+      errorRow(`${engine}: requests accepted behind sekuire-verify after revoke-key returned`, '0'),
+    ]);
+  }
+  const bare = result.targets.find((target) => target.kind === 'bare');
+  const bareRps = bare?.requestsPerSecond ?? Number.NaN;
+  const figures = (target: VerifyTargetFigures) =>
+    `${target.requestsPerSecond.toFixed(0)} req/s (p50 ${target.p50Ms} ms, p99 ${target.p99Ms} ms, server CPU ${target.cpuUsPerRequest.toFixed(0)} µs a request, non-2xx ${target.non2xx}, errors ${target.errors}; rounds ${target.rounds.map((round) => round.rps.toFixed(0)).join(' / ')})`;
+  const baseline =
+    bare === undefined
+      ? ''
+      : `bare node:http (GET, 200 B): ${bare.requestsPerSecond.toFixed(0)} req/s (p99 ${bare.p99Ms} ms, ${bare.cpuUsPerRequest.toFixed(0)} µs a request)`;
+  const rows: Row[] = [];
+  for (const engine of engines) {
+    const target = result.targets.find((each) => each.kind === 'verify' && each.engine === engine);
+    if (target === undefined) {
+      rows.push(errorRow(`${engine}: POST /api/v1/verify req/s`, `>= ${VERIFY_TARGET} x bare node:http`));
+      continue;
+    }
+    const ratio = target.requestsPerSecond / bareRps;
+    rows.push({
+      what: `${engine}: POST /api/v1/verify req/s, a new proof per request (${result.rounds} alternating rounds, medians)`,
+      measured: figures(target),
+      baseline,
+      ratio,
+      target: `>= ${VERIFY_TARGET} x bare node:http`,
+      verdict: verdict(ratio >= VERIFY_TARGET),
+      value: target.requestsPerSecond,
+      baselineValue: bareRps,
+    });
+  }
+  for (const target of result.targets.filter((each) => each.kind === 'status')) {
+    rows.push({
+      what: `${target.engine ?? ''}: signed GET /api/v1/cli/status req/s, the same rounds (for comparison)`,
+      measured: figures(target),
+      baseline,
+      ratio: target.requestsPerSecond / bareRps,
+      target: 'info',
+      verdict: 'INFO',
+      value: target.requestsPerSecond,
+      baselineValue: bareRps,
+    });
+  }
+  for (const engine of engines) {
+    const figures = result.revocations.find((each) => each.engine === engine);
+    if (figures === undefined) {
+      rows.push(
+        errorRow(`${engine}: revoke-key returned -> refused behind sekuire-verify, p99`, '<= 1 s'),
+        errorRow(`${engine}: requests accepted behind sekuire-verify after revoke-key returned`, '0'),
+      );
+      continue;
+    }
+    rows.push(
+      {
+        what: `${engine}: revoke-key returned -> refused behind sekuire-verify, p99`,
+        measured: `p99 ${figures.p99Ms.toFixed(1)} ms (median ${figures.medianMs.toFixed(1)} ms, max ${figures.maxMs.toFixed(1)} ms; ${figures.ms.length} revocations)`,
+        baseline: '',
+        ratio: undefined,
+        target: `<= ${REVOCATION_P99_MS / 1000} s`,
+        verdict: verdict(figures.p99Ms <= REVOCATION_P99_MS),
+        value: figures.p99Ms,
+        baselineValue: undefined,
+      },
+      {
+        what: `${engine}: requests accepted behind sekuire-verify after revoke-key returned`,
+        measured: `${figures.violations} (in ${figures.ms.length} revocations)`,
+        baseline: '',
+        ratio: undefined,
+        target: '0',
+        verdict: verdict(figures.violations === 0),
+        value: figures.violations,
+        baselineValue: undefined,
+      },
+    );
+  }
+  return rows;
+}

@@ -7,23 +7,27 @@ import { type Cluster, SKIP_VARIABLE, startCluster, stopCluster } from '../helpe
 import { type CliBenchResult, cliBench } from './cli-bench.js';
 import { type DashboardBenchResult, dashboardBench } from './dashboard-bench.js';
 import { type KeyStoreBenchResult, keyStoreBench } from './key-store-bench.js';
+import { type OpsBenchResult, opsBench } from './ops-bench.js';
 import { Resources } from './processes.js';
 import { type ProfilesBenchResult, profilesBench } from './profiles-bench.js';
 import {
   cliRows,
   dashboardRows,
   keyStoreRows,
+  opsRows,
   profilesRows,
   type Row,
   serverRows,
   startupRows,
   textTable,
+  verifyRows,
 } from './report.js';
 import { type ServerBenchResult, serverBench } from './server-bench.js';
 import { type Bins, distBin, snapshotDists, snapshotPath } from './snapshot.js';
 import { type CliBuild, nodeBinaries, type StartupResult, startupBench } from './startup.js';
 import { hyperfineTimer, loopTimer, type Timer } from './timing.js';
 import { ensureTool, helpMentions, type Tool, toolVersion } from './tools.js';
+import { type VerifyBenchResult, verifyBench } from './verify-bench.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const RESULTS_DIR = join(ROOT, 'bench-results');
@@ -31,8 +35,17 @@ const BARE_PATH = join(import.meta.dirname, 'bare-server.mjs');
 
 /** BENCH_QUICK=1: a fast smoke run of the bench itself; its figures are not the real ones. BENCH_STRICT=1: exit 1 on a MISS. */
 const QUICK = process.env.BENCH_QUICK === '1';
-/** BENCH_SECTIONS=startup,cli,server,dashboard,profiles,stores (any of them): run only those; all by default. */
-const SECTION_NAMES = ['startup', 'cli', 'server', 'dashboard', 'profiles', 'stores'] as const;
+/** BENCH_SECTIONS=startup,cli,server,dashboard,profiles,stores,ops,verify (any of them): run only those; all by default. */
+const SECTION_NAMES = [
+  'startup',
+  'cli',
+  'server',
+  'dashboard',
+  'profiles',
+  'stores',
+  'ops',
+  'verify',
+] as const;
 type SectionName = (typeof SECTION_NAMES)[number];
 const SECTION_LABELS: Readonly<Record<SectionName, string>> = {
   startup: 'start-up',
@@ -41,6 +54,8 @@ const SECTION_LABELS: Readonly<Record<SectionName, string>> = {
   dashboard: 'dashboard',
   profiles: 'profiles',
   stores: 'device-key stores',
+  ops: 'request log and metrics',
+  verify: 'verification for other services',
 };
 const SECTIONS = new Set<SectionName>(
   process.env.BENCH_SECTIONS === undefined || process.env.BENCH_SECTIONS.trim() === ''
@@ -72,6 +87,11 @@ const SETTINGS = {
   profileRounds: QUICK ? 5 : 60,
   storeRounds: QUICK ? 5 : 60,
   revocations: QUICK ? 10 : 50,
+  /** The ops section: rounds of its four servers in turning order, keys per database (all in rotation). */
+  opsRounds: QUICK ? 1 : 5,
+  opsKeys: 100,
+  /** The verify section's revocations per engine, behind sekuire-verify. */
+  verifyRevocations: QUICK ? 5 : 30,
   /** Issue 11: one organization's keys, listed and paged by its owner, at this many connections. */
   dashboardKeys: 1_000,
   dashboardConnections: 8,
@@ -187,6 +207,8 @@ async function main(): Promise<number> {
   let dashboard: DashboardBenchResult | undefined;
   let profiles: ProfilesBenchResult | undefined;
   let stores: KeyStoreBenchResult | undefined;
+  let ops: OpsBenchResult | undefined;
+  let verify: VerifyBenchResult | undefined;
   let cluster: Cluster | undefined;
   try {
     await snapshotDists(snapshot, bins);
@@ -226,7 +248,18 @@ async function main(): Promise<number> {
         baseEnv,
       }),
     );
-    if (!SECTIONS.has('server') && !SECTIONS.has('dashboard')) {
+    ops = await optional('ops', () =>
+      opsBench(resources, {
+        rounds: SETTINGS.opsRounds,
+        serverPath,
+        keys: SETTINGS.opsKeys,
+        connections: SETTINGS.connections,
+        durationSeconds: SETTINGS.durationSeconds,
+        warmupSeconds: SETTINGS.warmupSeconds,
+        baseEnv,
+      }),
+    );
+    if (!SECTIONS.has('server') && !SECTIONS.has('dashboard') && !SECTIONS.has('verify')) {
       // no section needs a database server
     } else if (process.env[SKIP_VARIABLE] === '1') {
       notes.push(`PostgreSQL not measured: ${SKIP_VARIABLE}=1`);
@@ -272,6 +305,19 @@ async function main(): Promise<number> {
         postgresDataDir: cluster === undefined ? undefined : join(cluster.dir, 'data'),
       }),
     );
+    verify = await optional('verify', () =>
+      verifyBench(resources, {
+        serverPath,
+        barePath: BARE_PATH,
+        postgresAdminUrl: cluster?.adminUrl,
+        connections: SETTINGS.connections,
+        durationSeconds: SETTINGS.durationSeconds,
+        warmupSeconds: SETTINGS.warmupSeconds,
+        rounds: SETTINGS.rounds,
+        revocations: SETTINGS.verifyRevocations,
+        baseEnv,
+      }),
+    );
   } finally {
     await resources.releaseAll();
     if (cluster !== undefined) await stopCluster(cluster);
@@ -303,6 +349,8 @@ async function main(): Promise<number> {
     ...(SECTIONS.has('dashboard')
       ? dashboardRows(dashboard, SETTINGS.dashboardKeys, SETTINGS.dashboardConnections, engines)
       : []),
+    ...(SECTIONS.has('ops') ? opsRows(ops) : []),
+    ...(SECTIONS.has('verify') ? verifyRows(verify, engines) : []),
   ];
   const method = {
     profiles: `the bench's Node, NODE_EXTRA_CA_CERTS unset: status and status --offline on a home with one profile and on one with ten (its active profile a named one), against a local sekuire-server, ${SETTINGS.profileRounds} alternating rounds after 3 warmups, medians of the per-round ratios (test/bench/profiles-bench.ts)`,
@@ -314,6 +362,8 @@ async function main(): Promise<number> {
         : `own spawnSync loop, mean of ${SETTINGS.runs} runs after ${SETTINGS.warmup} warmups; login stdin: ${cli?.loginStdin ?? '?'}`,
     rss: cli?.rssNote ?? 'not measured',
     load: `autocannon ${SETTINGS.connections} connections, ${SETTINGS.warmupSeconds} s warmup then ${SETTINGS.durationSeconds} s, GET /api/v1/cli/status with keys bound to devices (X-Sekuire-Device matching); ${SETTINGS.rotation} keys in rotation spread over the table (each connection cycles through its own share); bare node:http and every server measured in ${SETTINGS.rounds} alternating rounds, the median round quoted; plus, on ${SETTINGS.smallKeys}-key databases of their own, keys bound with device keys (each request signed with a new proof in autocannon's setupRequest, by the bench process: its CPU is the load generator's) and server keys (unbound, no proof), in the same alternating rounds; plus an informational ${SETTINGS.wideRotation}-key run on each large database; status answers are reads only (seeded last_seen_at and last_used_at are recent); server memory from /proc/<pid>/status every 500 ms; revocations: revoke-key (a new process) then GET status on the other instance until refused`,
+    ops: `GET /api/v1/cli/status with ${SETTINGS.opsKeys} keys (legacy bindings, unsigned), all in rotation, against four servers on SQLite databases of their own: log silent and metrics off, the same again as a control (how far two identical servers measure apart, this run), log at info to a pipe the bench reads, --metrics with the log silent; autocannon ${SETTINGS.connections} connections, ${SETTINGS.warmupSeconds} s warmup then ${SETTINGS.durationSeconds} s, ${SETTINGS.opsRounds} rounds in turning order, median req/s of each against the median of both off; server CPU a request from /proc/<pid>/stat (test/bench/ops-bench.ts)`,
+    verify: `POST /api/v1/verify with a new proof in every request (signed before the run), 8 client keys bound to devices, on SQLite${cluster === undefined ? '' : ' and on PostgreSQL'}, alternating with bare node:http (GET, 200 bytes) and a signed GET /api/v1/cli/status on the SQLite server; autocannon ${SETTINGS.connections} connections, ${SETTINGS.rounds} rounds of ${SETTINGS.durationSeconds} s, each after a ${SETTINGS.warmupSeconds} s warmup that reads every answer and stops the section unless each is valid, medians; the servers' log silent; then ${SETTINGS.verifyRevocations} revocations per engine: a Fastify service behind sekuire-verify called in a loop with a key bound to a device, revoke-key run on the server's database, the time from its return to the service's first refusal, and any request sent after that return and accepted counted (test/bench/verify-bench.ts)`,
     dashboard: `an organization with ${SETTINGS.dashboardKeys} keys (its owner made by sekuire-server create-user --password-stdin, the keys inserted in bulk: every 10th revoked, every 10th a server key, the other client keys bound to a device), on each engine; its owner signed in once through POST /api/v1/auth/login (Bearer access token) and once through the /login form (session and CSRF cookies); autocannon ${SETTINGS.dashboardConnections} connections, ${SETTINGS.warmupSeconds} s warmup then ${SETTINGS.durationSeconds} s, GET /api/v1/keys (its first page: the default of 100 keys, with the total) and GET /dashboard/settings?tab=api-keys (the first page a person sees: 50 keys of ${SETTINGS.dashboardKeys}), with bare node:http answering bodies of the same sizes, in ${SETTINGS.rounds} alternating rounds, the median round (by req/s) quoted; page weight: the HTML plus the assets it links to, as served (no compression); sign-in: POST /api/v1/auth/login ${SETTINGS.signInAttempts} times with the right password and ${SETTINGS.signInAttempts} with a wrong one, interleaved, one at a time, each account (the owner's scrypt hash copied to extra users) at most 10 attempts and from its own 127.0.0.x address so the limits (30 per address, 50 failures per account per 15 min) are never met, server CPU from /proc/<pid>/stat (10 ms ticks) per attempt; then ${SETTINGS.refusedSignIns} attempts past an address's limit (429); then ${SETTINGS.signInStreams} clients at once, ${SETTINGS.signInsPerStream} wrong passwords each; and verifyPassword (scrypt N=2^17) alone in the bench process, ${SETTINGS.scryptRuns} times`,
   };
 
@@ -332,6 +382,8 @@ async function main(): Promise<number> {
   if (SECTIONS.has('cli')) console.log(`timing: ${hyperfineVersion ?? 'built-in loop'} (${method.cli})`);
   if (SECTIONS.has('server')) console.log(`load: ${method.load}`);
   if (SECTIONS.has('dashboard')) console.log(`dashboard: ${method.dashboard}`);
+  if (SECTIONS.has('ops')) console.log(`request log and metrics: ${method.ops}`);
+  if (SECTIONS.has('verify')) console.log(`verification for other services: ${method.verify}`);
   for (const note of notes) console.log(`note: ${note}`);
   console.log('');
   console.log(textTable(rows));
@@ -364,6 +416,8 @@ async function main(): Promise<number> {
     dashboard: dashboard ?? null,
     profiles: profiles ?? null,
     stores: stores ?? null,
+    ops: ops ?? null,
+    verify: verify ?? null,
     errors,
   };
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);

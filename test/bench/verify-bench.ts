@@ -1,33 +1,38 @@
-// `npx tsx test/bench/verify-bench.ts`: POST /api/v1/verify throughput against bare node:http
-// (SQLite and PostgreSQL), and how long after revoke-key returns a service behind
-// sekuire-verify refuses the key. Needs `npm run build` and PostgreSQL. Prints; changes nothing.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { cpus, loadavg } from 'node:os';
-import { resolve } from 'node:path';
+// The verify section of `npm run bench` (BENCH_SECTIONS=verify): POST /api/v1/verify throughput
+// against bare node:http (SQLite and PostgreSQL), and how long after revoke-key returns a
+// service behind sekuire-verify refuses the key. run.ts calls verifyBench; it changes nothing.
+import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import autocannon, { type Request } from 'autocannon';
 import fastify from 'fastify';
 import type { DeviceKey } from '../../packages/cli/src/core/device-key.js';
 import { proofHeaders } from '../../packages/cli/src/core/proof.js';
+import type { Engine } from '../../packages/server/src/store/store.js';
 import { sekuireVerify } from '../../packages/verify/src/index.js';
-import { createDatabase, dropDatabase, startCluster, stopCluster } from '../helpers/postgres.js';
-import { startServer, type TestServer } from '../helpers/server.js';
+import { createDatabase, dropDatabase } from '../helpers/postgres.js';
+import { serverOutput } from '../helpers/server-commands.js';
 import { bindDevice, signedRequest } from '../helpers/service-client.js';
-import { familyCpuSeconds } from './processes.js';
+import { familyCpuSeconds, type Resources } from './processes.js';
 import { median, percentile } from './stats.js';
 
-// The in-process admin commands (create-key, revoke-key) read the version the build inlines.
-(globalThis as { __SEKUIRE_VERSION__?: string }).__SEKUIRE_VERSION__ = 'bench';
+export interface VerifyBenchOptions {
+  readonly serverPath: string;
+  readonly barePath: string;
+  /** The cluster run.ts started; without it, SQLite only. */
+  readonly postgresAdminUrl: string | undefined;
+  readonly connections: number;
+  readonly durationSeconds: number;
+  readonly warmupSeconds: number;
+  /** Rounds alternating between the targets; medians are quoted. */
+  readonly rounds: number;
+  /** Revocations per engine. */
+  readonly revocations: number;
+  readonly baseEnv: NodeJS.ProcessEnv;
+}
 
-const QUICK = process.env.BENCH_QUICK === '1';
-const CONNECTIONS = 32;
-const SECONDS = QUICK ? 3 : 10;
-const WARMUP_SECONDS = QUICK ? 1 : 2;
-const ROUNDS = QUICK ? 1 : 3;
-const REVOCATIONS = QUICK ? 5 : 30;
 /** Proofs signed before a run, per second of it: more than a run answers here. */
 const PRESIGN_RATE = 6_000;
 const SERVICE_URL = 'https://deploy.acme.example/deploy?env=prod';
-const BARE = resolve(import.meta.dirname, 'bare-server.mjs');
 
 interface Client {
   readonly key: string;
@@ -45,7 +50,7 @@ interface Target {
   readonly status?: { readonly clients: readonly Client[] };
 }
 
-interface Round {
+export interface VerifyRound {
   readonly rps: number;
   readonly p50: number;
   readonly p99: number;
@@ -53,6 +58,40 @@ interface Round {
   readonly errors: number;
   readonly invalid: number;
   readonly cpuUsPerRequest: number;
+}
+
+/** One target's figures: medians of its rounds. */
+export interface VerifyTargetFigures {
+  readonly label: string;
+  /** bare: GET / of bare node:http (the baseline); verify: POST /api/v1/verify; status: signed GET /api/v1/cli/status. */
+  readonly kind: 'bare' | 'verify' | 'status';
+  readonly engine: Engine | undefined;
+  readonly rounds: readonly VerifyRound[];
+  readonly requestsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly cpuUsPerRequest: number;
+  /** Summed over the measured rounds. */
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+export interface RevocationFigures {
+  readonly engine: Engine;
+  /** From revoke-key's return to the service's first refusal, per revocation. */
+  readonly ms: readonly number[];
+  readonly medianMs: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  /** Requests sent after revoke-key returned and still accepted by the service. */
+  readonly violations: number;
+}
+
+export interface VerifyBenchResult {
+  readonly rounds: number;
+  /** Bare node:http first, then /verify per engine, then signed status (SQLite). */
+  readonly targets: readonly VerifyTargetFigures[];
+  readonly revocations: readonly RevocationFigures[];
 }
 
 function cpuSeconds(pid: number): number {
@@ -96,7 +135,12 @@ function presignStatus(baseUrl: string, clients: readonly Client[], count: numbe
  * measured run does not, so the load generator spends on the measured run what it spends on
  * the bare one.
  */
-async function load(target: Target, seconds: number, check: boolean): Promise<Round> {
+async function load(
+  target: Target,
+  connections: number,
+  seconds: number,
+  check: boolean,
+): Promise<VerifyRound> {
   let invalid = 0;
   let requests: Request[];
   if (target.status !== undefined) {
@@ -144,7 +188,7 @@ async function load(target: Target, seconds: number, check: boolean): Promise<Ro
   const before = cpuSeconds(target.pid);
   const result = await autocannon({
     url: target.url,
-    connections: CONNECTIONS,
+    connections,
     duration: seconds,
     pipelining: 1,
     timeout: 10,
@@ -162,7 +206,7 @@ async function load(target: Target, seconds: number, check: boolean): Promise<Ro
   };
 }
 
-async function verifyTarget(label: string, server: TestServer): Promise<Target> {
+async function verifyTarget(label: string, server: VerifyServer): Promise<Target> {
   const verifyKey = (await server.createKey({ org: 'Acme', type: 'server', permissions: ['verify'] })).key;
   const clients: Client[] = [];
   for (let i = 0; i < 8; i++) {
@@ -173,25 +217,82 @@ async function verifyTarget(label: string, server: TestServer): Promise<Target> 
   return { label, url: server.url, pid: server.pid, verify: { verifyKey, clients } };
 }
 
-function startBare(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BARE, '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolvePromise, reject) => {
-    let out = '';
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const match = /^Listening on (\S+)$/m.exec(out);
-      if (match?.[1] !== undefined) resolvePromise({ child, url: match[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`bare-server exited ${code}`)));
-  });
+/** A sekuire-server started for this section; its commands run in the bench's process on its database. */
+interface VerifyServer {
+  readonly url: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  createKey(options: {
+    email?: string;
+    org?: string;
+    type?: 'client' | 'server';
+    permissions?: readonly string[];
+  }): Promise<{ key: string; id: string }>;
+  /** Returns when revoke-key does: once every running server has confirmed it forgot the key. */
+  revokeKey(id: string): Promise<void>;
 }
 
 /**
- * A service behind sekuire-verify, a client calling it in a loop; revoke-key runs (as an
- * operator would, a process of its own) and the time from its return to the first refused
- * answer is taken. Any answer accepted for a request sent after the return is a violation.
+ * As test/helpers/server.ts starts one (the same arguments, the same admin commands run in this
+ * process), from the bench's copy of the build and under its Resources.
  */
-async function revocationLatency(server: TestServer): Promise<{ ms: number[]; violations: number }> {
+async function startVerifyServer(
+  resources: Resources,
+  options: VerifyBenchOptions,
+  label: string,
+  database: string,
+  secretFile: string,
+): Promise<VerifyServer> {
+  const server = await resources.startServer(
+    label,
+    [
+      options.serverPath,
+      'start',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--db',
+      database,
+      '--secret-file',
+      secretFile,
+      // The request log off, as for the other throughput figures: on, each answer is a line the
+      // bench process reads back (the ops section measures what the log costs).
+      '--log-level',
+      'silent',
+    ],
+    options.baseEnv,
+  );
+  const admin = (command: string[]) => serverOutput([...command, '--db', database], { env: {} });
+  return {
+    url: server.url,
+    pid: server.pid,
+    child: server.child,
+    async createKey(key) {
+      const command = ['create-key', '--json', '--secret-file', secretFile];
+      command.push('--email', key.email ?? 'dev@example.com', '--env', 'test');
+      if (key.org !== undefined) command.push('--org', key.org);
+      if (key.type !== undefined) command.push('--type', key.type);
+      for (const permission of key.permissions ?? []) command.push('--permission', permission);
+      const created = JSON.parse(await admin(command)) as { key: string; id: string };
+      return { key: created.key, id: created.id };
+    },
+    async revokeKey(id) {
+      await admin(['revoke-key', '--id', id]);
+    },
+  };
+}
+
+/**
+ * A service behind sekuire-verify, a client calling it in a loop; revoke-key runs (in the
+ * bench's process on the server's database, as test/helpers/server.ts runs it: the running
+ * server learns of it as of any other process's) and the time from its return to the first
+ * refused answer is taken. Any answer accepted for a request sent after the return is a violation.
+ */
+async function revocationLatency(
+  server: VerifyServer,
+  revocations: number,
+): Promise<{ ms: number[]; violations: number }> {
   const verifyKey = (await server.createKey({ org: 'Acme', type: 'server', permissions: ['verify'] })).key;
   const app = fastify();
   await app.register(sekuireVerify, { server: server.url, key: verifyKey });
@@ -201,7 +302,7 @@ async function revocationLatency(server: TestServer): Promise<{ ms: number[]; vi
   const ms: number[] = [];
   let violations = 0;
   try {
-    for (let i = 0; i < REVOCATIONS; i++) {
+    for (let i = 0; i < revocations; i++) {
       const fingerprint = 'c'.repeat(64);
       const created = await server.createKey({ email: 'dev@acme.example', org: 'Acme' });
       const device = await bindDevice(server.url, created.key, fingerprint);
@@ -229,95 +330,132 @@ async function revocationLatency(server: TestServer): Promise<{ ms: number[]; vi
   return { ms, violations };
 }
 
-function row(label: string, rounds: readonly Round[], bare: number): string {
-  const rps = median(rounds.map((r) => r.rps));
-  return [
-    label.padEnd(34),
-    `${Math.round(rps)} req/s`.padStart(12),
-    `${(rps / bare).toFixed(3)} x bare`.padStart(14),
-    `p50 ${median(rounds.map((r) => r.p50))} ms, p99 ${median(rounds.map((r) => r.p99))} ms`,
-    `${median(rounds.map((r) => r.cpuUsPerRequest)).toFixed(0)} µs server CPU/request`,
-    `non-2xx ${rounds.reduce((s, r) => s + r.non2xx, 0)}, errors ${rounds.reduce((s, r) => s + r.errors, 0)}`,
-    `rounds ${rounds.map((r) => Math.round(r.rps)).join('/')}`,
-  ].join('  ');
+function figures(
+  target: Target,
+  kind: VerifyTargetFigures['kind'],
+  engine: Engine | undefined,
+  rounds: readonly VerifyRound[],
+): VerifyTargetFigures {
+  return {
+    label: target.label,
+    kind,
+    engine,
+    rounds,
+    requestsPerSecond: median(rounds.map((r) => r.rps)),
+    p50Ms: median(rounds.map((r) => r.p50)),
+    p99Ms: median(rounds.map((r) => r.p99)),
+    cpuUsPerRequest: median(rounds.map((r) => r.cpuUsPerRequest)),
+    non2xx: rounds.reduce((s, r) => s + r.non2xx, 0),
+    errors: rounds.reduce((s, r) => s + r.errors, 0),
+  };
 }
 
-async function main(): Promise<void> {
-  const startedAt = new Date();
-  const stops: (() => Promise<unknown>)[] = [];
-  const cluster = await startCluster();
+function log(text: string): void {
+  process.stderr.write(`bench: ${text}\n`);
+}
+
+export async function verifyBench(
+  resources: Resources,
+  options: VerifyBenchOptions,
+): Promise<VerifyBenchResult> {
+  // The in-process admin commands (create-key, revoke-key) read the version the build inlines.
+  const inlined = globalThis as { __SEKUIRE_VERSION__?: string };
+  inlined.__SEKUIRE_VERSION__ ??= 'bench';
+  const dir = await resources.tempDir('sekuire-bench-verify-');
+  const adminUrl = options.postgresAdminUrl;
+  const database = adminUrl === undefined ? undefined : await createDatabase(adminUrl);
+  const children: ChildProcess[] = [];
   try {
-    const database = await createDatabase(cluster.adminUrl);
-    stops.push(() => dropDatabase(cluster.adminUrl, database));
-    // The request log off, as for the other throughput figures: on, each answer is a line the
-    // bench process reads back (ops-bench measures what the log costs).
-    const quiet = ['--log-level', 'silent'];
-    const [sqlite, postgres] = await Promise.all([
-      startServer({ args: quiet }),
-      startServer({ database, args: quiet }),
-    ]);
-    stops.unshift(
-      () => sqlite.stop(),
-      () => postgres.stop(),
+    const sqlite = await startVerifyServer(
+      resources,
+      options,
+      'sekuire-server (verify, SQLite)',
+      join(dir, 'sekuire.db'),
+      join(dir, 'sekuire.db.secret'),
     );
-    const bare = await startBare();
-    stops.unshift(
-      () =>
-        new Promise((r) => {
-          bare.child.once('exit', r);
-          bare.child.kill('SIGTERM');
-        }),
-    );
+    children.push(sqlite.child);
+    const postgres =
+      database === undefined
+        ? undefined
+        : await startVerifyServer(
+            resources,
+            options,
+            'sekuire-server (verify, PostgreSQL)',
+            database,
+            join(dir, 'postgres.secret'),
+          );
+    if (postgres !== undefined) children.push(postgres.child);
+    const bare = await resources.startServer('bare node:http', [options.barePath, '200'], options.baseEnv);
+    children.push(bare.child);
     const onSqlite = await verifyTarget('/verify, SQLite', sqlite);
-    const onPostgres = await verifyTarget('/verify, PostgreSQL', postgres);
-    const targets: Target[] = [
-      { label: 'bare node:http (GET, 200 B)', url: bare.url, pid: bare.child.pid as number },
-      onSqlite,
-      onPostgres,
+    const onPostgres =
+      postgres === undefined ? undefined : await verifyTarget('/verify, PostgreSQL', postgres);
+    const targets: { target: Target; kind: VerifyTargetFigures['kind']; engine: Engine | undefined }[] = [
       {
-        label: 'signed /cli/status, SQLite',
-        url: sqlite.url,
-        pid: sqlite.pid,
-        status: { clients: onSqlite.verify?.clients ?? [] },
+        target: { label: 'bare node:http (GET, 200 B)', url: bare.url, pid: bare.pid },
+        kind: 'bare',
+        engine: undefined,
+      },
+      { target: onSqlite, kind: 'verify', engine: 'sqlite' },
+      ...(onPostgres === undefined
+        ? []
+        : [{ target: onPostgres, kind: 'verify' as const, engine: 'postgres' as const }]),
+      {
+        target: {
+          label: 'signed /cli/status, SQLite',
+          url: sqlite.url,
+          pid: sqlite.pid,
+          status: { clients: onSqlite.verify?.clients ?? [] },
+        },
+        kind: 'status',
+        engine: 'sqlite',
       },
     ];
-    const rounds = new Map<Target, Round[]>(targets.map((target) => [target, []]));
+    const rounds = new Map<Target, VerifyRound[]>(targets.map(({ target }) => [target, []]));
     // Rounds alternate between the targets, so a neighbour's load on this shared machine falls on all.
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const target of targets) {
-        const warmup = await load(target, WARMUP_SECONDS, true);
+    for (let round = 0; round < options.rounds; round++) {
+      for (const { target } of targets) {
+        log(`verify: ${target.label} (round ${round + 1}/${options.rounds})...`);
+        const warmup = await load(target, options.connections, options.warmupSeconds, true);
         if (warmup.invalid > 0 || warmup.non2xx > 0) {
           throw new Error(
             `${target.label}: ${warmup.invalid} answers not valid, ${warmup.non2xx} not 2xx in the warmup`,
           );
         }
-        rounds.get(target)?.push(await load(target, SECONDS, false));
+        const measured = await load(target, options.connections, options.durationSeconds, false);
+        log(`${Math.round(measured.rps)} req/s, p99 ${measured.p99} ms`);
+        rounds.get(target)?.push(measured);
       }
     }
-    const bareRps = median((rounds.get(targets[0] as Target) ?? []).map((r) => r.rps));
-    console.log(
-      `verify bench ${startedAt.toISOString()}, Node ${process.version}, ${cpus().length} CPUs, load average at the end ${loadavg()
-        .map((v) => v.toFixed(2))
-        .join(
-          ' ',
-        )}; ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s (after ${WARMUP_SECONDS} s warmup), alternating, medians`,
-    );
-    for (const target of targets) console.log(row(target.label, rounds.get(target) ?? [], bareRps));
-    for (const [label, server] of [
-      ['SQLite', sqlite],
-      ['PostgreSQL', postgres],
+    const revocations: RevocationFigures[] = [];
+    for (const [engine, server] of [
+      ['sqlite', sqlite],
+      ['postgres', postgres],
     ] as const) {
-      const { ms, violations } = await revocationLatency(server);
+      if (server === undefined) continue;
+      log(`verify: ${options.revocations} revocations behind sekuire-verify, ${engine}...`);
+      const { ms, violations } = await revocationLatency(server, options.revocations);
       const sorted = [...ms].sort((a, b) => a - b);
-      console.log(
-        `revoke-key returns -> refused by a service behind sekuire-verify, ${label}: ${ms.length} revocations, median ${median(ms).toFixed(1)} ms, p99 ${percentile(sorted, 0.99).toFixed(1)} ms, max ${(sorted.at(-1) ?? 0).toFixed(1)} ms; accepted after the return: ${violations}`,
-      );
+      revocations.push({
+        engine,
+        ms,
+        medianMs: median(ms),
+        p99Ms: percentile(sorted, 0.99),
+        maxMs: sorted.at(-1) ?? 0,
+        violations,
+      });
     }
+    return {
+      rounds: options.rounds,
+      targets: targets.map(({ target, kind, engine }) =>
+        figures(target, kind, engine, rounds.get(target) ?? []),
+      ),
+      revocations,
+    };
   } finally {
-    for (const stop of stops) await stop().catch(() => undefined);
-    await stopCluster(cluster);
+    for (const child of children) await resources.stop(child);
+    // The PostgreSQL server's connections are closed by now.
+    if (adminUrl !== undefined && database !== undefined) await dropDatabase(adminUrl, database);
+    await resources.removeDir(dir);
   }
 }
-
-await main();
-process.exit(0);
