@@ -108,6 +108,8 @@ function keyringCall(
         resolve(answer);
       },
     );
+    // EPIPE when the child dies before reading: its missing answer is reported above.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(JSON.stringify({ service: SERVICE, ...request }));
   });
 }
