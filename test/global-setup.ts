@@ -34,6 +34,8 @@ function ramFolder(): string | undefined {
 function useRunTempDir(): () => void {
   const parent = process.env.TMPDIR ? tmpdir() : (ramFolder() ?? tmpdir());
   const dir = mkdtempSync(join(parent, 'sekuire-test-'));
+  // For the one test that needs a disk's slowness (private-files: a watcher must see a temp file).
+  process.env.SEKUIRE_TEST_DISK_TMPDIR ??= tmpdir();
   // As /tmp is: tests run commands as another user (nobody, postgres), in folders of their own.
   chmodSync(dir, 0o1777);
   const previous = process.env.TMPDIR;
