@@ -5,16 +5,19 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   credentialsPath,
   readCredentials,
@@ -71,7 +74,10 @@ describe('modeText', () => {
 
 describe('writePrivateFileAtomic', () => {
   it('is born 0600: no wider mode is observable while 200 writes happen under umask 022', async () => {
-    const root = tempDir();
+    // On a disk, where each write's fsync keeps the temp file there long enough for the watcher
+    // to see it; in the run's RAM folder 200 writes can be over before it looks even once.
+    const root = mkdtempSync(join(process.env.SEKUIRE_TEST_DISK_TMPDIR ?? tmpdir(), 'sekuire-'));
+    onTestFinished(() => rmSync(root, { recursive: true, force: true }));
     const home = join(root, 'home');
     mkdirSync(home, { mode: 0o700 });
     const stop = join(root, 'stop');

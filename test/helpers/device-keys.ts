@@ -1,5 +1,5 @@
 // Device keys for tests that speak HTTP themselves: a P-256 pair in memory, and the proof headers it signs.
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createPrivateKey, randomBytes, sign } from 'node:crypto';
 import {
   contentDigest,
   jwkThumbprint,
@@ -9,13 +9,14 @@ import {
   type PublicJwk,
   signatureBase,
 } from '@sekuire/shared/proof-format';
-import type { DeviceKey } from '../../packages/cli/src/core/device-key.js';
+import { type DeviceKey, newP256Jwk } from '../../packages/cli/src/core/device-key.js';
 import { proofHeaders } from '../../packages/cli/src/core/proof.js';
 
 export function memoryDeviceKey(): DeviceKey {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = privateKey.export({ format: 'jwk' });
-  const publicJwk: PublicJwk = { kty: 'EC', crv: 'P-256', x: jwk.x as string, y: jwk.y as string };
+  // newP256Jwk, not generateKeyPairSync + export: that pair can hang Node 20 (see there).
+  const jwk = newP256Jwk();
+  const privateKey = createPrivateKey({ key: { ...jwk }, format: 'jwk' });
+  const publicJwk: PublicJwk = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
   return { privateKey, publicJwk, thumbprint: jwkThumbprint(publicJwk), path: '', warnings: [] };
 }
 

@@ -1,24 +1,21 @@
 // Runs test/helpers/credentials-worker.ts in a child process, optionally as another user.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
-import { afterAll } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SOURCE = resolve(import.meta.dirname, 'credentials-worker.ts');
 
 let bundled: string | undefined;
-afterAll(() => {
-  if (bundled) rmSync(dirname(bundled), { recursive: true, force: true });
-  bundled = undefined;
-});
 
 /**
- * The worker as one plain JavaScript file, built once per test file (removed after it): Node starts it in
+ * The worker as one plain JavaScript file, built once per test process: Node starts it in
  * ~50 ms, where loading TypeScript through tsx costs ~0.7 s of CPU per child (ten children at
- * once make that a noticeable part of the suite on two cores).
+ * once make that a noticeable part of the suite on two cores). It is left in the run's temp
+ * folder, which test/global-setup.ts removes after the run: an afterAll here would belong only
+ * to the first file of a worker that runs several files without isolation.
  */
 function worker(): string {
   if (bundled) return bundled;

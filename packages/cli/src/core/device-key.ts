@@ -67,6 +67,37 @@ export function readDeviceKey(home: string): DeviceKey | undefined {
   return parse(path, file.text, file.warnings);
 }
 
+/** A private P-256 key as a JWK. */
+export interface PrivateP256Jwk {
+  readonly kty: 'EC';
+  readonly crv: 'P-256';
+  readonly x: string;
+  readonly y: string;
+  readonly d: string;
+}
+
+/**
+ * A new P-256 key, made with ECDH rather than generateKeyPairSync and export({ format: 'jwk' }):
+ * on Node 20 a garbage collection during that export can free the finished key-generation job,
+ * whose destructor takes the lock the export holds, and the process hangs for good (seen in the
+ * test suite: ~KeyGenJob -> uv_mutex_lock under ExportJWKEcKey).
+ */
+export function newP256Jwk(): PrivateP256Jwk {
+  const ecdh = process.getBuiltinModule('node:crypto').createECDH('prime256v1');
+  // Uncompressed: 0x04, then x and y, 32 bytes each.
+  const point = ecdh.generateKeys();
+  // The private scalar without its leading zero bytes: a JWK's d is always 32 bytes.
+  const scalar = ecdh.getPrivateKey();
+  const d = Buffer.concat([Buffer.alloc(32 - scalar.length), scalar]);
+  return {
+    kty: 'EC',
+    crv: 'P-256',
+    x: point.subarray(1, 33).toString('base64url'),
+    y: point.subarray(33, 65).toString('base64url'),
+    d: d.toString('base64url'),
+  };
+}
+
 /**
  * The device key, created on first use: generated here, written 0600 with an exclusive create
  * (two logins at once agree on the one that won), never replaced: it is the device's identity,
@@ -75,10 +106,7 @@ export function readDeviceKey(home: string): DeviceKey | undefined {
 export function ensureDeviceKey(home: string): DeviceKey {
   const existing = readDeviceKey(home);
   if (existing !== undefined) return existing;
-  const { privateKey } = process
-    .getBuiltinModule('node:crypto')
-    .generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = privateKey.export({ format: 'jwk' });
+  const jwk = newP256Jwk();
   const record = {
     version: FORMAT_VERSION,
     kty: jwk.kty,

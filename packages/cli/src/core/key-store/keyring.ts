@@ -1,9 +1,10 @@
 // The keyring store: the private key (a JWK) in the OS keyring through @napi-rs/keyring, an optional peer loaded only here.
 import { execFile } from 'node:child_process';
-import { createPrivateKey, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
+import { createPrivateKey, type KeyObject, sign } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { jwkThumbprint, type PublicJwk, parsePublicJwk } from '@sekuire/shared/proof-format';
+import { newP256Jwk } from '../device-key.js';
 import type { Env } from '../home.js';
 import { type DeviceSigner, KeyStoreError } from './types.js';
 
@@ -108,6 +109,8 @@ function keyringCall(
         resolve(answer);
       },
     );
+    // EPIPE when the child dies before reading: its missing answer is reported above.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(JSON.stringify({ service: SERVICE, ...request }));
   });
 }
@@ -161,8 +164,7 @@ export async function createKeyringSigner(home: string, env: Env): Promise<Devic
   const account = keyringAccount(home);
   const existing = await keyringCall(env, 'did not answer', { op: 'get', account });
   if (typeof existing.secret === 'string') return parseStored(home, existing.secret);
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = privateKey.export({ format: 'jwk' });
+  const jwk = newP256Jwk();
   const record = { version: 1, kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y, d: jwk.d };
   await keyringCall(env, 'did not store the key', { op: 'set', account, secret: JSON.stringify(record) });
   // Read back: what signs from now on is what the keyring holds.

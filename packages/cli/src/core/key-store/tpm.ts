@@ -79,6 +79,9 @@ function openssl(args: readonly string[], tcti: string, input: Buffer | string):
         );
       },
     );
+    // A child that exits before reading (the TPM gone) makes this write fail with EPIPE: its exit
+    // status and stderr, handled above, say what happened; unhandled, the error would end the CLI.
+    child.stdin?.on('error', () => {});
     child.stdin?.end(input);
   });
 }
