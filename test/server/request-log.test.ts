@@ -1,6 +1,6 @@
 // The request log: one JSON line per answered request with exactly its fields, no secret in any, errors with their stack.
 import { describe, expect, it } from 'vitest';
-import type { LogLevel } from '../../packages/server/src/http/request-log.js';
+import { flushRequestLog, type LogLevel } from '../../packages/server/src/http/request-log.js';
 import { formSession } from './form-session.js';
 import { FP_A, type Harness, harness, PASSWORD } from './harness.js';
 
@@ -22,8 +22,14 @@ async function logged(level: LogLevel): Promise<Logged> {
   });
   return {
     h,
-    text: () => written.join(''),
-    lines: () => written.map((line) => JSON.parse(line) as Record<string, unknown>),
+    text: () => {
+      flushRequestLog(h.app);
+      return written.join('');
+    },
+    lines: () => {
+      flushRequestLog(h.app);
+      return written.map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
   };
 }
 
@@ -71,6 +77,39 @@ describe('the request log', () => {
       ]);
     } finally {
       await h.close();
+    }
+  });
+
+  it('lines are made together shortly after: each still carries the time its request completed; close writes what waits', async () => {
+    const written: string[] = [];
+    const h = await harness({
+      log: { level: 'info', stream: { write: (line) => void written.push(line) } },
+      logError: undefined,
+    });
+    let closed = false;
+    try {
+      const before = Date.now();
+      expect((await h.inject({ method: 'GET', url: '/api/v1/health' })).statusCode).toBe(200);
+      const answered = Date.now();
+      // Nobody flushes here: the app's own timer writes the line.
+      for (let waited = 0; written.length === 0 && waited < 5_000; waited += 5) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(written).toHaveLength(1);
+      const time = Date.parse(String((JSON.parse(written[0] ?? '{}') as { time: unknown }).time));
+      // The moment the request completed, not the later moment its line was made.
+      expect(time).toBeGreaterThanOrEqual(before);
+      expect(time).toBeLessThanOrEqual(answered);
+
+      expect((await h.inject({ method: 'GET', url: '/api/v1/health' })).statusCode).toBe(200);
+      closed = true;
+      await h.close();
+      expect(written.map((line) => (JSON.parse(line) as { route: unknown }).route)).toEqual([
+        '/api/v1/health',
+        '/api/v1/health',
+      ]);
+    } finally {
+      if (!closed) await h.close();
     }
   });
 
