@@ -1,6 +1,6 @@
 // Long-running child processes (servers) and temp dirs, each stopped or removed by the bench itself.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,23 @@ export interface Server {
   /** From the first stdout line "Listening on URL". */
   readonly url: string;
   readonly child: ChildProcess;
+  /** The last 8,000 characters of its standard error. */
   stderr(): string;
+  /** Bytes of standard error so far (with a log file: all of them; else of the last 8,000 characters). */
+  stderrBytes(): number;
+}
+
+/** The last `chars` bytes of a file, as text. */
+function tail(path: string, chars: number): string {
+  const fd = openSync(path, 'r');
+  try {
+    const size = statSync(path).size;
+    const buffer = Buffer.alloc(Math.min(size, chars));
+    readSync(fd, buffer, 0, buffer.length, size - buffer.length);
+    return buffer.toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function exited(child: ChildProcess): boolean {
@@ -37,15 +53,44 @@ export class Resources {
     return dir;
   }
 
-  /** Spawns `node args…` and waits for its "Listening on URL" line. */
-  async startServer(label: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<Server> {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  /**
+   * Spawns `node args…` and waits for its "Listening on URL" line. Its standard error is read by
+   * the bench, or, with `logFile`, by a `cat` of its own that writes it there: a log collector in
+   * a process of its own, as journald or a container runtime is, not in the load generator's.
+   */
+  async startServer(
+    label: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv,
+    options: { readonly logFile?: string } = {},
+  ): Promise<Server> {
+    const logFile = options.logFile;
+    let reader: ChildProcess | undefined;
+    if (logFile !== undefined) {
+      const fd = openSync(logFile, 'a');
+      try {
+        reader = spawn('cat', [], { stdio: ['pipe', fd, 'inherit'] });
+      } finally {
+        closeSync(fd);
+      }
+      this.children.add(reader);
+    }
+    const child = spawn(process.execPath, args, {
+      env,
+      stdio: ['ignore', 'pipe', reader?.stdin ?? 'pipe'],
+    });
     this.children.add(child);
+    if (reader !== undefined) {
+      // The server holds the pipe now; when it exits, cat reads the end and exits too.
+      reader.stdin?.destroy();
+      child.once('exit', () => this.children.delete(reader));
+    }
     let stderr = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-8_000);
     });
+    const readStderr = logFile === undefined ? () => stderr : () => tail(logFile, 8_000);
     const url = await new Promise<string>((resolve, reject) => {
       let stdout = '';
       const finish = (error?: Error, found?: string) => {
@@ -64,10 +109,15 @@ export class Resources {
         if (match?.[1] !== undefined) finish(undefined, match[1]);
       };
       const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
-        finish(new Error(`${label} exited before listening (code ${code}, signal ${signal}): ${stderr}`));
+        finish(
+          new Error(`${label} exited before listening (code ${code}, signal ${signal}): ${readStderr()}`),
+        );
       const onError = (error: Error) => finish(new Error(`${label} did not start: ${error.message}`));
       const timer = setTimeout(
-        () => finish(new Error(`${label}: no "Listening on" line within ${START_TIMEOUT_MS} ms: ${stderr}`)),
+        () =>
+          finish(
+            new Error(`${label}: no "Listening on" line within ${START_TIMEOUT_MS} ms: ${readStderr()}`),
+          ),
         START_TIMEOUT_MS,
       );
       child.stdout?.on('data', onData);
@@ -78,7 +128,14 @@ export class Resources {
       throw error;
     });
     if (child.pid === undefined) throw new Error(`${label} has no pid`);
-    return { label, pid: child.pid, url, child, stderr: () => stderr };
+    return {
+      label,
+      pid: child.pid,
+      url,
+      child,
+      stderr: readStderr,
+      stderrBytes: logFile === undefined ? () => Buffer.byteLength(stderr) : () => statSync(logFile).size,
+    };
   }
 
   /** SIGTERM to this child's pid, SIGKILL after a grace period. */
