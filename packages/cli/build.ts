@@ -114,7 +114,9 @@ const results = await Promise.all([
       entryPoints: { index: 'src/library.ts' },
       outdir: 'dist',
       outExtension: { '.js': format === 'esm' ? '.mjs' : '.cjs' },
-      minify: true,
+      // Not minified: a program that uses the library reads its stack traces, and Node prints
+      // the source line of an uncaught error, which in a minified bundle is the whole bundle.
+      minify: false,
       plugins: [lazyVendor],
     }),
   ),

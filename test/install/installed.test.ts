@@ -218,6 +218,22 @@ describe('the installed programs', () => {
   const sekuireHome = () => join(prefix.home, '.sekuire-test');
   const cli = (args: string[], input?: string) =>
     prefix.bin('sekuire', args, { ...MACHINE, SEKUIRE_HOME: sekuireHome() }, input);
+  /** The ESM and CommonJS library examples of the installed package's README, as written there. */
+  const readmeExamples = (): [string, string] => {
+    const examples = [
+      ...readFileSync(join(prefix.installed('sekuire'), 'README.md'), 'utf8').matchAll(
+        /```js\n([\s\S]*?)```/g,
+      ),
+    ].map((match) => match[1] ?? '');
+    expect(examples).toHaveLength(2);
+    return [examples[0] ?? '', examples[1] ?? ''];
+  };
+  /** Runs `code` from the prefix's lib/, where `sekuire` resolves to the installed package, as in a project of one's own. */
+  const runExample = (name: string, code: string, env: Record<string, string>) => {
+    const file = join(prefix.prefix, 'lib', name);
+    writeFileSync(file, code);
+    return run('node', [file], { cwd: prefix.cwd, env: prefix.env({ ...MACHINE, ...env }) });
+  };
 
   beforeAll(async () => {
     mkdirSync(join(prefix.dir, 'data'));
@@ -311,25 +327,14 @@ describe('the installed programs', () => {
       body: { user: { email: 'library@example.com' } },
     });
 
-    // Beside lib/node_modules, `sekuire` resolves to the installed package, as in a project of one's own.
-    const installed = prefix.installed('sekuire');
-    const examples = [
-      ...readFileSync(join(installed, 'README.md'), 'utf8').matchAll(/```js\n([\s\S]*?)```/g),
-    ].map((match) => match[1] ?? '');
-    expect(examples).toHaveLength(2);
-    const [esm = '', cjs = ''] = examples;
+    const [esm, cjs] = readmeExamples();
     expect(esm).toContain("import { createClient } from 'sekuire';");
     expect(cjs).toContain("const { createClient } = require('sekuire');");
     for (const [name, code] of [
       ['example.mjs', esm],
       ['example.cjs', cjs],
     ] as const) {
-      const file = join(prefix.prefix, 'lib', name);
-      writeFileSync(file, code);
-      const ran = await run('node', [file], {
-        cwd: prefix.cwd,
-        env: prefix.env({ ...MACHINE, SEKUIRE_HOME: sekuireHome() }),
-      });
+      const ran = await runExample(name, code, { SEKUIRE_HOME: sekuireHome() });
       expect({ name, code: ran.code, stdout: ran.stdout, stderr: ran.stderr }).toEqual({
         name,
         code: 0,
@@ -381,6 +386,14 @@ describe('the installed programs', () => {
       expect(status.stderr).toBe('');
       expect(status.code).toBe(0);
       expect(status.stdout).toContain('Device Key: keyring\n');
+      // The library signs with the key in the keyring too (the README's ESM example, as is).
+      const [esm] = readmeExamples();
+      const ran = await runExample('example-keyring.mjs', esm, { SEKUIRE_HOME: home, ...keyring.env });
+      expect({ code: ran.code, stdout: ran.stdout, stderr: ran.stderr }).toEqual({
+        code: 0,
+        stdout: 'Signed in as keyring@example.com\n',
+        stderr: '',
+      });
     } finally {
       await keyring.stop();
     }
