@@ -14,18 +14,18 @@ export interface Server {
   /** From the first stdout line "Listening on URL". */
   readonly url: string;
   readonly child: ChildProcess;
-  /** The last 8,000 characters of its standard error. */
+  /** The end of its standard error: the last 8,000 characters (with a log file, bytes). */
   stderr(): string;
   /** Bytes of standard error so far (with a log file: all of them; else of the last 8,000 characters). */
   stderrBytes(): number;
 }
 
-/** The last `chars` bytes of a file, as text. */
-function tail(path: string, chars: number): string {
+/** The last `bytes` bytes of a file, as text. */
+function tail(path: string, bytes: number): string {
   const fd = openSync(path, 'r');
   try {
     const size = statSync(path).size;
-    const buffer = Buffer.alloc(Math.min(size, chars));
+    const buffer = Buffer.alloc(Math.min(size, bytes));
     readSync(fd, buffer, 0, buffer.length, size - buffer.length);
     return buffer.toString('utf8');
   } finally {
