@@ -6,7 +6,7 @@ import { readDeviceKey } from '../../packages/cli/src/core/device-key.js';
 import { proofHeaders } from '../../packages/cli/src/core/proof.js';
 import { rawSql } from '../helpers/raw-sql.js';
 import { STATUS_PATH } from './load.js';
-import type { Resources } from './processes.js';
+import { type Resources, startArgs } from './processes.js';
 import { median, percentile } from './stats.js';
 import { type CommandTiming, commandLine, shellQuote, type TimedCommand, type Timer } from './timing.js';
 
@@ -203,7 +203,7 @@ export async function cliBench(resources: Resources, options: CliBenchOptions): 
     const db = join(dir, 'cli.db');
     const server = await resources.startServer(
       'sekuire-server (CLI timings)',
-      [options.serverPath, 'start', '--host', '127.0.0.1', '--port', '0', '--db', db],
+      startArgs(options.serverPath, db),
       serverEnv,
     );
     try {

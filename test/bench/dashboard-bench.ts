@@ -10,7 +10,14 @@ import { DEFAULT_LIST_LIMIT } from '../../packages/server/src/http/validation.js
 import type { Engine } from '../../packages/server/src/store/store.js';
 import { createDatabase, dropDatabase } from '../helpers/postgres.js';
 import { type FixedRequest, type LoadFigures, type LoadOptions, loadFixed } from './load.js';
-import { clusterCpu, processCpuSeconds, type Resources, readMemory, type Server } from './processes.js';
+import {
+  clusterCpu,
+  processCpuSeconds,
+  type Resources,
+  readMemory,
+  type Server,
+  startArgs,
+} from './processes.js';
 import { cloneSignInAccounts, type OrganizationSeed, seedOrganizationKeys } from './seed.js';
 import type { LoadRun } from './server-bench.js';
 import { median, percentile } from './stats.js';
@@ -572,7 +579,7 @@ export async function dashboardBench(
         start: () =>
           resources.startServer(
             `sekuire-server on ${engine}, dashboard`,
-            [options.serverPath, 'start', '--host', '127.0.0.1', '--port', '0', '--db', db],
+            startArgs(options.serverPath, db),
             env,
           ),
       });

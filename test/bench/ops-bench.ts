@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { type LoadFigures, type LoadOptions, loadTest, STATUS_PATH, statusHeaders } from './load.js';
-import type { Resources, Server } from './processes.js';
+import { type Resources, type Server, startArgs } from './processes.js';
 import { type Credential, seedDatabase } from './seed.js';
 import { median } from './stats.js';
 
@@ -89,17 +89,7 @@ async function startVariant(
 ): Promise<Server> {
   const server = await resources.startServer(
     `sekuire-server, ${OPS_VARIANTS[variant].label}`,
-    [
-      options.serverPath,
-      'start',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--db',
-      db,
-      ...OPS_VARIANTS[variant].args,
-    ],
+    startArgs(options.serverPath, db, ...OPS_VARIANTS[variant].args),
     env,
     variant === 'log' ? { logFile } : {},
   );
@@ -132,19 +122,16 @@ export async function opsBench(resources: Resources, options: OpsBenchOptions): 
   const secretHex = randomBytes(32).toString('hex');
   const env = { ...options.baseEnv, SEKUIRE_SERVER_SECRET: secretHex };
   const variants = Object.keys(OPS_VARIANTS) as OpsVariant[];
-  const pools = new Map<OpsVariant, Credential[]>();
+  const seeded = new Map<OpsVariant, { db: string; pool: Credential[]; first: Credential }>();
   const logFile = join(dir, 'log.jsonl');
   try {
     for (const variant of variants) {
       // A database each: the servers never share a file, a cache or a write.
-      const { pool } = await seedDatabase(
-        join(dir, `${variant}.db`),
-        Buffer.from(secretHex, 'hex'),
-        options.keys,
-        options.keys,
-      );
-      if (pool[0] === undefined) throw new Error('the seeding returned no key');
-      pools.set(variant, pool);
+      const db = join(dir, `${variant}.db`);
+      const { pool } = await seedDatabase(db, Buffer.from(secretHex, 'hex'), options.keys, options.keys);
+      const first = pool[0];
+      if (first === undefined) throw new Error('the seeding returned no key');
+      seeded.set(variant, { db, pool, first });
     }
     let logBytesPerRequest = 0;
     const rounds: Record<OpsVariant, LoadFigures[]> = { off: [], control: [], log: [], metrics: [] };
@@ -152,17 +139,12 @@ export async function opsBench(resources: Resources, options: OpsBenchOptions): 
       // The order turns each round, so neither variant always runs right after the other.
       const order = variants.map((_, index) => variants[(index + round - 1) % variants.length] as OpsVariant);
       for (const variant of order) {
-        const pool = pools.get(variant) as Credential[];
-        const first = pool[0] as Credential;
-        const server = await startVariant(
-          resources,
-          variant,
-          join(dir, `${variant}.db`),
-          logFile,
-          options,
-          env,
-          first,
-        );
+        const { db, pool, first } = seeded.get(variant) as {
+          db: string;
+          pool: Credential[];
+          first: Credential;
+        };
+        const server = await startVariant(resources, variant, db, logFile, options, env, first);
         try {
           if (variant === 'log' && logBytesPerRequest === 0) {
             logBytesPerRequest = await logBytesOfOneRequest(server, first);

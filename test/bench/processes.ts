@@ -33,6 +33,11 @@ function tail(path: string, bytes: number): string {
   }
 }
 
+/** `sekuire-server start` on 127.0.0.1, a port the system picks, the database `db`; then `extra`. */
+export function startArgs(serverPath: string, db: string, ...extra: readonly string[]): string[] {
+  return [serverPath, 'start', '--host', '127.0.0.1', '--port', '0', '--db', db, ...extra];
+}
+
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import postgres from 'postgres';
 import { createDatabase, startCluster, stopCluster } from '../helpers/postgres.js';
 import { SERVER_PATH } from '../helpers/server.js';
+import { startArgs } from './processes.js';
 
 const ENGINE = process.argv[2] === 'postgres' ? 'postgres' : 'sqlite';
 const ROWS = Number(process.argv[3] ?? 1_000_000);
@@ -109,11 +110,9 @@ interface Served {
 
 /** The built server; the request lines on stderr are read and dropped, the purge line kept. */
 function serve(target: string, secretFile: string): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    [SERVER_PATH, 'start', '--host', '127.0.0.1', '--port', '0', '--db', target, '--secret-file', secretFile],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const child = spawn(process.execPath, startArgs(SERVER_PATH, target, '--secret-file', secretFile), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const purged = new Promise<PurgeLine>((resolve) => {
     createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
       if (line.includes('"msg":"purge')) resolve(JSON.parse(line) as PurgeLine);

@@ -7,7 +7,7 @@ import type { Engine } from '../../packages/server/src/store/store.js';
 import { createDatabase, dropDatabase } from '../helpers/postgres.js';
 import { rawSql } from '../helpers/raw-sql.js';
 import { type LoadFigures, type LoadOptions, loadTest, STATUS_PATH, statusHeaders } from './load.js';
-import { clusterCpu, type Resources, type Server } from './processes.js';
+import { clusterCpu, type Resources, type Server, startArgs } from './processes.js';
 import { type Credential, countTouched, type SeedKind, type SeedResult, seedDatabase } from './seed.js';
 import { percentile } from './stats.js';
 
@@ -200,7 +200,7 @@ export async function serverBench(
       Array.from({ length: count }, (_, index) =>
         resources.startServer(
           `sekuire-server on ${engine}${count > 1 ? ` #${index + 1}` : ''}`,
-          [options.serverPath, 'start', '--host', '127.0.0.1', '--port', '0', '--db', db],
+          startArgs(options.serverPath, db),
           env,
         ),
       ),

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Resources } from './processes.js';
+import { type Resources, startArgs } from './processes.js';
 import { median } from './stats.js';
 import { commandLine } from './timing.js';
 
@@ -94,7 +94,7 @@ export async function startupBench(resources: Resources, options: StartupOptions
     const db = join(dir, 'startup.db');
     const server = await resources.startServer(
       'sekuire-server (start-up)',
-      [options.serverPath, 'start', '--host', '127.0.0.1', '--port', '0', '--db', db],
+      startArgs(options.serverPath, db),
       serverEnv,
     );
     try {

@@ -12,7 +12,7 @@ import { sekuireVerify } from '../../packages/verify/src/index.js';
 import { createDatabase, dropDatabase } from '../helpers/postgres.js';
 import { serverOutput } from '../helpers/server-commands.js';
 import { bindDevice, signedRequest } from '../helpers/service-client.js';
-import { familyCpuSeconds, type Resources } from './processes.js';
+import { familyCpuSeconds, type Resources, startArgs } from './processes.js';
 import { median, percentile } from './stats.js';
 
 export interface VerifyBenchOptions {
@@ -245,14 +245,8 @@ async function startVerifyServer(
 ): Promise<VerifyServer> {
   const server = await resources.startServer(
     label,
-    [
+    startArgs(
       options.serverPath,
-      'start',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--db',
       database,
       '--secret-file',
       secretFile,
@@ -260,7 +254,7 @@ async function startVerifyServer(
       // bench process reads back (the ops section measures what the log costs).
       '--log-level',
       'silent',
-    ],
+    ),
     options.baseEnv,
   );
   const admin = (command: string[]) => serverOutput([...command, '--db', database], { env: {} });
